@@ -1,0 +1,119 @@
+"""Importer for the trained parameter folders published with Xilinx's BNN-PYNQ.
+
+A folder holds ``config.h`` (per layer ``L<n>_MW``, ``_MH``, ``_SIMD``, ``_PE``, ``_WMEM``,
+``_TMEM``, ``_WPI``, ``_API``) and per layer ``L`` and processing element ``P`` the files
+``L-P-weights.bin`` (little-endian uint64, WMEM words ordered [nf][sf]; word (nf, sf) holds
+synapses ``sf*SIMD ..`` of neuron ``nf*PE + P``, first synapse in the lowest bit, 1 = +1)
+and ``L-P-thres.bin`` (int64, TMEM*API thresholds ordered [nf][t]).
+
+How the published semantics map onto :mod:`golden.model` (settled here, once):
+
+* BNN-PYNQ's hardware (finn-hlslib ``ThresholdsActivation`` with ``std::less``) outputs
+  ``thr < acc``. For integers that is ``acc >= thr + 1``, so each threshold is stored
+  plus one. This gives 98.34 % on the MNIST test set for LFC-W1A1, the published 98.35 %
+  within one image in ten thousand; ``thr <= acc`` would give 98.41 %.
+* The last layer's class is ``argmax(acc - thr)``: a :class:`~golden.model.Bias` of ``-thr``.
+  Its rows padded up to a multiple of PE are dropped (one row per line of ``classes.txt``).
+* The first layer's 784 pixel columns are padded to 832 with weight +1 against input bit 0;
+  XNOR(0, 1) = 0 adds nothing to a popcount, so the padding is checked and dropped exactly.
+* MNIST input bit = pixel >= 128, pixels in row-major order.
+"""
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ModelError
+from .model import Bias, Dense, InputQuant, Network, Thresholds
+
+__all__ = ["is_bnnpynq_folder", "read_config", "load_bnnpynq"]
+
+_DEFINE = re.compile(r"^\s*#define\s+L(\d+)_([A-Z_]+)\s+(-?\d+)\s*$", re.M)
+_KEYS = ("MW", "MH", "SIMD", "PE", "WMEM", "TMEM", "WPI", "API")
+MNIST_PIXELS = 28 * 28
+
+
+def is_bnnpynq_folder(path):
+    path = Path(path)
+    return (path / "config.h").is_file() and any(path.glob("*-weights.bin"))
+
+
+def read_config(path):
+    """Per-layer parameter dicts from ``config.h``, in layer order."""
+    text = (Path(path) / "config.h").read_text(errors="replace")
+    layers = {}
+    for index, key, value in _DEFINE.findall(text):
+        layers.setdefault(int(index), {})[key] = int(value)
+    if not layers or sorted(layers) != list(range(len(layers))):
+        raise ModelError(f"{path}/config.h: no consecutive L0.. layer definitions found")
+    return [layers[i] for i in range(len(layers))]
+
+
+def _read(path, dtype, count):
+    if not path.is_file():
+        raise ModelError(f"{path}: missing; the BNN-PYNQ folder is incomplete")
+    data = np.fromfile(path, dtype=dtype)
+    if len(data) != count:
+        raise ModelError(f"{path}: {len(data)} values, config.h implies {count}")
+    return data
+
+
+def _layer_matrix(folder, index, cfg):
+    mw, mh, simd, pe = cfg["MW"], cfg["MH"], cfg["SIMD"], cfg["PE"]
+    sf, nf = mw // simd, mh // pe
+    if simd > 64 or mw % simd or mh % pe or cfg["WMEM"] != sf * nf or cfg["TMEM"] != nf:
+        raise ModelError(f"{folder}/config.h: layer {index} has inconsistent MW/MH/SIMD/PE/WMEM/TMEM "
+                         f"({mw}/{mh}/{simd}/{pe}/{cfg['WMEM']}/{cfg['TMEM']})")
+    bits = np.zeros((mh, mw), np.uint8)
+    thresholds = np.zeros((mh, cfg["API"]), np.int64)
+    lanes = np.arange(simd, dtype=np.uint64)
+    for p in range(pe):
+        words = _read(folder / f"{index}-{p}-weights.bin", "<u8", sf * nf).reshape(nf, sf)
+        lane_bits = ((words[:, :, None] >> lanes) & np.uint64(1)).astype(np.uint8)
+        bits[p::pe] = lane_bits.reshape(nf, sf * simd)
+        thresholds[p::pe] = _read(folder / f"{index}-{p}-thres.bin", "<i8",
+                                  nf * cfg["API"]).reshape(nf, cfg["API"])
+    return bits, thresholds
+
+
+def load_bnnpynq(folder):
+    """Import a BNN-PYNQ fully-connected (LFC-style) W1A1 folder as a :class:`Network`."""
+    folder = Path(folder)
+    configs = read_config(folder)
+    if any("K" in cfg for cfg in configs):
+        raise ModelError(f"{folder}: convolutional BNN-PYNQ models (CNV) are not supported yet; "
+                         f"only fully-connected (LFC) folders can be imported")
+    for i, cfg in enumerate(configs):
+        missing = [k for k in _KEYS if k not in cfg]
+        if missing:
+            raise ModelError(f"{folder}/config.h: layer {i} lacks L{i}_{missing[0]}")
+        if cfg["WPI"] != 1 or cfg["API"] != 1:
+            raise ModelError(f"{folder}: layer {i} has {cfg['WPI']}-bit weights and "
+                             f"{cfg['API']}-bit activations; only W1A1 models are supported yet")
+    classes_file = folder / "classes.txt"
+    classes = ([line.strip() for line in classes_file.read_text().splitlines() if line.strip()]
+               if classes_file.is_file() else None)
+
+    layers = []
+    for i, cfg in enumerate(configs):
+        bits, thr = _layer_matrix(folder, i, cfg)
+        if i == 0:
+            if cfg["MW"] < MNIST_PIXELS:
+                raise ModelError(f"{folder}: layer 0 takes {cfg['MW']} inputs, fewer than the "
+                                 f"{MNIST_PIXELS} pixels of a 28x28 image")
+            if not bits[:, MNIST_PIXELS:].all():
+                raise ModelError(f"{folder}: layer 0 pad columns {MNIST_PIXELS}.. are not all +1, "
+                                 f"so they cannot be dropped exactly")
+            bits = bits[:, :MNIST_PIXELS]
+        if i == len(configs) - 1:
+            rows = len(classes) if classes else cfg["MH"]
+            if rows > cfg["MH"]:
+                raise ModelError(f"{folder}: classes.txt names {rows} classes, the last layer "
+                                 f"has {cfg['MH']} outputs")
+            act = Bias(-thr[:rows, 0])
+            bits = bits[:rows]
+        else:
+            act = Thresholds(thr + 1)
+        layers.append(Dense(2 * bits.astype(np.int8) - 1, act))
+    return Network(folder.name, InputQuant((28, 28), 128), layers, classes)

@@ -1,0 +1,251 @@
+"""Network objects: the one in-memory form shared by golden inference and hardware generation.
+
+A :class:`Network` is an input quantiser followed by a chain of :class:`Dense` layers.
+Every number in it is an integer; nothing is rounded anywhere downstream.
+
+Encodings
+---------
+``binary``
+    The value set {-1, +1}, stored as one bit: 1 means +1, 0 means -1. Binary weights
+    and binary activations both use it, so a product w*x is +1 exactly when the two
+    bits are equal (XNOR).
+
+Layer arithmetic
+----------------
+A binary x binary :class:`Dense` layer with fan-in ``MW`` computes per output channel the
+XNOR popcount ``acc = sum_i XNOR(x_i, w_i)``, an integer in ``[0, MW]``. (The signed
++-1 dot product is ``2*acc - MW``; thresholds are stated in the popcount domain.)
+
+Activations
+-----------
+:class:`Thresholds`
+    ``y = sum_t (acc >= T_t)`` for a channel with direction +1, and
+    ``y = sum_t (acc <= T_t)`` for direction -1 (a batch-norm with negative gain).
+    With one threshold the output is a binary activation bit.
+:class:`Bias`
+    ``y = acc + b``: no quantisation, used on the last layer whose outputs are class
+    scores. The predicted class is the first index of the largest score.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import ModelError
+
+__all__ = ["BINARY", "InputQuant", "Thresholds", "Bias", "Dense", "Network"]
+
+BINARY = "binary"
+
+
+def _int_array(value, dtype, what):
+    array = np.asarray(value)
+    if array.dtype.kind not in "iu":
+        raise ModelError(f"{what} must be integers, not {array.dtype}")
+    return array.astype(dtype)
+
+
+@dataclass(frozen=True, eq=False)
+class InputQuant:
+    """Turns raw 8-bit input pixels into the first layer's binary input vector.
+
+    ``bit = pixel >= threshold``, the pixels flattened in C (row-major) order.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        Shape of one raw input, e.g. ``(28, 28)``.
+    threshold : int
+        Pixel value from which a pixel becomes a 1 bit (+1), in ``[0, 256]``.
+    """
+
+    shape: tuple
+    threshold: int
+
+    def __post_init__(self):
+        shape = tuple(self.shape)
+        if not shape or not all(isinstance(d, (int, np.integer)) and d > 0 for d in shape):
+            raise ModelError(f"input shape must be a tuple of positive integers, not {self.shape!r}")
+        object.__setattr__(self, "shape", tuple(int(d) for d in shape))
+        if not isinstance(self.threshold, (int, np.integer)) or not 0 <= self.threshold <= 256:
+            raise ModelError(f"input binarize threshold must be an integer in [0, 256], "
+                             f"not {self.threshold!r}")
+        object.__setattr__(self, "threshold", int(self.threshold))
+
+    @property
+    def features(self):
+        return int(np.prod(self.shape))
+
+    def __call__(self, pixels):
+        """Quantise a batch ``(N, *shape)`` of uint8 pixels to ``(N, features)`` bits (uint8)."""
+        pixels = np.asarray(pixels)
+        if pixels.shape[1:] != self.shape:
+            raise ModelError(f"input images have shape {pixels.shape[1:]}, "
+                             f"the model expects {self.shape}")
+        return (pixels.reshape(len(pixels), -1) >= self.threshold).astype(np.uint8)
+
+
+@dataclass(frozen=True, eq=False)
+class Thresholds:
+    """Per-channel multi-threshold activation (batch-norm and sign folded in).
+
+    Parameters
+    ----------
+    thresholds : array (channels, count) of int
+        Sorted ascending along each row for direction +1, descending for -1.
+    direction : array (channels,) of +1/-1, optional
+        Comparison direction per channel; defaults to +1 everywhere.
+    """
+
+    thresholds: np.ndarray
+    direction: np.ndarray = None
+
+    def __post_init__(self):
+        thresholds = _int_array(self.thresholds, np.int64, "thresholds")
+        if thresholds.ndim != 2 or thresholds.shape[1] < 1:
+            raise ModelError(f"thresholds must have shape (channels, count>=1), "
+                             f"not {thresholds.shape}")
+        direction = (np.ones(len(thresholds), np.int8) if self.direction is None
+                     else _int_array(self.direction, np.int8, "threshold directions"))
+        if direction.shape != (len(thresholds),):
+            raise ModelError(f"threshold directions have shape {direction.shape}, "
+                             f"expected ({len(thresholds)},)")
+        if not np.isin(direction, (-1, 1)).all():
+            raise ModelError("threshold directions must be +1 or -1")
+        steps = np.diff(thresholds, axis=1) * direction[:, None]
+        if (steps < 0).any():
+            channel = int(np.nonzero((steps < 0).any(axis=1))[0][0])
+            raise ModelError(f"thresholds of channel {channel} are not sorted in the order of "
+                             f"its direction ({int(direction[channel]):+d})")
+        object.__setattr__(self, "thresholds", thresholds)
+        object.__setattr__(self, "direction", direction)
+
+    @property
+    def channels(self):
+        return self.thresholds.shape[0]
+
+    @property
+    def count(self):
+        return self.thresholds.shape[1]
+
+    @property
+    def out_bits(self):
+        """Width of the unsigned output ``y`` in ``[0, count]``."""
+        return int(self.count).bit_length()
+
+
+@dataclass(frozen=True, eq=False)
+class Bias:
+    """Per-channel integer offset ``y = acc + bias``; the last layer's class scores."""
+
+    bias: np.ndarray
+
+    def __post_init__(self):
+        bias = _int_array(self.bias, np.int64, "biases")
+        if bias.ndim != 1:
+            raise ModelError(f"biases must be a vector, not shape {bias.shape}")
+        object.__setattr__(self, "bias", bias)
+
+    @property
+    def channels(self):
+        return len(self.bias)
+
+
+@dataclass(frozen=True, eq=False)
+class Dense:
+    """Fully-connected binary layer: XNOR-popcount accumulate, then an activation.
+
+    Parameters
+    ----------
+    weights : array (out_features, in_features) of -1/+1
+    activation : Thresholds or Bias
+    weight_encoding, input_encoding : str
+        Only ``"binary"`` so far.
+    """
+
+    weights: np.ndarray
+    activation: object
+    weight_encoding: str = BINARY
+    input_encoding: str = BINARY
+
+    def __post_init__(self):
+        for what in ("weight_encoding", "input_encoding"):
+            if getattr(self, what) != BINARY:
+                raise ModelError(f"{what.replace('_', ' ')} {getattr(self, what)!r} is not "
+                                 f"supported yet; only {BINARY!r} layers are")
+        weights = _int_array(self.weights, np.int8, "weights")
+        if weights.ndim != 2 or 0 in weights.shape:
+            raise ModelError(f"weights must be a non-empty matrix (out, in), not shape {weights.shape}")
+        if not np.isin(weights, (-1, 1)).all():
+            raise ModelError("binary weights must all be -1 or +1")
+        object.__setattr__(self, "weights", weights)
+        if not isinstance(self.activation, (Thresholds, Bias)):
+            raise ModelError(f"activation must be Thresholds or Bias, not {self.activation!r}")
+        if self.activation.channels != self.out_features:
+            raise ModelError(f"the activation has {self.activation.channels} channels but the "
+                             f"layer has {self.out_features} outputs")
+
+    @property
+    def in_features(self):
+        return self.weights.shape[1]
+
+    @property
+    def out_features(self):
+        return self.weights.shape[0]
+
+    @property
+    def acc_range(self):
+        """Proven bounds of the accumulator: a popcount of MW XNOR bits is in [0, MW]."""
+        return 0, self.in_features
+
+    @property
+    def weight_bits(self):
+        """Weights as bits (out, in), 1 = +1."""
+        return (self.weights > 0).astype(np.uint8)
+
+
+@dataclass(frozen=True, eq=False)
+class Network:
+    """An input quantiser, then binary layers; hidden layers threshold, the last adds a bias.
+
+    Parameters
+    ----------
+    name : str
+    input : InputQuant
+    layers : sequence of Dense
+    classes : sequence of str, optional
+        Class names, one per output of the last layer.
+    """
+
+    name: str
+    input: InputQuant
+    layers: tuple
+    classes: tuple = field(default=None)
+
+    def __post_init__(self):
+        layers = tuple(self.layers)
+        object.__setattr__(self, "layers", layers)
+        if not layers:
+            raise ModelError("a network needs at least one layer")
+        if not isinstance(self.input, InputQuant):
+            raise ModelError(f"input must be an InputQuant, not {self.input!r}")
+        width = self.input.features
+        for index, layer in enumerate(layers):
+            if not isinstance(layer, Dense):
+                raise ModelError(f"layer {index}: unsupported layer {type(layer).__name__}")
+            if layer.in_features != width:
+                raise ModelError(f"layer {index} takes {layer.in_features} inputs but receives "
+                                 f"{width} from the {'input' if index == 0 else 'layer before'}")
+            last = index == len(layers) - 1
+            if last and not isinstance(layer.activation, Bias):
+                raise ModelError(f"layer {index}: the last layer must end in a Bias (class scores)")
+            if not last and not (isinstance(layer.activation, Thresholds)
+                                 and layer.activation.count == 1):
+                raise ModelError(f"layer {index}: hidden layers must end in a single threshold "
+                                 f"(binary activation); multi-bit activations are not supported yet")
+            width = layer.out_features
+        classes = (tuple(str(i) for i in range(width)) if self.classes is None
+                   else tuple(str(c) for c in self.classes))
+        if len(classes) != width:
+            raise ModelError(f"{len(classes)} class names for {width} outputs")
+        object.__setattr__(self, "classes", classes)

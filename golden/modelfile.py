@@ -1,0 +1,180 @@
+"""The project's model file (``.npz``) and the one loader every ``--model`` option uses.
+
+File format, version 1
+----------------------
+A numpy ``.npz`` archive (zip), loaded with ``allow_pickle=False``, holding:
+
+``model.json``
+    A 0-d unicode array with a JSON object::
+
+        {"format": "bnn-rtl-model", "version": 1, "name": "...",
+         "input": {"shape": [28, 28], "binarize_threshold": 128},
+         "classes": ["0", ..., "9"],
+         "layers": [{"type": "dense", "in_features": 784, "out_features": 1024,
+                     "weights": "binary", "inputs": "binary",
+                     "activation": {"type": "thresholds", "count": 1}},
+                    ...,
+                    {"type": "dense", ..., "activation": {"type": "bias"}}]}
+
+``layer<i>.weights``
+    uint8 ``(out_features, ceil(in_features/8))``: binary weights bit-packed along each row,
+    synapse ``k`` in bit ``k % 8`` of byte ``k // 8`` (1 = +1, 0 = -1), pad bits 0.
+``layer<i>.thresholds``, ``layer<i>.direction``
+    int64 ``(out_features, count)`` and int8 ``(out_features,)`` (+1/-1), for a
+    ``thresholds`` activation; semantics in :mod:`golden.model`.
+``layer<i>.bias``
+    int64 ``(out_features,)``, for a ``bias`` activation.
+
+Every ``--model`` option accepts such a file or a BNN-PYNQ parameter folder
+(recognised by its ``config.h`` and ``*-weights.bin`` files).
+"""
+
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ModelError
+from .model import BINARY, Bias, Dense, InputQuant, Network, Thresholds
+
+__all__ = ["FORMAT", "VERSION", "save", "load", "load_model"]
+
+FORMAT = "bnn-rtl-model"
+VERSION = 1
+
+
+def _header(network):
+    layers = []
+    for layer in network.layers:
+        act = layer.activation
+        layers.append({
+            "type": "dense",
+            "in_features": int(layer.in_features),
+            "out_features": int(layer.out_features),
+            "weights": layer.weight_encoding,
+            "inputs": layer.input_encoding,
+            "activation": ({"type": "thresholds", "count": int(act.count)}
+                           if isinstance(act, Thresholds) else {"type": "bias"}),
+        })
+    return {"format": FORMAT, "version": VERSION, "name": network.name,
+            "input": {"shape": list(network.input.shape),
+                      "binarize_threshold": network.input.threshold},
+            "classes": list(network.classes), "layers": layers}
+
+
+def save(network, path):
+    """Write ``network`` to ``path`` (.npz); the bytes depend only on the network."""
+    arrays = {"model.json": np.array(json.dumps(_header(network), sort_keys=True))}
+    for i, layer in enumerate(network.layers):
+        arrays[f"layer{i}.weights"] = np.packbits(layer.weight_bits, axis=1, bitorder="little")
+        act = layer.activation
+        if isinstance(act, Thresholds):
+            arrays[f"layer{i}.thresholds"] = act.thresholds
+            arrays[f"layer{i}.direction"] = act.direction
+        else:
+            arrays[f"layer{i}.bias"] = act.bias
+    # Write the zip ourselves with a fixed timestamp, so that saving is deterministic.
+    path = Path(path)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for key in sorted(arrays):
+            buffer = io.BytesIO()
+            np.lib.format.write_array(buffer, np.asanyarray(arrays[key]), allow_pickle=False)
+            info = zipfile.ZipInfo(key + ".npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, buffer.getvalue())
+
+
+def _get(archive, key, path):
+    if key not in archive.files:
+        raise ModelError(f"{path}: array {key!r} is missing; the file is incomplete or not a "
+                         f"{FORMAT} file")
+    return archive[key]
+
+
+def _field(obj, key, kind, where):
+    if not isinstance(obj, dict) or key not in obj:
+        raise ModelError(f"{where}: field {key!r} is missing")
+    value = obj[key]
+    if kind is int and (not isinstance(value, int) or isinstance(value, bool)):
+        raise ModelError(f"{where}: field {key!r} must be an integer, not {value!r}")
+    if kind is not int and not isinstance(value, kind):
+        raise ModelError(f"{where}: field {key!r} must be a {kind.__name__}, not {value!r}")
+    return value
+
+
+def load(path):
+    """Read and validate a model file written by :func:`save`."""
+    path = Path(path)
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, zipfile.BadZipFile) as error:
+        raise ModelError(f"{path}: not a readable .npz model file ({error})") from None
+    with archive:
+        if not hasattr(archive, "files"):
+            raise ModelError(f"{path}: not a .npz model file (a single .npy array)")
+        try:
+            header = json.loads(str(_get(archive, "model.json", path)[()]))
+        except json.JSONDecodeError as error:
+            raise ModelError(f"{path}: model.json is not valid JSON ({error})") from None
+        if not isinstance(header, dict) or header.get("format") != FORMAT:
+            raise ModelError(f"{path}: not a {FORMAT} file (model.json has no format {FORMAT!r})")
+        if header.get("version") != VERSION:
+            raise ModelError(f"{path}: format version {header.get('version')!r} is not supported; "
+                             f"this tool reads version {VERSION}")
+        where = f"{path}: model.json"
+        inp = _field(header, "input", dict, where)
+        input_quant = InputQuant(tuple(_field(inp, "shape", list, where + " input")),
+                                 _field(inp, "binarize_threshold", int, where + " input"))
+        layers = []
+        for i, spec in enumerate(_field(header, "layers", list, where)):
+            lwhere = f"{path}: layer {i}"
+            if _field(spec, "type", str, lwhere) != "dense":
+                raise ModelError(f"{lwhere}: unsupported layer type {spec['type']!r}; "
+                                 f"only 'dense' layers are supported")
+            n_in = _field(spec, "in_features", int, lwhere)
+            n_out = _field(spec, "out_features", int, lwhere)
+            for key in ("weights", "inputs"):
+                if _field(spec, key, str, lwhere) != BINARY:
+                    raise ModelError(f"{lwhere}: {key} encoding {spec[key]!r} is not supported "
+                                     f"yet; only {BINARY!r}")
+            packed = _get(archive, f"layer{i}.weights", path)
+            if packed.dtype != np.uint8 or packed.shape != (n_out, -(-n_in // 8)):
+                raise ModelError(f"{lwhere}: weights are {packed.dtype} {packed.shape}, expected "
+                                 f"uint8 {(n_out, -(-n_in // 8))} for {n_out}x{n_in} binary weights")
+            bits = np.unpackbits(packed, axis=1, count=n_in, bitorder="little")
+            act_spec = _field(spec, "activation", dict, lwhere)
+            kind = _field(act_spec, "type", str, lwhere + " activation")
+            if kind == "thresholds":
+                act = Thresholds(_get(archive, f"layer{i}.thresholds", path),
+                                 _get(archive, f"layer{i}.direction", path))
+                if act.count != _field(act_spec, "count", int, lwhere + " activation"):
+                    raise ModelError(f"{lwhere}: {act.count} thresholds per channel stored, "
+                                     f"model.json says {act_spec['count']}")
+            elif kind == "bias":
+                act = Bias(_get(archive, f"layer{i}.bias", path))
+            else:
+                raise ModelError(f"{lwhere}: unsupported activation {kind!r}; "
+                                 f"use 'thresholds' or 'bias'")
+            try:
+                layers.append(Dense(2 * bits.astype(np.int8) - 1, act))
+            except ModelError as error:
+                raise ModelError(f"{lwhere}: {error}") from None
+        name = _field(header, "name", str, where)
+        classes = header.get("classes")
+        return Network(name, input_quant, layers, classes)
+
+
+def load_model(path):
+    """Load ``path``: a model file, or a BNN-PYNQ parameter folder imported on the fly."""
+    path = Path(path)
+    if path.is_dir():
+        from .bnnpynq import is_bnnpynq_folder, load_bnnpynq
+        if is_bnnpynq_folder(path):
+            return load_bnnpynq(path)
+        raise ModelError(f"{path}: a folder but not a BNN-PYNQ parameter folder (no config.h "
+                         f"with *-weights.bin files); give a .npz model file or such a folder")
+    if not path.exists():
+        raise ModelError(f"{path}: no such model file or folder")
+    return load(path)

@@ -1,0 +1,22 @@
+"""Multi-threshold activation: batch-norm, scale and sign folded into integer thresholds.
+
+For a channel with thresholds ``T_0..T_{n-1}`` and direction ``d``::
+
+    y = sum_t (acc >= T_t)   if d == +1
+    y = sum_t (acc <= T_t)   if d == -1     (negative batch-norm gain)
+
+``y`` is in ``[0, n]``; with one threshold it is the binary activation bit (1 = +1).
+"""
+
+import numpy as np
+
+__all__ = ["threshold"]
+
+
+def threshold(acc, activation):
+    """Apply a :class:`golden.model.Thresholds` to accumulators ``acc`` (N, channels)."""
+    acc = np.asarray(acc, np.int64)[:, :, None]
+    t = activation.thresholds[None, :, :]
+    up = (acc >= t).sum(axis=2)
+    down = (acc <= t).sum(axis=2)
+    return np.where(activation.direction[None, :] > 0, up, down).astype(np.int64)
