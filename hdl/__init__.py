@@ -1,0 +1,1 @@
+"""Amaranth HDL 0.5 components of the streaming BNN accelerator, generated from golden models."""

@@ -1,0 +1,120 @@
+"""Generate the hardware of a trained network.
+
+    python -m hdl.build --target verilog --model MODEL [--out DIR]
+                        [--cycles N | --folding SIMDxPE,SIMDxPE,...] [--name TOP]
+
+writes ``DIR/<TOP>.v`` (plain Verilog for any simulator or vendor flow) and
+``DIR/report.json`` (design parameters, folding and analytical cycles per inference),
+and prints a summary. The same model and options give byte-identical Verilog.
+"""
+
+import argparse
+import hashlib
+import json
+import re
+import time
+from pathlib import Path
+
+from golden.cli import run_cli
+from golden.errors import ModelError
+from golden.modelfile import load_model
+
+from .folding import (DEFAULT_CYCLES, auto_folding, check_folding, initiation_interval,
+                      layer_cycles, parse_folding)
+
+__all__ = ["choose_folding", "design_report", "generate_verilog", "main"]
+
+NOMINAL_HZ = 100_000_000
+
+
+def choose_folding(network, folding=None, cycles=None):
+    """The folding from an explicit ``"SIMDxPE,..."`` string, or the default choice."""
+    if folding is not None:
+        if cycles is not None:
+            raise ModelError("give either --folding or --cycles, not both")
+        return check_folding(network, parse_folding(folding, len(network.layers)))
+    return auto_folding(network, DEFAULT_CYCLES if cycles is None else cycles)
+
+
+def design_report(network, folding, top):
+    """Parameters and analytical performance of a generated :class:`~hdl.network.NetworkTop`."""
+    layers = []
+    for index, (layer, f, (mvau, act)) in enumerate(zip(network.layers, folding, top.layers)):
+        layers.append({
+            "index": index, "type": "dense", "mw": layer.in_features, "mh": layer.out_features,
+            "simd": f.simd, "pe": f.pe, "sf": mvau.sf, "nf": mvau.nf,
+            "cycles_per_vector": layer_cycles(layer, f),
+            "acc_width": mvau.acc_width,
+            "activation": type(act).__name__,
+            "weight_bits": layer.in_features * layer.out_features,
+            "param_bits": act.param_width * act.pe * act.nf,
+        })
+    ii = initiation_interval(network, folding)
+    return {
+        "model": network.name,
+        "classes": list(network.classes),
+        "input": {"shape": list(network.input.shape), "binarize_threshold": network.input.threshold,
+                  "bits": network.input.features, "beat_bits": folding[0].simd},
+        "layers": layers,
+        "cycles_per_inference": ii,
+        "bottleneck_layer": max(range(len(layers)), key=lambda i: layers[i]["cycles_per_vector"]),
+        "inferences_per_second_at_100MHz": NOMINAL_HZ / ii,
+        "label_width": top.argmax.label_width,
+        "score_width": top.argmax.width,
+    }
+
+
+def generate_verilog(network, folding, name="bnn_top"):
+    """Return ``(verilog_text, report)`` for ``network`` at ``folding``."""
+    from .network import NetworkTop
+    from .verilog import to_verilog
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        raise ModelError(f"top-level name {name!r} is not a Verilog identifier")
+    top = NetworkTop(network, folding)
+    return to_verilog(top, name), design_report(network, folding, top)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m hdl.build",
+                                     description="Generate the hardware of a trained network.")
+    parser.add_argument("--target", choices=["verilog"], default="verilog",
+                        help="what to produce (default: verilog)")
+    parser.add_argument("--model", required=True, help="model file (.npz) or BNN-PYNQ folder")
+    parser.add_argument("--out", default=None, help="output folder (default: build/<model>)")
+    parser.add_argument("--cycles", type=int, default=None,
+                        help=f"cycle budget per inference for the automatic folding "
+                             f"(default {DEFAULT_CYCLES})")
+    parser.add_argument("--folding", default=None,
+                        help="explicit folding, one SIMDxPE per layer, e.g. 49x32,32x32,32x32,8x10")
+    parser.add_argument("--name", default="bnn_top", help="top-level module name")
+    args = parser.parse_args(argv)
+
+    start = time.perf_counter()
+    network = load_model(args.model)
+    folding = choose_folding(network, args.folding, args.cycles)
+    out = Path(args.out) if args.out else Path("build") / re.sub(r"\W", "_", network.name)
+    text, report = generate_verilog(network, folding, args.name)
+    elapsed = time.perf_counter() - start
+    out.mkdir(parents=True, exist_ok=True)
+    verilog_path = out / f"{args.name}.v"
+    verilog_path.write_text(text)
+    report.update({"top": args.name, "verilog": verilog_path.name,
+                   "verilog_sha256": hashlib.sha256(text.encode()).hexdigest(),
+                   "generation_seconds": round(elapsed, 2)})
+    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+
+    print(f"model {network.name}: {len(network.layers)} layers -> {verilog_path} "
+          f"({len(text) / 1e6:.1f} MB, {elapsed:.1f} s)")
+    print(f"{'layer':>5} {'MW':>6} {'MH':>6} {'SIMD':>5} {'PE':>5} {'SF':>5} {'NF':>5} "
+          f"{'cycles':>7} {'acc':>4}")
+    for row in report["layers"]:
+        print(f"{row['index']:>5} {row['mw']:>6} {row['mh']:>6} {row['simd']:>5} {row['pe']:>5} "
+              f"{row['sf']:>5} {row['nf']:>5} {row['cycles_per_vector']:>7} {row['acc_width']:>4}")
+    print(f"cycles per inference: {report['cycles_per_inference']} "
+          f"({report['inferences_per_second_at_100MHz']:.0f} inferences/s at 100 MHz)")
+    print(f"report: {out / 'report.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    run_cli(main)

@@ -1,0 +1,73 @@
+"""Skeleton of a per-channel activation stage: one parameter word per neuron fold."""
+
+from amaranth.hdl import Module, Mux, Signal, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from .mvau import check_positive_int
+
+__all__ = ["ChannelwiseUnit"]
+
+
+class ChannelwiseUnit(wiring.Component):
+    """Applies ``y[p] = lane(acc[p], param[nf][p])`` to a stream of PE-lane beats.
+
+    Beat ``k`` of a vector is neuron fold ``nf = k mod NF``; the PE parameters of that
+    fold are one word of a read-only memory of NF words. Subclasses define the lane
+    function by overriding :meth:`lane`.
+
+    Latency: 2 cycles from an accepted input beat to the valid output beat (memory read,
+    lane function into the output register); one beat per cycle without backpressure.
+
+    Members
+    -------
+    i : ``In(stream.Signature(data.ArrayLayout(in_shape, PE)))``
+    o : ``Out(stream.Signature(data.ArrayLayout(out_shape, PE)))``
+    """
+
+    def __init__(self, *, channels, pe, in_shape, out_shape, param_width, param_words):
+        check_positive_int("channels", channels)
+        check_positive_int("pe", pe)
+        if channels % pe:
+            raise ValueError(f"PE {pe} does not divide the {channels} channels; "
+                             f"choose a divisor of {channels}")
+        self.channels, self.pe, self.nf = channels, pe, channels // pe
+        if len(param_words) != self.nf:
+            raise ValueError(f"expected {self.nf} parameter words (one per neuron fold), "
+                             f"got {len(param_words)}")
+        if any(not 0 <= w < 1 << (param_width * pe) for w in param_words):
+            raise ValueError(f"parameter words must be unsigned {param_width * pe}-bit integers")
+        self.param_width = param_width
+        self.param_words = list(param_words)
+        super().__init__({
+            "i": In(stream.Signature(data.ArrayLayout(in_shape, pe))),
+            "o": Out(stream.Signature(data.ArrayLayout(out_shape, pe))),
+        })
+
+    def lane(self, acc, param):
+        """Return the output expression of one lane from its input and parameter bits."""
+        raise NotImplementedError
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.params = params = Memory(
+            shape=unsigned(self.param_width * self.pe), depth=self.nf, init=self.param_words)
+        rd = params.read_port()
+        nf = Signal(range(self.nf))
+
+        move = ~self.o.valid | self.o.ready
+        accept = self.i.valid & move
+        m.d.comb += [self.i.ready.eq(move), rd.addr.eq(nf), rd.en.eq(move)]
+        with m.If(accept):
+            m.d.sync += nf.eq(Mux(nf == self.nf - 1, 0, nf + 1))
+
+        # Stage 1 holds the input while the parameter word is read.
+        s1_valid = Signal()
+        s1_in = Signal.like(self.i.payload)
+        with m.If(move):
+            m.d.sync += [s1_valid.eq(accept), s1_in.eq(self.i.payload), self.o.valid.eq(s1_valid)]
+            for p in range(self.pe):
+                param = rd.data[p * self.param_width:(p + 1) * self.param_width]
+                m.d.sync += self.o.payload[p].eq(self.lane(s1_in[p], param))
+        return m

@@ -1,0 +1,85 @@
+"""Stream data-width converter between the PE lanes of one layer and the SIMD of the next."""
+
+from math import lcm
+
+from amaranth.hdl import Module, Mux, Signal
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .mvau import check_positive_int
+
+__all__ = ["WidthConverter"]
+
+
+class WidthConverter(wiring.Component):
+    """Re-chunks a stream of bits: ``in_width``-bit beats to ``out_width``-bit beats.
+
+    Bit order is kept: the first input beat's bit 0 is the first output beat's bit 0. When
+    one width divides the other, beats are gathered (narrow to wide) or split (wide to
+    narrow); otherwise the stream is gathered to ``lcm(in_width, out_width)`` bits and split.
+    The number of bits per vector must be a multiple of both widths, or of the lcm in the
+    general case (the network builder checks this).
+
+    Latency: an output beat is valid 1 cycle after the input beat that completes it is
+    accepted (gather), or 1 cycle after the wide beat is accepted (split); throughput is
+    one beat per cycle on the wider side.
+    """
+
+    def __init__(self, in_width, out_width):
+        check_positive_int("in_width", in_width)
+        check_positive_int("out_width", out_width)
+        self.in_width, self.out_width = in_width, out_width
+        super().__init__({
+            "i": In(stream.Signature(in_width)),
+            "o": Out(stream.Signature(out_width)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        a, b = self.in_width, self.out_width
+        if a == b:
+            wiring.connect(m, wiring.flipped(self.i), wiring.flipped(self.o))
+        elif b % a == 0:
+            self._gather(m, b // a)
+        elif a % b == 0:
+            self._split(m, a // b)
+        else:
+            m.submodules.gather = gather = WidthConverter(a, lcm(a, b))
+            m.submodules.split = split = WidthConverter(lcm(a, b), b)
+            wiring.connect(m, wiring.flipped(self.i), gather.i)
+            wiring.connect(m, gather.o, split.i)
+            wiring.connect(m, split.o, wiring.flipped(self.o))
+        return m
+
+    def _gather(self, m, k):
+        a = self.in_width
+        count = Signal(range(k + 1))
+        m.d.comb += self.o.valid.eq(count == k)
+        take = self.o.valid & self.o.ready
+        m.d.comb += self.i.ready.eq(~self.o.valid | self.o.ready)
+        accept = self.i.valid & self.i.ready
+        slot = Mux(count == k, 0, count)
+        with m.If(accept):
+            for j in range(k):
+                with m.If(slot == j):
+                    m.d.sync += self.o.payload[j * a:(j + 1) * a].eq(self.i.payload)
+            m.d.sync += count.eq(slot + 1)
+        with m.Elif(take):
+            m.d.sync += count.eq(0)
+
+    def _split(self, m, k):
+        b = self.out_width
+        word = Signal(self.in_width)
+        index = Signal(range(k))
+        have = Signal()
+        m.d.comb += self.o.valid.eq(have)
+        m.d.comb += self.o.payload.eq(word.word_select(index, b))
+        take = self.o.valid & self.o.ready
+        last = take & (index == k - 1)
+        m.d.comb += self.i.ready.eq(~have | last)
+        with m.If(take):
+            m.d.sync += index.eq(Mux(index == k - 1, 0, index + 1))
+        with m.If(self.i.valid & self.i.ready):
+            m.d.sync += [word.eq(self.i.payload), have.eq(1)]
+        with m.Elif(last):
+            m.d.sync += have.eq(0)

@@ -1,0 +1,92 @@
+"""Network top: the layers of a golden model as a streaming dataflow ending in an argmax."""
+
+from amaranth.hdl import Module, Value
+from amaranth.lib import stream, wiring
+from amaranth.lib.fifo import SyncFIFOBuffered
+from amaranth.lib.wiring import In, Out
+
+from golden.model import Bias, Thresholds
+from golden.packing import weight_words
+
+from .argmax import Argmax
+from .bias import BiasAdd
+from .dwc import WidthConverter
+from .folding import check_folding
+from .mvau import MatrixVectorUnit
+from .thresholding import Thresholding
+
+__all__ = ["NetworkTop", "build_layer", "connect_streams"]
+
+
+def connect_streams(m, src, dst):
+    """Connect two stream interfaces whose payloads have the same width (any layout)."""
+    m.d.comb += [
+        Value.cast(dst.payload).eq(Value.cast(src.payload)),
+        dst.valid.eq(src.valid),
+        src.ready.eq(dst.ready),
+    ]
+
+
+def build_layer(layer, f):
+    """The matrix-vector unit and activation unit of one golden Dense layer at folding ``f``."""
+    mvau = MatrixVectorUnit(mw=layer.in_features, mh=layer.out_features, simd=f.simd, pe=f.pe,
+                            weight_words=weight_words(layer.weight_bits, f.simd, f.pe))
+    _, acc_hi = layer.acc_range
+    act_cls = {Thresholds: Thresholding, Bias: BiasAdd}[type(layer.activation)]
+    act = act_cls(layer.activation, pe=f.pe, acc_width=mvau.acc_width, acc_hi=acc_hi)
+    return mvau, act
+
+
+class NetworkTop(wiring.Component):
+    """A whole binary network: ``i`` takes input bits, ``o`` gives label and scores.
+
+    Per layer a :class:`~hdl.mvau.MatrixVectorUnit` and its activation
+    (:class:`~hdl.thresholding.Thresholding` or :class:`~hdl.bias.BiasAdd`); between
+    layers a FIFO of two output vectors (``2*NF`` beats of PE bits) and a
+    :class:`~hdl.dwc.WidthConverter` from PE to the next layer's SIMD. The FIFO lets a
+    layer compute the next vector while the one after still reads the previous one, so in
+    steady state the slowest layer never waits: one inference per ``max(SF*NF)`` cycles.
+
+    Members
+    -------
+    i : ``In(stream.Signature(SIMD of layer 0))``
+        Input bits after the model's input quantiser, bit ``k`` of beat ``b`` is feature
+        ``b*SIMD + k``.
+    o : ``Out(stream.Signature(StructLayout({"label", "scores"})))``
+        See :class:`~hdl.argmax.Argmax`.
+    """
+
+    def __init__(self, network, folding):
+        self.network = network
+        self.folding = check_folding(network, folding)
+        self.layers = [build_layer(layer, f) for layer, f in zip(network.layers, self.folding)]
+        last_mvau, last_act = self.layers[-1]
+        self.argmax = Argmax(classes=network.layers[-1].out_features, pe=self.folding[-1].pe,
+                             width=last_act.out_width)
+        super().__init__({
+            "i": In(stream.Signature(self.folding[0].simd)),
+            "o": Out(stream.Signature(self.argmax.o.payload.shape())),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        upstream = wiring.flipped(self.i)
+        for index, ((mvau, act), f) in enumerate(zip(self.layers, self.folding)):
+            if index:
+                prev = self.folding[index - 1]
+                fifo = SyncFIFOBuffered(width=prev.pe, depth=2 * (mvau.mw // prev.pe))
+                dwc = WidthConverter(prev.pe, f.simd)
+                m.submodules[f"fifo{index}"] = fifo
+                m.submodules[f"dwc{index}"] = dwc
+                connect_streams(m, upstream, fifo.w_stream)
+                connect_streams(m, fifo.r_stream, dwc.i)
+                upstream = dwc.o
+            m.submodules[f"mvau{index}"] = mvau
+            m.submodules[f"act{index}"] = act
+            connect_streams(m, upstream, mvau.i)
+            wiring.connect(m, mvau.o, act.i)
+            upstream = act.o
+        m.submodules.argmax = self.argmax
+        wiring.connect(m, upstream, self.argmax.i)
+        wiring.connect(m, self.argmax.o, wiring.flipped(self.o))
+        return m

@@ -1,0 +1,1 @@
+"""cocotb + Verilator tests of the generated Verilog against golden/."""
