@@ -75,12 +75,13 @@ class NetworkTop(wiring.Component):
             if index:
                 prev = self.folding[index - 1]
                 fifo = SyncFIFOBuffered(width=prev.pe, depth=2 * (mvau.mw // prev.pe))
-                dwc = WidthConverter(prev.pe, f.simd)
                 m.submodules[f"fifo{index}"] = fifo
-                m.submodules[f"dwc{index}"] = dwc
                 connect_streams(m, upstream, fifo.w_stream)
-                connect_streams(m, fifo.r_stream, dwc.i)
-                upstream = dwc.o
+                upstream = fifo.r_stream
+                if prev.pe != f.simd:
+                    m.submodules[f"dwc{index}"] = dwc = WidthConverter(prev.pe, f.simd)
+                    connect_streams(m, upstream, dwc.i)
+                    upstream = dwc.o
             m.submodules[f"mvau{index}"] = mvau
             m.submodules[f"act{index}"] = act
             connect_streams(m, upstream, mvau.i)

@@ -18,7 +18,8 @@ from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
 
 @cocotb.test()
 async def drive_streams(dut):
-    case = json.loads(open(os.environ["BNN_CASE"]).read())
+    with open(os.environ["BNN_CASE"]) as f:
+        case = json.load(f)
     rng = random.Random(case["seed"])
     inputs = [int(v, 16) for v in case["inputs"]]
     n_out, limit = case["n_out"], case["max_cycles"]

@@ -1,0 +1,70 @@
+"""Thresholding in Verilator against golden.thresholding: boundaries, extremes, both directions."""
+
+import numpy as np
+import pytest
+
+from golden.model import Thresholds
+from golden.packing import pack_lanes, threshold_hw, unsigned_width
+from golden.thresholding import threshold
+from hdl.thresholding import Thresholding
+from sim_tests.harness import Simulation
+
+# (name, channels, PE, count, acc_hi)
+CASES = [
+    ("thr_12ch_pe3_n1", 12, 3, 1, 40),
+    ("thr_8ch_pe8_n3", 8, 8, 3, 100),
+    ("thr_5ch_pe1_n1", 5, 1, 1, 7),
+]
+
+
+def make_activation(rng, channels, count, acc_hi):
+    t = np.sort(rng.integers(-3, acc_hi + 4, (channels, count)), axis=1)
+    t[0] = -5             # below the range: always reached
+    t[1] = acc_hi + 7     # above the range: never reached
+    direction = rng.choice([-1, 1], channels)
+    t[direction < 0] = t[direction < 0, ::-1]
+    return Thresholds(t, direction)
+
+
+def boundary_inputs(act, acc_hi, rng, n_random):
+    """Every threshold of every channel hit at T-1, T and T+1, plus 0, acc_hi and random."""
+    points = np.unique(np.concatenate([act.thresholds.ravel() + d for d in (-1, 0, 1)]
+                                      + [[0, acc_hi]]))
+    points = points[(points >= 0) & (points <= acc_hi)]
+    rows = [np.full(act.channels, p) for p in points]
+    rows += list(rng.integers(0, acc_hi + 1, (n_random, act.channels)))
+    return np.array(rows, np.int64)
+
+
+@pytest.mark.parametrize("name,channels,pe,count,acc_hi", CASES, ids=[c[0] for c in CASES])
+def test_thresholding(verilator, name, channels, pe, count, acc_hi):
+    rng = np.random.default_rng(sum(map(ord, name)))
+    act = make_activation(rng, channels, count, acc_hi)
+    acc_width = unsigned_width(acc_hi)
+    dut = Thresholding(act, pe=pe, acc_width=acc_width, acc_hi=acc_hi)
+    sim = Simulation(dut, name)
+    acc = boundary_inputs(act, acc_hi, rng, 20)
+    y = threshold(acc, act)
+    in_beats = [w for row in acc for w in pack_lanes(row.reshape(-1, pe), acc_width)]
+    expected = [w for row in y for w in pack_lanes(row.reshape(-1, pe), act.out_bits)]
+
+    res = sim.run(in_beats, len(expected))
+    assert res.outputs == expected
+    # One beat per cycle, each result 2 cycles after its input.
+    c0 = res.in_cycles[0]
+    assert res.in_cycles == list(range(c0, c0 + len(in_beats)))
+    assert res.out_cycles == [c + 2 for c in res.in_cycles]
+
+    for seed, (pv, pr) in enumerate([(0.5, 0.5), (0.9, 0.3)]):
+        res = sim.run(in_beats, len(expected), valid_prob=pv, ready_prob=pr, seed=seed)
+        assert res.outputs == expected
+
+
+def test_threshold_hw_form_is_exact():
+    """The clamped, flipped hardware form equals golden for every accumulator value."""
+    rng = np.random.default_rng(1)
+    act = make_activation(rng, 16, 3, 30)
+    t, flip = threshold_hw(act, 0, 30)
+    acc = np.arange(31)[:, None].repeat(16, axis=1)
+    c = (acc[:, :, None] >= t[None]).sum(axis=2)
+    assert np.array_equal(np.where(flip[None] == 1, 3 - c, c), threshold(acc, act))
