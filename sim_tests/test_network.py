@@ -1,0 +1,99 @@
+"""Whole networks in Verilator against golden.network: labels and every class score.
+
+A random network exercises every block (negative directions, extreme thresholds, all
+width-converter cases); the imported BNN-PYNQ LFC-W1A1 runs on real MNIST images. Measured
+cycles per inference in steady state must equal the analytical initiation interval.
+"""
+
+import numpy as np
+import pytest
+
+from golden.datasets import load_mnist
+from golden.model import Bias, Dense, InputQuant, Network, Thresholds
+from golden.modelfile import load_model
+from golden.network import run
+from golden.packing import pack_lanes
+from hdl.build import choose_folding
+from hdl.folding import LayerFolding, initiation_interval
+from hdl.network import NetworkTop
+from sim_tests.harness import Simulation, pack_beats
+
+
+def random_network(seed, sizes=(64, 48, 24, 10)):
+    rng = np.random.default_rng(seed)
+    layers = []
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        w = rng.choice([-1, 1], (n_out, n_in))
+        if i == len(sizes) - 2:
+            act = Bias(rng.integers(-n_in, n_in, n_out))
+        else:
+            direction = rng.choice([-1, 1], n_out)
+            t = rng.integers(n_in // 2 - 6, n_in // 2 + 6, (n_out, 1))
+            t[0], t[1] = -1, n_in + 2   # extreme: always / never reached
+            act = Thresholds(t, direction)
+        layers.append(Dense(w, act))
+    return Network("random", InputQuant((8, 8), 128), layers)
+
+
+def expected_outputs(top, trace):
+    width = top.argmax.width
+    return [int(label) | (pack_lanes(row[None], width, signed=True)[0] << top.argmax.label_width)
+            for label, row in zip(trace.labels, trace.scores)]
+
+
+def check_network(network, folding, name, pixels, *, stall_runs=((0.5, 0.5),)):
+    top = NetworkTop(network, folding)
+    sim = Simulation(top, name)
+    trace = run(network, pixels)
+    bits = network.input(pixels)
+    in_beats = pack_beats(bits, folding[0].simd)
+    expected = expected_outputs(top, trace)
+
+    ii = initiation_interval(network, folding)
+    budget = (len(pixels) + 2 * len(folding) + 4) * ii * 2 + 5000
+    res = sim.run(in_beats, len(expected), max_cycles=budget)
+    assert res.outputs == expected, "labels/scores differ from golden at full throughput"
+    intervals = np.diff(res.out_cycles)
+    # After the pipeline has filled, one inference per II cycles exactly.
+    assert intervals[2:].tolist() == [ii] * (len(intervals) - 2), (ii, intervals.tolist())
+
+    for seed, (pv, pr) in enumerate(stall_runs):
+        res = sim.run(in_beats, len(expected), valid_prob=pv, ready_prob=pr, seed=seed,
+                      max_cycles=budget / min(pv, pr))
+        assert res.outputs == expected, f"differs from golden with valid={pv} ready={pr}"
+    return res
+
+
+@pytest.mark.parametrize("folding", [
+    [LayerFolding(16, 8), LayerFolding(12, 4), LayerFolding(8, 5)],   # gather, split, mixed
+    [LayerFolding(64, 1), LayerFolding(1, 24), LayerFolding(24, 10)],  # SF=1 and NF=1 layers
+    [LayerFolding(4, 6), LayerFolding(16, 3), LayerFolding(3, 2)],    # lcm conversions
+], ids=["fold_a", "fold_b", "fold_c"])
+def test_random_network(verilator, folding):
+    network = random_network(7)
+    rng = np.random.default_rng(11)
+    pixels = rng.integers(0, 256, (14, 8, 8), dtype=np.uint8)
+    pixels[0], pixels[1] = 255, 0   # all +1 and all -1 inputs
+    name = "net_random_" + "_".join(str(f) for f in folding)
+    check_network(network, folding, name, pixels, stall_runs=((0.5, 0.5), (0.9, 0.2)))
+
+
+def _lfc(shared, count):
+    network = load_model(shared / "models/bnn-pynq/lfcW1A1")
+    images, labels = load_mnist(shared / "data/mnist", limit=count)
+    return network, images, labels
+
+
+def test_lfc_w1a1_mnist(verilator, shared):
+    # A 2048-cycle folding (392-512 lanes per layer) keeps the Verilator build near a minute;
+    # the default 512-cycle folding runs under the slow mark.
+    network, images, labels = _lfc(shared, 20)
+    folding = choose_folding(network, cycles=2048)
+    check_network(network, folding, "net_lfcW1A1_2048", images, stall_runs=())
+
+
+@pytest.mark.slow
+def test_lfc_w1a1_mnist_many(verilator, shared):
+    network, images, labels = _lfc(shared, 300)
+    folding = choose_folding(network)
+    check_network(network, folding, "net_lfcW1A1_512", images, stall_runs=((0.7, 0.7),))
