@@ -1,0 +1,127 @@
+"""hdl.build: the command line, determinism, clear errors, and the parameters in the Verilog."""
+
+import json
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from golden.model import Bias
+from golden.modelfile import save
+from hdl.build import choose_folding, generate_verilog
+from hdl.folding import LayerFolding, auto_folding, initiation_interval
+from tests.test_golden import small_network
+
+ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent
+
+
+def cli(*args):
+    return subprocess.run([sys.executable, "-m", "hdl.build", *args], cwd=ROOT,
+                          capture_output=True, text=True)
+
+
+def test_verilog_is_deterministic_across_processes(tmp_path):
+    save(small_network(), tmp_path / "small.npz")
+    outs = []
+    for run in ("a", "b"):
+        r = cli("--target", "verilog", "--model", str(tmp_path / "small.npz"),
+                "--out", str(tmp_path / run), "--folding", "4x2,2x1")
+        assert r.returncode == 0, r.stderr
+        outs.append((tmp_path / run / "bnn_top.v").read_bytes())
+    assert outs[0] == outs[1] and b"module bnn_top" in outs[0]
+    report = json.loads((tmp_path / "a" / "report.json").read_text())
+    assert report["cycles_per_inference"] == max((16 // 4) * (8 // 2), (8 // 2) * (3 // 1))
+    assert [(l["simd"], l["pe"]) for l in report["layers"]] == [(4, 2), (2, 1)]
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--folding", "5x2,2x1"], "error: layer 0: SIMD 5 does not divide MW 16; choose one of "
+                               "[1, 2, 4, 8, 16]"),
+    (["--folding", "4x2"], "error: --folding gives 1 entries for 2 layers"),
+    (["--folding", "4by2,2x1"], "error: --folding entry 0 is '4by2'"),
+    (["--cycles", "0"], "error: cycle budget must be a positive integer, not 0"),
+])
+def test_cli_errors_are_one_line(tmp_path, args, message):
+    save(small_network(), tmp_path / "small.npz")
+    r = cli("--model", str(tmp_path / "small.npz"), "--out", str(tmp_path / "o"), *args)
+    assert r.returncode == 2
+    assert r.stderr.strip().startswith(message), r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_cli_missing_model(tmp_path):
+    r = cli("--model", str(tmp_path / "nope.npz"))
+    assert r.returncode == 2 and "no such model file or folder" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_auto_folding_meets_budget_with_fewest_lanes():
+    net = small_network()
+    for budget in (1, 3, 8, 16, 1000):
+        folding = auto_folding(net, budget)
+        for layer, f in zip(net.layers, folding):
+            cycles = (layer.in_features // f.simd) * (layer.out_features // f.pe)
+            assert cycles <= max(budget, 1)
+            # No divisor pair with fewer lanes meets the budget.
+            for s in range(1, layer.in_features + 1):
+                for p in range(1, layer.out_features + 1):
+                    if (layer.in_features % s == 0 and layer.out_features % p == 0
+                            and (layer.in_features // s) * (layer.out_features // p) <= budget):
+                        assert s * p >= f.simd * f.pe
+        assert initiation_interval(net, folding) <= budget
+
+
+def _memories(verilog, module):
+    """{memory name: {address: int}} from the initial blocks of one generated module."""
+    body = verilog.split(f"module \\bnn_top.{module} ", 1)[1].split("endmodule", 1)[0]
+    mems = {}
+    for name, addr, width, value in re.findall(r"(\w+)\[(\d+)\] = (\d+)'h([0-9a-f]+);", body):
+        mems.setdefault(name, {})[int(addr)] = int(value, 16)
+    return mems
+
+
+def test_lfc_verilog_holds_every_weight_and_threshold(shared, tmp_path):
+    """Decode the memories of the generated LFC-W1A1 Verilog, independently of
+    golden.packing, and compare every bit with the imported model."""
+    from golden.modelfile import load_model
+    model_dir = shared / "models/bnn-pynq/lfcW1A1"
+    r = cli("--target", "verilog", "--model", str(model_dir), "--out", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    verilog = (tmp_path / "bnn_top.v").read_text()
+    report = json.loads((tmp_path / "report.json").read_text())
+    net = load_model(model_dir)
+    assert report["cycles_per_inference"] == 512
+    for index, (layer, row) in enumerate(zip(net.layers, report["layers"])):
+        simd, pe, sf, nf = row["simd"], row["pe"], row["sf"], row["nf"]
+        words = _memories(verilog, f"mvau{index}")["weights"]
+        w = np.zeros((layer.out_features, layer.in_features), np.int8)
+        for f in range(nf):
+            for s in range(sf):
+                word = words.get(f * sf + s, 0)
+                for p in range(pe):
+                    for k in range(simd):
+                        w[f * pe + p, s * simd + k] = 1 if (word >> (p * simd + k)) & 1 else -1
+        assert np.array_equal(w, layer.weights), f"layer {index} weights differ"
+
+        params = _memories(verilog, f"act{index}")["params"]
+        act = layer.activation
+        if isinstance(act, Bias):
+            width = row["param_bits"] // layer.out_features
+            got = []
+            for f in range(nf):
+                for p in range(pe):
+                    v = (params.get(f, 0) >> (p * width)) & ((1 << width) - 1)
+                    got.append(v - (1 << width) if v >> (width - 1) else v)
+            assert got == act.bias.tolist(), f"layer {index} biases differ"
+        else:
+            tw = (row["param_bits"] // layer.out_features) - 1
+            mw = layer.in_features
+            for c in range(layer.out_features):
+                lane = (params.get(c // pe, 0) >> ((c % pe) * (tw + 1))) & ((1 << (tw + 1)) - 1)
+                t, flip = lane & ((1 << tw) - 1), lane >> tw
+                # acc >= t (flip 0) or acc <= t - 1 (flip 1), t clamped to [0, MW + 1]
+                want_flip = int(act.direction[c] < 0)
+                want_t = min(max(int(act.thresholds[c, 0]) + want_flip, 0), mw + 1)
+                assert (t, flip) == (want_t, want_flip), f"layer {index} channel {c} threshold"
