@@ -117,3 +117,30 @@ def load_bnnpynq(folder):
             act = Thresholds(thr + 1)
         layers.append(Dense(2 * bits.astype(np.int8) - 1, act))
     return Network(folder.name, InputQuant((28, 28), 128), layers, classes)
+
+
+def main(argv=None):
+    """``python -m golden.bnnpynq FOLDER --out MODEL.npz``: convert to the project's format."""
+    import argparse
+
+    from .modelfile import save
+    parser = argparse.ArgumentParser(prog="python -m golden.bnnpynq",
+                                     description="Convert a BNN-PYNQ parameter folder to a .npz model file.")
+    parser.add_argument("folder", help="BNN-PYNQ folder with config.h and *-weights.bin")
+    parser.add_argument("--out", required=True, help="model file to write (.npz)")
+    args = parser.parse_args(argv)
+    folder = Path(args.folder)
+    if not is_bnnpynq_folder(folder):
+        raise ModelError(f"{folder}: not a BNN-PYNQ parameter folder (no config.h with "
+                         f"*-weights.bin files)")
+    network = load_bnnpynq(folder)
+    save(network, args.out)
+    print(f"{folder} -> {args.out}: {len(network.layers)} layers, "
+          f"{' -> '.join(str(l.in_features) for l in network.layers)} -> "
+          f"{network.layers[-1].out_features}")
+    return 0
+
+
+if __name__ == "__main__":
+    from .cli import run_cli
+    run_cli(main)

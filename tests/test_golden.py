@@ -148,3 +148,10 @@ def test_evaluate_reproduces_published_accuracy(shared, capsys):
     assert last.startswith("accuracy: ")
     accuracy = float(last.split()[1])
     assert 0.983 <= accuracy <= 0.984   # published 98.35 %; thr < acc gives 9834/10000
+
+
+def test_bnnpynq_convert_command(shared, tmp_path):
+    from golden.bnnpynq import main
+    main([str(shared / "models/bnn-pynq/lfcW1A1"), "--out", str(tmp_path / "lfc.npz")])
+    net = load_model(tmp_path / "lfc.npz")
+    assert net.name == "lfcW1A1" and len(net.layers) == 4
