@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 from amaranth.hdl import Cat, Elaboratable, Module, Signal
+from amaranth.lib import io
 
 from golden.packing import weight_words
 from hdl.mvau import MatrixVectorUnit
@@ -48,7 +49,8 @@ class MvauBench(Elaboratable):
         m.d.comb += [mvau.i.payload.eq(window), mvau.i.valid.eq(1), mvau.o.ready.eq(1)]
         with m.If(mvau.o.valid):
             m.d.sync += fold.eq(fold ^ mvau.o.payload.as_value().xor())
-        m.d.comb += platform.request("led_r", 0).o.eq(fold)
+        m.submodules.led = led = io.Buffer("o", platform.request("led_r", 0, dir="-"))
+        m.d.comb += led.o.eq(fold)
         return m
 
 

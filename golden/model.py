@@ -33,9 +33,25 @@ import numpy as np
 
 from .errors import ModelError
 
-__all__ = ["BINARY", "InputQuant", "Thresholds", "Bias", "Dense", "Network"]
+__all__ = ["BINARY", "IntCodes", "InputQuant", "Thresholds", "Bias", "Dense", "Network"]
 
 BINARY = "binary"
+
+
+@dataclass(frozen=True)
+class IntCodes:
+    """Integer activations carried as unsigned codes: value = code + offset, code in [0, top]."""
+
+    bits: int
+    offset: int
+    top: int
+
+    @property
+    def value_range(self):
+        return self.offset, self.offset + self.top
+
+    def to_json(self):
+        return {"type": "int", "bits": self.bits, "offset": self.offset, "top": self.top}
 
 
 def _int_array(value, dtype, what):
@@ -95,10 +111,15 @@ class Thresholds:
         Sorted ascending along each row for direction +1, descending for -1.
     direction : array (channels,) of +1/-1, optional
         Comparison direction per channel; defaults to +1 everywhere.
+    offset : int, optional
+        With more than one threshold, the activation's value is ``offset + y`` (e.g. -1 for
+        the values -1, 0, +1 of a 2-bit BNN-PYNQ activation); the code ``y`` travels on the
+        wire. With one threshold the output is a binary bit and the offset must be 0.
     """
 
     thresholds: np.ndarray
     direction: np.ndarray = None
+    offset: int = 0
 
     def __post_init__(self):
         thresholds = _int_array(self.thresholds, np.int64, "thresholds")
@@ -119,6 +140,11 @@ class Thresholds:
                              f"its direction ({int(direction[channel]):+d})")
         object.__setattr__(self, "thresholds", thresholds)
         object.__setattr__(self, "direction", direction)
+        if not isinstance(self.offset, (int, np.integer)):
+            raise ModelError(f"threshold output offset must be an integer, not {self.offset!r}")
+        object.__setattr__(self, "offset", int(self.offset))
+        if thresholds.shape[1] == 1 and self.offset:
+            raise ModelError("a single-threshold (binary) activation cannot have an offset")
 
     @property
     def channels(self):
@@ -132,6 +158,10 @@ class Thresholds:
     def out_bits(self):
         """Width of the unsigned output ``y`` in ``[0, count]``."""
         return int(self.count).bit_length()
+
+    def next_encoding(self):
+        """The input encoding of a layer fed by this activation."""
+        return BINARY if self.count == 1 else IntCodes(self.out_bits, self.offset, self.count)
 
 
 @dataclass(frozen=True, eq=False)
@@ -159,8 +189,11 @@ class Dense:
     ----------
     weights : array (out_features, in_features) of -1/+1
     activation : Thresholds or Bias
-    weight_encoding, input_encoding : str
+    weight_encoding : str
         Only ``"binary"`` so far.
+    input_encoding : ``"binary"`` or IntCodes
+        Binary inputs give the XNOR popcount ``acc`` in ``[0, MW]``; integer inputs give the
+        signed dot product ``acc = sum_i w_i * (code_i + offset)``.
     """
 
     weights: np.ndarray
@@ -169,10 +202,12 @@ class Dense:
     input_encoding: str = BINARY
 
     def __post_init__(self):
-        for what in ("weight_encoding", "input_encoding"):
-            if getattr(self, what) != BINARY:
-                raise ModelError(f"{what.replace('_', ' ')} {getattr(self, what)!r} is not "
-                                 f"supported yet; only {BINARY!r} layers are")
+        if self.weight_encoding != BINARY:
+            raise ModelError(f"weight encoding {self.weight_encoding!r} is not supported yet; "
+                             f"only {BINARY!r} weights are")
+        if self.input_encoding != BINARY and not isinstance(self.input_encoding, IntCodes):
+            raise ModelError(f"input encoding {self.input_encoding!r} is not supported; "
+                             f"use {BINARY!r} or IntCodes")
         weights = _int_array(self.weights, np.int8, "weights")
         if weights.ndim != 2 or 0 in weights.shape:
             raise ModelError(f"weights must be a non-empty matrix (out, in), not shape {weights.shape}")
@@ -195,8 +230,13 @@ class Dense:
 
     @property
     def acc_range(self):
-        """Proven bounds of the accumulator: a popcount of MW XNOR bits is in [0, MW]."""
-        return 0, self.in_features
+        """Proven accumulator bounds: a popcount of MW XNOR bits is in [0, MW]; a dot product
+        of MW weights +-1 with values in [lo, hi] is within +-MW*max(|lo|, |hi|)."""
+        if self.input_encoding == BINARY:
+            return 0, self.in_features
+        lo, hi = self.input_encoding.value_range
+        bound = self.in_features * max(abs(lo), abs(hi))
+        return -bound, bound
 
     @property
     def weight_bits(self):
@@ -233,16 +273,19 @@ class Network:
         for index, layer in enumerate(layers):
             if not isinstance(layer, Dense):
                 raise ModelError(f"layer {index}: unsupported layer {type(layer).__name__}")
+            expected = (BINARY if index == 0
+                        else layers[index - 1].activation.next_encoding())
+            if layer.input_encoding != expected:
+                raise ModelError(f"layer {index} expects {layer.input_encoding!r} inputs but "
+                                 f"receives {expected!r}")
             if layer.in_features != width:
                 raise ModelError(f"layer {index} takes {layer.in_features} inputs but receives "
                                  f"{width} from the {'input' if index == 0 else 'layer before'}")
             last = index == len(layers) - 1
             if last and not isinstance(layer.activation, Bias):
                 raise ModelError(f"layer {index}: the last layer must end in a Bias (class scores)")
-            if not last and not (isinstance(layer.activation, Thresholds)
-                                 and layer.activation.count == 1):
-                raise ModelError(f"layer {index}: hidden layers must end in a single threshold "
-                                 f"(binary activation); multi-bit activations are not supported yet")
+            if not last and not isinstance(layer.activation, Thresholds):
+                raise ModelError(f"layer {index}: hidden layers must end in thresholds")
             width = layer.out_features
         classes = (tuple(str(i) for i in range(width)) if self.classes is None
                    else tuple(str(c) for c in self.classes))

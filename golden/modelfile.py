@@ -12,7 +12,7 @@ A numpy ``.npz`` archive (zip), loaded with ``allow_pickle=False``, holding:
          "classes": ["0", ..., "9"],
          "layers": [{"type": "dense", "in_features": 784, "out_features": 1024,
                      "weights": "binary", "inputs": "binary",
-                     "activation": {"type": "thresholds", "count": 1}},
+                     "activation": {"type": "thresholds", "count": 1, "offset": 0}},
                     ...,
                     {"type": "dense", ..., "activation": {"type": "bias"}}]}
 
@@ -24,6 +24,10 @@ A numpy ``.npz`` archive (zip), loaded with ``allow_pickle=False``, holding:
     ``thresholds`` activation; semantics in :mod:`golden.model`.
 ``layer<i>.bias``
     int64 ``(out_features,)``, for a ``bias`` activation.
+
+A layer fed by a multi-threshold activation (``count`` > 1) has
+``"inputs": {"type": "int", "bits": b, "offset": o, "top": count}``: its inputs are codes
+``0..count`` on ``b`` bits whose values are ``code + o`` (the activation's ``offset``).
 
 Every ``--model`` option accepts such a file or a BNN-PYNQ parameter folder
 (recognised by its ``config.h`` and ``*-weights.bin`` files).
@@ -37,7 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ModelError
-from .model import BINARY, Bias, Dense, InputQuant, Network, Thresholds
+from .model import BINARY, Bias, Dense, InputQuant, IntCodes, Network, Thresholds
 
 __all__ = ["FORMAT", "VERSION", "save", "load", "load_model"]
 
@@ -54,8 +58,9 @@ def _header(network):
             "in_features": int(layer.in_features),
             "out_features": int(layer.out_features),
             "weights": layer.weight_encoding,
-            "inputs": layer.input_encoding,
-            "activation": ({"type": "thresholds", "count": int(act.count)}
+            "inputs": (layer.input_encoding if layer.input_encoding == BINARY
+                       else layer.input_encoding.to_json()),
+            "activation": ({"type": "thresholds", "count": int(act.count), "offset": act.offset}
                            if isinstance(act, Thresholds) else {"type": "bias"}),
         })
     return {"format": FORMAT, "version": VERSION, "name": network.name,
@@ -135,10 +140,18 @@ def load(path):
                                  f"only 'dense' layers are supported")
             n_in = _field(spec, "in_features", int, lwhere)
             n_out = _field(spec, "out_features", int, lwhere)
-            for key in ("weights", "inputs"):
-                if _field(spec, key, str, lwhere) != BINARY:
-                    raise ModelError(f"{lwhere}: {key} encoding {spec[key]!r} is not supported "
-                                     f"yet; only {BINARY!r}")
+            if _field(spec, "weights", str, lwhere) != BINARY:
+                raise ModelError(f"{lwhere}: weight encoding {spec['weights']!r} is not "
+                                 f"supported yet; only {BINARY!r}")
+            inputs = spec.get("inputs")
+            if isinstance(inputs, dict) and inputs.get("type") == "int":
+                encoding = IntCodes(*(_field(inputs, k, int, lwhere + " inputs")
+                                      for k in ("bits", "offset", "top")))
+            elif inputs == BINARY:
+                encoding = BINARY
+            else:
+                raise ModelError(f"{lwhere}: input encoding {inputs!r} is not supported; "
+                                 f"use {BINARY!r} or an 'int' encoding")
             packed = _get(archive, f"layer{i}.weights", path)
             if packed.dtype != np.uint8 or packed.shape != (n_out, -(-n_in // 8)):
                 raise ModelError(f"{lwhere}: weights are {packed.dtype} {packed.shape}, expected "
@@ -148,7 +161,8 @@ def load(path):
             kind = _field(act_spec, "type", str, lwhere + " activation")
             if kind == "thresholds":
                 act = Thresholds(_get(archive, f"layer{i}.thresholds", path),
-                                 _get(archive, f"layer{i}.direction", path))
+                                 _get(archive, f"layer{i}.direction", path),
+                                 act_spec.get("offset", 0))
                 if act.count != _field(act_spec, "count", int, lwhere + " activation"):
                     raise ModelError(f"{lwhere}: {act.count} thresholds per channel stored, "
                                      f"model.json says {act_spec['count']}")
@@ -158,12 +172,15 @@ def load(path):
                 raise ModelError(f"{lwhere}: unsupported activation {kind!r}; "
                                  f"use 'thresholds' or 'bias'")
             try:
-                layers.append(Dense(2 * bits.astype(np.int8) - 1, act))
+                layers.append(Dense(2 * bits.astype(np.int8) - 1, act, input_encoding=encoding))
             except ModelError as error:
                 raise ModelError(f"{lwhere}: {error}") from None
         name = _field(header, "name", str, where)
         classes = header.get("classes")
-        return Network(name, input_quant, layers, classes)
+        try:
+            return Network(name, input_quant, layers, classes)
+        except ModelError as error:
+            raise ModelError(f"{path}: {error}") from None
 
 
 def load_model(path):

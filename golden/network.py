@@ -6,8 +6,8 @@ import numpy as np
 
 from .argmax import argmax
 from .bias import add_bias
-from .model import Bias, Thresholds
-from .mvau import xnor_popcount
+from .model import BINARY, Bias, Thresholds
+from .mvau import signed_dot, xnor_popcount
 from .thresholding import threshold
 
 __all__ = ["LayerTrace", "Trace", "layer_forward", "run"]
@@ -15,7 +15,7 @@ __all__ = ["LayerTrace", "Trace", "layer_forward", "run"]
 
 @dataclass
 class LayerTrace:
-    inputs: np.ndarray       # (N, in_features) input bits
+    inputs: np.ndarray       # (N, in_features) input bits or integer codes
     acc: np.ndarray          # (N, out_features) accumulators
     outputs: np.ndarray      # (N, out_features) activations (bits) or scores
 
@@ -28,8 +28,12 @@ class Trace:
 
 
 def layer_forward(layer, x_bits):
-    """Accumulators and outputs of one :class:`golden.model.Dense` layer."""
-    acc = xnor_popcount(x_bits, layer.weight_bits)
+    """Accumulators and outputs (codes or scores) of one :class:`golden.model.Dense` layer;
+    ``x_bits`` holds input bits, or integer codes for an IntCodes input encoding."""
+    if layer.input_encoding == BINARY:
+        acc = xnor_popcount(x_bits, layer.weight_bits)
+    else:
+        acc = signed_dot(x_bits, layer.input_encoding.offset, layer.weight_bits)
     if isinstance(layer.activation, Thresholds):
         return acc, threshold(acc, layer.activation)
     assert isinstance(layer.activation, Bias)

@@ -14,7 +14,7 @@ Width rules (each the smallest width that provably holds every value):
 import numpy as np
 
 __all__ = ["unsigned_width", "signed_width", "pack_lanes", "unpack_lanes",
-           "weight_words", "threshold_hw", "threshold_words", "bias_words"]
+           "weight_words", "hw_accumulator", "threshold_hw", "threshold_words", "bias_words"]
 
 
 def unsigned_width(hi):
@@ -83,7 +83,27 @@ def weight_words(weight_bits, simd, pe):
     return [int.from_bytes(row.tobytes(), "little") for row in packed]
 
 
-def threshold_hw(activation, acc_lo, acc_hi):
+def hw_accumulator(layer):
+    """What the matrix-vector unit of ``layer`` accumulates, and how it maps to golden.
+
+    Returns ``(lo, hi, shift)``: the hardware accumulator lies in ``[lo, hi]`` and the
+    golden accumulator is ``acc = acc_hw + shift[j]`` for neuron ``j``.
+
+    * Binary inputs: ``acc_hw`` is the XNOR popcount itself, in ``[0, MW]``, shift 0.
+    * Integer codes ``c`` in ``[0, top]`` with values ``c + o``: the unit adds ``w*c`` only
+      (sign flip, no multiplier), in ``[-MW*top, MW*top]``; the offset's share
+      ``o * sum_i w[j, i]`` is a per-neuron constant, folded into thresholds or biases.
+    """
+    from .model import BINARY
+    mw = layer.in_features
+    if layer.input_encoding == BINARY:
+        return 0, mw, np.zeros(layer.out_features, np.int64)
+    enc = layer.input_encoding
+    shift = enc.offset * layer.weights.astype(np.int64).sum(axis=1)
+    return -mw * enc.top, mw * enc.top, shift
+
+
+def threshold_hw(activation, acc_lo, acc_hi, shift=None):
     """The hardware form of a :class:`~golden.model.Thresholds`: all compares ``acc >= T'``.
 
     Returns ``(t, flip)``: ``t`` (channels, count) int64 in ``[acc_lo, acc_hi + 1]`` and
@@ -94,27 +114,31 @@ def threshold_hw(activation, acc_lo, acc_hi):
     equals the golden output. Proof: ``acc <= T`` is ``not (acc >= T + 1)`` for integers,
     so direction -1 becomes ``T + 1`` with the count complemented; a threshold at or below
     ``acc_lo`` is always reached and one above ``acc_hi`` never, so clamping changes nothing.
+    With a ``shift`` (golden ``acc = acc_hw + shift``), ``acc >= T`` is ``acc_hw >= T - shift``.
     """
     flip = (activation.direction < 0).astype(np.int64)
     t = activation.thresholds + flip[:, None]
+    if shift is not None:
+        t = t - np.asarray(shift, np.int64)[:, None]
     return np.clip(t, acc_lo, acc_hi + 1), flip
 
 
-def threshold_words(activation, pe, acc_lo, acc_hi, width):
-    """Threshold memory: NF words, PE lanes of ``count`` unsigned ``width``-bit thresholds
-    (threshold t at lane bit ``t*width``) followed by the flip bit."""
-    t, flip = threshold_hw(activation, acc_lo, acc_hi)
+def threshold_words(activation, pe, acc_lo, acc_hi, width, shift=None):
+    """Threshold memory: NF words, PE lanes of ``count`` ``width``-bit thresholds (two's
+    complement when ``acc_lo < 0``; threshold t at lane bit ``t*width``), then the flip bit."""
+    t, flip = threshold_hw(activation, acc_lo, acc_hi, shift)
     channels, count = t.shape
     if channels % pe:
         raise ValueError(f"PE {pe} must divide the {channels} channels")
-    lane = [pack_lanes(row[None, :], width)[0] | (int(f) << (count * width))
+    lane = [pack_lanes(row[None, :], width, signed=acc_lo < 0)[0] | (int(f) << (count * width))
             for row, f in zip(t, flip)]
     return pack_lanes(np.array(lane, dtype=object).reshape(-1, pe), count * width + 1)
 
 
-def bias_words(activation, pe, width):
-    """Bias memory: NF words of PE signed ``width``-bit biases."""
-    bias = activation.bias
+def bias_words(activation, pe, width, shift=None):
+    """Bias memory: NF words of PE signed ``width``-bit biases (plus ``shift``, see
+    :func:`hw_accumulator`)."""
+    bias = activation.bias if shift is None else activation.bias + np.asarray(shift, np.int64)
     if len(bias) % pe:
         raise ValueError(f"PE {pe} must divide the {len(bias)} channels")
     return pack_lanes(bias.reshape(-1, pe), width, signed=True)

@@ -5,8 +5,8 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
-from golden.model import Bias, Thresholds
-from golden.packing import weight_words
+from golden.model import BINARY, Bias, Thresholds
+from golden.packing import hw_accumulator, weight_words
 
 from .argmax import Argmax
 from .bias import BiasAdd
@@ -29,11 +29,16 @@ def connect_streams(m, src, dst):
 
 def build_layer(layer, f):
     """The matrix-vector unit and activation unit of one golden Dense layer at folding ``f``."""
+    enc = layer.input_encoding
+    in_bits, in_top = (1, None) if enc == BINARY else (enc.bits, enc.top)
     mvau = MatrixVectorUnit(mw=layer.in_features, mh=layer.out_features, simd=f.simd, pe=f.pe,
-                            weight_words=weight_words(layer.weight_bits, f.simd, f.pe))
-    _, acc_hi = layer.acc_range
+                            weight_words=weight_words(layer.weight_bits, f.simd, f.pe),
+                            in_bits=in_bits, in_top=in_top)
+    acc_lo, acc_hi, shift = hw_accumulator(layer)
+    assert (acc_lo, acc_hi) == (mvau.acc_lo, mvau.acc_hi)
     act_cls = {Thresholds: Thresholding, Bias: BiasAdd}[type(layer.activation)]
-    act = act_cls(layer.activation, pe=f.pe, acc_width=mvau.acc_width, acc_hi=acc_hi)
+    act = act_cls(layer.activation, pe=f.pe, acc_width=mvau.acc_width, acc_lo=acc_lo,
+                  acc_hi=acc_hi, shift=shift)
     return mvau, act
 
 
@@ -42,8 +47,9 @@ class NetworkTop(wiring.Component):
 
     Per layer a :class:`~hdl.mvau.MatrixVectorUnit` and its activation
     (:class:`~hdl.thresholding.Thresholding` or :class:`~hdl.bias.BiasAdd`); between
-    layers a :class:`~hdl.dwc.WidthConverter` from PE to the next layer's SIMD, then a
-    FIFO of two input vectors (``2*SF`` words of SIMD bits). A layer reads its input at
+    layers a :class:`~hdl.dwc.WidthConverter` from PE to the next layer's SIMD lanes (of
+    one bit, or of the activation's code width for multi-bit activations), then a FIFO of
+    two input vectors (``2*SF`` words). A layer reads its input at
     SIMD bits per cycle during its first neuron fold; the FIFO sits after the converter so
     that a vector the previous layer finished earlier is delivered at that full rate, not
     at the previous layer's PE bits per cycle. It is deep enough for the previous layer to
@@ -76,12 +82,13 @@ class NetworkTop(wiring.Component):
         upstream = wiring.flipped(self.i)
         for index, ((mvau, act), f) in enumerate(zip(self.layers, self.folding)):
             if index:
-                prev = self.folding[index - 1]
-                if prev.pe != f.simd:
-                    m.submodules[f"dwc{index}"] = dwc = WidthConverter(prev.pe, f.simd)
+                prev_width = len(upstream.payload.as_value())
+                in_width = f.simd * mvau.in_bits
+                if prev_width != in_width:
+                    m.submodules[f"dwc{index}"] = dwc = WidthConverter(prev_width, in_width)
                     connect_streams(m, upstream, dwc.i)
                     upstream = dwc.o
-                fifo = SyncFIFOBuffered(width=f.simd, depth=2 * mvau.sf)
+                fifo = SyncFIFOBuffered(width=in_width, depth=2 * mvau.sf)
                 m.submodules[f"fifo{index}"] = fifo
                 connect_streams(m, upstream, fifo.w_stream)
                 upstream = fifo.r_stream

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from golden.mvau import xnor_popcount
+from golden.mvau import signed_dot, xnor_popcount
 from golden.packing import pack_lanes, weight_words
 from hdl.mvau import MatrixVectorUnit
 from sim_tests.harness import Simulation, pack_beats
@@ -66,3 +66,35 @@ def test_mvau_rejects_bad_folding():
         MatrixVectorUnit(mw=16, mh=4, simd=0, pe=1, weight_words=[])
     with pytest.raises(ValueError, match=r"expected 16 weight words"):
         MatrixVectorUnit(mw=16, mh=4, simd=4, pe=1, weight_words=[0] * 3)
+
+
+# (name, MW, MH, SIMD, PE, code bits, largest code): multi-bit activations, sign flip.
+INT_CASES = [
+    ("mvau_int_24x6_s4p3_b2", 24, 6, 4, 3, 2, 2),
+    ("mvau_int_32x4_s32p2_b3", 32, 4, 32, 2, 3, 7),
+]
+
+
+@pytest.mark.parametrize("name,mw,mh,simd,pe,bits,top", INT_CASES, ids=[c[0] for c in INT_CASES])
+def test_mvau_integer_inputs(verilator, name, mw, mh, simd, pe, bits, top):
+    rng = np.random.default_rng(sum(map(ord, name)))
+    w = rng.integers(0, 2, (mh, mw), dtype=np.uint8)
+    w[0] = 1   # with all-top codes: the largest accumulator, +MW*top
+    w[1] = 0   # the smallest, -MW*top
+    dut = MatrixVectorUnit(mw=mw, mh=mh, simd=simd, pe=pe, weight_words=weight_words(w, simd, pe),
+                           in_bits=bits, in_top=top)
+    sim = Simulation(dut, name)
+    codes = rng.integers(0, top + 1, (10, mw))
+    codes[0], codes[1] = top, 0
+    acc = signed_dot(codes, 0, w)
+    assert acc[0, 0] == mw * top and acc[0, 1] == -mw * top
+    expected = [v for row in acc for v in pack_lanes(row.reshape(-1, pe), dut.acc_width, signed=True)]
+    in_beats = [v for row in codes for v in pack_lanes(row.reshape(-1, simd), bits)]
+    sf, nf = mw // simd, mh // pe
+    res = sim.run(in_beats, len(expected))
+    assert res.outputs == expected
+    c0 = res.in_cycles[0]
+    assert res.out_cycles == [c0 + k * sf * nf + f * sf + sf - 1 + 3
+                              for k in range(len(codes)) for f in range(nf)]
+    res = sim.run(in_beats, len(expected), valid_prob=0.5, ready_prob=0.5, seed=1)
+    assert res.outputs == expected

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from golden.datasets import load_mnist
-from golden.model import Bias, Dense, InputQuant, Network, Thresholds
+from golden.model import BINARY, Bias, Dense, InputQuant, Network, Thresholds
 from golden.modelfile import load_model
 from golden.network import run
 from golden.packing import pack_lanes
@@ -19,19 +19,26 @@ from hdl.network import NetworkTop
 from sim_tests.harness import Simulation, pack_beats
 
 
-def random_network(seed, sizes=(64, 48, 24, 10)):
+def random_network(seed, sizes=(64, 48, 24, 10), counts=(1, 1)):
+    """Random layers; hidden layer i has counts[i] thresholds (more than one: multi-bit
+    codes with offset -1, so the next layer sign-flips integer inputs)."""
     rng = np.random.default_rng(seed)
     layers = []
+    encoding = BINARY
     for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
         w = rng.choice([-1, 1], (n_out, n_in))
+        centre, spread = (n_in // 2, 6) if encoding == BINARY else (0, n_in // 3)
         if i == len(sizes) - 2:
             act = Bias(rng.integers(-n_in, n_in, n_out))
         else:
+            count = counts[i]
             direction = rng.choice([-1, 1], n_out)
-            t = rng.integers(n_in // 2 - 6, n_in // 2 + 6, (n_out, 1))
-            t[0], t[1] = -1, n_in + 2   # extreme: always / never reached
-            act = Thresholds(t, direction)
-        layers.append(Dense(w, act))
+            t = np.sort(rng.integers(centre - spread, centre + spread, (n_out, count)), axis=1)
+            t[0], t[1] = -3 * n_in, 3 * n_in   # extreme: always / never reached
+            t[direction < 0] = t[direction < 0, ::-1]
+            act = Thresholds(t, direction, offset=0 if count == 1 else -1)
+        layers.append(Dense(w, act, input_encoding=encoding))
+        encoding = act.next_encoding() if isinstance(act, Thresholds) else None
     return Network("random", InputQuant((8, 8), 128), layers)
 
 
@@ -78,8 +85,27 @@ def test_random_network(verilator, folding):
     check_network(network, folding, name, pixels, stall_runs=((0.5, 0.5), (0.9, 0.2)))
 
 
-def _lfc(shared, count):
-    network = load_model(shared / "models/bnn-pynq/lfcW1A1")
+@pytest.mark.parametrize("counts,folding", [
+    ((3, 1), [LayerFolding(16, 8), LayerFolding(12, 4), LayerFolding(8, 5)]),
+    ((2, 3), [LayerFolding(8, 6), LayerFolding(16, 3), LayerFolding(6, 2)]),
+], ids=["a2_then_binary", "a2_then_a2"])
+def test_random_network_multibit(verilator, counts, folding):
+    network = random_network(8, counts=counts)
+    rng = np.random.default_rng(12)
+    pixels = rng.integers(0, 256, (12, 8, 8), dtype=np.uint8)
+    pixels[0], pixels[1] = 255, 0
+    name = "net_multibit_" + "_".join(map(str, counts))
+    check_network(network, folding, name, pixels, stall_runs=((0.5, 0.5),))
+
+
+def test_lfc_w1a2_mnist(verilator, shared):
+    network, images, labels = _lfc(shared, 20, "lfcW1A2")
+    folding = choose_folding(network, cycles=2048)
+    check_network(network, folding, "net_lfcW1A2_2048", images, stall_runs=())
+
+
+def _lfc(shared, count, name="lfcW1A1"):
+    network = load_model(shared / "models/bnn-pynq" / name)
     images, labels = load_mnist(shared / "data/mnist", limit=count)
     return network, images, labels
 

@@ -68,3 +68,27 @@ def test_threshold_hw_form_is_exact():
     acc = np.arange(31)[:, None].repeat(16, axis=1)
     c = (acc[:, :, None] >= t[None]).sum(axis=2)
     assert np.array_equal(np.where(flip[None] == 1, 3 - c, c), threshold(acc, act))
+
+
+def test_thresholding_signed_with_shift(verilator):
+    """Signed accumulators (sign-flip layers) with a per-channel shift folded in."""
+    rng = np.random.default_rng(9)
+    channels, pe, lo, hi = 8, 4, -60, 60
+    act = make_activation(rng, channels, 2, hi)
+    shift = rng.integers(-20, 20, channels)
+    acc_width = 7
+    dut = Thresholding(act, pe=pe, acc_width=acc_width, acc_lo=lo, acc_hi=hi, shift=shift)
+    sim = Simulation(dut, "thr_signed_shift")
+    # Hardware accumulators at every shifted boundary, the extremes, and random values.
+    points = np.concatenate([(act.thresholds - shift[:, None]).ravel() + d for d in (-1, 0, 1)])
+    rows = [np.full(channels, p) for p in np.unique(np.clip(points, lo, hi))]
+    rows += [np.full(channels, lo), np.full(channels, hi)]
+    rows += list(rng.integers(lo, hi + 1, (20, channels)))
+    acc_hw = np.array(rows, np.int64)
+    y = threshold(acc_hw + shift[None, :], act)
+    in_beats = [w for row in acc_hw for w in pack_lanes(row.reshape(-1, pe), acc_width, signed=True)]
+    expected = [w for row in y for w in pack_lanes(row.reshape(-1, pe), act.out_bits)]
+    res = sim.run(in_beats, len(expected))
+    assert res.outputs == expected
+    res = sim.run(in_beats, len(expected), valid_prob=0.6, ready_prob=0.6, seed=2)
+    assert res.outputs == expected

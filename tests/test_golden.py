@@ -6,7 +6,7 @@ import pytest
 from golden.errors import ModelError
 from golden.model import Bias, Dense, InputQuant, Network, Thresholds
 from golden.modelfile import load, load_model, save
-from golden.mvau import xnor_popcount, xnor_popcount_reference
+from golden.mvau import signed_dot, xnor_popcount, xnor_popcount_reference
 from golden.network import run
 from golden.packing import (pack_lanes, signed_width, unpack_lanes, unsigned_width,
                             weight_words)
@@ -135,8 +135,6 @@ def test_bnnpynq_lfc_import(shared, tmp_path):
 
 
 def test_bnnpynq_rejects_unsupported(shared):
-    with pytest.raises(ModelError, match="only W1A1 models are supported yet"):
-        load_model(shared / "models/bnn-pynq/lfcW1A2")
     with pytest.raises(ModelError, match="convolutional BNN-PYNQ models"):
         load_model(shared / "models/bnn-pynq/cnvW1A1")
 
@@ -148,6 +146,37 @@ def test_evaluate_reproduces_published_accuracy(shared, capsys):
     assert last.startswith("accuracy: ")
     accuracy = float(last.split()[1])
     assert 0.983 <= accuracy <= 0.984   # published 98.35 %; thr < acc gives 9834/10000
+
+
+def test_evaluate_lfc_w1a2_published_accuracy(shared, capsys):
+    from golden.evaluate import main
+    main(["--model", str(shared / "models/bnn-pynq/lfcW1A2"), "--data", str(shared / "data/mnist")])
+    accuracy = float(capsys.readouterr().out.strip().splitlines()[-1].split()[1])
+    assert accuracy == 0.9855   # published 98.55 %
+
+
+def test_signed_dot_by_loops():
+    rng = np.random.default_rng(5)
+    codes = rng.integers(0, 3, (4, 9))
+    w = rng.integers(0, 2, (5, 9))
+    acc = signed_dot(codes, -1, w)
+    for n in range(4):
+        for j in range(5):
+            assert acc[n, j] == sum((2 * w[j, i] - 1) * (codes[n, i] - 1) for i in range(9))
+
+
+def test_hw_accumulator_shift_is_exact():
+    """acc_hw (offset-free sign-flip sum) plus the per-neuron shift equals golden acc."""
+    from golden.model import IntCodes
+    from golden.packing import hw_accumulator
+    rng = np.random.default_rng(6)
+    layer = Dense(rng.choice([-1, 1], (7, 20)), Thresholds(rng.integers(-5, 5, (7, 1))),
+                  input_encoding=IntCodes(2, -1, 2))
+    codes = rng.integers(0, 3, (30, 20))
+    lo, hi, shift = hw_accumulator(layer)
+    hw = signed_dot(codes, 0, layer.weight_bits)
+    assert hw.min() >= lo and hw.max() <= hi
+    assert np.array_equal(hw + shift, signed_dot(codes, -1, layer.weight_bits))
 
 
 def test_bnnpynq_convert_command(shared, tmp_path):
