@@ -15,6 +15,8 @@ Layer arithmetic
 A binary x binary :class:`Dense` layer with fan-in ``MW`` computes per output channel the
 XNOR popcount ``acc = sum_i XNOR(x_i, w_i)``, an integer in ``[0, MW]``. (The signed
 +-1 dot product is ``2*acc - MW``; thresholds are stated in the popcount domain.)
+A layer fed by multi-bit activations (:class:`IntCodes`: value = code + offset) computes
+the signed dot product ``acc = sum_i w_i * (code_i + offset)``.
 
 Activations
 -----------
