@@ -231,16 +231,6 @@ class Dense:
         return self.weights.shape[0]
 
     @property
-    def acc_range(self):
-        """Proven accumulator bounds: a popcount of MW XNOR bits is in [0, MW]; a dot product
-        of MW weights +-1 with values in [lo, hi] is within +-MW*max(|lo|, |hi|)."""
-        if self.input_encoding == BINARY:
-            return 0, self.in_features
-        lo, hi = self.input_encoding.value_range
-        bound = self.in_features * max(abs(lo), abs(hi))
-        return -bound, bound
-
-    @property
     def weight_bits(self):
         """Weights as bits (out, in), 1 = +1."""
         return (self.weights > 0).astype(np.uint8)

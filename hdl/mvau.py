@@ -101,10 +101,6 @@ class MatrixVectorUnit(wiring.Component):
             "o": Out(stream.Signature(data.ArrayLayout(acc_shape, pe))),
         })
 
-    @property
-    def cycles_per_vector(self):
-        return self.sf * self.nf
-
     def elaborate(self, platform):
         m = Module()
         sf_n, nf_n, simd, pe = self.sf, self.nf, self.simd, self.pe
