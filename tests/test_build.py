@@ -82,17 +82,20 @@ def _memories(verilog, module):
     return mems
 
 
-def test_lfc_verilog_holds_every_weight_and_threshold(shared, tmp_path):
-    """Decode the memories of the generated LFC-W1A1 Verilog, independently of
-    golden.packing, and compare every bit with the imported model."""
+@pytest.mark.parametrize("name,cycles", [("lfcW1A1", 512), ("lfcW1A2", 2048)])
+def test_lfc_verilog_holds_every_weight_and_threshold(shared, tmp_path, name, cycles):
+    """Decode the memories of the generated LFC Verilog, independently of golden.packing,
+    and compare every bit with the imported model."""
+    from golden.model import BINARY
     from golden.modelfile import load_model
-    model_dir = shared / "models/bnn-pynq/lfcW1A1"
-    r = cli("--target", "verilog", "--model", str(model_dir), "--out", str(tmp_path))
+    model_dir = shared / "models/bnn-pynq" / name
+    r = cli("--target", "verilog", "--model", str(model_dir), "--out", str(tmp_path),
+            "--cycles", str(cycles))
     assert r.returncode == 0, r.stderr
     verilog = (tmp_path / "bnn_top.v").read_text()
     report = json.loads((tmp_path / "report.json").read_text())
     net = load_model(model_dir)
-    assert report["cycles_per_inference"] == 512
+    assert report["cycles_per_inference"] == cycles
     for index, (layer, row) in enumerate(zip(net.layers, report["layers"])):
         simd, pe, sf, nf = row["simd"], row["pe"], row["sf"], row["nf"]
         words = _memories(verilog, f"mvau{index}")["weights"]
@@ -105,23 +108,37 @@ def test_lfc_verilog_holds_every_weight_and_threshold(shared, tmp_path):
                         w[f * pe + p, s * simd + k] = 1 if (word >> (p * simd + k)) & 1 else -1
         assert np.array_equal(w, layer.weights), f"layer {index} weights differ"
 
+        # What the unit accumulates: the popcount in [0, MW] for binary inputs; for codes c
+        # in [0, top] with values c + o, sum w*c in [-MW*top, MW*top], golden = that + o*sum(w).
+        mw = layer.in_features
+        enc = layer.input_encoding
+        if enc == BINARY:
+            lo, hi, shift = 0, mw, np.zeros(layer.out_features, np.int64)
+        else:
+            lo, hi = -mw * enc.top, mw * enc.top
+            shift = enc.offset * layer.weights.astype(np.int64).sum(axis=1)
         params = _memories(verilog, f"act{index}")["params"]
         act = layer.activation
-        if isinstance(act, Bias):
-            width = row["param_bits"] // layer.out_features
-            got = []
-            for f in range(nf):
-                for p in range(pe):
-                    v = (params.get(f, 0) >> (p * width)) & ((1 << width) - 1)
-                    got.append(v - (1 << width) if v >> (width - 1) else v)
-            assert got == act.bias.tolist(), f"layer {index} biases differ"
-        else:
-            tw = (row["param_bits"] // layer.out_features) - 1
-            mw = layer.in_features
-            for c in range(layer.out_features):
-                lane = (params.get(c // pe, 0) >> ((c % pe) * (tw + 1))) & ((1 << (tw + 1)) - 1)
-                t, flip = lane & ((1 << tw) - 1), lane >> tw
-                # acc >= t (flip 0) or acc <= t - 1 (flip 1), t clamped to [0, MW + 1]
-                want_flip = int(act.direction[c] < 0)
-                want_t = min(max(int(act.thresholds[c, 0]) + want_flip, 0), mw + 1)
-                assert (t, flip) == (want_t, want_flip), f"layer {index} channel {c} threshold"
+        lane_bits = row["param_bits"] // layer.out_features
+
+        def field(value, width, signed):
+            value &= (1 << width) - 1
+            return value - (1 << width) if signed and value >> (width - 1) else value
+
+        for c in range(layer.out_features):
+            lane = params.get(c // pe, 0) >> ((c % pe) * lane_bits)
+            if isinstance(act, Bias):
+                assert field(lane, lane_bits, True) == act.bias[c] + shift[c], \
+                    f"layer {index} channel {c} bias"
+                continue
+            count = act.count
+            tw = (lane_bits - 1) // count
+            flip = (lane >> (count * tw)) & 1
+            want_flip = int(act.direction[c] < 0)
+            assert flip == want_flip, f"layer {index} channel {c} direction"
+            for k in range(count):
+                t = field(lane >> (k * tw), tw, lo < 0)
+                # acc >= T (direction +1) or acc <= T, i.e. not acc >= T + 1 (direction -1),
+                # moved into the unit's accumulator and clamped to [lo, hi + 1].
+                want = min(max(int(act.thresholds[c, k]) + want_flip - int(shift[c]), lo), hi + 1)
+                assert t == want, f"layer {index} channel {c} threshold {k}"
