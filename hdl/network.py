@@ -69,7 +69,7 @@ class NetworkTop(wiring.Component):
         self.network = network
         self.folding = check_folding(network, folding)
         self.layers = [build_layer(layer, f) for layer, f in zip(network.layers, self.folding)]
-        last_mvau, last_act = self.layers[-1]
+        _, last_act = self.layers[-1]
         self.argmax = Argmax(classes=network.layers[-1].out_features, pe=self.folding[-1].pe,
                              width=last_act.out_width)
         super().__init__({
