@@ -9,14 +9,20 @@ Encodings
     The value set {-1, +1}, stored as one bit: 1 means +1, 0 means -1. Binary weights
     and binary activations both use it, so a product w*x is +1 exactly when the two
     bits are equal (XNOR).
+:class:`IntCodes`
+    Multi-bit activations: unsigned codes ``c`` in ``[0, top]`` with value ``c + offset``
+    (:data:`PIXELS`: raw 8-bit pixels).
+Weights
+    Binary, ternary, sign-and-shift or lookup-table levels: :mod:`golden.weights`.
 
 Layer arithmetic
 ----------------
 A binary x binary :class:`Dense` layer with fan-in ``MW`` computes per output channel the
 XNOR popcount ``acc = sum_i XNOR(x_i, w_i)``, an integer in ``[0, MW]``. (The signed
 +-1 dot product is ``2*acc - MW``; thresholds are stated in the popcount domain.)
-A layer fed by multi-bit activations (:class:`IntCodes`: value = code + offset) computes
-the signed dot product ``acc = sum_i w_i * (code_i + offset)``.
+Every other layer computes the signed dot product of the values,
+``acc = sum_i w_i * v_i`` (``v = 2*bit - 1`` or ``code + offset``). A per-channel
+``scale_exp`` multiplies ``acc`` by ``2**scale_exp``.
 
 Activations
 -----------
@@ -34,8 +40,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import ModelError
+from .weights import weight_encoding
 
-__all__ = ["BINARY", "IntCodes", "InputQuant", "Thresholds", "Bias", "Dense", "Network"]
+__all__ = ["BINARY", "PIXELS", "IntCodes", "InputQuant", "Thresholds", "Bias", "Dense", "Network"]
 
 BINARY = "binary"
 
@@ -52,8 +59,21 @@ class IntCodes:
     def value_range(self):
         return self.offset, self.offset + self.top
 
+    def __post_init__(self):
+        for name in ("bits", "offset", "top"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
+                raise ModelError(f"integer codes need an integer {name}, not {value!r}")
+        if not 1 <= self.bits <= 16 or not 1 <= self.top < 1 << self.bits:
+            raise ModelError(f"integer codes need 1..16 bits and a top code in [1, 2**bits - 1], "
+                             f"not bits={self.bits}, top={self.top}")
+
     def to_json(self):
         return {"type": "int", "bits": self.bits, "offset": self.offset, "top": self.top}
+
+
+PIXELS = IntCodes(8, 0, 255)
+"""Raw 8-bit input pixels, values 0..255: the encoding of an un-binarised first layer."""
 
 
 def _int_array(value, dtype, what):
@@ -65,16 +85,18 @@ def _int_array(value, dtype, what):
 
 @dataclass(frozen=True, eq=False)
 class InputQuant:
-    """Turns raw 8-bit input pixels into the first layer's binary input vector.
+    """Turns raw 8-bit input pixels into the first layer's input vector.
 
-    ``bit = pixel >= threshold``, the pixels flattened in C (row-major) order.
+    ``bit = pixel >= threshold``, the pixels flattened in C (row-major) order; with
+    ``threshold=None`` the pixels themselves are the input, 8-bit codes (:data:`PIXELS`),
+    for a first layer that multiplies 8-bit pixels by its (binary, ternary, ...) weights.
 
     Parameters
     ----------
     shape : tuple of int
         Shape of one raw input, e.g. ``(28, 28)``.
-    threshold : int
-        Pixel value from which a pixel becomes a 1 bit (+1), in ``[0, 256]``.
+    threshold : int or None
+        Pixel value from which a pixel becomes a 1 bit (+1), in ``[0, 256]``; or None.
     """
 
     shape: tuple
@@ -85,21 +107,33 @@ class InputQuant:
         if not shape or not all(isinstance(d, (int, np.integer)) and d > 0 for d in shape):
             raise ModelError(f"input shape must be a tuple of positive integers, not {self.shape!r}")
         object.__setattr__(self, "shape", tuple(int(d) for d in shape))
+        if self.threshold is None:
+            return
         if not isinstance(self.threshold, (int, np.integer)) or not 0 <= self.threshold <= 256:
-            raise ModelError(f"input binarize threshold must be an integer in [0, 256], "
-                             f"not {self.threshold!r}")
+            raise ModelError(f"input binarize threshold must be an integer in [0, 256] or "
+                             f"None (8-bit pixels), not {self.threshold!r}")
         object.__setattr__(self, "threshold", int(self.threshold))
+
+    @property
+    def encoding(self):
+        """The first layer's input encoding: binary bits, or :data:`PIXELS`."""
+        return PIXELS if self.threshold is None else BINARY
 
     @property
     def features(self):
         return int(np.prod(self.shape))
 
     def __call__(self, pixels):
-        """Quantise a batch ``(N, *shape)`` of uint8 pixels to ``(N, features)`` bits (uint8)."""
+        """Quantise a batch ``(N, *shape)`` of uint8 pixels to ``(N, features)`` bits (uint8),
+        or flatten it to ``(N, features)`` codes (int64) when there is no threshold."""
         pixels = np.asarray(pixels)
         if pixels.shape[1:] != self.shape:
             raise ModelError(f"input images have shape {pixels.shape[1:]}, "
                              f"the model expects {self.shape}")
+        if self.threshold is None:
+            if pixels.size and (pixels.min() < 0 or pixels.max() > 255):
+                raise ModelError("input pixels must be 8-bit values in [0, 255]")
+            return pixels.reshape(len(pixels), -1).astype(np.int64)
         return (pixels.reshape(len(pixels), -1) >= self.threshold).astype(np.uint8)
 
 
@@ -185,37 +219,47 @@ class Bias:
 
 @dataclass(frozen=True, eq=False)
 class Dense:
-    """Fully-connected binary layer: XNOR-popcount accumulate, then an activation.
+    """Fully-connected layer: a multiplier-free dot product, then an activation.
 
     Parameters
     ----------
-    weights : array (out_features, in_features) of -1/+1
+    weights : array (out_features, in_features) of int
+        Weight values, each in the set of ``weight_encoding``.
     activation : Thresholds or Bias
-    weight_encoding : str
-        Only ``"binary"`` so far.
+    weight_encoding : str or encoding, optional
+        ``"binary"`` (default), ``"ternary"``, :class:`~golden.weights.ShiftWeights` or
+        :class:`~golden.weights.LutWeights`.
     input_encoding : ``"binary"`` or IntCodes
-        Binary inputs give the XNOR popcount ``acc`` in ``[0, MW]``; integer inputs give the
-        signed dot product ``acc = sum_i w_i * (code_i + offset)``.
+        Binary x binary gives the XNOR popcount ``acc`` in ``[0, MW]``; every other pair
+        gives the signed dot product ``acc = sum_i w_i * v_i`` of the values (input value
+        ``v = 2*bit - 1`` for bits, ``code + offset`` for codes).
+    scale_exp : array (out_features,) of int >= 0, optional
+        Per-channel power-of-two scale (IR-Net): the accumulator becomes ``acc << scale_exp``.
+        Thresholds absorb it; a bias layer's scores carry it.
     """
 
     weights: np.ndarray
     activation: object
-    weight_encoding: str = BINARY
-    input_encoding: str = BINARY
+    weight_encoding: object = BINARY
+    input_encoding: object = BINARY
+    scale_exp: np.ndarray = None
 
     def __post_init__(self):
-        if self.weight_encoding != BINARY:
-            raise ModelError(f"weight encoding {self.weight_encoding!r} is not supported yet; "
-                             f"only {BINARY!r} weights are")
+        object.__setattr__(self, "weight_encoding", weight_encoding(self.weight_encoding))
         if self.input_encoding != BINARY and not isinstance(self.input_encoding, IntCodes):
             raise ModelError(f"input encoding {self.input_encoding!r} is not supported; "
                              f"use {BINARY!r} or IntCodes")
-        weights = _int_array(self.weights, np.int8, "weights")
+        weights = _int_array(self.weights, np.int64, "weights")
         if weights.ndim != 2 or 0 in weights.shape:
             raise ModelError(f"weights must be a non-empty matrix (out, in), not shape {weights.shape}")
-        if not np.isin(weights, (-1, 1)).all():
-            raise ModelError("binary weights must all be -1 or +1")
-        object.__setattr__(self, "weights", weights)
+        self.weight_encoding.check(weights)
+        object.__setattr__(self, "weights", weights.astype(
+            np.int8 if np.abs(weights).max() < 128 else np.int64))
+        scale = (np.zeros(len(weights), np.int64) if self.scale_exp is None
+                 else _int_array(self.scale_exp, np.int64, "scale exponents"))
+        if scale.shape != (len(weights),) or (scale < 0).any() or (scale > 30).any():
+            raise ModelError(f"scale exponents must be {len(weights)} integers in [0, 30]")
+        object.__setattr__(self, "scale_exp", scale)
         if not isinstance(self.activation, (Thresholds, Bias)):
             raise ModelError(f"activation must be Thresholds or Bias, not {self.activation!r}")
         if self.activation.channels != self.out_features:
@@ -232,18 +276,25 @@ class Dense:
 
     @property
     def weight_bits(self):
-        """Weights as bits (out, in), 1 = +1."""
+        """Binary weights as bits (out, in), 1 = +1."""
+        assert self.weight_encoding.kind == "binary"
         return (self.weights > 0).astype(np.uint8)
+
+    @property
+    def weight_codes(self):
+        """Weights as the codes of their encoding (out, in), int64."""
+        return self.weight_encoding.encode(self.weights)
 
 
 @dataclass(frozen=True, eq=False)
 class Network:
-    """An input quantiser, then binary layers; hidden layers threshold, the last adds a bias.
+    """An input quantiser, then dense layers; hidden layers threshold, the last adds a bias.
 
     Parameters
     ----------
     name : str
     input : InputQuant
+        Its :attr:`~InputQuant.encoding` is the first layer's input encoding.
     layers : sequence of Dense
     classes : sequence of str, optional
         Class names, one per output of the last layer.
@@ -265,7 +316,7 @@ class Network:
         for index, layer in enumerate(layers):
             if not isinstance(layer, Dense):
                 raise ModelError(f"layer {index}: unsupported layer {type(layer).__name__}")
-            expected = (BINARY if index == 0
+            expected = (self.input.encoding if index == 0
                         else layers[index - 1].activation.next_encoding())
             if layer.input_encoding != expected:
                 raise ModelError(f"layer {index} expects {layer.input_encoding!r} inputs but "

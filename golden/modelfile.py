@@ -1,13 +1,13 @@
 """The project's model file (``.npz``) and the one loader every ``--model`` option uses.
 
-File format, version 1
-----------------------
+File format, version 2 (version 1 files, binary-only, load unchanged)
+--------------------------------------------------------------------
 A numpy ``.npz`` archive (zip), loaded with ``allow_pickle=False``, holding:
 
 ``model.json``
     A 0-d unicode array with a JSON object::
 
-        {"format": "bnn-rtl-model", "version": 1, "name": "...",
+        {"format": "bnn-rtl-model", "version": 2, "name": "...",
          "input": {"shape": [28, 28], "binarize_threshold": 128},
          "classes": ["0", ..., "9"],
          "layers": [{"type": "dense", "in_features": 784, "out_features": 1024,
@@ -16,9 +16,17 @@ A numpy ``.npz`` archive (zip), loaded with ``allow_pickle=False``, holding:
                     ...,
                     {"type": "dense", ..., "activation": {"type": "bias"}}]}
 
+``"binarize_threshold": null`` feeds the 8-bit pixels themselves to the first layer.
+A layer's ``"weights"`` is ``"binary"``, ``"ternary"``, ``{"type": "shift", "max_exp": E}``
+or ``{"type": "lut", "bits": k, "levels": [...]}`` (:mod:`golden.weights`), and an
+optional ``"scaled": true`` says that ``layer<i>.scale_exp`` is present.
+
 ``layer<i>.weights``
-    uint8 ``(out_features, ceil(in_features/8))``: binary weights bit-packed along each row,
-    synapse ``k`` in bit ``k % 8`` of byte ``k // 8`` (1 = +1, 0 = -1), pad bits 0.
+    Binary weights: uint8 ``(out_features, ceil(in_features/8))``, bit-packed along each
+    row, synapse ``k`` in bit ``k % 8`` of byte ``k // 8`` (1 = +1, 0 = -1), pad bits 0.
+    Other encodings: the weight values, int16 ``(out_features, in_features)``.
+``layer<i>.scale_exp``
+    int64 ``(out_features,)``: per-channel power-of-two scale of the accumulator.
 ``layer<i>.thresholds``, ``layer<i>.direction``
     int64 ``(out_features, count)`` and int8 ``(out_features,)`` (+1/-1), for a
     ``thresholds`` activation; semantics in :mod:`golden.model`.
@@ -42,11 +50,13 @@ import numpy as np
 
 from .errors import ModelError
 from .model import BINARY, Bias, Dense, InputQuant, IntCodes, Network, Thresholds
+from .weights import weight_encoding
 
 __all__ = ["FORMAT", "VERSION", "save", "load", "load_model"]
 
 FORMAT = "bnn-rtl-model"
-VERSION = 1
+VERSION = 2
+READABLE_VERSIONS = (1, 2)
 
 
 def _header(network):
@@ -57,7 +67,8 @@ def _header(network):
             "type": "dense",
             "in_features": int(layer.in_features),
             "out_features": int(layer.out_features),
-            "weights": layer.weight_encoding,
+            "weights": layer.weight_encoding.to_json(),
+            "scaled": bool(layer.scale_exp.any()),
             "inputs": (layer.input_encoding if layer.input_encoding == BINARY
                        else layer.input_encoding.to_json()),
             "activation": ({"type": "thresholds", "count": int(act.count), "offset": act.offset}
@@ -73,7 +84,12 @@ def save(network, path):
     """Write ``network`` to ``path`` (.npz); the bytes depend only on the network."""
     arrays = {"model.json": np.array(json.dumps(_header(network), sort_keys=True))}
     for i, layer in enumerate(network.layers):
-        arrays[f"layer{i}.weights"] = np.packbits(layer.weight_bits, axis=1, bitorder="little")
+        if layer.weight_encoding.kind == "binary":
+            arrays[f"layer{i}.weights"] = np.packbits(layer.weight_bits, axis=1, bitorder="little")
+        else:
+            arrays[f"layer{i}.weights"] = layer.weights.astype(np.int16)
+        if layer.scale_exp.any():
+            arrays[f"layer{i}.scale_exp"] = layer.scale_exp.astype(np.int64)
         act = layer.activation
         if isinstance(act, Thresholds):
             arrays[f"layer{i}.thresholds"] = act.thresholds
@@ -125,13 +141,16 @@ def load(path):
             raise ModelError(f"{path}: model.json is not valid JSON ({error})") from None
         if not isinstance(header, dict) or header.get("format") != FORMAT:
             raise ModelError(f"{path}: not a {FORMAT} file (model.json has no format {FORMAT!r})")
-        if header.get("version") != VERSION:
+        if header.get("version") not in READABLE_VERSIONS:
             raise ModelError(f"{path}: format version {header.get('version')!r} is not supported; "
-                             f"this tool reads version {VERSION}")
+                             f"this tool reads versions {', '.join(map(str, READABLE_VERSIONS))}")
         where = f"{path}: model.json"
         inp = _field(header, "input", dict, where)
-        input_quant = InputQuant(tuple(_field(inp, "shape", list, where + " input")),
-                                 _field(inp, "binarize_threshold", int, where + " input"))
+        if inp.get("binarize_threshold", 0) is None:
+            threshold = None
+        else:
+            threshold = _field(inp, "binarize_threshold", int, where + " input")
+        input_quant = InputQuant(tuple(_field(inp, "shape", list, where + " input")), threshold)
         layers = []
         for i, spec in enumerate(_field(header, "layers", list, where)):
             lwhere = f"{path}: layer {i}"
@@ -140,9 +159,12 @@ def load(path):
                                  f"only 'dense' layers are supported")
             n_in = _field(spec, "in_features", int, lwhere)
             n_out = _field(spec, "out_features", int, lwhere)
-            if _field(spec, "weights", str, lwhere) != BINARY:
-                raise ModelError(f"{lwhere}: weight encoding {spec['weights']!r} is not "
-                                 f"supported yet; only {BINARY!r}")
+            if "weights" not in spec:
+                raise ModelError(f"{lwhere}: field 'weights' is missing")
+            try:
+                w_enc = weight_encoding(spec["weights"])
+            except ModelError as error:
+                raise ModelError(f"{lwhere}: {error}") from None
             inputs = spec.get("inputs")
             if isinstance(inputs, dict) and inputs.get("type") == "int":
                 encoding = IntCodes(*(_field(inputs, k, int, lwhere + " inputs")
@@ -152,11 +174,21 @@ def load(path):
             else:
                 raise ModelError(f"{lwhere}: input encoding {inputs!r} is not supported; "
                                  f"use {BINARY!r} or an 'int' encoding")
-            packed = _get(archive, f"layer{i}.weights", path)
-            if packed.dtype != np.uint8 or packed.shape != (n_out, -(-n_in // 8)):
-                raise ModelError(f"{lwhere}: weights are {packed.dtype} {packed.shape}, expected "
-                                 f"uint8 {(n_out, -(-n_in // 8))} for {n_out}x{n_in} binary weights")
-            bits = np.unpackbits(packed, axis=1, count=n_in, bitorder="little")
+            stored = _get(archive, f"layer{i}.weights", path)
+            if w_enc.kind == "binary":
+                if stored.dtype != np.uint8 or stored.shape != (n_out, -(-n_in // 8)):
+                    raise ModelError(f"{lwhere}: weights are {stored.dtype} {stored.shape}, "
+                                     f"expected uint8 {(n_out, -(-n_in // 8))} for {n_out}x{n_in} "
+                                     f"binary weights")
+                bits = np.unpackbits(stored, axis=1, count=n_in, bitorder="little")
+                weights = 2 * bits.astype(np.int8) - 1
+            else:
+                if stored.dtype != np.int16 or stored.shape != (n_out, n_in):
+                    raise ModelError(f"{lwhere}: weights are {stored.dtype} {stored.shape}, "
+                                     f"expected int16 {(n_out, n_in)}")
+                weights = stored
+            scale = (_get(archive, f"layer{i}.scale_exp", path) if spec.get("scaled")
+                     else None)
             act_spec = _field(spec, "activation", dict, lwhere)
             kind = _field(act_spec, "type", str, lwhere + " activation")
             if kind == "thresholds":
@@ -172,7 +204,8 @@ def load(path):
                 raise ModelError(f"{lwhere}: unsupported activation {kind!r}; "
                                  f"use 'thresholds' or 'bias'")
             try:
-                layers.append(Dense(2 * bits.astype(np.int8) - 1, act, input_encoding=encoding))
+                layers.append(Dense(weights, act, weight_encoding=w_enc, input_encoding=encoding,
+                                    scale_exp=scale))
             except ModelError as error:
                 raise ModelError(f"{lwhere}: {error}") from None
         name = _field(header, "name", str, where)

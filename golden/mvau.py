@@ -1,7 +1,8 @@
-"""Matrix-vector accumulate of binary-weight layers.
+"""Matrix-vector accumulate of a layer, the golden reference.
 
-Binary inputs: XNOR and popcount, bit-packed and vectorised (below). Integer inputs
-(codes with an offset): the signed dot product of :func:`signed_dot`.
+Binary x binary: XNOR and popcount, bit-packed and vectorised (below). Every other pair of
+encodings: the exact integer dot product of the values, :func:`signed_dot`. (What the
+hardware's multiplier-free elements add instead is :mod:`golden.elements`.)
 
 For input bits ``x`` (N, MW) and weight bits ``w`` (MH, MW), both 1 = +1 and 0 = -1::
 
@@ -55,11 +56,14 @@ def xnor_popcount_reference(x_bits, w_bits):
     return (x @ w.T + w.shape[1]) // 2
 
 
-def signed_dot(codes, offset, w_bits):
-    """``acc[n, j] = sum_i w[j, i] * (codes[n, i] + offset)`` with weights +-1 (bit 1 = +1).
+def signed_dot(values, weights):
+    """``acc[n, j] = sum_i weights[j, i] * values[n, i]``, exact, int64.
 
-    Computed in float64, exact for every |acc| < 2**53, far above any layer here.
+    In float64 (BLAS) while the bound ``MW * max|v| * max|w|`` stays below ``2**53``, where
+    every partial sum is an exactly representable integer; in int64 otherwise.
     """
-    values = np.asarray(codes, np.float64) + offset
-    w = 2.0 * np.asarray(w_bits, np.float64) - 1.0
-    return np.rint(values @ w.T).astype(np.int64)
+    v, w = np.asarray(values, np.int64), np.asarray(weights, np.int64)
+    bound = v.shape[1] * max(1, int(np.abs(v).max(initial=0))) * max(1, int(np.abs(w).max(initial=0)))
+    if bound < 1 << 53:
+        return np.rint(v.astype(np.float64) @ w.T.astype(np.float64)).astype(np.int64)
+    return v @ w.T

@@ -10,7 +10,7 @@ from .model import BINARY, Bias, Thresholds
 from .mvau import signed_dot, xnor_popcount
 from .thresholding import threshold
 
-__all__ = ["LayerTrace", "Trace", "layer_forward", "run"]
+__all__ = ["LayerTrace", "Trace", "accumulate", "layer_forward", "run"]
 
 
 @dataclass
@@ -27,13 +27,27 @@ class Trace:
     labels: np.ndarray       # (N,)
 
 
+def accumulate(layer, x):
+    """The accumulators (N, out_features) of a :class:`golden.model.Dense` layer for inputs
+    ``x`` (N, in_features): bits for a binary input encoding, else integer codes.
+
+    Binary x binary: the XNOR popcount. Otherwise the dot product of the values (input
+    ``2*bit - 1`` or ``code + offset``). Then the per-channel scale ``<< scale_exp``.
+    """
+    enc = layer.input_encoding
+    if enc == BINARY and layer.weight_encoding.kind == "binary":
+        acc = xnor_popcount(x, layer.weight_bits)
+    else:
+        x = np.asarray(x, np.int64)
+        values = 2 * x - 1 if enc == BINARY else x + enc.offset
+        acc = signed_dot(values, layer.weights)
+    return acc << layer.scale_exp[None, :]
+
+
 def layer_forward(layer, x_bits):
     """Accumulators and outputs (codes or scores) of one :class:`golden.model.Dense` layer;
     ``x_bits`` holds input bits, or integer codes for an IntCodes input encoding."""
-    if layer.input_encoding == BINARY:
-        acc = xnor_popcount(x_bits, layer.weight_bits)
-    else:
-        acc = signed_dot(x_bits, layer.input_encoding.offset, layer.weight_bits)
+    acc = accumulate(layer, x_bits)
     if isinstance(layer.activation, Thresholds):
         return acc, threshold(acc, layer.activation)
     assert isinstance(layer.activation, Bias)
@@ -42,11 +56,11 @@ def layer_forward(layer, x_bits):
 
 def run(network, pixels=None, *, bits=None):
     """Run a batch through ``network``; give raw ``pixels`` (N, *shape) or input ``bits``."""
-    x = network.input(pixels) if bits is None else np.asarray(bits, np.uint8)
+    x = network.input(pixels) if bits is None else np.asarray(bits)
     traces = []
     for layer in network.layers:
         acc, out = layer_forward(layer, x)
         traces.append(LayerTrace(x, acc, out))
-        x = out.astype(np.uint8) if isinstance(layer.activation, Thresholds) else out
+        x = out
     scores = traces[-1].outputs
     return Trace(traces, scores, argmax(scores))

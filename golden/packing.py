@@ -9,12 +9,30 @@ Width rules (each the smallest width that provably holds every value):
 * unsigned value in ``[0, hi]``: ``max(1, hi.bit_length())`` bits;
 * signed value in ``[lo, hi]``: the smallest ``w`` with ``-2**(w-1) <= lo`` and
   ``hi <= 2**(w-1) - 1``.
+
+Accumulator sizing
+------------------
+Every adder-tree node and accumulator is sized by these rules from a proven range, never
+from a rule of thumb: a lane's value lies in ``[u_lo, u_hi]``
+(:func:`golden.elements.lane_range`, from the weight levels and the largest input code), so
+a tree node over ``n`` lanes lies in ``[n*u_lo, n*u_hi]`` and the accumulator over the fan-in
+``MW`` in ``[MW*u_lo, MW*u_hi]``; each gets the smallest width holding its range.
+For ``wb``-bit signed weights and ``ab``-bit unsigned activations this is at most
+``wb + ab - 1 + ceil(log2 MW)`` bits plus sign. The post-training-quantisation habit
+"16-bit accumulation suffices when wb + ab <= 14" holds only for fan-in
+``MW <= 2**(16 - wb - ab)`` in the worst case (4 at wb + ab = 14); it relies on typical data
+never reaching the bound. Here the bound is the contract, so no input can overflow:
+e.g. LFC layer 1 (binary x binary, MW = 1024) needs 11 bits, a 2-bit x 8-bit first layer
+with MW = 784 needs ``signed_width(-784*2*255, 784*2*255)`` = 20 bits.
 """
+
+from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["unsigned_width", "signed_width", "pack_lanes", "unpack_lanes",
-           "weight_words", "hw_accumulator", "threshold_hw", "threshold_words", "bias_words"]
+__all__ = ["unsigned_width", "signed_width", "pack_lanes", "unpack_lanes", "AccMap",
+           "weight_words", "hw_accumulator", "threshold_hw", "threshold_words", "bias_hw",
+           "bias_words"]
 
 
 def unsigned_width(hi):
@@ -67,78 +85,120 @@ def _check_fold(rows, cols, simd, pe):
         raise ValueError(f"SIMD {simd} must divide MW {cols} and PE {pe} must divide MH {rows}")
 
 
-def weight_words(weight_bits, simd, pe):
-    """Weight memory of a folded binary layer: NF*SF words of PE*SIMD bits.
+def weight_words(weight_codes, simd, pe, width=1):
+    """Weight memory of a folded layer: NF*SF words of PE*SIMD lanes of ``width`` bits.
 
-    Word ``nf*SF + sf``, bit ``p*SIMD + s`` is the weight bit of neuron ``nf*PE + p``,
-    synapse ``sf*SIMD + s`` (1 = +1).
+    Word ``nf*SF + sf``, lane ``p*SIMD + s`` (bits ``[k*width, (k+1)*width)``) holds the
+    weight code of neuron ``nf*PE + p``, synapse ``sf*SIMD + s`` (binary: 1 = +1; other
+    encodings: :mod:`golden.weights`).
     """
-    bits = np.asarray(weight_bits, np.uint8)
-    mh, mw = bits.shape
+    codes = np.asarray(weight_codes, np.int64)
+    mh, mw = codes.shape
     _check_fold(mh, mw, simd, pe)
+    if codes.size and (codes.min() < 0 or codes.max() >= 1 << width):
+        raise ValueError(f"weight codes do not fit {width}-bit lanes")
     sf, nf = mw // simd, mh // pe
-    # (nf, p, sf, s) -> (nf, sf, p, s): one row per word, PE*SIMD single-bit lanes.
-    lanes = bits.reshape(nf, pe, sf, simd).transpose(0, 2, 1, 3).reshape(nf * sf, pe * simd)
-    packed = np.packbits(lanes, axis=1, bitorder="little")
-    return [int.from_bytes(row.tobytes(), "little") for row in packed]
+    # (nf, p, sf, s) -> (nf, sf, p, s): one row per word, PE*SIMD lanes.
+    lanes = codes.reshape(nf, pe, sf, simd).transpose(0, 2, 1, 3).reshape(nf * sf, pe * simd)
+    if width == 1:
+        packed = np.packbits(lanes.astype(np.uint8), axis=1, bitorder="little")
+        return [int.from_bytes(row.tobytes(), "little") for row in packed]
+    return pack_lanes(lanes, width)
+
+
+@dataclass(frozen=True, eq=False)
+class AccMap:
+    """The hardware accumulator of a layer and its map to the golden one.
+
+    ``acc_hw`` lies in ``[lo, hi]`` (two's complement when ``lo < 0``, :attr:`width` bits)
+    and the golden accumulator of neuron ``j`` is ``(acc_hw << exp[j]) + const[j]``.
+    """
+
+    lo: int
+    hi: int
+    exp: np.ndarray
+    const: np.ndarray
+
+    @property
+    def signed(self):
+        return self.lo < 0
+
+    @property
+    def width(self):
+        return signed_width(self.lo, self.hi) if self.signed else unsigned_width(self.hi)
+
+    def golden(self, acc_hw):
+        """The golden accumulators (N, MH) of hardware accumulators (N, MH)."""
+        return (np.asarray(acc_hw, np.int64) << self.exp[None, :]) + self.const[None, :]
 
 
 def hw_accumulator(layer):
-    """What the matrix-vector unit of ``layer`` accumulates, and how it maps to golden.
+    """The :class:`AccMap` of ``layer``'s matrix-vector unit.
 
-    Returns ``(lo, hi, shift)``: the hardware accumulator lies in ``[lo, hi]`` and the
-    golden accumulator is ``acc = acc_hw + shift[j]`` for neuron ``j``.
-
-    * Binary inputs: ``acc_hw`` is the XNOR popcount itself, in ``[0, MW]``, shift 0.
-    * Integer codes ``c`` in ``[0, top]`` with values ``c + o``: the unit adds ``w*c`` only
-      (sign flip, no multiplier), in ``[-MW*top, MW*top]``; the offset's share
-      ``o * sum_i w[j, i]`` is a per-neuron constant, folded into thresholds or biases.
+    The element (:mod:`golden.elements`) fixes the lane range, so ``acc_hw`` lies in
+    ``[MW*u_lo, MW*u_hi]``, and gives ``(exp, const)``; the layer's ``scale_exp`` adds
+    ``acc << s = (acc_hw << (exp + s)) + (const << s)``. Examples: binary x binary is the
+    popcount itself (``[0, MW]``, exp 0, const 0); binary weights on codes with values
+    ``c + o`` add ``w*c`` only (``[-MW*top, MW*top]``) with the offset's share
+    ``o * sum_i w[j, i]`` as const; ternary weights on bits count matches (``exp`` 1,
+    ``const = -sum_i |w[j, i]|``).
     """
-    from .model import BINARY
+    from .elements import acc_map, lane_range
     mw = layer.in_features
-    if layer.input_encoding == BINARY:
-        return 0, mw, np.zeros(layer.out_features, np.int64)
-    enc = layer.input_encoding
-    shift = enc.offset * layer.weights.astype(np.int64).sum(axis=1)
-    return -mw * enc.top, mw * enc.top, shift
+    u_lo, u_hi = lane_range(layer.weight_encoding, layer.input_encoding)
+    exp, const = acc_map(layer.weight_encoding, layer.input_encoding, layer.weights)
+    scale = layer.scale_exp.astype(np.int64)
+    return AccMap(mw * u_lo, mw * u_hi, exp + scale, np.asarray(const, np.int64) << scale)
 
 
-def threshold_hw(activation, acc_lo, acc_hi, shift=None):
-    """The hardware form of a :class:`~golden.model.Thresholds`: all compares ``acc >= T'``.
+def threshold_hw(activation, acc):
+    """The hardware form of a :class:`~golden.model.Thresholds`: all compares ``acc_hw >= t``.
 
-    Returns ``(t, flip)``: ``t`` (channels, count) int64 in ``[acc_lo, acc_hi + 1]`` and
-    ``flip`` (channels,) 0/1, such that for every ``acc`` in ``[acc_lo, acc_hi]``::
+    Returns ``(t, flip)``: ``t`` (channels, count) int64 in ``[acc.lo, acc.hi + 1]`` and
+    ``flip`` (channels,) 0/1, such that for every ``acc_hw`` in ``[acc.lo, acc.hi]``
+    (an :class:`AccMap`)::
 
-        c = sum_t (acc >= t[:, t]);   y = count - c if flip else c
+        c = sum_t (acc_hw >= t[:, t]);   y = count - c if flip else c
 
-    equals the golden output. Proof: ``acc <= T`` is ``not (acc >= T + 1)`` for integers,
-    so direction -1 becomes ``T + 1`` with the count complemented; a threshold at or below
-    ``acc_lo`` is always reached and one above ``acc_hi`` never, so clamping changes nothing.
-    With a ``shift`` (golden ``acc = acc_hw + shift``), ``acc >= T`` is ``acc_hw >= T - shift``.
+    equals the golden output. Proof, with golden ``a = (acc_hw << e) + k`` and integers:
+    ``a >= T`` iff ``acc_hw >= (T - k) / 2**e`` iff ``acc_hw >= ceil((T - k) / 2**e)``;
+    ``a <= T`` iff ``acc_hw <= floor((T - k) / 2**e)`` iff not
+    ``acc_hw >= floor((T - k) / 2**e) + 1``, so direction -1 complements the count. A
+    threshold at or below ``acc.lo`` is always reached and one above ``acc.hi`` never, so
+    clamping changes nothing.
     """
     flip = (activation.direction < 0).astype(np.int64)
-    t = activation.thresholds + flip[:, None]
-    if shift is not None:
-        t = t - np.asarray(shift, np.int64)[:, None]
-    return np.clip(t, acc_lo, acc_hi + 1), flip
+    d = activation.thresholds - acc.const[:, None]
+    e = acc.exp[:, None]
+    t = np.where(flip[:, None] == 1, (d >> e) + 1, -((-d) >> e))
+    return np.clip(t, acc.lo, acc.hi + 1), flip
 
 
-def threshold_words(activation, pe, acc_lo, acc_hi, width, shift=None):
+def threshold_words(activation, pe, acc, width):
     """Threshold memory: NF words, PE lanes of ``count`` ``width``-bit thresholds (two's
-    complement when ``acc_lo < 0``; threshold t at lane bit ``t*width``), then the flip bit."""
-    t, flip = threshold_hw(activation, acc_lo, acc_hi, shift)
+    complement when ``acc.lo < 0``; threshold t at lane bit ``t*width``), then the flip bit."""
+    t, flip = threshold_hw(activation, acc)
     channels, count = t.shape
     if channels % pe:
         raise ValueError(f"PE {pe} must divide the {channels} channels")
-    lane = [pack_lanes(row[None, :], width, signed=acc_lo < 0)[0] | (int(f) << (count * width))
+    lane = [pack_lanes(row[None, :], width, signed=acc.signed)[0] | (int(f) << (count * width))
             for row, f in zip(t, flip)]
     return pack_lanes(np.array(lane, dtype=object).reshape(-1, pe), count * width + 1)
 
 
-def bias_words(activation, pe, width, shift=None):
-    """Bias memory: NF words of PE signed ``width``-bit biases (plus ``shift``, see
-    :func:`hw_accumulator`)."""
-    bias = activation.bias if shift is None else activation.bias + np.asarray(shift, np.int64)
-    if len(bias) % pe:
-        raise ValueError(f"PE {pe} must divide the {len(bias)} channels")
-    return pack_lanes(bias.reshape(-1, pe), width, signed=True)
+def bias_hw(activation, acc):
+    """``(b, e)`` per channel with the golden score ``(acc_hw << e) + b`` for the
+    :class:`AccMap` ``acc``: ``b = bias + const``, ``e = exp``."""
+    return activation.bias + acc.const, acc.exp.astype(np.int64)
+
+
+def bias_words(activation, pe, acc, width, exp_width=0):
+    """Bias memory: NF words of PE lanes, each a signed ``width``-bit ``b`` of
+    :func:`bias_hw`, then (when ``exp_width`` > 0) its ``exp_width``-bit shift ``e``."""
+    b, e = bias_hw(activation, acc)
+    if len(b) % pe:
+        raise ValueError(f"PE {pe} must divide the {len(b)} channels")
+    lanes = pack_lanes(b[:, None], width, signed=True)
+    if exp_width:
+        lanes = [v | int(x) << width for v, x in zip(lanes, pack_lanes(e[:, None], exp_width))]
+    return pack_lanes(np.array(lanes, dtype=object).reshape(-1, pe), width + exp_width)

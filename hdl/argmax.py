@@ -4,7 +4,7 @@ from amaranth.hdl import Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .mvau import check_positive_int
+from .params import check_positive_int
 
 __all__ = ["Argmax"]
 

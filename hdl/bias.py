@@ -1,9 +1,8 @@
 """Pass-through activation with a per-channel bias: the last layer's class scores."""
 
-import numpy as np
 from amaranth.hdl import signed, unsigned
 
-from golden.packing import bias_words, signed_width
+from golden.packing import bias_hw, bias_words, signed_width, unsigned_width
 
 from .channelwise import ChannelwiseUnit
 
@@ -11,24 +10,40 @@ __all__ = ["BiasAdd"]
 
 
 class BiasAdd(ChannelwiseUnit):
-    """``y = acc + bias`` per channel, signed.
+    """``y = (acc_hw << e) + b`` per channel, signed: the golden ``acc + bias``.
 
-    The output width is the smallest signed width holding
-    ``[acc_lo + min(bias), acc_hi + max(bias)]``; the bias width the smallest holding the
-    biases. A per-channel ``shift`` (golden ``acc = acc_hw + shift``) is added to the biases.
+    ``b`` and ``e`` come from :func:`golden.packing.bias_hw` (the bias plus the constant of
+    the accumulator map, and its power-of-two scale). The output width is the smallest
+    signed width holding every channel's ``[(acc.lo << e) + b, (acc.hi << e) + b]``; the
+    bias width the smallest holding the ``b``. When the channels' scales differ, each
+    lane's parameter carries its ``e`` and the lane shifts by it; otherwise the shift is
+    wired.
 
     Latency 2 cycles (see :class:`~hdl.channelwise.ChannelwiseUnit`).
+
+    Parameters
+    ----------
+    activation : golden.model.Bias
+    pe : int
+    acc : golden.packing.AccMap
     """
 
-    def __init__(self, activation, *, pe, acc_width, acc_hi, acc_lo=0, shift=None):
-        b = activation.bias if shift is None else activation.bias + np.asarray(shift, np.int64)
+    def __init__(self, activation, *, pe, acc):
+        b, e = bias_hw(activation, acc)
         self.bias_width = signed_width(int(b.min()), int(b.max()))
-        self.out_width = signed_width(acc_lo + int(b.min()), acc_hi + int(b.max()))
-        words = bias_words(activation, pe, self.bias_width, shift)
-        in_shape = signed(acc_width) if acc_lo < 0 else unsigned(acc_width)
+        lo = [(acc.lo << int(x)) + int(y) for x, y in zip(e, b)]
+        hi = [(acc.hi << int(x)) + int(y) for x, y in zip(e, b)]
+        self.out_width = signed_width(min(lo), max(hi))
+        self.shift = int(e[0]) if (e == e[0]).all() else None
+        self.exp_width = 0 if self.shift is not None else unsigned_width(int(e.max()))
+        words = bias_words(activation, pe, acc, self.bias_width, self.exp_width)
+        in_shape = signed(acc.width) if acc.signed else unsigned(acc.width)
         super().__init__(channels=activation.channels, pe=pe, in_shape=in_shape,
                          out_shape=signed(self.out_width),
-                         param_width=self.bias_width, param_words=words)
+                         param_width=self.bias_width + self.exp_width, param_words=words)
 
     def lane(self, acc, param):
-        return acc + param.as_signed()
+        bias = param[:self.bias_width].as_signed()
+        if self.shift is not None:
+            return (acc << self.shift) + bias
+        return (acc << param[self.bias_width:]) + bias

@@ -44,9 +44,11 @@ def design_report(network, folding, top):
             "index": index, "type": "dense", "mw": layer.in_features, "mh": layer.out_features,
             "simd": f.simd, "pe": f.pe, "sf": mvau.sf, "nf": mvau.nf,
             "cycles_per_vector": layer_cycles(layer, f),
+            "weights": layer.weight_encoding.kind,
+            "element": mvau.element.kind,
             "acc_width": mvau.acc_width,
             "activation": type(act).__name__,
-            "weight_bits": layer.in_features * layer.out_features,
+            "weight_bits": layer.in_features * layer.out_features * mvau.w_bits,
             "param_bits": act.param_width * act.pe * act.nf,
         })
     ii = initiation_interval(network, folding)
@@ -54,7 +56,9 @@ def design_report(network, folding, top):
         "model": network.name,
         "classes": list(network.classes),
         "input": {"shape": list(network.input.shape), "binarize_threshold": network.input.threshold,
-                  "bits": network.input.features, "beat_bits": folding[0].simd},
+                  "features": network.input.features,
+                  "bits_per_feature": top.layers[0][0].in_bits,
+                  "beat_bits": folding[0].simd * top.layers[0][0].in_bits},
         "layers": layers,
         "cycles_per_inference": ii,
         "bottleneck_layer": max(range(len(layers)), key=lambda i: layers[i]["cycles_per_vector"]),

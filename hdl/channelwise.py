@@ -5,7 +5,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from .mvau import check_positive_int
+from .params import check_positive_int
 
 __all__ = ["ChannelwiseUnit"]
 

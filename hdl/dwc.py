@@ -6,7 +6,7 @@ from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .mvau import check_positive_int
+from .params import check_positive_int
 
 __all__ = ["WidthConverter"]
 

@@ -1,51 +1,45 @@
-"""Folded matrix-vector unit (MVAU) for binary layers: XNOR-popcount in SIMD x PE lanes."""
+"""Folded matrix-vector unit (MVAU): SIMD x PE lanes of a multiplier-free element."""
 
-from amaranth.hdl import Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from golden.packing import signed_width, unsigned_width
+from golden.model import BINARY
+from golden.weights import BINARY_WEIGHTS, weight_encoding as as_weight_encoding
 
-from .popcount import popcount, tree_sum
+from .elements import make_element
+from .params import check_positive_int
 
-__all__ = ["MatrixVectorUnit", "check_positive_int"]
-
-
-def check_positive_int(name, value):
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise TypeError(f"{name} must be a positive integer, not {value!r}")
+__all__ = ["MatrixVectorUnit"]
 
 
 class MatrixVectorUnit(wiring.Component):
-    """Binary-weight matrix-vector accumulate, folded FINN-style.
+    """Matrix-vector accumulate, folded FINN-style, with a pluggable lane element.
 
-    With binary inputs (``in_bits`` = 1) it computes for every input vector ``x`` (MW bits)
-    the MH accumulators::
+    For every input vector ``x`` (MW synapses) it computes the MH accumulators::
 
-        acc[j] = sum_i XNOR(x[i], w[j, i])      in [0, MW], unsigned_width(MW) bits
+        acc_hw[j] = sum_i u(x[i], w[j, i])
 
-    With integer codes ``c`` in ``[0, in_top]`` of ``in_bits`` bits (multi-bit activations)
-    it flips signs instead of multiplying::
-
-        acc[j] = sum_i w[j, i] * c[i] = 2 * sum_{i: w=+1} c[i] - sum_i c[i]
-
-    in ``[-MW*in_top, MW*in_top]``, two's complement of the smallest width holding that
-    range. Per beat the masked sums per PE and the code sum (shared by all PEs) are adder
-    trees whose partial sums are sized from their bounds. An activation offset
-    (value = code + offset) is a per-neuron constant folded downstream
-    (:func:`golden.packing.hw_accumulator`).
+    where ``u`` is the lane value of the element chosen by the weight and input encodings
+    (:mod:`hdl.elements`, :mod:`golden.elements`): the XNOR bit for binary x binary, a sign
+    flip, zero skip, shift or table lookup otherwise. ``acc_hw`` lies in
+    ``[MW*u_lo, MW*u_hi]`` (:attr:`acc_lo`, :attr:`acc_hi`) and is kept at the smallest
+    width holding that range, two's complement when it can be negative; per beat the PE row
+    sums are adder trees whose nodes are sized from their ranges the same way. The map to
+    the golden accumulator (offsets, the ternary ``2*acc_hw - sum|w|``, scales) is a
+    per-neuron constant applied downstream (:class:`golden.packing.AccMap`).
 
     ``SIMD`` synapses of ``PE`` neurons per cycle: a vector arrives as ``SF = MW/SIMD``
-    beats of SIMD bits (synapse ``sf*SIMD + s`` in bit ``s`` of beat ``sf``) and leaves as
-    ``NF = MH/PE`` beats of PE accumulators (neuron ``nf*PE + p`` in lane ``p`` of beat
-    ``nf``); with integer codes, synapse ``s`` of a beat is bits ``[s*in_bits, (s+1)*in_bits)``. The first neuron fold takes the input from the stream and stores it; folds
-    1..NF-1 replay it from that buffer, so the unit accepts the next vector only after
-    ``SF*NF`` cycles (FINN's cycle count). The accumulators are
-    ``unsigned_width(MW)`` bits wide, the smallest that holds MW.
+    beats of SIMD input codes (synapse ``sf*SIMD + s`` in bits
+    ``[s*x_bits, (s+1)*x_bits)`` of beat ``sf``) and leaves as ``NF = MH/PE`` beats of PE
+    accumulators (neuron ``nf*PE + p`` in lane ``p`` of beat ``nf``). The first neuron
+    fold takes the input from the stream and stores it; folds 1..NF-1 replay it from that
+    buffer, so the unit accepts the next vector only after ``SF*NF`` cycles (FINN's cycle
+    count).
 
     Latency: the accumulators of a neuron fold are valid 3 cycles after the cycle the
-    fold's last input beat was issued (memory read, XNOR-popcount, accumulate). With no
+    fold's last input beat was issued (memory read, element, accumulate). With no
     backpressure, N vectors take ``N*SF*NF`` issue cycles.
 
     Parameters
@@ -54,22 +48,23 @@ class MatrixVectorUnit(wiring.Component):
         Matrix width (fan-in), height (neurons), synapse and neuron parallelism.
         ``simd`` must divide ``mw`` and ``pe`` must divide ``mh``.
     weight_words : list of int
-        ``NF*SF`` words of ``PE*SIMD`` bits from :func:`golden.packing.weight_words`.
-
-    in_bits, in_top : int, optional
-        Input code width (1: binary inputs) and largest code (default ``2**in_bits - 1``).
+        ``NF*SF`` words of ``PE*SIMD`` weight codes from :func:`golden.packing.weight_words`.
+    weight_encoding : optional
+        A :mod:`golden.weights` encoding (default binary).
+    input_encoding : optional
+        ``"binary"`` (default) or :class:`golden.model.IntCodes`.
 
     Members
     -------
-    i : ``In(stream.Signature(SIMD * in_bits))``
+    i : ``In(stream.Signature(SIMD * x_bits))``
         Input bits or codes.
-    o : ``Out(stream.Signature(data.ArrayLayout(unsigned(acc_width), PE)))``
-        Accumulators.
+    o : ``Out(stream.Signature(data.ArrayLayout(acc_shape, PE)))``
+        Accumulators ``acc_hw``.
     """
 
-    def __init__(self, *, mw, mh, simd, pe, weight_words, in_bits=1, in_top=None):
-        for name, value in (("mw", mw), ("mh", mh), ("simd", simd), ("pe", pe),
-                            ("in_bits", in_bits)):
+    def __init__(self, *, mw, mh, simd, pe, weight_words, weight_encoding=BINARY_WEIGHTS,
+                 input_encoding=BINARY):
+        for name, value in (("mw", mw), ("mh", mh), ("simd", simd), ("pe", pe)):
             check_positive_int(name, value)
         if mw % simd:
             raise ValueError(f"SIMD {simd} does not divide MW {mw}; choose a divisor of {mw}")
@@ -77,27 +72,21 @@ class MatrixVectorUnit(wiring.Component):
             raise ValueError(f"PE {pe} does not divide MH {mh}; choose a divisor of {mh}")
         self.mw, self.mh, self.simd, self.pe = mw, mh, simd, pe
         self.sf, self.nf = mw // simd, mh // pe
+        self.element = make_element(as_weight_encoding(weight_encoding), input_encoding)
+        self.in_bits, self.w_bits = self.element.x_bits, self.element.w_bits
+        word_bits = pe * simd * self.w_bits
         if len(weight_words) != self.sf * self.nf:
             raise ValueError(f"expected {self.sf * self.nf} weight words (NF*SF), "
                              f"got {len(weight_words)}")
-        if any(not 0 <= w < 1 << (pe * simd) for w in weight_words):
-            raise ValueError(f"weight words must be unsigned {pe * simd}-bit integers")
+        if any(not 0 <= w < 1 << word_bits for w in weight_words):
+            raise ValueError(f"weight words must be unsigned {word_bits}-bit integers")
         self.weight_words = list(weight_words)
-        self.in_bits = in_bits
-        self.in_top = (1 << in_bits) - 1 if in_top is None else in_top
-        if not isinstance(self.in_top, int) or not 1 <= self.in_top < 1 << in_bits:
-            raise ValueError(f"in_top must be an integer in [1, {(1 << in_bits) - 1}], "
-                             f"not {in_top!r}")
-        if in_bits == 1:
-            self.acc_lo, self.acc_hi = 0, mw
-            self.acc_width = unsigned_width(mw)
-            acc_shape = unsigned(self.acc_width)
-        else:
-            self.acc_lo, self.acc_hi = -mw * self.in_top, mw * self.in_top
-            self.acc_width = signed_width(self.acc_lo, self.acc_hi)
-            acc_shape = signed(self.acc_width)
+        self.acc_lo, self.acc_hi = mw * self.element.lane_lo, mw * self.element.lane_hi
+        acc_shape = self.element.sum_shape(mw)
+        self.acc_width = acc_shape.width
+        self.row_shape = self.element.sum_shape(simd)
         super().__init__({
-            "i": In(stream.Signature(simd * in_bits)),
+            "i": In(stream.Signature(simd * self.in_bits)),
             "o": Out(stream.Signature(data.ArrayLayout(acc_shape, pe))),
         })
 
@@ -105,8 +94,9 @@ class MatrixVectorUnit(wiring.Component):
         m = Module()
         sf_n, nf_n, simd, pe = self.sf, self.nf, self.simd, self.pe
 
+        wb = self.w_bits
         m.submodules.weights = weights = Memory(
-            shape=unsigned(pe * simd), depth=sf_n * nf_n, init=self.weight_words)
+            shape=unsigned(pe * simd * wb), depth=sf_n * nf_n, init=self.weight_words)
         w_rd = weights.read_port()
 
         sf = Signal(range(sf_n))
@@ -152,25 +142,16 @@ class MatrixVectorUnit(wiring.Component):
         else:
             x = s1_in
 
-        # Stage 2: per PE row, XNOR-popcount or the sign-flipped sum of the codes.
+        # Stage 2: per PE row, the element's sum over the SIMD lanes.
         s2_valid, s2_first, s2_last = Signal(), Signal(), Signal()
-        b, top = self.in_bits, self.in_top
-        if b == 1:
-            s2_pop = [Signal(unsigned_width(simd), name=f"s2_pop{p}") for p in range(pe)]
-        else:
-            s2_pop = [Signal(signed(signed_width(-simd * top, simd * top)), name=f"s2_pop{p}")
-                      for p in range(pe)]
-            codes = [x[s * b:(s + 1) * b] for s in range(simd)]
-            code_sum = tree_sum([(c, top) for c in codes])
+        s2_sum = [Signal(self.row_shape, name=f"s2_sum{p}") for p in range(pe)]
+        element = self.element
+        shared = element.shared(x, simd)
         with m.If(move):
             m.d.sync += [s2_valid.eq(s1_valid), s2_first.eq(s1_first), s2_last.eq(s1_last)]
             for p in range(pe):
-                w = w_rd.data[p * simd:(p + 1) * simd]
-                if b == 1:
-                    m.d.sync += s2_pop[p].eq(popcount(~(x ^ w)))
-                else:
-                    kept = tree_sum([(Mux(w[s], codes[s], 0), top) for s in range(simd)])
-                    m.d.sync += s2_pop[p].eq((kept << 1) - code_sum)
+                w = w_rd.data[p * simd * wb:(p + 1) * simd * wb]
+                m.d.sync += s2_sum[p].eq(element.row(x, w, simd, shared))
 
         # Stage 3: accumulate; the accumulators are the output register.
         with m.If(move):
@@ -178,5 +159,5 @@ class MatrixVectorUnit(wiring.Component):
             with m.If(s2_valid):
                 for p in range(pe):
                     acc = self.o.payload[p]
-                    m.d.sync += acc.eq(Mux(s2_first, 0, acc) + s2_pop[p])
+                    m.d.sync += acc.eq(Mux(s2_first, 0, acc) + s2_sum[p])
         return m

@@ -5,7 +5,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
-from golden.model import BINARY, Bias, Thresholds
+from golden.model import Bias, Thresholds
 from golden.packing import hw_accumulator, weight_words
 
 from .argmax import Argmax
@@ -29,21 +29,20 @@ def connect_streams(m, src, dst):
 
 def build_layer(layer, f):
     """The matrix-vector unit and activation unit of one golden Dense layer at folding ``f``."""
-    enc = layer.input_encoding
-    in_bits, in_top = (1, None) if enc == BINARY else (enc.bits, enc.top)
+    w_enc = layer.weight_encoding
     mvau = MatrixVectorUnit(mw=layer.in_features, mh=layer.out_features, simd=f.simd, pe=f.pe,
-                            weight_words=weight_words(layer.weight_bits, f.simd, f.pe),
-                            in_bits=in_bits, in_top=in_top)
-    acc_lo, acc_hi, shift = hw_accumulator(layer)
-    assert (acc_lo, acc_hi) == (mvau.acc_lo, mvau.acc_hi)
+                            weight_words=weight_words(layer.weight_codes, f.simd, f.pe,
+                                                      w_enc.code_bits),
+                            weight_encoding=w_enc, input_encoding=layer.input_encoding)
+    acc = hw_accumulator(layer)
+    # The unit's own range (from its element) and golden's must be the same proof.
+    assert (acc.lo, acc.hi, acc.width) == (mvau.acc_lo, mvau.acc_hi, mvau.acc_width)
     act_cls = {Thresholds: Thresholding, Bias: BiasAdd}[type(layer.activation)]
-    act = act_cls(layer.activation, pe=f.pe, acc_width=mvau.acc_width, acc_lo=acc_lo,
-                  acc_hi=acc_hi, shift=shift)
-    return mvau, act
+    return mvau, act_cls(layer.activation, pe=f.pe, acc=acc)
 
 
 class NetworkTop(wiring.Component):
-    """A whole binary network: ``i`` takes input bits, ``o`` gives label and scores.
+    """A whole network: ``i`` takes input bits or pixels, ``o`` gives label and scores.
 
     Per layer a :class:`~hdl.mvau.MatrixVectorUnit` and its activation
     (:class:`~hdl.thresholding.Thresholding` or :class:`~hdl.bias.BiasAdd`); between
@@ -58,9 +57,10 @@ class NetworkTop(wiring.Component):
 
     Members
     -------
-    i : ``In(stream.Signature(SIMD of layer 0))``
-        Input bits after the model's input quantiser, bit ``k`` of beat ``b`` is feature
-        ``b*SIMD + k``.
+    i : ``In(stream.Signature(SIMD * x_bits of layer 0))``
+        The model's input after its quantiser: bits (feature ``b*SIMD + k`` in bit ``k`` of
+        beat ``b``), or 8-bit pixels for an un-binarised first layer (feature ``b*SIMD + k``
+        in bits ``[8k, 8k+8)``).
     o : ``Out(stream.Signature(StructLayout({"label", "scores"})))``
         See :class:`~hdl.argmax.Argmax`.
     """
@@ -73,7 +73,7 @@ class NetworkTop(wiring.Component):
         self.argmax = Argmax(classes=network.layers[-1].out_features, pe=self.folding[-1].pe,
                              width=last_act.out_width)
         super().__init__({
-            "i": In(stream.Signature(self.folding[0].simd)),
+            "i": In(stream.Signature(self.folding[0].simd * self.layers[0][0].in_bits)),
             "o": Out(stream.Signature(self.argmax.o.payload.shape())),
         })
 

@@ -12,8 +12,9 @@ __all__ = ["Thresholding"]
 class Thresholding(ChannelwiseUnit):
     """``y = sum_t (acc >= T_t)`` per channel, complemented for direction -1.
 
-    Uses the hardware form of :func:`golden.packing.threshold_hw`: thresholds clamped to
-    ``[acc_lo, acc_hi + 1]`` (so ``unsigned_width(acc_hi + 1)`` bits suffice) and a flip
+    Uses the hardware form of :func:`golden.packing.threshold_hw`: the map from hardware to
+    golden accumulator (offsets, scales) folded in, thresholds clamped to
+    ``[acc.lo, acc.hi + 1]`` (so the smallest width holding that range suffices) and a flip
     bit per channel, ``y = count - c`` when set. Output ``y`` is ``unsigned_width(count)``
     bits; with one threshold it is the binary activation bit.
 
@@ -23,27 +24,19 @@ class Thresholding(ChannelwiseUnit):
     ----------
     activation : golden.model.Thresholds
     pe : int
-    acc_width : int
-        Width of the input accumulators (two's complement when ``acc_lo < 0``).
-    acc_lo, acc_hi : int
-        Proven accumulator bounds (``[0, MW]`` for a binary layer).
-    shift : array of int, optional
-        Per-channel constant with golden ``acc = acc_hw + shift`` (see
-        :func:`golden.packing.hw_accumulator`), folded into the thresholds.
+    acc : golden.packing.AccMap
+        Proven range of the input accumulators (their width is ``acc.width``) and their
+        map to the golden accumulator.
     """
 
-    def __init__(self, activation, *, pe, acc_width, acc_hi, acc_lo=0, shift=None):
-        self.signed = acc_lo < 0
-        lo_cap, hi_cap = ((-(1 << (acc_width - 1)), (1 << (acc_width - 1)) - 1) if self.signed
-                          else (0, (1 << acc_width) - 1))
-        if not lo_cap <= acc_lo <= acc_hi <= hi_cap:
-            raise ValueError(f"accumulator range [{acc_lo}, {acc_hi}] does not fit "
-                             f"{acc_width} bits")
+    def __init__(self, activation, *, pe, acc):
+        self.acc = acc
+        self.signed = acc.signed
         self.count = activation.count
-        self.t_width = (signed_width(acc_lo, acc_hi + 1) if self.signed
-                        else unsigned_width(acc_hi + 1))
-        words = threshold_words(activation, pe, acc_lo, acc_hi, self.t_width, shift)
-        in_shape = signed(acc_width) if self.signed else unsigned(acc_width)
+        self.t_width = (signed_width(acc.lo, acc.hi + 1) if self.signed
+                        else unsigned_width(acc.hi + 1))
+        words = threshold_words(activation, pe, acc, self.t_width)
+        in_shape = signed(acc.width) if self.signed else unsigned(acc.width)
         super().__init__(channels=activation.channels, pe=pe, in_shape=in_shape,
                          out_shape=unsigned(activation.out_bits),
                          param_width=self.count * self.t_width + 1, param_words=words)
