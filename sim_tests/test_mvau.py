@@ -1,10 +1,20 @@
-"""MatrixVectorUnit in Verilator against golden.mvau, with backpressure and exact cycle counts."""
+"""MatrixVectorUnit in Verilator against golden, with backpressure and exact cycle counts.
+
+Binary layers against golden.mvau; every other element (sign flip, zero skip, shift, lookup
+table) against golden.elements.hw_dot, with the extremes of the proven accumulator range
+driven on purpose.
+"""
+
+import itertools
 
 import numpy as np
 import pytest
 
+from golden.elements import hw_dot, lane_range
+from golden.model import BINARY, PIXELS, IntCodes
 from golden.mvau import signed_dot, xnor_popcount
 from golden.packing import pack_lanes, weight_words
+from golden.weights import LutWeights, ShiftWeights, TernaryWeights
 from hdl.mvau import MatrixVectorUnit
 from sim_tests.harness import Simulation, pack_beats
 
@@ -82,11 +92,11 @@ def test_mvau_integer_inputs(verilator, name, mw, mh, simd, pe, bits, top):
     w[0] = 1   # with all-top codes: the largest accumulator, +MW*top
     w[1] = 0   # the smallest, -MW*top
     dut = MatrixVectorUnit(mw=mw, mh=mh, simd=simd, pe=pe, weight_words=weight_words(w, simd, pe),
-                           in_bits=bits, in_top=top)
+                           input_encoding=IntCodes(bits, 0, top))
     sim = Simulation(dut, name)
     codes = rng.integers(0, top + 1, (10, mw))
     codes[0], codes[1] = top, 0
-    acc = signed_dot(codes, 0, w)
+    acc = signed_dot(codes, 2 * w.astype(np.int64) - 1)
     assert acc[0, 0] == mw * top and acc[0, 1] == -mw * top
     expected = [v for row in acc for v in pack_lanes(row.reshape(-1, pe), dut.acc_width, signed=True)]
     in_beats = [v for row in codes for v in pack_lanes(row.reshape(-1, simd), bits)]
@@ -98,3 +108,56 @@ def test_mvau_integer_inputs(verilator, name, mw, mh, simd, pe, bits, top):
                               for k in range(len(codes)) for f in range(nf)]
     res = sim.run(in_beats, len(expected), valid_prob=0.5, ready_prob=0.5, seed=1)
     assert res.outputs == expected
+
+
+# (name, weight encoding, input encoding, MW, MH, SIMD, PE)
+ELEMENT_CASES = [
+    ("el_ternary_bits", TernaryWeights(), BINARY, 24, 6, 8, 3),
+    ("el_ternary_codes2", TernaryWeights(), IntCodes(2, -1, 2), 20, 4, 5, 2),
+    ("el_shift1_bits", ShiftWeights(1), BINARY, 16, 4, 16, 1),
+    ("el_shift3_pixels", ShiftWeights(3), PIXELS, 12, 6, 4, 3),
+    ("el_dorefa2_codes2", LutWeights.dorefa(2), IntCodes(2, 0, 3), 18, 4, 6, 4),
+    ("el_dorefa4_codes4", LutWeights.dorefa(4), IntCodes(4, 0, 15), 16, 2, 8, 1),
+]
+
+
+def extreme_pairs(w_enc, x_enc):
+    """(x code, weight code) pairs giving one lane its largest and its smallest value."""
+    xs = range(2 if x_enc == BINARY else x_enc.top + 1)
+    ws = w_enc.encode(np.array(w_enc.values))
+    pairs = [(x, int(w)) for x, w in itertools.product(xs, ws)]
+    value = {p: int(hw_dot(w_enc, x_enc, [[p[0]]], [[p[1]]])[0, 0]) for p in pairs}
+    return max(pairs, key=value.get), min(pairs, key=value.get)
+
+
+@pytest.mark.parametrize("name,w_enc,x_enc,mw,mh,simd,pe", ELEMENT_CASES,
+                         ids=[c[0] for c in ELEMENT_CASES])
+def test_mvau_elements(verilator, name, w_enc, x_enc, mw, mh, simd, pe):
+    rng = np.random.default_rng(sum(map(ord, name)))
+    x_top = 1 if x_enc == BINARY else x_enc.top
+    w_codes = w_enc.encode(rng.choice(np.array(w_enc.values), (mh, mw)))
+    x = rng.integers(0, x_top + 1, (12, mw))
+    # Rows 0/1 of the weights with inputs 0/1 reach the two ends of the proven range.
+    (x_hi, w_hi), (x_lo, w_lo) = extreme_pairs(w_enc, x_enc)
+    w_codes[0], w_codes[1] = w_hi, w_lo
+    x[0], x[1] = x_hi, x_lo
+    x[2], x[3] = 0, x_top
+    dut = MatrixVectorUnit(mw=mw, mh=mh, simd=simd, pe=pe,
+                           weight_words=weight_words(w_codes, simd, pe, w_enc.code_bits),
+                           weight_encoding=w_enc, input_encoding=x_enc)
+    acc = hw_dot(w_enc, x_enc, x, w_codes)
+    lo, hi = lane_range(w_enc, x_enc)
+    assert (acc[0, 0], acc[1, 1]) == (mw * hi, mw * lo) == (dut.acc_hi, dut.acc_lo)
+    sim = Simulation(dut, name)
+    expected = [v for row in acc for v in pack_lanes(row.reshape(-1, pe), dut.acc_width,
+                                                     signed=dut.acc_lo < 0)]
+    in_beats = [v for row in x for v in pack_lanes(row.reshape(-1, simd), dut.in_bits)]
+    sf, nf = mw // simd, mh // pe
+    res = sim.run(in_beats, len(expected))
+    assert res.outputs == expected
+    c0 = res.in_cycles[0]
+    assert res.out_cycles == [c0 + k * sf * nf + f * sf + sf - 1 + 3
+                              for k in range(len(x)) for f in range(nf)]
+    for seed, (pv, pr) in enumerate([(0.5, 0.5), (0.9, 0.2)]):
+        res = sim.run(in_beats, len(expected), valid_prob=pv, ready_prob=pr, seed=seed)
+        assert res.outputs == expected, f"mismatch with valid_prob={pv}, ready_prob={pr}"

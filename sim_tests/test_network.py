@@ -11,12 +11,13 @@ import pytest
 from golden.datasets import load_mnist
 from golden.model import BINARY, Bias, Dense, InputQuant, Network, Thresholds
 from golden.modelfile import load_model
-from golden.network import run
+from golden.network import accumulate, layer_forward, run
+from golden.weights import LutWeights, ShiftWeights, TernaryWeights, weight_encoding
 from golden.packing import pack_lanes
 from hdl.build import choose_folding
 from hdl.folding import LayerFolding, initiation_interval
 from hdl.network import NetworkTop
-from sim_tests.harness import Simulation, pack_beats
+from sim_tests.harness import Simulation
 
 
 def random_network(seed, sizes=(64, 48, 24, 10), counts=(1, 1)):
@@ -52,8 +53,9 @@ def check_network(network, folding, name, pixels, *, stall_runs=((0.5, 0.5),)):
     top = NetworkTop(network, folding)
     sim = Simulation(top, name)
     trace = run(network, pixels)
-    bits = network.input(pixels)
-    in_beats = pack_beats(bits, folding[0].simd)
+    x = network.input(pixels)
+    in_bits = top.layers[0][0].in_bits
+    in_beats = [v for row in x for v in pack_lanes(row.reshape(-1, folding[0].simd), in_bits)]
     expected = expected_outputs(top, trace)
 
     ii = initiation_interval(network, folding)
@@ -95,6 +97,54 @@ def test_random_network_multibit(verilator, counts, folding):
     pixels = rng.integers(0, 256, (12, 8, 8), dtype=np.uint8)
     pixels[0], pixels[1] = 255, 0
     name = "net_multibit_" + "_".join(map(str, counts))
+    check_network(network, folding, name, pixels, stall_runs=((0.5, 0.5),))
+
+
+def lowbit_network(seed, threshold, specs, sizes=(64, 32, 24, 10)):
+    """Random layers with the weight encodings and threshold counts of ``specs``
+    [(encoding, count), ..., (encoding, None)], thresholds at quantiles of the accumulators
+    of random data (so that every code occurs), random directions and power-of-two scales."""
+    rng = np.random.default_rng(seed)
+    inp = InputQuant((8, 8), threshold)
+    x = inp(rng.integers(0, 256, (200, 8, 8), dtype=np.uint8))
+    encoding, layers = inp.encoding, []
+    for (n_in, n_out), (w_enc, count) in zip(zip(sizes[:-1], sizes[1:]), specs):
+        w = rng.choice(np.array(w_enc.values), (n_out, n_in))
+        scale = rng.integers(0, 3, n_out)
+        probe = Dense(w, Bias(np.zeros(n_out, np.int64)), weight_encoding=w_enc,
+                      input_encoding=encoding, scale_exp=scale)
+        acc = accumulate(probe, x)
+        if count is None:
+            act = Bias(rng.integers(-20, 20, n_out))
+        else:
+            q = np.quantile(acc, np.linspace(0.15, 0.85, count), axis=0).T.round().astype(np.int64)
+            direction = rng.choice([-1, 1], n_out)
+            q[direction < 0] = q[direction < 0, ::-1]
+            act = Thresholds(q, direction, offset=0 if count == 1 else -1)
+        layer = Dense(w, act, weight_encoding=w_enc, input_encoding=encoding, scale_exp=scale)
+        layers.append(layer)
+        x = layer_forward(layer, x)[1]
+        encoding = act.next_encoding() if count else None
+    return Network("lowbit", inp, layers)
+
+
+@pytest.mark.parametrize("threshold,specs,folding", [
+    # 8-bit pixels x ternary -> 2-bit codes x {-2..2} -> bits x DoReFa 2-bit levels.
+    (None, [(TernaryWeights(), 2), (ShiftWeights(1), 1), (LutWeights.dorefa(2), None)],
+     [LayerFolding(8, 4), LayerFolding(16, 2), LayerFolding(6, 5)]),
+    # 8-bit pixels x binary -> 2-bit codes x DoReFa 2-bit -> bits x {0, +-1..8}.
+    (None, [(weight_encoding("binary"), 3), (LutWeights.dorefa(2), 1), (ShiftWeights(3), None)],
+     [LayerFolding(16, 8), LayerFolding(8, 3), LayerFolding(24, 2)]),
+], ids=["ternary_shift_lut", "binary_lut_shift"])
+def test_lowbit_network(verilator, threshold, specs, folding):
+    network = lowbit_network(21, threshold, specs)
+    rng = np.random.default_rng(13)
+    pixels = rng.integers(0, 256, (10, 8, 8), dtype=np.uint8)
+    pixels[0], pixels[1] = 255, 0
+    trace = run(network, pixels)
+    for layer_trace in trace.layers[:-1]:   # the thresholds really produce several codes
+        assert len(np.unique(layer_trace.outputs)) > 1
+    name = "net_lowbit_" + "_".join(layer.weight_encoding.kind for layer in network.layers)
     check_network(network, folding, name, pixels, stall_runs=((0.5, 0.5),))
 
 

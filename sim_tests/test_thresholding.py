@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from golden.model import Thresholds
-from golden.packing import pack_lanes, threshold_hw, unsigned_width
+from golden.packing import AccMap, pack_lanes, threshold_hw
 from golden.thresholding import threshold
 from hdl.thresholding import Thresholding
 from sim_tests.harness import Simulation
@@ -40,8 +40,9 @@ def boundary_inputs(act, acc_hi, rng, n_random):
 def test_thresholding(verilator, name, channels, pe, count, acc_hi):
     rng = np.random.default_rng(sum(map(ord, name)))
     act = make_activation(rng, channels, count, acc_hi)
-    acc_width = unsigned_width(acc_hi)
-    dut = Thresholding(act, pe=pe, acc_width=acc_width, acc_hi=acc_hi)
+    acc_map = AccMap(0, acc_hi, np.zeros(channels, np.int64), np.zeros(channels, np.int64))
+    acc_width = acc_map.width
+    dut = Thresholding(act, pe=pe, acc=acc_map)
     sim = Simulation(dut, name)
     acc = boundary_inputs(act, acc_hi, rng, 20)
     y = threshold(acc, act)
@@ -64,28 +65,33 @@ def test_threshold_hw_form_is_exact():
     """The clamped, flipped hardware form equals golden for every accumulator value."""
     rng = np.random.default_rng(1)
     act = make_activation(rng, 16, 3, 30)
-    t, flip = threshold_hw(act, 0, 30)
+    t, flip = threshold_hw(act, AccMap(0, 30, np.zeros(16, np.int64), np.zeros(16, np.int64)))
     acc = np.arange(31)[:, None].repeat(16, axis=1)
     c = (acc[:, :, None] >= t[None]).sum(axis=2)
     assert np.array_equal(np.where(flip[None] == 1, 3 - c, c), threshold(acc, act))
 
 
 def test_thresholding_signed_with_shift(verilator):
-    """Signed accumulators (sign-flip layers) with a per-channel shift folded in."""
+    """Signed accumulators (sign-flip layers) with a per-channel constant and power-of-two
+    scale folded in: golden acc = (acc_hw << exp) + const."""
     rng = np.random.default_rng(9)
     channels, pe, lo, hi = 8, 4, -60, 60
-    act = make_activation(rng, channels, 2, hi)
+    act = make_activation(rng, channels, 2, 4 * hi)
     shift = rng.integers(-20, 20, channels)
-    acc_width = 7
-    dut = Thresholding(act, pe=pe, acc_width=acc_width, acc_lo=lo, acc_hi=hi, shift=shift)
+    exp = rng.integers(0, 3, channels)
+    acc_map = AccMap(lo, hi, exp, shift)
+    acc_width = acc_map.width
+    assert acc_width == 7
+    dut = Thresholding(act, pe=pe, acc=acc_map)
     sim = Simulation(dut, "thr_signed_shift")
-    # Hardware accumulators at every shifted boundary, the extremes, and random values.
-    points = np.concatenate([(act.thresholds - shift[:, None]).ravel() + d for d in (-1, 0, 1)])
+    # Hardware accumulators at every folded boundary, the extremes, and random values.
+    folded, _ = threshold_hw(act, acc_map)
+    points = np.concatenate([folded.ravel() + d for d in (-1, 0, 1)])
     rows = [np.full(channels, p) for p in np.unique(np.clip(points, lo, hi))]
     rows += [np.full(channels, lo), np.full(channels, hi)]
     rows += list(rng.integers(lo, hi + 1, (20, channels)))
     acc_hw = np.array(rows, np.int64)
-    y = threshold(acc_hw + shift[None, :], act)
+    y = threshold(acc_map.golden(acc_hw), act)
     in_beats = [w for row in acc_hw for w in pack_lanes(row.reshape(-1, pe), acc_width, signed=True)]
     expected = [w for row in y for w in pack_lanes(row.reshape(-1, pe), act.out_bits)]
     res = sim.run(in_beats, len(expected))
