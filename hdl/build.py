@@ -110,10 +110,11 @@ def main(argv=None):
     print(f"model {network.name}: {len(network.layers)} layers -> {verilog_path} "
           f"({len(text) / 1e6:.1f} MB, {elapsed:.1f} s)")
     print(f"{'layer':>5} {'MW':>6} {'MH':>6} {'SIMD':>5} {'PE':>5} {'SF':>5} {'NF':>5} "
-          f"{'cycles':>7} {'acc':>4}")
+          f"{'cycles':>7} {'acc':>4}  element")
     for row in report["layers"]:
         print(f"{row['index']:>5} {row['mw']:>6} {row['mh']:>6} {row['simd']:>5} {row['pe']:>5} "
-              f"{row['sf']:>5} {row['nf']:>5} {row['cycles_per_vector']:>7} {row['acc_width']:>4}")
+              f"{row['sf']:>5} {row['nf']:>5} {row['cycles_per_vector']:>7} {row['acc_width']:>4}  "
+              f"{row['element']}")
     print(f"cycles per inference: {report['cycles_per_inference']} "
           f"({report['inferences_per_second_at_100MHz']:.0f} inferences/s at 100 MHz)")
     print(f"report: {out / 'report.json'}")

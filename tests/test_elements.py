@@ -14,8 +14,9 @@ import pytest
 from golden.bias import add_bias
 from golden.elements import element_kind, hw_dot, lane_range
 from golden.errors import ModelError
-from golden.model import BINARY, PIXELS, Bias, Dense, IntCodes, Thresholds
-from golden.network import accumulate
+from golden.model import BINARY, PIXELS, Bias, Dense, InputQuant, IntCodes, Network, Thresholds
+from golden.modelfile import load, save
+from golden.network import accumulate, run
 from golden.packing import (bias_hw, hw_accumulator, threshold_hw, unpack_lanes,
                             weight_words)
 from golden.thresholding import threshold
@@ -165,3 +166,37 @@ def test_bad_weight_encodings_are_clear():
         LutWeights(2, (1, 2, 3, 4, 5))
     with pytest.raises(ModelError, match="scale exponents must be 2 integers in"):
         Dense(np.ones((2, 2), int), Bias(np.zeros(2, int)), scale_exp=[-1, 0])
+
+
+def lowbit_network():
+    rng = np.random.default_rng(4)
+    l0 = Dense(rng.integers(-1, 2, (6, 16)), Thresholds(np.sort(rng.integers(-900, 900, (6, 2)))),
+               weight_encoding="ternary", input_encoding=PIXELS, scale_exp=rng.integers(0, 3, 6))
+    l1 = Dense(rng.choice([-3, -1, 1, 3], (4, 6)), Thresholds(rng.integers(-5, 5, (4, 1))),
+               weight_encoding=LutWeights.dorefa(2), input_encoding=l0.activation.next_encoding())
+    l2 = Dense(rng.choice([-2, -1, 0, 1, 2], (3, 4)), Bias(rng.integers(-5, 5, 3)),
+               weight_encoding=ShiftWeights(1), scale_exp=[0, 1, 2])
+    return Network("lowbit", InputQuant((4, 4), None), [l0, l1, l2])
+
+
+def test_lowbit_model_file_roundtrip(tmp_path):
+    net = lowbit_network()
+    save(net, tmp_path / "a.npz")
+    save(net, tmp_path / "b.npz")
+    assert (tmp_path / "a.npz").read_bytes() == (tmp_path / "b.npz").read_bytes()
+    back = load(tmp_path / "a.npz")
+    assert back.input.threshold is None
+    for a, b in zip(net.layers, back.layers):
+        assert a.weight_encoding == b.weight_encoding
+        assert np.array_equal(a.weights, b.weights)
+        assert np.array_equal(a.scale_exp, b.scale_exp)
+    pixels = np.random.default_rng(1).integers(0, 256, (50, 4, 4), dtype=np.uint8)
+    assert np.array_equal(run(net, pixels).scores, run(back, pixels).scores)
+
+
+def test_pixel_input_rejects_out_of_range():
+    net = lowbit_network()
+    with pytest.raises(ModelError, match=r"input pixels must be 8-bit values in \[0, 255\]"):
+        net.input(np.full((1, 4, 4), 300))
+    with pytest.raises(ModelError, match="layer 0 expects 'binary' inputs but receives"):
+        Network("bad", InputQuant((4, 4), None), [Dense(np.ones((3, 16), int), Bias(np.zeros(3, int)))])
