@@ -65,21 +65,26 @@ class Simulation:
 
     def run(self, in_beats, n_out, *, valid_prob=1.0, ready_prob=1.0, seed=0,
             max_cycles=None) -> StreamResult:
-        self.runs += 1
-        case = self.dir / f"case{self.runs}.json"
-        result = self.dir / f"result{self.runs}.json"
         if max_cycles is None:
             max_cycles = 1000 + 20 * (len(in_beats) + n_out) / min(valid_prob, ready_prob)
-        case.write_text(json.dumps({
+        data = self.run_module("sim_tests.cocotb_stream", {
             "inputs": [hex(int(b)) for b in in_beats], "n_out": int(n_out),
             "valid_prob": valid_prob, "ready_prob": ready_prob, "seed": seed,
-            "max_cycles": int(max_cycles), "result": str(result),
-        }))
-        result.unlink(missing_ok=True)
-        self.runner.test(test_module="sim_tests.cocotb_stream", hdl_toplevel=TOP,
-                         build_dir=self.dir, test_dir=self.dir,
-                         extra_env={"BNN_CASE": str(case)},
-                         results_xml=str(self.dir / f"results{self.runs}.xml"))
-        data = json.loads(result.read_text())
+            "max_cycles": int(max_cycles),
+        })
         return StreamResult([int(v, 16) for v in data["outputs"]],
                             data["in_cycles"], data["out_cycles"])
+
+    def run_module(self, test_module, case):
+        """Run cocotb test module ``test_module`` with ``case`` (a JSON object, to which the
+        result file's name is added as ``"result"``) and return the JSON it writes there."""
+        self.runs += 1
+        case_file = self.dir / f"case{self.runs}.json"
+        result = self.dir / f"result{self.runs}.json"
+        case_file.write_text(json.dumps({**case, "result": str(result)}))
+        result.unlink(missing_ok=True)
+        self.runner.test(test_module=test_module, hdl_toplevel=TOP,
+                         build_dir=self.dir, test_dir=self.dir,
+                         extra_env={"BNN_CASE": str(case_file)},
+                         results_xml=str(self.dir / f"results{self.runs}.xml"))
+        return json.loads(result.read_text())

@@ -1,0 +1,62 @@
+"""cocotb driver for a UART DUT (ports ``rx``, ``tx``): sends bytes bit by bit on ``rx``
+and decodes what comes back on ``tx``.
+
+Reads the case file named by ``BNN_CASE``: the bytes to send, the clock cycles per bit,
+the number of bytes to expect, an idle gap (in bits) between input chunks and a time limit
+in bit times. Writes the received bytes and the clock time of each byte's start bit to the
+result file. The driver wakes only at bit boundaries (timers), not every clock cycle.
+"""
+
+import json
+import os
+
+import cocotb
+from cocotb.clock import Clock
+from cocotb.triggers import FallingEdge, RisingEdge, Timer, with_timeout
+
+CLK_NS = 10
+
+
+async def send(dut, data, bit_ns, chunk, gap_bits):
+    for k, byte in enumerate(data):
+        if chunk and k and k % chunk == 0:
+            await Timer(gap_bits * bit_ns, unit="ns")
+        for bit in [0] + [(byte >> i) & 1 for i in range(8)] + [1]:
+            dut.rx.value = bit
+            await Timer(bit_ns, unit="ns")
+
+
+async def receive(dut, n, bit_ns, out, starts):
+    while len(out) < n:
+        await FallingEdge(dut.tx)
+        starts.append(cocotb.utils.get_sim_time(unit="ns") // CLK_NS)
+        await Timer(bit_ns * 3 // 2, unit="ns")
+        byte = 0
+        for i in range(8):
+            byte |= int(dut.tx.value) << i
+            await Timer(bit_ns, unit="ns")
+        assert int(dut.tx.value) == 1, f"byte {len(out)}: stop bit is 0"
+        out.append(byte)
+
+
+@cocotb.test()
+async def uart_session(dut):
+    with open(os.environ["BNN_CASE"]) as f:
+        case = json.load(f)
+    bit_ns = case["divisor"] * CLK_NS
+    cocotb.start_soon(Clock(dut.clk, CLK_NS, unit="ns").start())
+    dut.rx.value = 1
+    dut.rst.value = 1
+    for _ in range(3):
+        await RisingEdge(dut.clk)
+    dut.rst.value = 0
+    await Timer(2 * bit_ns, unit="ns")
+
+    out, starts = [], []
+    receiver = cocotb.start_soon(receive(dut, case["n_out"], bit_ns, out, starts))
+    await send(dut, case["inputs"], bit_ns, case.get("chunk", 0), case.get("gap_bits", 0))
+    try:
+        await with_timeout(receiver, case["limit_bits"] * bit_ns, timeout_unit="ns")
+    finally:
+        with open(case["result"], "w") as f:
+            json.dump({"outputs": out, "start_cycles": starts}, f)
