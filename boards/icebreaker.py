@@ -1,0 +1,92 @@
+"""iCEBreaker (iCE40UP5K-SG48): the serial accelerator on the FTDI UART, clocked by the PLL.
+
+Only I/O and clocks live here: the 12 MHz oscillator pin drives an ``SB_PLL40_PAD`` whose
+output is the ``sync`` domain (reset held until the PLL locks); the UART pins go to
+:class:`hdl.serial.SerialAccelerator`; the green LED toggles on every answer.
+"""
+
+from amaranth.hdl import ClockDomain, ClockSignal, Elaboratable, Instance, Module, Signal
+from amaranth.lib import io
+from amaranth.lib.cdc import ResetSynchronizer
+
+__all__ = ["CAPACITY", "DEVICE", "ICEBreakerTop", "pll_config"]
+
+DEVICE = "iCE40UP5K"
+# Cells of the iCE40UP5K that a design can use (Lattice DS1056).
+CAPACITY = {"lut4": 5280, "ff": 5280, "carry": 5280, "ebr": 30, "spram": 4, "dsp": 8}
+CLK_IN_HZ = 12e6
+
+
+def pll_config(target_hz, f_in=CLK_IN_HZ):
+    """Settings of an iCE40 PLL (SIMPLE feedback) for the highest output <= ``target_hz``.
+
+    Searches DIVR, DIVF, DIVQ within the data-sheet ranges (PFD 10-133 MHz, VCO 533-1066
+    MHz), as icepll does. Returns a dict with ``divr``, ``divf``, ``divq``,
+    ``filter_range`` and the exact output ``freq_hz``.
+    """
+    best = None
+    for divr in range(16):
+        f_pfd = f_in / (divr + 1)
+        if not 10e6 <= f_pfd <= 133e6:
+            continue
+        for divf in range(128):
+            f_vco = f_pfd * (divf + 1)
+            if not 533e6 <= f_vco <= 1066e6:
+                continue
+            for divq in range(1, 7):
+                f_out = f_vco / (1 << divq)
+                if f_out <= target_hz and (best is None or f_out > best["freq_hz"]):
+                    filter_range = sum(f_pfd >= edge for edge in (17e6, 26e6, 44e6, 66e6, 101e6)) + 1
+                    best = {"divr": divr, "divf": divf, "divq": divq,
+                            "filter_range": filter_range, "freq_hz": f_out}
+    if best is None:
+        raise ValueError(f"no iCE40 PLL setting reaches {target_hz / 1e6:g} MHz or less "
+                         f"(the lowest is about 8.3 MHz)")
+    return best
+
+
+class ICEBreakerTop(Elaboratable):
+    """The board top (an Amaranth elaboratable for the iCEBreaker platform).
+
+    Parameters
+    ----------
+    make_core : callable
+        ``make_core(clk_hz)`` returns the :class:`hdl.serial.SerialAccelerator` for that
+        clock (its UART divisor depends on it).
+    pll : dict
+        From :func:`pll_config`.
+    """
+
+    def __init__(self, make_core, pll):
+        self.pll = pll
+        self.core = make_core(pll["freq_hz"])
+
+    def elaborate(self, platform):
+        m = Module()
+        m.domains.sync = cd_sync = ClockDomain("sync")
+        clk_pin = platform.request("clk12", 0, dir="-")
+        locked = Signal()
+        m.submodules.pll = Instance(
+            "SB_PLL40_PAD",
+            p_FEEDBACK_PATH="SIMPLE",
+            p_DIVR=self.pll["divr"], p_DIVF=self.pll["divf"], p_DIVQ=self.pll["divq"],
+            p_FILTER_RANGE=self.pll["filter_range"],
+            i_PACKAGEPIN=clk_pin.io,
+            i_RESETB=1, i_BYPASS=0,
+            o_PLLOUTGLOBAL=ClockSignal("sync"), o_LOCK=locked)
+        m.submodules.reset_sync = ResetSynchronizer(~locked, domain="sync")
+        platform.add_clock_constraint(cd_sync.clk, self.pll["freq_hz"])
+
+        uart = platform.request("uart", 0, dir={"rx": "-", "tx": "-"})
+        m.submodules.rx_buf = rx_buf = io.Buffer("i", uart.rx)
+        m.submodules.tx_buf = tx_buf = io.Buffer("o", uart.tx)
+        m.submodules.core = core = self.core
+        m.d.comb += [core.rx.eq(rx_buf.i), tx_buf.o.eq(core.tx)]
+
+        led = platform.request("led_g", 0, dir="-")
+        m.submodules.led_buf = led_buf = io.Buffer("o", led)
+        toggle = Signal()
+        with m.If(core.done):
+            m.d.sync += toggle.eq(~toggle)
+        m.d.comb += led_buf.o.eq(toggle)
+        return m
