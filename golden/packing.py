@@ -32,7 +32,7 @@ import numpy as np
 
 __all__ = ["unsigned_width", "signed_width", "pack_lanes", "unpack_lanes", "AccMap",
            "weight_words", "hw_accumulator", "threshold_hw", "threshold_words", "bias_hw",
-           "bias_words"]
+           "score_range", "score_width", "bias_words"]
 
 
 def unsigned_width(hi):
@@ -190,6 +190,20 @@ def bias_hw(activation, acc):
     """``(b, e)`` per channel with the golden score ``(acc_hw << e) + b`` for the
     :class:`AccMap` ``acc``: ``b = bias + const``, ``e = exp``."""
     return activation.bias + acc.const, acc.exp.astype(np.int64)
+
+
+def score_range(activation, acc):
+    """Proven range ``(lo, hi)`` of the scores ``(acc_hw << e) + b`` over every channel."""
+    b, e = bias_hw(activation, acc)
+    lo = min((acc.lo << int(x)) + int(y) for x, y in zip(e, b))
+    hi = max((acc.hi << int(x)) + int(y) for x, y in zip(e, b))
+    return lo, hi
+
+
+def score_width(network):
+    """Width of the signed class scores of ``network``'s last layer (two's complement)."""
+    layer = network.layers[-1]
+    return signed_width(*score_range(layer.activation, hw_accumulator(layer)))
 
 
 def bias_words(activation, pe, acc, width, exp_width=0):

@@ -2,7 +2,7 @@
 
 from amaranth.hdl import signed, unsigned
 
-from golden.packing import bias_hw, bias_words, signed_width, unsigned_width
+from golden.packing import bias_hw, bias_words, score_range, signed_width, unsigned_width
 
 from .channelwise import ChannelwiseUnit
 
@@ -31,9 +31,7 @@ class BiasAdd(ChannelwiseUnit):
     def __init__(self, activation, *, pe, acc):
         b, e = bias_hw(activation, acc)
         self.bias_width = signed_width(int(b.min()), int(b.max()))
-        lo = [(acc.lo << int(x)) + int(y) for x, y in zip(e, b)]
-        hi = [(acc.hi << int(x)) + int(y) for x, y in zip(e, b)]
-        self.out_width = signed_width(min(lo), max(hi))
+        self.out_width = signed_width(*score_range(activation, acc))
         self.shift = int(e[0]) if (e == e[0]).all() else None
         self.exp_width = 0 if self.shift is not None else unsigned_width(int(e.max()))
         words = bias_words(activation, pe, acc, self.bias_width, self.exp_width)

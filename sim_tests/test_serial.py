@@ -12,6 +12,7 @@ from golden.errors import ModelError
 from golden.modelfile import load_model
 from golden.network import run
 from hdl.build import DEFAULT_MODEL, choose_folding
+from hdl.run import SerialClient
 from hdl.serial import SerialAccelerator, response_bytes
 from sim_tests.harness import Simulation
 
@@ -44,7 +45,7 @@ def test_serial_default_model(verilator, request):
     folding = choose_folding(network, cycles=4096)
     dut = SerialAccelerator(network, folding, DIVISOR)
     sim = Simulation(dut, "serial_default")
-    images = images_for(network, SHARED if SHARED.is_dir() else None, 4)
+    images = images_for(network, SHARED if SHARED.is_dir() else None, 6).copy()
     images[0] = 255   # all pixels on, then all off
     images[1] = 0
     trace = run(network, images)
@@ -56,6 +57,13 @@ def test_serial_default_model(verilator, request):
         "limit_bits": 40 * len(images) * features})
     assert len(expected) == len(images) * response_bytes(10, dut.top.argmax.width)
     assert data["outputs"] == expected
+    # The host's decoder reads golden's labels and scores back from the hardware's bytes.
+    client = SerialClient(None, network)
+    assert client.score_bytes == -(-dut.top.argmax.width // 8)
+    n = client.answer_bytes
+    answers = [client.decode(bytes(data["outputs"][k * n:(k + 1) * n])) for k in range(len(images))]
+    assert [a[0] for a in answers] == trace.labels.tolist()
+    assert [a[1] for a in answers] == trace.scores.tolist()
 
 
 def test_serial_rejects_a_slow_network():
