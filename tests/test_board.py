@@ -1,0 +1,114 @@
+"""Board builds planned without running the FPGA tools, and the pieces around them.
+
+The full place-and-route of the default model is the ``slow`` test at the end (and the CI
+script runs it once).
+"""
+
+import json
+
+import numpy as np
+import pytest
+
+from golden.modelfile import load_model
+from hdl.bitstream import BoardBuildError, cell_counts, check_fit, nextpnr_fmax
+from hdl.build import BOARD_CYCLES, DEFAULT_MODEL, choose_folding
+
+
+def test_pll_config_within_datasheet_ranges():
+    from boards.icebreaker import pll_config
+    for target in (12e6, 24e6, 26.7e6, 30e6, 48e6, 100e6):
+        c = pll_config(target)
+        pfd = 12e6 / (c["divr"] + 1)
+        vco = pfd * (c["divf"] + 1)
+        assert 10e6 <= pfd <= 133e6 and 533e6 <= vco <= 1066e6
+        assert c["freq_hz"] == vco / 2 ** c["divq"] <= target
+        assert c["freq_hz"] > 0.95 * target   # the grid is fine enough near these targets
+    with pytest.raises(ValueError, match="no iCE40 PLL setting reaches 5 MHz"):
+        pll_config(5e6)
+
+
+def test_icebreaker_plan_has_pll_uart_and_memories():
+    pytest.importorskip("amaranth_boards")
+    from amaranth_boards.icebreaker import ICEBreakerPlatform
+
+    from boards.icebreaker import ICEBreakerTop, pll_config
+    from hdl.serial import SerialAccelerator
+    from hdl.uart import uart_divisor
+    network = load_model(DEFAULT_MODEL)
+    folding = choose_folding(network, cycles=BOARD_CYCLES)
+    pll = pll_config(24e6)
+    top = ICEBreakerTop(lambda hz: SerialAccelerator(network, folding, uart_divisor(hz, 115200)),
+                        pll)
+    plan = ICEBreakerPlatform().prepare(top, name="bnn_icebreaker")
+    files = dict(plan.files)
+    pcf, il = files["bnn_icebreaker.pcf"], files["bnn_icebreaker.il"]
+    assert "set_io uart_0__rx__io 6" in pcf and "set_io uart_0__tx__io 9" in pcf
+    assert "set_io clk12_0__io 35" in pcf
+    assert "SB_PLL40_PAD" in il and f"DIVF {pll['divf']}" in il.replace("parameter \\", "")
+    commands = json.loads(files["build_bnn_icebreaker.json"])["commands"]
+    assert [c[0] for c in commands] == ["yosys", "nextpnr-ice40", "icepack"]
+
+
+def test_uart_divisor_errors():
+    from hdl.uart import uart_divisor
+    assert uart_divisor(26.625e6, 115200) == 231
+    with pytest.raises(ValueError, match="too fast"):
+        uart_divisor(12e6, 6e6)
+    with pytest.raises(ValueError, match="off at"):
+        uart_divisor(1e6, 220000)
+
+
+def test_fit_error_names_what_overflowed():
+    capacity = {"lut4": 5280, "ebr": 30}
+    check_fit({"lut4": 5000, "ebr": 30}, capacity, "iCE40UP5K", 1024)
+    with pytest.raises(BoardBuildError) as error:
+        check_fit({"lut4": 6336, "ebr": 38}, capacity, "iCE40UP5K", 1024)
+    text = str(error.value)
+    assert "\n" not in text
+    assert "LUT4 6336 of 5280 (120 %)" in text and "EBR 38 of 30 (127 %)" in text
+    assert "--cycles 2048" in text
+
+
+def test_tool_log_parsers():
+    stat = "   Number of cells: 9\n     2220   SB_LUT4\n       30   SB_RAM40_4K\n      140   SB_DFF\n"
+    assert cell_counts(stat) == {"SB_LUT4": 2220, "SB_RAM40_4K": 30, "SB_DFF": 140}
+    log = ("Info: Max frequency for clock 'clk': 26.71 MHz (PASS at 26.64 MHz)\n"
+           "Info: Max frequency for clock 'clk': 27.64 MHz (PASS at 26.64 MHz)\n")
+    assert nextpnr_fmax(log) == (27.64, 26.64)
+    assert nextpnr_fmax("nothing") == (None, None)
+
+
+def test_board_cli_errors_are_one_line(tmp_path, capsys):
+    from golden.cli import run_cli
+    from hdl.build import main
+    with pytest.raises(SystemExit) as exit_:
+        run_cli(main, ["--board", "icebreaker", "--folding", "7x3,1x1,1x1", "--out", str(tmp_path)])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err == ("error: layer 0: PE 3 does not divide MH 128; "
+                   "choose one of [1, 2, 4, 8, 16, 32, 64, 128]")
+
+
+def test_default_model_accuracy(shared):
+    """The shipped model, through golden, on the whole MNIST test set."""
+    from golden.datasets import load_mnist
+    from golden.network import run
+    network = load_model(DEFAULT_MODEL)
+    images, labels = load_mnist(shared / "data/mnist")
+    accuracy = float((run(network, images).labels == labels).mean())
+    assert accuracy >= 0.91, accuracy
+
+
+@pytest.mark.slow
+def test_icebreaker_bitstream(tmp_path):
+    """Synthesis, place and route, timing closure and packing of the default model."""
+    pytest.importorskip("amaranth_boards")
+    from hdl.bitstream import build_icebreaker
+    network = load_model(DEFAULT_MODEL)
+    folding = choose_folding(network, cycles=BOARD_CYCLES)
+    report = build_icebreaker(network, folding, tmp_path / "ib", target_hz=24e6, max_runs=2)
+    assert (tmp_path / "ib" / report["bitstream"]).stat().st_size > 100_000
+    assert report["fmax_mhz"] >= report["clock_mhz"] >= 12
+    assert all(v["used"] <= v["available"] for v in report["resources"].values())
+    assert np.isclose(report["inferences_per_second_at_clock"],
+                      report["clock_mhz"] * 1e6 / report["cycles_per_inference"], rtol=1e-3)
