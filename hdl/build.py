@@ -2,8 +2,10 @@
 
     python -m hdl.build --target verilog --model MODEL [--out DIR]
                         [--cycles N | --folding SIMDxPE,SIMDxPE,...] [--name TOP]
+                        [--interface axis|stream]
 
-writes ``DIR/<TOP>.v`` (plain Verilog for any simulator or vendor flow) and
+writes ``DIR/<TOP>.v`` (plain Verilog for any simulator or vendor flow, with AXI4-Stream
+ports by default, :mod:`hdl.axi`) and
 ``DIR/report.json`` (design parameters, folding and analytical cycles per inference),
 and prints a summary. The same model and options give byte-identical Verilog.
 
@@ -79,14 +81,33 @@ def design_report(network, folding, top):
     }
 
 
-def generate_verilog(network, folding, name="bnn_top"):
-    """Return ``(verilog_text, report)`` for ``network`` at ``folding``."""
+def generate_verilog(network, folding, name="bnn_top", interface="axis"):
+    """Return ``(verilog_text, report)`` for ``network`` at ``folding``.
+
+    ``interface="axis"`` wraps the network in AXI4-Stream ports (:mod:`hdl.axi`);
+    ``"stream"`` keeps Amaranth's stream ports (``i__*``, ``o__*``, ``clk``, ``rst``).
+    """
+    from .axi import AxiStreamTop
     from .network import NetworkTop
     from .verilog import to_verilog
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
         raise ModelError(f"top-level name {name!r} is not a Verilog identifier")
-    top = NetworkTop(network, folding)
-    return to_verilog(top, name), design_report(network, folding, top)
+    if interface == "axis":
+        wrapper = AxiStreamTop(network, folding)
+        top = wrapper.top
+        ports = {"type": "axi4-stream", "clock": "aclk", "reset": "aresetn (active low)",
+                 "s_axis_tdata_bits": 8 * wrapper.in_bytes, "input_bits_used": wrapper.in_bits,
+                 "m_axis_tdata_bits": 8 * wrapper.out_bytes, "output_bits_used": wrapper.out_bits}
+    elif interface == "stream":
+        wrapper = top = NetworkTop(network, folding)
+        ports = {"type": "amaranth-stream", "clock": "clk", "reset": "rst (active high)",
+                 "i__payload_bits": len(top.i.payload),
+                 "o__payload_bits": len(top.o.payload.as_value())}
+    else:
+        raise ModelError(f"interface {interface!r} is not one of 'axis', 'stream'")
+    report = design_report(network, folding, top)
+    report["interface"] = ports
+    return to_verilog(wrapper, name), report
 
 
 def main(argv=None):
@@ -110,6 +131,9 @@ def main(argv=None):
     parser.add_argument("--folding", default=None,
                         help="explicit folding, one SIMDxPE per layer, e.g. 49x32,32x32,32x32,8x10")
     parser.add_argument("--name", default="bnn_top", help="top-level module name")
+    parser.add_argument("--interface", choices=["axis", "stream"], default="axis",
+                        help="ports of the Verilog top: AXI4-Stream (default) or Amaranth "
+                             "streams (i__*/o__*)")
     args = parser.parse_args(argv)
 
     if args.board:
@@ -121,7 +145,7 @@ def main(argv=None):
     network = load_model(args.model)
     folding = choose_folding(network, args.folding, args.cycles)
     out = Path(args.out) if args.out else Path("build") / re.sub(r"\W", "_", network.name)
-    text, report = generate_verilog(network, folding, args.name)
+    text, report = generate_verilog(network, folding, args.name, args.interface)
     elapsed = time.perf_counter() - start
     out.mkdir(parents=True, exist_ok=True)
     verilog_path = out / f"{args.name}.v"

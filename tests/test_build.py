@@ -75,7 +75,8 @@ def test_auto_folding_meets_budget_with_fewest_lanes():
 
 def _memories(verilog, module):
     """{memory name: {address: int}} from the initial blocks of one generated module."""
-    body = verilog.split(f"module \\bnn_top.{module} ", 1)[1].split("endmodule", 1)[0]
+    # The network sits under the AXI4-Stream wrapper (bnn_top.network.*).
+    body = verilog.split(f"module \\bnn_top.network.{module} ", 1)[1].split("endmodule", 1)[0]
     mems = {}
     for name, addr, width, value in re.findall(r"(\w+)\[(\d+)\] = (\d+)'h([0-9a-f]+);", body):
         mems.setdefault(name, {})[int(addr)] = int(value, 16)
