@@ -5,7 +5,8 @@ fit the device (a clear error naming what overflowed, by how much, and a folding
 places and routes with the PLL at a target frequency, and raises the clock to the highest
 PLL frequency that still closes timing: after each run, the next target is the highest PLL
 setting at or below nextpnr's reported Fmax; the build keeps the fastest run that passed
-and stops when a target fails or no higher setting exists (at most ``max_runs`` runs).
+and stops when a target fails or no setting at least 2 % higher exists (at most
+``max_runs`` runs).
 """
 
 import json
@@ -133,7 +134,7 @@ def build_board(board_name, network, folding, out, *, name=None, baud=115200,
                 higher = board["clock"](fmax * 1e6)["freq_hz"]
             except ValueError:
                 break
-            if higher <= clock["freq_hz"]:
+            if higher <= clock["freq_hz"] * 1.02:   # another run for < 2 % is not worth it
                 break
             target = fmax * 1e6
         else:

@@ -49,6 +49,24 @@ def test_icebreaker_plan_has_pll_uart_and_memories():
     assert [c[0] for c in commands] == ["yosys", "nextpnr-ice40", "icepack"]
 
 
+def test_ulx3s_plan():
+    pytest.importorskip("amaranth_boards")
+    from boards import board
+    from hdl.serial import SerialAccelerator
+    from hdl.uart import uart_divisor
+    b = board("ulx3s")
+    network = load_model(DEFAULT_MODEL)
+    folding = choose_folding(network, cycles=BOARD_CYCLES)
+    top = b["top"](lambda hz: SerialAccelerator(network, folding, uart_divisor(hz, 115200)),
+                   b["clock"](50e6))
+    plan = b["platform"]().prepare(top, name="bnn_ulx3s")
+    files = dict(plan.files)
+    assert 'LOCATE COMP "uart_0__rx__io" SITE "M1"' in files["bnn_ulx3s.lpf"]
+    commands = json.loads(files["build_bnn_ulx3s.json"])["commands"]
+    assert [c[0] for c in commands] == ["yosys", "nextpnr-ecp5", "ecppack"]
+    assert set(b["tools"]) == {c[0] for c in commands}
+
+
 def test_uart_divisor_errors():
     from hdl.uart import uart_divisor
     assert uart_divisor(26.625e6, 115200) == 231
