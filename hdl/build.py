@@ -30,8 +30,8 @@ from golden.cli import run_cli
 from golden.errors import ModelError
 from golden.modelfile import load_model
 
-from .folding import (DEFAULT_CYCLES, auto_folding, check_folding, initiation_interval,
-                      layer_cycles, parse_folding)
+from .folding import (DEFAULT_CYCLES, auto_folding, check_folding, cycles_for_fps,
+                      initiation_interval, layer_cycles, parse_folding)
 
 __all__ = ["DEFAULT_MODEL", "choose_folding", "design_report", "generate_verilog", "main"]
 
@@ -41,12 +41,13 @@ BOARD_CYCLES = 1024   # default cycle budget of board builds: the UART, not the 
 
 
 def choose_folding(network, folding=None, cycles=None):
-    """The folding from an explicit ``"SIMDxPE,..."`` string, or the default choice."""
-    if folding is not None:
-        if cycles is not None:
-            raise ModelError("give either --folding or --cycles, not both")
-        return check_folding(network, parse_folding(folding, len(network.layers)))
-    return auto_folding(network, DEFAULT_CYCLES if cycles is None else cycles)
+    """The folding from a ``"SIMDxPE,..."`` string (``auto`` entries chosen for the cycle
+    budget), or the automatic choice for the budget (default :data:`DEFAULT_CYCLES`)."""
+    auto = auto_folding(network, DEFAULT_CYCLES if cycles is None else cycles)
+    if folding is None:
+        return auto
+    given = parse_folding(folding, len(network.layers))
+    return check_folding(network, [a if g is None else g for g, a in zip(given, auto)])
 
 
 def design_report(network, folding, top):
@@ -129,7 +130,14 @@ def main(argv=None):
                         help=f"cycle budget per inference for the automatic folding "
                              f"(default {DEFAULT_CYCLES})")
     parser.add_argument("--folding", default=None,
-                        help="explicit folding, one SIMDxPE per layer, e.g. 49x32,32x32,32x32,8x10")
+                        help="explicit folding, one SIMDxPE per layer, e.g. 49x32,32x32,32x32,8x10; "
+                             "an entry 'auto' is chosen for the cycle budget")
+    parser.add_argument("--target-fps", type=float, default=None,
+                        help="inferences per second to reach: the cycle budget becomes "
+                             "clock / fps (clock: --clock-mhz, or --target-mhz on a board) and "
+                             "each layer gets the fewest lanes that meet it")
+    parser.add_argument("--clock-mhz", type=float, default=NOMINAL_HZ / 1e6,
+                        help="clock assumed by --target-fps for Verilog (default 100)")
     parser.add_argument("--name", default="bnn_top", help="top-level module name")
     parser.add_argument("--interface", choices=["axis", "stream"], default="axis",
                         help="ports of the Verilog top: AXI4-Stream (default) or Amaranth "
@@ -143,13 +151,17 @@ def main(argv=None):
                          "BNN-PYNQ folder)")
     start = time.perf_counter()
     network = load_model(args.model)
-    folding = choose_folding(network, args.folding, args.cycles)
+    folding = choose_folding(network, args.folding, budget(args, args.clock_mhz * 1e6))
     out = Path(args.out) if args.out else Path("build") / re.sub(r"\W", "_", network.name)
     text, report = generate_verilog(network, folding, args.name, args.interface)
     elapsed = time.perf_counter() - start
     out.mkdir(parents=True, exist_ok=True)
     verilog_path = out / f"{args.name}.v"
     verilog_path.write_text(text)
+    report["folding"] = [str(f) for f in folding]
+    if args.target_fps is not None:
+        report["target_fps"] = {"fps": args.target_fps, "clock_mhz": args.clock_mhz,
+                                "achieved_fps": args.clock_mhz * 1e6 / report["cycles_per_inference"]}
     report.update({"top": args.name, "verilog": verilog_path.name,
                    "verilog_sha256": hashlib.sha256(text.encode()).hexdigest(),
                    "generation_seconds": round(elapsed, 2)})
@@ -163,18 +175,31 @@ def main(argv=None):
         print(f"{row['index']:>5} {row['mw']:>6} {row['mh']:>6} {row['simd']:>5} {row['pe']:>5} "
               f"{row['sf']:>5} {row['nf']:>5} {row['cycles_per_vector']:>7} {row['acc_width']:>4}  "
               f"{row['element']}")
+    print(f"folding: {','.join(report['folding'])}")
     print(f"cycles per inference: {report['cycles_per_inference']} "
           f"({report['inferences_per_second_at_100MHz']:.0f} inferences/s at 100 MHz)")
+    if args.target_fps is not None:
+        print(f"target {args.target_fps:g} inferences/s at {args.clock_mhz:g} MHz: "
+              f"{report['target_fps']['achieved_fps']:.0f} reached")
     print(f"report: {out / 'report.json'}")
     return 0
+
+
+def budget(args, clock_hz):
+    """The cycle budget from ``--cycles`` or ``--target-fps`` (not both), else None."""
+    if args.cycles is not None and args.target_fps is not None:
+        raise ModelError("give either --cycles or --target-fps, not both")
+    if args.target_fps is not None:
+        return cycles_for_fps(args.target_fps, clock_hz)
+    return args.cycles
 
 
 def board_main(args):
     from .bitstream import build_board
     start = time.perf_counter()
     network = load_model(args.model or DEFAULT_MODEL)
-    cycles = args.cycles if args.cycles or args.folding else BOARD_CYCLES
-    folding = choose_folding(network, args.folding, cycles)
+    folding = choose_folding(network, args.folding,
+                             budget(args, args.target_mhz * 1e6) or BOARD_CYCLES)
     out = Path(args.out) if args.out else Path("build") / args.board
     print(f"model {network.name}: folding {','.join(str(f) for f in folding)}, "
           f"{initiation_interval(network, folding)} cycles per inference; building for "
@@ -183,6 +208,9 @@ def board_main(args):
                          target_hz=args.target_mhz * 1e6)
     report.update({"model": network.name, "folding": [str(f) for f in folding],
                    "total_seconds": round(time.perf_counter() - start, 1)})
+    if args.target_fps is not None:
+        report["target_fps"] = {"fps": args.target_fps,
+                                "achieved_fps": report["inferences_per_second_at_clock"]}
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     print(f"{'resource':>8} {'used':>6} {'of':>6}")
     for key, value in report["resources"].items():

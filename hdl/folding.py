@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from golden.errors import ModelError
 
 __all__ = ["LayerFolding", "divisors", "parse_folding", "check_folding", "auto_folding",
-           "layer_cycles", "initiation_interval", "DEFAULT_CYCLES"]
+           "cycles_for_fps", "layer_cycles", "initiation_interval", "DEFAULT_CYCLES"]
 
 # Default cycle budget per layer: FINN's choice for LFC (512 cycles/inference).
 DEFAULT_CYCLES = 512
@@ -35,7 +35,8 @@ def divisors(n):
 
 
 def parse_folding(text, n_layers):
-    """Parse ``"SIMDxPE,SIMDxPE,..."`` (one entry per layer) into a list of LayerFolding."""
+    """Parse ``"SIMDxPE,SIMDxPE,..."`` (one entry per layer) into a list of LayerFolding;
+    an entry ``auto`` gives None (chosen by :func:`auto_folding`)."""
     parts = [p.strip() for p in text.split(",")]
     if len(parts) != n_layers:
         raise ModelError(f"--folding gives {len(parts)} entries for {n_layers} layers; "
@@ -43,10 +44,14 @@ def parse_folding(text, n_layers):
                          f"{','.join(['16x16'] * n_layers)}")
     out = []
     for i, part in enumerate(parts):
+        if part.lower() == "auto":
+            out.append(None)
+            continue
         try:
             simd, pe = (int(v) for v in part.lower().split("x"))
         except ValueError:
-            raise ModelError(f"--folding entry {i} is {part!r}; write SIMDxPE, e.g. 32x16") from None
+            raise ModelError(f"--folding entry {i} is {part!r}; write SIMDxPE (e.g. 32x16) "
+                             f"or auto") from None
         out.append(LayerFolding(simd, pe))
     return out
 
@@ -97,3 +102,14 @@ def layer_cycles(layer, f):
 def initiation_interval(network, folding):
     """Steady-state cycles per inference: the slowest layer's SF * NF."""
     return max(layer_cycles(layer, f) for layer, f in zip(network.layers, folding))
+
+
+def cycles_for_fps(fps, clock_hz):
+    """The cycle budget per inference that reaches ``fps`` inferences/s at ``clock_hz``."""
+    if not fps > 0:
+        raise ModelError(f"--target-fps must be positive, not {fps!r}")
+    cycles = int(clock_hz // fps)
+    if cycles < 1:
+        raise ModelError(f"{fps:g} inferences/s needs more than one inference per cycle at "
+                         f"{clock_hz / 1e6:g} MHz; the fully unrolled design does one per cycle")
+    return cycles
