@@ -30,3 +30,18 @@ def test_element_bench_verilog():
         element = make_element(w_enc, x_enc)
         text = to_verilog(RowBench(element, 4), "top")
         assert "module top" in text and f"[{4 * element.w_bits - 1}:0] w" in text, label
+
+
+def test_suite_plot_and_ops(tmp_path):
+    """The suite's plot renders from rows shaped like a run's, and its operation count."""
+    pytest.importorskip("matplotlib")
+    from benchmarks.suite import network_ops, plot
+    from golden.modelfile import load_model
+    from hdl.build import DEFAULT_MODEL
+    assert network_ops(load_model(DEFAULT_MODEL)) == 2 * (784 * 128 + 128 * 64 + 64 * 10)
+    rows = [{"design": f"MVAU {n}", "kind": "unit", "lanes": n, "lut4_per_lane": 3.0,
+             "fmax_mhz": 30.0, "bitops_per_cycle_per_lut4": 0.6} for n in (32, 64)]
+    rows.append({"design": "net", "kind": "network", "lanes": 100, "lut4_per_lane": 20,
+                 "fmax_mhz": 27.0, "bitops_per_cycle_per_lut4": 0.1})
+    plot(rows, tmp_path / "suite.png")
+    assert (tmp_path / "suite.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
