@@ -9,9 +9,14 @@ from golden.model import BINARY
 from golden.weights import BINARY_WEIGHTS, weight_encoding as as_weight_encoding
 
 from .elements import make_element
+from .popcount import tree_sum
 from .params import check_positive_int
 
-__all__ = ["MatrixVectorUnit"]
+__all__ = ["MatrixVectorUnit", "GROUP"]
+
+# Lanes summed in one cycle before a pipeline register: an adder tree over more lanes is
+# split, its group sums registered, so that the popcount does not limit the clock.
+GROUP = 16
 
 
 class MatrixVectorUnit(wiring.Component):
@@ -38,8 +43,10 @@ class MatrixVectorUnit(wiring.Component):
     buffer, so the unit accepts the next vector only after ``SF*NF`` cycles (FINN's cycle
     count).
 
-    Latency: the accumulators of a neuron fold are valid 3 cycles after the cycle the
-    fold's last input beat was issued (memory read, element, accumulate). With no
+    Latency (:attr:`latency`): the accumulators of a neuron fold are valid 3 cycles after
+    the cycle the fold's last input beat was issued (memory read, element, accumulate), 4
+    when SIMD exceeds ``group`` (default :data:`GROUP`) lanes: then the lanes are summed in
+    groups of ``group``, the group sums registered, and summed in the next cycle. With no
     backpressure, N vectors take ``N*SF*NF`` issue cycles.
 
     Memories: the weight ROM (``NF*SF`` words of ``PE*SIMD*w_bits`` bits, block RAM where
@@ -67,7 +74,7 @@ class MatrixVectorUnit(wiring.Component):
     """
 
     def __init__(self, *, mw, mh, simd, pe, weight_words, weight_encoding=BINARY_WEIGHTS,
-                 input_encoding=BINARY):
+                 input_encoding=BINARY, group=GROUP):
         for name, value in (("mw", mw), ("mh", mh), ("simd", simd), ("pe", pe)):
             check_positive_int(name, value)
         if mw % simd:
@@ -76,6 +83,9 @@ class MatrixVectorUnit(wiring.Component):
             raise ValueError(f"PE {pe} does not divide MH {mh}; choose a divisor of {mh}")
         self.mw, self.mh, self.simd, self.pe = mw, mh, simd, pe
         self.sf, self.nf = mw // simd, mh // pe
+        check_positive_int("group", group)
+        self.group = group
+        self.latency = 3 if simd <= group else 4
         self.element = make_element(as_weight_encoding(weight_encoding), input_encoding)
         self.in_bits, self.w_bits = self.element.x_bits, self.element.w_bits
         word_bits = pe * simd * self.w_bits
@@ -149,16 +159,38 @@ class MatrixVectorUnit(wiring.Component):
         else:
             x = s1_in
 
-        # Stage 2: per PE row, the element's sum over the SIMD lanes.
+        # Stage 2: per PE row, the element's sum over the SIMD lanes; with more than
+        # GROUP lanes, first the sums of groups of GROUP lanes (registered), then their sum.
+        element = self.element
+        xb = self.in_bits
+        groups = [(g, min(self.group, simd - g)) for g in range(0, simd, self.group)]
+        tags = (s1_valid, s1_first, s1_last)
+        if len(groups) > 1:
+            s2a_tags = [Signal(name=f"s2a_{n}") for n in ("valid", "first", "last")]
+            partial = []
+            for p in range(pe):
+                w_row = w_rd.data[p * simd * wb:(p + 1) * simd * wb]
+                row = []
+                for g, n in groups:
+                    xs = x[g * xb:(g + n) * xb]
+                    value = element.row(xs, w_row[g * wb:(g + n) * wb], n, element.shared(xs, n))
+                    reg = Signal(element.sum_shape(n), name=f"s2a_sum{p}_{g // self.group}")
+                    with m.If(move):
+                        m.d.sync += reg.eq(value)
+                    row.append((reg, n * element.lane_lo, n * element.lane_hi))
+                partial.append(tree_sum(row))
+            with m.If(move):
+                m.d.sync += [t.eq(v) for t, v in zip(s2a_tags, tags)]
+            tags = s2a_tags
+        else:
+            shared = element.shared(x, simd)
+            partial = [element.row(x, w_rd.data[p * simd * wb:(p + 1) * simd * wb], simd, shared)
+                       for p in range(pe)]
         s2_valid, s2_first, s2_last = Signal(), Signal(), Signal()
         s2_sum = [Signal(self.row_shape, name=f"s2_sum{p}") for p in range(pe)]
-        element = self.element
-        shared = element.shared(x, simd)
         with m.If(move):
-            m.d.sync += [s2_valid.eq(s1_valid), s2_first.eq(s1_first), s2_last.eq(s1_last)]
-            for p in range(pe):
-                w = w_rd.data[p * simd * wb:(p + 1) * simd * wb]
-                m.d.sync += s2_sum[p].eq(element.row(x, w, simd, shared))
+            m.d.sync += [s2_valid.eq(tags[0]), s2_first.eq(tags[1]), s2_last.eq(tags[2])]
+            m.d.sync += [s2_sum[p].eq(partial[p]) for p in range(pe)]
 
         # Stage 3: accumulate; the accumulators are the output register.
         with m.If(move):

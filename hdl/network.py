@@ -12,7 +12,7 @@ from .argmax import Argmax
 from .bias import BiasAdd
 from .dwc import WidthConverter
 from .folding import check_folding
-from .mvau import MatrixVectorUnit
+from .mvau import GROUP, MatrixVectorUnit
 from .thresholding import Thresholding
 
 __all__ = ["NetworkTop", "build_layer", "connect_streams"]
@@ -27,13 +27,15 @@ def connect_streams(m, src, dst):
     ]
 
 
-def build_layer(layer, f):
-    """The matrix-vector unit and activation unit of one golden Dense layer at folding ``f``."""
+def build_layer(layer, f, group=GROUP):
+    """The matrix-vector unit and activation unit of one golden Dense layer at folding ``f``
+    (``group``: lanes summed per cycle before a pipeline register, see the MVAU)."""
     w_enc = layer.weight_encoding
     mvau = MatrixVectorUnit(mw=layer.in_features, mh=layer.out_features, simd=f.simd, pe=f.pe,
                             weight_words=weight_words(layer.weight_codes, f.simd, f.pe,
                                                       w_enc.code_bits),
-                            weight_encoding=w_enc, input_encoding=layer.input_encoding)
+                            weight_encoding=w_enc, input_encoding=layer.input_encoding,
+                            group=group)
     acc = hw_accumulator(layer)
     # The unit's own range (from its element) and golden's must be the same proof.
     assert (acc.lo, acc.hi, acc.width) == (mvau.acc_lo, mvau.acc_hi, mvau.acc_width)

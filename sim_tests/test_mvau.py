@@ -58,7 +58,7 @@ def test_mvau(verilator, name, mw, mh, simd, pe, kind):
     assert res.outputs == expected
     c0 = res.in_cycles[0]
     assert res.in_cycles == [c0 + k * sf * nf + s for k in range(len(x)) for s in range(sf)]
-    assert res.out_cycles == [c0 + k * sf * nf + f * sf + sf - 1 + 3
+    assert res.out_cycles == [c0 + k * sf * nf + f * sf + sf - 1 + dut.latency
                               for k in range(len(x)) for f in range(nf)]
 
     # Random idle cycles and backpressure: same values.
@@ -104,7 +104,7 @@ def test_mvau_integer_inputs(verilator, name, mw, mh, simd, pe, bits, top):
     res = sim.run(in_beats, len(expected))
     assert res.outputs == expected
     c0 = res.in_cycles[0]
-    assert res.out_cycles == [c0 + k * sf * nf + f * sf + sf - 1 + 3
+    assert res.out_cycles == [c0 + k * sf * nf + f * sf + sf - 1 + dut.latency
                               for k in range(len(codes)) for f in range(nf)]
     res = sim.run(in_beats, len(expected), valid_prob=0.5, ready_prob=0.5, seed=1)
     assert res.outputs == expected
@@ -156,7 +156,7 @@ def test_mvau_elements(verilator, name, w_enc, x_enc, mw, mh, simd, pe):
     res = sim.run(in_beats, len(expected))
     assert res.outputs == expected
     c0 = res.in_cycles[0]
-    assert res.out_cycles == [c0 + k * sf * nf + f * sf + sf - 1 + 3
+    assert res.out_cycles == [c0 + k * sf * nf + f * sf + sf - 1 + dut.latency
                               for k in range(len(x)) for f in range(nf)]
     for seed, (pv, pr) in enumerate([(0.5, 0.5), (0.9, 0.2)]):
         res = sim.run(in_beats, len(expected), valid_prob=pv, ready_prob=pr, seed=seed)

@@ -1,7 +1,7 @@
 """Property-based: one layer (MVAU + activation) in the Amaranth simulator equals golden.
 
-Hypothesis draws the layer shape, the folding (SIMD, PE and so SF, NF), the weight and input
-encodings, the activation (1-3 thresholds with random directions, or a bias), per-channel
+Hypothesis draws the layer shape, the folding (SIMD, PE and so SF, NF), the lanes summed
+before the MVAU's pipeline register, the weight and input encodings, the activation (1-3 thresholds with random directions, or a bias), per-channel
 power-of-two scales and the output backpressure; numpy, seeded from the draw, fills in
 weights, thresholds and inputs (plus the all-zero and all-top input vectors). Derandomised,
 so a CI run is repeatable.
@@ -76,9 +76,9 @@ def simulate(pipe, in_beats, n_out, ready_prob, seed):
 @given(w_index=st.integers(0, len(W_ENCODINGS) - 1), x_index=st.integers(0, len(X_ENCODINGS) - 1),
        simd=st.integers(1, 6), sf=st.integers(1, 3), pe=st.integers(1, 4), nf=st.integers(1, 3),
        count=st.integers(0, 3), scaled=st.booleans(), ready_prob=st.sampled_from([1.0, 0.6]),
-       seed=st.integers(0, 2**32 - 1))
+       group=st.sampled_from([2, 3, 16]), seed=st.integers(0, 2**32 - 1))
 def test_layer_matches_golden(w_index, x_index, simd, sf, pe, nf, count, scaled, ready_prob,
-                              seed):
+                              group, seed):
     w_enc, x_enc = W_ENCODINGS[w_index], X_ENCODINGS[x_index]
     mw, mh = simd * sf, pe * nf
     rng = np.random.default_rng(seed)
@@ -101,7 +101,7 @@ def test_layer_matches_golden(w_index, x_index, simd, sf, pe, nf, count, scaled,
     else:
         activation = Bias(rng.integers(-20, 21, mh))
     layer = Dense(w, activation, weight_encoding=w_enc, input_encoding=x_enc, scale_exp=scale)
-    mvau, act = build_layer(layer, LayerFolding(simd, pe))
+    mvau, act = build_layer(layer, LayerFolding(simd, pe), group=group)
     pipe = LayerPipe(mvau, act)
 
     _, y = layer_forward(layer, x)
