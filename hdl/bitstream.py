@@ -22,7 +22,7 @@ from golden.errors import ModelError
 from .folding import initiation_interval
 
 __all__ = ["BoardBuildError", "build_board", "build_icebreaker", "cell_counts", "check_fit",
-           "nextpnr_fmax"]
+           "fit_folding", "nextpnr_fmax", "synthesize"]
 
 
 class BoardBuildError(ModelError):
@@ -160,3 +160,81 @@ def build_board(board_name, network, folding, out, *, name=None, baud=115200,
         "runs": runs,
         "tool_seconds": {k: round(v, 1) for k, v in times.items()},
     }
+
+
+def synthesize(board_name, network, folding, out, *, baud=115200, clock_hz=None):
+    """Synthesis only (no place and route) of the board design: ``(cells used, seconds)``."""
+    from boards import board as get_board
+
+    from .serial import SerialAccelerator
+    from .uart import uart_divisor
+
+    board = get_board(board_name)
+    name = f"bnn_{board['name']}"
+    clock = board["clock"](clock_hz or 24e6)
+    try:
+        top = board["top"](lambda hz: SerialAccelerator(network, folding, uart_divisor(hz, baud)),
+                           clock)
+    except ValueError as error:
+        raise BoardBuildError(str(error)) from None
+    out = Path(out)
+    if out.exists():
+        shutil.rmtree(out)
+    board["platform"]().prepare(top, name=name).extract(str(out))
+    synth = json.loads((out / f"build_{name}.json").read_text())["commands"][0]
+    result, seconds = _run(synth, out, board["tools"])
+    if result.returncode:
+        raise BoardBuildError(f"synthesis failed: {result.stderr.strip()[-300:]}")
+    return board["summary"](cell_counts((out / f"{name}.rpt").read_text())), seconds
+
+
+def fit_folding(board_name, network, out, *, baud=115200, log=print):
+    """The fastest automatic folding whose synthesised design fits the board.
+
+    Candidates are the automatic foldings (:func:`hdl.folding.auto_folding`) for cycle
+    budgets 1, 2, 4, ... up to the slowest the UART allows (the network must take an image
+    faster than the line delivers one); fewer cycles mean more lanes and memory words. A
+    binary search over them, each step a synthesis, finds the smallest budget that fits
+    (resources grow as the budget shrinks). Returns ``(folding, used, tried)``.
+    """
+    from boards import board as get_board
+
+    from .folding import auto_folding, initiation_interval
+    from .uart import uart_divisor
+
+    board = get_board(board_name)
+    clock_hz = board["clock"](24e6)["freq_hz"]
+    line = 10 * uart_divisor(clock_hz, baud) * network.input.features
+    candidates = []
+    budget = 1
+    while budget <= 2 * line:
+        folding = auto_folding(network, budget)
+        ii = initiation_interval(network, folding)
+        if ii <= line and (not candidates or candidates[-1][1] != folding):
+            candidates.append((ii, folding))
+        budget *= 2
+    if not candidates:
+        raise BoardBuildError("no folding is fast enough for the UART; choose a lower --baud")
+    tried = []
+    lo, hi, best = 0, len(candidates) - 1, None
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        ii, folding = candidates[mid]
+        used, seconds = synthesize(board_name, network, folding, Path(out) / f"fit{len(tried)}",
+                                   baud=baud, clock_hz=clock_hz)
+        fits = all(v <= board["capacity"][k] for k, v in used.items())
+        tried.append({"cycles": ii, "folding": [str(f) for f in folding], "fits": fits,
+                      "used": used, "synthesis_s": round(seconds, 1)})
+        log(f"fit: {ii} cycles ({','.join(str(f) for f in folding)}): "
+            f"{'fits' if fits else 'does not fit'} (LUT4 {used['lut4']}, EBR {used['ebr']})")
+        if fits:
+            best, hi = (folding, used), mid - 1
+        else:
+            lo = mid + 1
+    if best is None:
+        last = tried[-1]
+        over = [f"{k.upper()} {v} of {board['capacity'][k]}" for k, v in last["used"].items()
+                if v > board["capacity"][k]]
+        raise BoardBuildError(f"no folding of this model fits the {board['device']}: even the "
+                              f"slowest ({last['cycles']} cycles) needs {', '.join(over)}")
+    return best[0], best[1], tried

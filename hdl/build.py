@@ -118,6 +118,9 @@ def main(argv=None):
                         help="what to produce (default: verilog)")
     parser.add_argument("--board", choices=["icebreaker", "ulx3s"], default=None,
                         help="build a bitstream for this board instead of Verilog")
+    parser.add_argument("--fit", choices=["icebreaker", "ulx3s"], default=None,
+                        help="build for this board with the fastest folding that fits it "
+                             "(found by synthesis, a few minutes)")
     parser.add_argument("--model", default=None,
                         help="model file (.npz) or BNN-PYNQ folder (default with --board: "
                              "the shipped models/mnist_bnn.npz)")
@@ -144,6 +147,12 @@ def main(argv=None):
                              "streams (i__*/o__*)")
     args = parser.parse_args(argv)
 
+    if args.fit:
+        if args.board and args.board != args.fit:
+            raise ModelError(f"--fit {args.fit} and --board {args.board} name different boards")
+        if args.folding or args.cycles or args.target_fps:
+            raise ModelError("--fit chooses the folding; drop --folding, --cycles and --target-fps")
+        args.board = args.fit
     if args.board:
         return board_main(args)
     if args.model is None:
@@ -198,9 +207,14 @@ def board_main(args):
     from .bitstream import build_board
     start = time.perf_counter()
     network = load_model(args.model or DEFAULT_MODEL)
-    folding = choose_folding(network, args.folding,
-                             budget(args, args.target_mhz * 1e6) or BOARD_CYCLES)
     out = Path(args.out) if args.out else Path("build") / args.board
+    fit_tried = None
+    if args.fit:
+        from .bitstream import fit_folding
+        folding, _, fit_tried = fit_folding(args.board, network, out, baud=args.baud)
+    else:
+        folding = choose_folding(network, args.folding,
+                                 budget(args, args.target_mhz * 1e6) or BOARD_CYCLES)
     print(f"model {network.name}: folding {','.join(str(f) for f in folding)}, "
           f"{initiation_interval(network, folding)} cycles per inference; building for "
           f"{args.board} in {out}")
@@ -208,6 +222,8 @@ def board_main(args):
                          target_hz=args.target_mhz * 1e6)
     report.update({"model": network.name, "folding": [str(f) for f in folding],
                    "total_seconds": round(time.perf_counter() - start, 1)})
+    if fit_tried is not None:
+        report["fit"] = fit_tried
     if args.target_fps is not None:
         report["target_fps"] = {"fps": args.target_fps,
                                 "achieved_fps": report["inferences_per_second_at_clock"]}

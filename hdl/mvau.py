@@ -16,7 +16,7 @@ __all__ = ["MatrixVectorUnit", "GROUP"]
 
 # Lanes summed in one cycle before a pipeline register: an adder tree over more lanes is
 # split, its group sums registered, so that the popcount does not limit the clock.
-GROUP = 16
+GROUP = 8
 
 
 class MatrixVectorUnit(wiring.Component):
