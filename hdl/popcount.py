@@ -13,7 +13,7 @@ from amaranth.hdl import Const
 
 from golden.packing import signed_width, unsigned_width
 
-__all__ = ["fit", "popcount", "tree_sum"]
+__all__ = ["compressor_popcount", "fit", "popcount", "tree_sum"]
 
 
 def fit(value, lo, hi):
@@ -44,3 +44,35 @@ def tree_sum(terms):
 def popcount(value):
     """Return an Amaranth expression counting the 1 bits of ``value``."""
     return tree_sum([(value[i], 1) for i in range(len(value))])
+
+
+def compressor_popcount(value):
+    """Population count by a carry-save (Dadda-style) compressor tree, for comparison.
+
+    Bits of equal weight are reduced by full adders (3 bits -> sum and carry, each one
+    LUT4 on iCE40) and half adders until every weight has at most two bits; one final
+    carry-chain addition of the two rows gives the count. Same result as :func:`popcount`.
+    """
+    from amaranth.hdl import Cat
+    columns = [[value[i] for i in range(len(value))]]
+    while any(len(c) > 2 for c in columns):
+        nxt = [[] for _ in range(len(columns) + 1)]
+        for weight, bits in enumerate(columns):
+            k = 0
+            while len(bits) - k >= 3:
+                a, b, c = bits[k:k + 3]
+                nxt[weight].append(a ^ b ^ c)
+                nxt[weight + 1].append((a & b) | (a & c) | (b & c))
+                k += 3
+            if len(bits) - k == 2 and len(bits) > 2:
+                a, b = bits[k:k + 2]
+                nxt[weight].append(a ^ b)
+                nxt[weight + 1].append(a & b)
+                k += 2
+            nxt[weight].extend(bits[k:])
+        columns = [c for c in nxt]
+        while columns and not columns[-1]:
+            columns.pop()
+    row0 = Cat(*[c[0] if len(c) > 0 else Const(0, 1) for c in columns])
+    row1 = Cat(*[c[1] if len(c) > 1 else Const(0, 1) for c in columns])
+    return (row0 + row1)[:unsigned_width(len(value))]

@@ -27,7 +27,7 @@ def test_axi_wrapper_matches_golden():
     dut = AxiStreamTop(network, folding)
     assert (dut.in_bytes, dut.in_bits) == (2, 12)
     rng = np.random.default_rng(4)
-    pixels = rng.integers(0, 256, (9, 6, 6), dtype=np.uint8)
+    pixels = rng.integers(0, 256, (6, 6, 6), dtype=np.uint8)
     trace = run(network, pixels)
     bits = network.input(pixels)
     # 3 beats of 12 bits per image; the 4 pad bits of tdata carry junk and must be ignored.

@@ -130,3 +130,33 @@ def test_icebreaker_bitstream(tmp_path):
     assert all(v["used"] <= v["available"] for v in report["resources"].values())
     assert np.isclose(report["inferences_per_second_at_clock"],
                       report["clock_mhz"] * 1e6 / report["cycles_per_inference"], rtol=1e-3)
+
+
+def test_fit_search_finds_the_fastest_fitting_folding(monkeypatch, tmp_path):
+    """--fit's binary search, with synthesis replaced by a stand-in: LUT4 = 40 per lane."""
+    import hdl.bitstream as bitstream
+    from hdl.folding import auto_folding, initiation_interval
+    network = load_model(DEFAULT_MODEL)
+    calls = []
+
+    def fake_synthesize(board_name, net, folding, out, **kwargs):
+        lanes = sum(f.simd * f.pe for f in folding)
+        calls.append(lanes)
+        return {"lut4": 40 * lanes, "carry": 0, "ff": 0, "ebr": 0, "spram": 0, "dsp": 0}, 0.0
+
+    monkeypatch.setattr(bitstream, "synthesize", fake_synthesize)
+    folding, used, tried = bitstream.fit_folding("icebreaker", network, tmp_path,
+                                                 log=lambda *_: None)
+    assert used["lut4"] <= 5280
+    # Every faster automatic folding needs more than 5280 LUT4 under the stand-in.
+    ii = initiation_interval(network, folding)
+    for budget in (2 ** k for k in range(20)):
+        other = auto_folding(network, budget)
+        if initiation_interval(network, other) < ii:
+            assert 40 * sum(f.simd * f.pe for f in other) > 5280
+    assert len(calls) <= 6   # a binary search, not a sweep
+
+    monkeypatch.setattr(bitstream, "synthesize", lambda *a, **k: (
+        {"lut4": 9999, "carry": 0, "ff": 0, "ebr": 0, "spram": 0, "dsp": 0}, 0.0))
+    with pytest.raises(BoardBuildError, match="no folding of this model fits the iCE40UP5K"):
+        bitstream.fit_folding("icebreaker", network, tmp_path, log=lambda *_: None)

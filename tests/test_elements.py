@@ -60,7 +60,7 @@ def loop_accumulator(x, w, x_enc, w_enc, scale):
     return out
 
 
-@pytest.mark.parametrize("w_name,x_name", itertools.product(W_ENCODINGS, X_ENCODINGS))
+@pytest.mark.parametrize("w_name,x_name", list(itertools.product(W_ENCODINGS, X_ENCODINGS)))
 def test_element_map_equals_golden(w_name, x_name):
     w_enc, x_enc = W_ENCODINGS[w_name], X_ENCODINGS[x_name]
     rng = np.random.default_rng(len(w_name) * 31 + len(x_name))

@@ -72,7 +72,7 @@ def simulate(pipe, in_beats, n_out, ready_prob, seed):
     return out
 
 
-@settings(max_examples=100, deadline=None, derandomize=True)
+@settings(max_examples=60, deadline=None, derandomize=True)
 @given(w_index=st.integers(0, len(W_ENCODINGS) - 1), x_index=st.integers(0, len(X_ENCODINGS) - 1),
        simd=st.integers(1, 6), sf=st.integers(1, 3), pe=st.integers(1, 4), nf=st.integers(1, 3),
        count=st.integers(0, 3), scaled=st.booleans(), ready_prob=st.sampled_from([1.0, 0.6]),
