@@ -6,8 +6,9 @@ output is the ``sync`` domain (reset held until the PLL locks); the UART pins go
 """
 
 from amaranth.hdl import ClockDomain, ClockSignal, Elaboratable, Instance, Module, Signal
-from amaranth.lib import io
 from amaranth.lib.cdc import ResetSynchronizer
+
+from . import wire_serial_core
 
 __all__ = ["BOARD", "CAPACITY", "DEVICE", "ICEBreakerTop", "pll_config"]
 
@@ -78,18 +79,7 @@ class ICEBreakerTop(Elaboratable):
         m.submodules.reset_sync = ResetSynchronizer(~locked, domain="sync")
         platform.add_clock_constraint(cd_sync.clk, self.pll["freq_hz"])
 
-        uart = platform.request("uart", 0, dir={"rx": "-", "tx": "-"})
-        m.submodules.rx_buf = rx_buf = io.Buffer("i", uart.rx)
-        m.submodules.tx_buf = tx_buf = io.Buffer("o", uart.tx)
-        m.submodules.core = core = self.core
-        m.d.comb += [core.rx.eq(rx_buf.i), tx_buf.o.eq(core.tx)]
-
-        led = platform.request("led_g", 0, dir="-")
-        m.submodules.led_buf = led_buf = io.Buffer("o", led)
-        toggle = Signal()
-        with m.If(core.done):
-            m.d.sync += toggle.eq(~toggle)
-        m.d.comb += led_buf.o.eq(toggle)
+        wire_serial_core(m, platform, self.core, {"rx": "-", "tx": "-"}, "led_g")
         return m
 
 

@@ -5,8 +5,10 @@ the default networks meet with margin on ECP5; the build reports nextpnr's Fmax 
 can be added when a design needs more.
 """
 
-from amaranth.hdl import ClockDomain, ClockSignal, Elaboratable, Module, Signal
+from amaranth.hdl import ClockDomain, ClockSignal, Elaboratable, Module
 from amaranth.lib import io
+
+from . import wire_serial_core
 
 __all__ = ["BOARD"]
 
@@ -24,17 +26,8 @@ class ULX3STop(Elaboratable):
         clk = platform.request("clk25", 0, dir="-")
         m.submodules.clk_buf = clk_buf = io.Buffer("i", clk)
         m.d.comb += ClockSignal("sync").eq(clk_buf.i)
-        uart = platform.request("uart", 0, dir={"rx": "-", "tx": "-", "rts": "-", "dtr": "-"})
-        m.submodules.rx_buf = rx_buf = io.Buffer("i", uart.rx)
-        m.submodules.tx_buf = tx_buf = io.Buffer("o", uart.tx)
-        m.submodules.core = core = self.core
-        m.d.comb += [core.rx.eq(rx_buf.i), tx_buf.o.eq(core.tx)]
-        led = platform.request("led", 0, dir="-")
-        m.submodules.led_buf = led_buf = io.Buffer("o", led)
-        toggle = Signal()
-        with m.If(core.done):
-            m.d.sync += toggle.eq(~toggle)
-        m.d.comb += led_buf.o.eq(toggle)
+        wire_serial_core(m, platform, self.core,
+                         {"rx": "-", "tx": "-", "rts": "-", "dtr": "-"}, "led")
         return m
 
 
