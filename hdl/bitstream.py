@@ -10,7 +10,6 @@ and stops when a target fails or no setting at least 2 % higher exists (at most
 """
 
 import json
-import os
 import re
 import shutil
 import subprocess

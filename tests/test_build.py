@@ -10,8 +10,7 @@ import pytest
 
 from golden.model import Bias
 from golden.modelfile import save
-from hdl.build import choose_folding, generate_verilog
-from hdl.folding import LayerFolding, auto_folding, initiation_interval
+from hdl.folding import auto_folding, initiation_interval
 from tests.test_golden import small_network
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent
