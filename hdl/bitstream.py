@@ -146,6 +146,10 @@ def build_board(board_name, network, folding, out, *, name=None, baud=115200,
 
     bitstream = out / f"{name}.{ext}"
     shutil.copyfile(best["dir"] / f"{name}.{ext}", bitstream)
+    ebr_model = None
+    if board["name"] == "icebreaker":
+        ebr_model = {"estimate": _ebr_estimate(network, folding),
+                     "synthesised": best["used"]["ebr"]}
     clk_hz = best["clock"]["freq_hz"]
     divisor = uart_divisor(clk_hz, baud)
     return {
@@ -157,8 +161,16 @@ def build_board(board_name, network, folding, out, *, name=None, baud=115200,
         "cycles_per_inference": ii,
         "inferences_per_second_at_clock": round(clk_hz / ii),
         "runs": runs,
+        "ebr_model": ebr_model,
         "tool_seconds": {k: round(v, 1) for k, v in times.items()},
     }
+
+
+def _ebr_estimate(network, folding):
+    from .network import NetworkTop
+    from .resources import ebr_estimate
+    top = NetworkTop(network, folding)
+    return ebr_estimate(top, (top.layers[0][0].in_bits, network.input.features))
 
 
 def synthesize(board_name, network, folding, out, *, baud=115200, clock_hz=None):
@@ -220,6 +232,18 @@ def fit_folding(board_name, network, out, *, baud=115200, start_cycles=1024, log
     tried, results = [], {}
 
     def fits(index):
+        if index not in results and board["name"] == "icebreaker":
+            # The EBR model (hdl/resources.py) rules out a candidate without synthesis.
+            ii, folding = candidates[index]
+            ebr = _ebr_estimate(network, folding)
+            if ebr > board["capacity"]["ebr"]:
+                log(f"fit: {ii} cycles ({','.join(str(f) for f in folding)}): does not fit "
+                    f"(EBR model: {ebr} of {board['capacity']['ebr']}, not synthesised)")
+                used = {k: 0 for k in board["capacity"]}
+                used["ebr"] = ebr
+                tried.append({"cycles": ii, "folding": [str(f) for f in folding], "fits": False,
+                              "used": used, "synthesis_s": 0.0, "from_model": True})
+                results[index] = (False, used)
         if index not in results:
             ii, folding = candidates[index]
             used, seconds = synthesize(board_name, network, folding,
