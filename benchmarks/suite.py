@@ -61,7 +61,7 @@ def icebreaker_row(build_root):
     folding = choose_folding(network, None, BOARD_CYCLES)
     start = time.perf_counter()
     report = build_board("icebreaker", network, folding, build_root / "icebreaker",
-                         target_hz=26e6, log=lambda *_: None)
+                         target_hz=30e6, log=lambda *_: None)
     res = {k: v["used"] for k, v in report["resources"].items()}
     lanes = sum(f.simd * f.pe for f in folding)
     cycles = report["cycles_per_inference"]
