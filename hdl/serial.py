@@ -103,7 +103,6 @@ class SerialAccelerator(wiring.Component):
         self.divisor = divisor
         features = network.input.features
         self.in_bits = self.top.layers[0][0].in_bits
-        simd0 = self.top.folding[0].simd
         self.serializer = ResultSerializer(self.top.argmax.label_width,
                                            network.layers[-1].out_features, self.top.argmax.width)
         image_cycles = 10 * divisor * features

@@ -12,9 +12,9 @@ import pytest
 
 from golden.elements import hw_dot, lane_range
 from golden.model import BINARY, PIXELS, IntCodes
-from golden.mvau import signed_dot, xnor_popcount
+from golden.mvau import xnor_popcount
 from golden.packing import pack_lanes, weight_words
-from golden.weights import LutWeights, ShiftWeights, TernaryWeights
+from golden.weights import LutWeights, ShiftWeights, TernaryWeights, weight_encoding
 from hdl.mvau import MatrixVectorUnit
 from sim_tests.harness import Simulation, pack_beats
 
@@ -78,40 +78,11 @@ def test_mvau_rejects_bad_folding():
         MatrixVectorUnit(mw=16, mh=4, simd=4, pe=1, weight_words=[0] * 3)
 
 
-# (name, MW, MH, SIMD, PE, code bits, largest code): multi-bit activations, sign flip.
-INT_CASES = [
-    ("mvau_int_24x6_s4p3_b2", 24, 6, 4, 3, 2, 2),
-    ("mvau_int_32x4_s32p2_b3", 32, 4, 32, 2, 3, 7),
-]
-
-
-@pytest.mark.parametrize("name,mw,mh,simd,pe,bits,top", INT_CASES, ids=[c[0] for c in INT_CASES])
-def test_mvau_integer_inputs(verilator, name, mw, mh, simd, pe, bits, top):
-    rng = np.random.default_rng(sum(map(ord, name)))
-    w = rng.integers(0, 2, (mh, mw), dtype=np.uint8)
-    w[0] = 1   # with all-top codes: the largest accumulator, +MW*top
-    w[1] = 0   # the smallest, -MW*top
-    dut = MatrixVectorUnit(mw=mw, mh=mh, simd=simd, pe=pe, weight_words=weight_words(w, simd, pe),
-                           input_encoding=IntCodes(bits, 0, top))
-    sim = Simulation(dut, name)
-    codes = rng.integers(0, top + 1, (10, mw))
-    codes[0], codes[1] = top, 0
-    acc = signed_dot(codes, 2 * w.astype(np.int64) - 1)
-    assert acc[0, 0] == mw * top and acc[0, 1] == -mw * top
-    expected = [v for row in acc for v in pack_lanes(row.reshape(-1, pe), dut.acc_width, signed=True)]
-    in_beats = [v for row in codes for v in pack_lanes(row.reshape(-1, simd), bits)]
-    sf, nf = mw // simd, mh // pe
-    res = sim.run(in_beats, len(expected))
-    assert res.outputs == expected
-    c0 = res.in_cycles[0]
-    assert res.out_cycles == [c0 + k * sf * nf + f * sf + sf - 1 + dut.latency
-                              for k in range(len(codes)) for f in range(nf)]
-    res = sim.run(in_beats, len(expected), valid_prob=0.5, ready_prob=0.5, seed=1)
-    assert res.outputs == expected
-
-
 # (name, weight encoding, input encoding, MW, MH, SIMD, PE)
 ELEMENT_CASES = [
+    # Binary weights on multi-bit activations: sign flip.
+    ("el_binary_codes2", weight_encoding("binary"), IntCodes(2, 0, 2), 24, 6, 4, 3),
+    ("el_binary_codes3", weight_encoding("binary"), IntCodes(3, 0, 7), 32, 4, 32, 2),
     ("el_ternary_bits", TernaryWeights(), BINARY, 24, 6, 8, 3),
     ("el_ternary_codes2", TernaryWeights(), IntCodes(2, -1, 2), 20, 4, 5, 2),
     ("el_shift1_bits", ShiftWeights(1), BINARY, 16, 4, 16, 1),

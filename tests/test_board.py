@@ -121,10 +121,11 @@ def test_default_model_accuracy(shared):
 def test_icebreaker_bitstream(tmp_path):
     """Synthesis, place and route, timing closure and packing of the default model."""
     pytest.importorskip("amaranth_boards")
-    from hdl.bitstream import build_icebreaker
+    from hdl.bitstream import build_board
     network = load_model(DEFAULT_MODEL)
     folding = choose_folding(network, cycles=BOARD_CYCLES)
-    report = build_icebreaker(network, folding, tmp_path / "ib", target_hz=24e6, max_runs=2)
+    report = build_board("icebreaker", network, folding, tmp_path / "ib", target_hz=24e6,
+                         max_runs=2)
     assert (tmp_path / "ib" / report["bitstream"]).stat().st_size > 100_000
     assert report["fmax_mhz"] >= report["clock_mhz"] >= 12
     assert all(v["used"] <= v["available"] for v in report["resources"].values())

@@ -76,17 +76,25 @@ def small_network(seed=0):
     return Network("small", InputQuant((4, 4), 100), [l0, l1], ["a", "b", "c"])
 
 
-def test_model_file_roundtrip_is_deterministic(tmp_path):
-    net = small_network()
+def assert_roundtrip(net, tmp_path):
+    """Save ``net`` twice (byte-identical), load it back, and check every layer's weights,
+    encodings and scales and the scores on random images; returns the loaded network."""
     save(net, tmp_path / "a.npz")
     save(net, tmp_path / "b.npz")
     assert (tmp_path / "a.npz").read_bytes() == (tmp_path / "b.npz").read_bytes()
     back = load(tmp_path / "a.npz")
-    assert back.classes == ("a", "b", "c") and back.input.threshold == 100
     for a, b in zip(net.layers, back.layers):
+        assert a.weight_encoding == b.weight_encoding
         assert np.array_equal(a.weights, b.weights)
-    pixels = np.random.default_rng(1).integers(0, 256, (50, 4, 4), dtype=np.uint8)
+        assert np.array_equal(a.scale_exp, b.scale_exp)
+    pixels = np.random.default_rng(1).integers(0, 256, (50, *net.input.shape), dtype=np.uint8)
     assert np.array_equal(run(net, pixels).scores, run(back, pixels).scores)
+    return back
+
+
+def test_model_file_roundtrip_is_deterministic(tmp_path):
+    back = assert_roundtrip(small_network(), tmp_path)
+    assert back.classes == ("a", "b", "c") and back.input.threshold == 100
 
 
 def test_model_errors_are_one_clear_line(tmp_path):
