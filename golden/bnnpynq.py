@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ModelError
-from .model import BINARY, Bias, Dense, InputQuant, Network, Thresholds
+from .model import BINARY, Bias, Dense, InputQuant, IntCodes, Network, Thresholds
 
 __all__ = ["is_bnnpynq_folder", "read_config", "load_bnnpynq"]
 
@@ -71,14 +71,15 @@ def _layer_matrix(folder, index, cfg):
         raise ModelError(f"{folder}/config.h: layer {index} has inconsistent MW/MH/SIMD/PE/WMEM/TMEM "
                          f"({mw}/{mh}/{simd}/{pe}/{cfg['WMEM']}/{cfg['TMEM']})")
     bits = np.zeros((mh, mw), np.uint8)
-    thresholds = np.zeros((mh, cfg["API"]), np.int64)
+    thresholds = np.zeros((mh, cfg["API"]), np.int64)  # API 0: no threshold files
     lanes = np.arange(simd, dtype=np.uint64)
     for p in range(pe):
         words = _read(folder / f"{index}-{p}-weights.bin", "<u8", sf * nf).reshape(nf, sf)
         lane_bits = ((words[:, :, None] >> lanes) & np.uint64(1)).astype(np.uint8)
         bits[p::pe] = lane_bits.reshape(nf, sf * simd)
-        thresholds[p::pe] = _read(folder / f"{index}-{p}-thres.bin", "<i8",
-                                  nf * cfg["API"]).reshape(nf, cfg["API"])
+        if cfg["API"]:
+            thresholds[p::pe] = _read(folder / f"{index}-{p}-thres.bin", "<i8",
+                                      nf * cfg["API"]).reshape(nf, cfg["API"])
     return bits, thresholds
 
 
@@ -90,12 +91,11 @@ def _thresholds(folder, index, t, offset):
 
 
 def load_bnnpynq(folder):
-    """Import a BNN-PYNQ fully-connected (LFC-style) W1A1 or W1A2 folder as a :class:`Network`."""
+    """Import a BNN-PYNQ folder (LFC W1A1/W1A2, CNV W1A1) as a :class:`Network`."""
     folder = Path(folder)
     configs = read_config(folder)
     if any("K" in cfg for cfg in configs):
-        raise ModelError(f"{folder}: convolutional BNN-PYNQ models (CNV) are not supported yet; "
-                         f"only fully-connected (LFC) folders can be imported")
+        return load_cnv(folder, configs)
     for i, cfg in enumerate(configs):
         missing = [k for k in _KEYS if k not in cfg]
         if missing:
@@ -140,6 +140,82 @@ def load_bnnpynq(folder):
         layers.append(Dense(2 * bits.astype(np.int8) - 1, act, input_encoding=encoding))
         encoding = act.next_encoding() if isinstance(act, Thresholds) else None
     return Network(folder.name, InputQuant((28, 28), 128), layers, classes)
+
+
+CNV_KEYS = ("K", "IFM_CH", "IFM_DIM", "OFM_CH", "OFM_DIM")
+
+
+def cnv_input_table():
+    """CNV's input codes: ``q = clip(floor((p/255*2 - 1)*128 + 0.5), -128, 127)`` for every
+    pixel ``p``, computed exactly as ``floor((512*p - 65025) / 510)``, stored as ``q + 128``."""
+    p = np.arange(256, dtype=np.int64)
+    q = np.clip((512 * p - 65025) // 510, -128, 127)
+    return q + 128
+
+
+def load_cnv(folder, configs):
+    """Import a BNN-PYNQ CNV folder (convolutions, then fully-connected layers); see the
+    module docstring for the semantics."""
+    from .conv import Conv2D
+    from .pool import MaxPool
+    layers = []
+    shape = None
+    encoding = IntCodes(8, -128, 255)
+    classes_file = folder / "classes.txt"
+    classes = ([line.strip() for line in classes_file.read_text().splitlines() if line.strip()]
+               if classes_file.is_file() else None)
+    for i, cfg in enumerate(configs):
+        conv = "K" in cfg
+        keys = (CNV_KEYS if conv else ("MW", "MH")) + ("SIMD", "PE", "WMEM", "TMEM", "WPI", "API")
+        missing = [k for k in keys if k not in cfg]
+        if missing:
+            raise ModelError(f"{folder}/config.h: layer {i} lacks L{i}_{missing[0]}")
+        last = i == len(configs) - 1
+        if cfg["WPI"] != 1 or (cfg["API"] != 1 and not last):
+            raise ModelError(f"{folder}: layer {i} has {cfg['WPI']}-bit weights and "
+                             f"{cfg['API']}-bit activations; only CNV W1A1 is supported")
+        if conv:
+            k, dim, ch = cfg["K"], cfg["IFM_DIM"], cfg["IFM_CH"]
+            cfg = dict(cfg, MW=k * k * ch, MH=cfg["OFM_CH"])
+            if shape is None:
+                shape = (dim, dim, ch)
+            elif shape != (dim, dim, ch):
+                # A 2x2 max-pool (stride 2) sits between conv layers whose sizes halve.
+                if shape[2] != ch or shape[0] != 2 * dim:
+                    raise ModelError(f"{folder}: layer {i} takes {dim}x{dim}x{ch} maps, the "
+                                     f"layer before gives {shape}")
+                layers.append(MaxPool(shape, 2, 2))
+                shape = layers[-1].out_shape
+            if dim - k + 1 != cfg["OFM_DIM"]:
+                raise ModelError(f"{folder}: layer {i}: a {k}x{k} unpadded convolution of a "
+                                 f"{dim}x{dim} map gives {dim - k + 1}, config.h says "
+                                 f"{cfg['OFM_DIM']}")
+        elif shape is not None and int(np.prod(shape)) != cfg["MW"]:
+            raise ModelError(f"{folder}: layer {i} takes {cfg['MW']} inputs, the layer before "
+                             f"gives {int(np.prod(shape))}")
+        if last:
+            # No thresholds: the class is the argmax of the popcounts; padded rows dropped.
+            bits, _ = _layer_matrix(folder, i, dict(cfg, API=0))
+            rows = len(classes) if classes else cfg["MH"]
+            bits = bits[:rows]
+            act = Bias(np.zeros(rows, np.int64))
+        else:
+            bits, thr = _layer_matrix(folder, i, cfg)
+            if i == 0:
+                # Stored at 256x the real threshold: thr < 2*acc  <=>  acc >= floor(thr/2) + 1.
+                act = Thresholds(thr // 2 + 1)
+            else:
+                act = Thresholds(thr + 1)
+        dense = Dense(2 * bits.astype(np.int8) - 1, act, input_encoding=encoding)
+        if conv:
+            layers.append(Conv2D(shape, dense, cfg["K"]))
+            shape = layers[-1].out_shape
+        else:
+            layers.append(dense)
+            shape = (dense.out_features,)
+        encoding = BINARY
+    return Network(folder.name, InputQuant((32, 32, 3), None, cnv_input_table(),
+                                           IntCodes(8, -128, 255)), layers, classes)
 
 
 def main(argv=None):

@@ -42,7 +42,8 @@ import numpy as np
 from .errors import ModelError
 from .weights import weight_encoding
 
-__all__ = ["BINARY", "PIXELS", "IntCodes", "InputQuant", "Thresholds", "Bias", "Dense", "Network"]
+__all__ = ["BINARY", "PIXELS", "IntCodes", "InputQuant", "Thresholds", "Bias", "Dense", "Network",
+           "chain_io", "layer_io"]
 
 BINARY = "binary"
 
@@ -85,28 +86,50 @@ def _int_array(value, dtype, what):
 
 @dataclass(frozen=True, eq=False)
 class InputQuant:
-    """Turns raw 8-bit input pixels into the first layer's input vector.
+    """Turns raw 8-bit input pixels into the first layer's input.
 
     ``bit = pixel >= threshold``, the pixels flattened in C (row-major) order; with
     ``threshold=None`` the pixels themselves are the input, 8-bit codes (:data:`PIXELS`),
-    for a first layer that multiplies 8-bit pixels by its (binary, ternary, ...) weights.
+    for a first layer that multiplies 8-bit pixels by its (binary, ternary, ...) weights;
+    with a ``table``, each pixel becomes the code ``table[pixel]`` of ``table_encoding``
+    (e.g. BNN-PYNQ CNV's signed 8-bit fixed point).
 
     Parameters
     ----------
     shape : tuple of int
-        Shape of one raw input, e.g. ``(28, 28)``.
+        Shape of one raw input, e.g. ``(28, 28)`` or ``(32, 32, 3)`` (channels last).
     threshold : int or None
         Pixel value from which a pixel becomes a 1 bit (+1), in ``[0, 256]``; or None.
+    table : array (256,) of int, optional
+        Code per pixel value (with ``threshold=None``).
+    table_encoding : IntCodes, optional
+        The encoding of the table's codes.
     """
 
     shape: tuple
     threshold: int
+    table: np.ndarray = None
+    table_encoding: IntCodes = None
 
     def __post_init__(self):
         shape = tuple(self.shape)
         if not shape or not all(isinstance(d, (int, np.integer)) and d > 0 for d in shape):
             raise ModelError(f"input shape must be a tuple of positive integers, not {self.shape!r}")
         object.__setattr__(self, "shape", tuple(int(d) for d in shape))
+        if (self.table is None) != (self.table_encoding is None):
+            raise ModelError("an input table needs its table_encoding, and the other way round")
+        if self.table is not None:
+            if self.threshold is not None:
+                raise ModelError("give an input threshold or an input table, not both")
+            if not isinstance(self.table_encoding, IntCodes):
+                raise ModelError(f"the input table's encoding must be IntCodes, "
+                                 f"not {self.table_encoding!r}")
+            table = _int_array(self.table, np.int64, "input table codes")
+            if table.shape != (256,) or table.min() < 0 or table.max() > self.table_encoding.top:
+                raise ModelError(f"the input table must hold 256 codes in "
+                                 f"[0, {self.table_encoding.top}]")
+            object.__setattr__(self, "table", table)
+            return
         if self.threshold is None:
             return
         if not isinstance(self.threshold, (int, np.integer)) or not 0 <= self.threshold <= 256:
@@ -116,7 +139,9 @@ class InputQuant:
 
     @property
     def encoding(self):
-        """The first layer's input encoding: binary bits, or :data:`PIXELS`."""
+        """The first layer's input encoding: binary bits, :data:`PIXELS` or the table's."""
+        if self.table is not None:
+            return self.table_encoding
         return PIXELS if self.threshold is None else BINARY
 
     @property
@@ -125,7 +150,7 @@ class InputQuant:
 
     def __call__(self, pixels):
         """Quantise a batch ``(N, *shape)`` of uint8 pixels to ``(N, features)`` bits (uint8),
-        or flatten it to ``(N, features)`` codes (int64) when there is no threshold."""
+        or to codes (int64) for pixel or table inputs."""
         pixels = np.asarray(pixels)
         if pixels.shape[1:] != self.shape:
             raise ModelError(f"input images have shape {pixels.shape[1:]}, "
@@ -133,7 +158,8 @@ class InputQuant:
         if self.threshold is None:
             if pixels.size and (pixels.min() < 0 or pixels.max() > 255):
                 raise ModelError("input pixels must be 8-bit values in [0, 255]")
-            return pixels.reshape(len(pixels), -1).astype(np.int64)
+            flat = pixels.reshape(len(pixels), -1).astype(np.int64)
+            return flat if self.table is None else self.table[flat]
         return (pixels.reshape(len(pixels), -1) >= self.threshold).astype(np.uint8)
 
 
@@ -286,16 +312,68 @@ class Dense:
         return self.weight_encoding.encode(self.weights)
 
 
+def _next_encoding(activation):
+    return activation.next_encoding() if isinstance(activation, Thresholds) else None
+
+
+def layer_io(layer, shape, encoding, where="layer"):
+    """``(out_shape, out_encoding)`` of ``layer`` fed maps of ``shape`` in ``encoding``
+    (None for class scores); a one-line ModelError when it cannot take them.
+
+    Shapes are ``(features,)`` vectors or ``(H, W, C)`` maps (channels innermost); an
+    ``(H, W)`` input is a one-channel map. A dense layer takes any shape of as many
+    features, flattened in that order.
+    """
+    from .conv import Conv2D
+    from .pool import GlobalMaxPool, MaxPool
+    from .residual import Residual
+    shape = tuple(shape)
+    if encoding is None:
+        raise ModelError(f"{where}: follows a layer of class scores (Bias); only the last "
+                         f"layer may end in a Bias")
+    as_map = shape + (1,) if len(shape) == 2 else shape
+    if isinstance(layer, (Dense, Conv2D, Residual)) and layer.input_encoding != encoding:
+        raise ModelError(f"{where} expects {layer.input_encoding!r} inputs but receives "
+                         f"{encoding!r}")
+    if isinstance(layer, Dense):
+        if layer.in_features != int(np.prod(shape)):
+            raise ModelError(f"{where} takes {layer.in_features} inputs but receives "
+                             f"{int(np.prod(shape))} (shape {shape})")
+        return (layer.out_features,), _next_encoding(layer.activation)
+    if isinstance(layer, (Conv2D, MaxPool, GlobalMaxPool, Residual)):
+        if layer.in_shape != as_map:
+            raise ModelError(f"{where} takes {layer.in_shape} maps but receives {shape}")
+        if isinstance(layer, Conv2D):
+            return layer.out_shape, _next_encoding(layer.activation)
+        if isinstance(layer, Residual):
+            return layer.out_shape, layer.activation.next_encoding()
+        return layer.out_shape, encoding
+    raise ModelError(f"{where}: unsupported layer {type(layer).__name__}")
+
+
+def chain_io(layers, shape, encoding, where=""):
+    """``(out_shape, out_encoding)`` of a chain of layers (see :func:`layer_io`)."""
+    for index, layer in enumerate(layers):
+        shape, encoding = layer_io(layer, shape, encoding,
+                                   f"{where} layer {index}".strip())
+    return shape, encoding
+
+
 @dataclass(frozen=True, eq=False)
 class Network:
-    """An input quantiser, then dense layers; hidden layers threshold, the last adds a bias.
+    """An input quantiser, then a chain of layers; hidden dense and convolution layers
+    threshold, the last layer (dense or convolution) adds a bias: the class scores.
 
     Parameters
     ----------
     name : str
     input : InputQuant
-        Its :attr:`~InputQuant.encoding` is the first layer's input encoding.
-    layers : sequence of Dense
+        Its :attr:`~InputQuant.encoding` is the first layer's input encoding; its shape
+        ``(H, W)`` or ``(H, W, C)`` is the first map (channels innermost).
+    layers : sequence
+        :class:`Dense`, :class:`golden.conv.Conv2D`, :class:`golden.pool.MaxPool`,
+        :class:`golden.pool.GlobalMaxPool`, :class:`golden.residual.Residual`; each must
+        take the shape and encoding the one before it gives (:func:`layer_io`).
     classes : sequence of str, optional
         Class names, one per output of the last layer.
     """
@@ -312,24 +390,21 @@ class Network:
             raise ModelError("a network needs at least one layer")
         if not isinstance(self.input, InputQuant):
             raise ModelError(f"input must be an InputQuant, not {self.input!r}")
-        width = self.input.features
+        shape, encoding = self.input.shape, self.input.encoding
         for index, layer in enumerate(layers):
-            if not isinstance(layer, Dense):
-                raise ModelError(f"layer {index}: unsupported layer {type(layer).__name__}")
-            expected = (self.input.encoding if index == 0
-                        else layers[index - 1].activation.next_encoding())
-            if layer.input_encoding != expected:
-                raise ModelError(f"layer {index} expects {layer.input_encoding!r} inputs but "
-                                 f"receives {expected!r}")
-            if layer.in_features != width:
-                raise ModelError(f"layer {index} takes {layer.in_features} inputs but receives "
-                                 f"{width} from the {'input' if index == 0 else 'layer before'}")
+            shape, encoding = layer_io(layer, shape, encoding, f"layer {index}")
             last = index == len(layers) - 1
-            if last and not isinstance(layer.activation, Bias):
-                raise ModelError(f"layer {index}: the last layer must end in a Bias (class scores)")
-            if not last and not isinstance(layer.activation, Thresholds):
-                raise ModelError(f"layer {index}: hidden layers must end in thresholds")
-            width = layer.out_features
+            act = getattr(layer, "activation", None)
+            if isinstance(layer, Dense) or hasattr(layer, "dense"):
+                if last and not isinstance(act, Bias):
+                    raise ModelError(f"layer {index}: the last layer must end in a Bias "
+                                     f"(class scores)")
+                if not last and not isinstance(act, Thresholds):
+                    raise ModelError(f"layer {index}: hidden layers must end in thresholds")
+            elif last:
+                raise ModelError(f"layer {index}: the last layer must be a dense or convolution "
+                                 f"layer ending in a Bias (class scores)")
+        width = int(np.prod(shape))
         classes = (tuple(str(i) for i in range(width)) if self.classes is None
                    else tuple(str(c) for c in self.classes))
         if len(classes) != width:

@@ -142,9 +142,59 @@ def test_bnnpynq_lfc_import(shared, tmp_path):
         assert np.array_equal(a.weights, b.weights)
 
 
-def test_bnnpynq_rejects_unsupported(shared):
-    with pytest.raises(ModelError, match="convolutional BNN-PYNQ models"):
-        load_model(shared / "models/bnn-pynq/cnvW1A1")
+def test_bnnpynq_cnv_import_follows_the_documented_semantics(shared):
+    """CNV-W1A1 against the README's rules applied to the raw files by loops: layer 0 is
+    ``thr < 2*sum(w*q)`` on the signed 8-bit pixels, layer 1 ``thr < popcount``, windows in
+    (ky, kx, c) order, no padding, then a 2x2 OR max-pool."""
+    folder = shared / "models/bnn-pynq/cnvW1A1"
+    net = load_model(folder)
+    kinds = [type(layer).__name__ for layer in net.layers]
+    assert kinds == ["Conv2D", "Conv2D", "MaxPool", "Conv2D", "Conv2D", "MaxPool", "Conv2D",
+                     "Conv2D", "Dense", "Dense", "Dense"]
+    assert [layer.out_shape for layer in net.layers[:8]] == [
+        (30, 30, 64), (28, 28, 64), (14, 14, 64), (12, 12, 128), (10, 10, 128), (5, 5, 128),
+        (3, 3, 256), (1, 1, 256)]
+    assert net.layers[-1].out_features == 10 and net.classes[0] == "Airplane"
+
+    def raw(layer, mw, mh, simd, pe):
+        bits = np.zeros((mh, mw), np.uint8)
+        thr = []
+        for p in range(pe):
+            words = np.fromfile(folder / f"{layer}-{p}-weights.bin", "<u8")
+            for idx, word in enumerate(words):
+                nf, sf = divmod(idx, mw // simd)
+                for s_ in range(simd):
+                    bits[nf * pe + p, sf * simd + s_] = (int(word) >> s_) & 1
+            thr.append(np.fromfile(folder / f"{layer}-{p}-thres.bin", "<i8"))
+        t = np.zeros(mh, np.int64)
+        for p in range(pe):
+            t[p::pe] = thr[p]
+        return 2 * bits.astype(np.int64) - 1, t
+
+    rng = np.random.default_rng(5)
+    image = rng.integers(0, 256, (1, 32, 32, 3))
+    trace = run(net, image)
+    q = np.clip(np.floor((image[0] / 255 * 2 - 1) * 128 + 0.5), -128, 127).astype(np.int64)
+    w0, t0 = raw(0, 27, 64, 3, 16)
+    for oy, ox in [(0, 0), (5, 17), (29, 29)]:
+        window = q[oy:oy + 3, ox:ox + 3].reshape(-1)
+        want = (t0 < 2 * (w0 @ window)).astype(int)
+        assert np.array_equal(trace.layers[0].outputs[0, oy, ox], want)
+    w1, t1 = raw(1, 576, 64, 32, 32)
+    y0 = trace.layers[0].outputs[0]
+    for oy, ox in [(0, 0), (27, 3)]:
+        window = y0[oy:oy + 3, ox:ox + 3].reshape(-1)
+        pop = (w1 == 2 * window - 1).sum(axis=1)
+        assert np.array_equal(trace.layers[1].outputs[0, oy, ox], (t1 < pop).astype(int))
+    y1 = trace.layers[1].outputs[0]
+    assert np.array_equal(trace.layers[2].outputs[0, 3, 4], y1[6:8, 8:10].max(axis=(0, 1)))
+
+
+def test_bnnpynq_cnv_input_table_is_the_float_formula():
+    from golden.bnnpynq import cnv_input_table
+    p = np.arange(256)
+    q = np.clip(np.floor((p / 255 * 2 - 1) * 128 + 0.5), -128, 127).astype(np.int64)
+    assert np.array_equal(cnv_input_table() - 128, q)
 
 
 def test_evaluate_reproduces_published_accuracy(shared, capsys):

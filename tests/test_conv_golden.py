@@ -1,0 +1,144 @@
+"""golden/conv.py, pool.py, residual.py against loops, and the shape checks of a network."""
+
+import numpy as np
+import pytest
+
+from golden.conv import Conv2D
+from golden.errors import ModelError
+from golden.model import BINARY, Bias, Dense, InputQuant, IntCodes, Network, Thresholds
+from golden.network import layer_forward, run
+from golden.pool import GlobalMaxPool, MaxPool
+from golden.residual import Residual
+
+
+def _conv(rng, shape, oc, k, stride=1, pad=0, pad_value=0, enc=BINARY, count=1, bias=False):
+    h, w, c = shape
+    weights = rng.choice([-1, 1], (oc, k * k * c))
+    if bias:
+        act = Bias(rng.integers(-3, 3, oc))
+    else:
+        act = Thresholds(np.sort(rng.integers(0, k * k * c, (oc, count)), axis=1),
+                         offset=0 if count == 1 else -1)
+    return Conv2D(shape, Dense(weights, act, input_encoding=enc), k, stride, pad, pad_value)
+
+
+def _values(codes, enc):
+    return 2 * codes - 1 if enc == BINARY else codes + enc.offset
+
+
+@pytest.mark.parametrize("k,stride,pad,pad_value,enc", [
+    (3, 1, 0, 0, BINARY), (3, 1, 1, 0, BINARY), (3, 1, 1, 1, BINARY), (3, 2, 1, 1, BINARY),
+    (1, 1, 0, 0, BINARY), (2, 2, 0, 0, BINARY), (3, 1, 1, 2, IntCodes(2, -1, 3)),
+    (5, 2, 2, 0, IntCodes(4, 0, 15))])
+def test_conv_by_loops(k, stride, pad, pad_value, enc):
+    rng = np.random.default_rng(k * 100 + stride * 10 + pad + pad_value)
+    shape = (7, 6, 3)
+    layer = _conv(rng, shape, 5, k, stride, pad, pad_value, enc, count=1)
+    top = 1 if enc == BINARY else enc.top
+    x = rng.integers(0, top + 1, (2,) + shape)
+    acc, out = layer_forward(layer, x)
+    oh, ow, oc = layer.out_shape
+    assert (oh, ow) == ((7 + 2 * pad - k) // stride + 1, (6 + 2 * pad - k) // stride + 1)
+    w = layer.weights.reshape(oc, k, k, 3)
+    for n in range(2):
+        for oy in range(oh):
+            for ox in range(ow):
+                for o in range(oc):
+                    total = 0
+                    for ky in range(k):
+                        for kx in range(k):
+                            iy, ix = oy * stride - pad + ky, ox * stride - pad + kx
+                            inside = 0 <= iy < 7 and 0 <= ix < 6
+                            for ch in range(3):
+                                code = x[n, iy, ix, ch] if inside else pad_value
+                                total += int(w[o, ky, kx, ch]) * int(_values(code, enc))
+                    if enc == BINARY:
+                        total = (total + k * k * 3) // 2      # popcount domain
+                    assert acc[n, oy, ox, o] == total
+                    assert out[n, oy, ox, o] == int(total >= layer.activation.thresholds[o, 0])
+
+
+def test_max_pool_by_loops():
+    rng = np.random.default_rng(1)
+    for shape, k, s, top in [((6, 8, 3), 2, 2, 1), ((7, 7, 2), 3, 2, 15), ((5, 5, 4), 5, 1, 1)]:
+        pool = MaxPool(shape, k, s)
+        x = rng.integers(0, top + 1, (3,) + shape)
+        _, y = layer_forward(pool, x)
+        oh, ow, c = pool.out_shape
+        for n in range(3):
+            for oy in range(oh):
+                for ox in range(ow):
+                    for ch in range(c):
+                        assert y[n, oy, ox, ch] == max(x[n, oy * s + a, ox * s + b, ch]
+                                                       for a in range(k) for b in range(k))
+        if top == 1:   # on bits the max is the OR
+            assert set(np.unique(y)) <= {0, 1}
+    g = GlobalMaxPool((4, 3, 5))
+    x = rng.integers(0, 2, (2, 4, 3, 5))
+    assert np.array_equal(layer_forward(g, x)[1][:, 0, 0], x.reshape(2, -1, 5).max(axis=1))
+
+
+def test_residual_by_hand():
+    rng = np.random.default_rng(2)
+    shape = (6, 6, 4)
+    main = (_conv(rng, shape, 4, 3, pad=1, count=15),)
+    skip = (_conv(rng, shape, 4, 1, count=15),)
+    t = np.sort(rng.integers(-6, 8, (4, 1)), axis=1)
+    block = Residual(shape, main, skip, Thresholds(t))
+    assert block.out_shape == (6, 6, 4) and block.sum_range() == (-2, 28)
+    x = rng.integers(0, 2, (3,) + shape)
+    s, y = layer_forward(block, x)
+    a = layer_forward(main[0], x)[1]
+    b = layer_forward(skip[0], x)[1]
+    assert np.array_equal(s, (a - 1) + (b - 1))
+    assert np.array_equal(y, (s >= t[:, 0]).astype(int))
+
+
+def _mnist_conv_net(rng):
+    conv = _conv(rng, (8, 8, 1), 4, 3, pad=1)
+    pool = MaxPool((8, 8, 4), 2)
+    dense = Dense(rng.choice([-1, 1], (3, 64)), Bias(np.zeros(3, np.int64)))
+    return Network("tiny", InputQuant((8, 8), 128), [conv, pool, dense])
+
+
+def test_conv_network_runs_and_flattens_channels_innermost():
+    rng = np.random.default_rng(3)
+    net = _mnist_conv_net(rng)
+    pixels = rng.integers(0, 256, (4, 8, 8))
+    trace = run(net, pixels)
+    flat = trace.layers[1].outputs.reshape(4, -1)
+    pop = ((2 * flat - 1) @ net.layers[2].weights.T.astype(int) + 64) // 2
+    assert np.array_equal(trace.scores, pop)
+
+
+@pytest.mark.parametrize("make,match", [
+    (lambda r: [MaxPool((8, 8, 1), 2), Dense(r.choice([-1, 1], (3, 16)), Bias(np.zeros(3, int)))],
+     None),
+    (lambda r: [Dense(r.choice([-1, 1], (64, 64)), Thresholds(np.zeros((64, 1), int))),
+                _conv(r, (8, 8, 1), 3, 3)], "takes \\(8, 8, 1\\) maps but receives \\(64,\\)"),
+    (lambda r: [_conv(r, (8, 8, 1), 3, 3, bias=True), MaxPool((6, 6, 3), 2)],
+     "hidden layers must end in thresholds"),
+    (lambda r: [_conv(r, (8, 8, 2), 3, 3)], "takes \\(8, 8, 2\\) maps but receives \\(8, 8\\)"),
+    (lambda r: [_conv(r, (8, 8, 1), 3, 3), MaxPool((6, 6, 3), 2),
+                MaxPool((3, 3, 3), 2)], "does not tile"),
+])
+def test_network_shape_errors(make, match):
+    rng = np.random.default_rng(4)
+    if match is None:   # a valid chain
+        Network("ok", InputQuant((8, 8), 128), make(rng))
+        return
+    with pytest.raises(ModelError, match=match):
+        Network("bad", InputQuant((8, 8), 128), make(rng))
+
+
+def test_conv_parameter_errors():
+    rng = np.random.default_rng(6)
+    with pytest.raises(ModelError, match="pad value 2 is not an input code"):
+        _conv(rng, (5, 5, 1), 2, 3, pad=1, pad_value=2)
+    with pytest.raises(ModelError, match="fan-in 18"):
+        Conv2D((5, 5, 2), Dense(rng.choice([-1, 1], (2, 9)), Bias(np.zeros(2, int))), 3)
+    with pytest.raises(ModelError, match="padding must be"):
+        _conv(rng, (5, 5, 1), 2, 3, pad=3)
+    with pytest.raises(ModelError, match="must end in a multi-threshold"):
+        Residual((5, 5, 1), (_conv(rng, (5, 5, 1), 2, 3, pad=1),),
+                 (_conv(rng, (5, 5, 1), 2, 1),), Thresholds(np.zeros((2, 1), int)))
