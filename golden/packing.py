@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["unsigned_width", "signed_width", "pack_lanes", "unpack_lanes", "AccMap",
+__all__ = ["unsigned_width", "signed_width", "pack_lanes", "unpack_lanes", "stream_beats", "AccMap",
            "weight_words", "hw_accumulator", "threshold_hw", "threshold_words", "bias_hw",
            "score_range", "score_width", "bias_words"]
 
@@ -66,6 +66,16 @@ def pack_lanes(values, width, signed=False):
             word |= (int(value) & mask) << (lane * width)
         words.append(word)
     return words
+
+
+def stream_beats(codes, simd, bits):
+    """Beats of a stream carrying ``codes`` in C order (a map ``(..., H, W, C)`` pixel by
+    pixel, channels innermost), ``simd`` codes of ``bits`` bits per beat, first code in
+    the lowest bits. The last axis must be a multiple of ``simd``."""
+    codes = np.asarray(codes)
+    if codes.shape[-1] % simd:
+        raise ValueError(f"{codes.shape[-1]} channels do not split into beats of {simd}")
+    return pack_lanes(codes.reshape(-1, simd), bits)
 
 
 def unpack_lanes(word, lanes, width, signed=False):

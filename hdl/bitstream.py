@@ -165,10 +165,10 @@ def build_board(board_name, network, folding, out, *, baud=115200, target_hz=30e
 def _ebr_estimate(network, folding):
     from .network import NetworkTop
     from .resources import ebr_estimate
+    from .resources import silence
     top = NetworkTop(network, folding)
     # Built only to read its parameters: tell Amaranth it is not a forgotten design.
-    for obj in [top, top.argmax, *(c for layer in top.layers for c in layer)]:
-        obj._MustUse__silence = True
+    silence(top)
     return ebr_estimate(top, (top.layers[0][0].in_bits, network.input.features))
 
 

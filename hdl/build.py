@@ -30,8 +30,9 @@ from golden.cli import run_cli
 from golden.errors import ModelError
 from golden.modelfile import load_model
 
-from .folding import (DEFAULT_CYCLES, auto_folding, check_folding, cycles_for_fps,
-                      initiation_interval, layer_cycles, parse_folding)
+from .folding import (DEFAULT_CYCLES, auto_folding, check_folding, compute_layers,
+                      cycles_for_fps, initiation_interval, layer_cycles, parse_folding,
+                      stage_cycles)
 
 __all__ = ["DEFAULT_MODEL", "choose_folding", "design_report", "generate_verilog", "main"]
 
@@ -46,17 +47,21 @@ def choose_folding(network, folding=None, cycles=None):
     auto = auto_folding(network, DEFAULT_CYCLES if cycles is None else cycles)
     if folding is None:
         return auto
-    given = parse_folding(folding, len(network.layers))
+    given = parse_folding(folding, len(compute_layers(network)))
     return check_folding(network, [a if g is None else g for g, a in zip(given, auto)])
 
 
 def design_report(network, folding, top):
     """Parameters and analytical performance of a generated :class:`~hdl.network.NetworkTop`."""
     layers = []
-    for index, (layer, f, (mvau, act)) in enumerate(zip(network.layers, folding, top.layers)):
+    for index, (layer, f, (mvau, act)) in enumerate(zip(compute_layers(network), folding,
+                                                         top.layers)):
+        conv = hasattr(layer, "dense")
         layers.append({
-            "index": index, "type": "dense", "mw": layer.in_features, "mh": layer.out_features,
+            "index": index, "type": "conv" if conv else "dense",
+            "mw": layer.in_features, "mh": layer.out_features,
             "simd": f.simd, "pe": f.pe, "sf": mvau.sf, "nf": mvau.nf,
+            "windows": layer.out_shape[0] * layer.out_shape[1] if conv else 1,
             "cycles_per_vector": layer_cycles(layer, f),
             "weights": layer.weight_encoding.kind,
             "element": mvau.element.kind,
@@ -65,6 +70,7 @@ def design_report(network, folding, top):
             "weight_bits": layer.in_features * layer.out_features * mvau.w_bits,
             "param_bits": act.param_width * act.pe * act.nf,
         })
+    stages = stage_cycles(network, folding)
     ii = initiation_interval(network, folding)
     return {
         "model": network.name,
@@ -74,8 +80,10 @@ def design_report(network, folding, top):
                   "bits_per_feature": top.layers[0][0].in_bits,
                   "beat_bits": folding[0].simd * top.layers[0][0].in_bits},
         "layers": layers,
+        "stages": [{"stage": name, "cycles": cycles} for name, cycles in stages],
         "cycles_per_inference": ii,
         "bottleneck_layer": max(range(len(layers)), key=lambda i: layers[i]["cycles_per_vector"]),
+        "bottleneck_stage": max(stages, key=lambda s: s[1])[0],
         "inferences_per_second_at_100MHz": NOMINAL_HZ / ii,
         "label_width": top.argmax.label_width,
         "score_width": top.argmax.width,
@@ -179,12 +187,12 @@ def main(argv=None):
 
     print(f"model {network.name}: {len(network.layers)} layers -> {verilog_path} "
           f"({len(text) / 1e6:.1f} MB, {elapsed:.1f} s)")
-    print(f"{'layer':>5} {'MW':>6} {'MH':>6} {'SIMD':>5} {'PE':>5} {'SF':>5} {'NF':>5} "
-          f"{'cycles':>7} {'acc':>4}  element")
+    print(f"{'layer':>5} {'type':>5} {'MW':>6} {'MH':>6} {'SIMD':>5} {'PE':>5} {'SF':>5} "
+          f"{'NF':>5} {'windows':>7} {'cycles':>8} {'acc':>4}  element")
     for row in report["layers"]:
-        print(f"{row['index']:>5} {row['mw']:>6} {row['mh']:>6} {row['simd']:>5} {row['pe']:>5} "
-              f"{row['sf']:>5} {row['nf']:>5} {row['cycles_per_vector']:>7} {row['acc_width']:>4}  "
-              f"{row['element']}")
+        print(f"{row['index']:>5} {row['type']:>5} {row['mw']:>6} {row['mh']:>6} {row['simd']:>5} "
+              f"{row['pe']:>5} {row['sf']:>5} {row['nf']:>5} {row['windows']:>7} "
+              f"{row['cycles_per_vector']:>8} {row['acc_width']:>4}  {row['element']}")
     print(f"folding: {','.join(report['folding'])}")
     print(f"cycles per inference: {report['cycles_per_inference']} "
           f"({report['inferences_per_second_at_100MHz']:.0f} inferences/s at 100 MHz)")

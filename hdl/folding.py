@@ -2,12 +2,20 @@
 
 Pure Python (no Amaranth), so that planning and reports need no hardware generation.
 
+Folding entries belong to the *compute layers*: the dense and convolution layers in
+build order, a residual block's main path before its skip path (:func:`compute_layers`).
+Pools have no entry: they take the channels per beat of the stream that reaches them.
+
 Cycle model
 -----------
 A folded layer with ``SF = MW/SIMD`` and ``NF = MH/PE`` issues ``SF*NF`` cycles per
-vector and cannot accept the next vector earlier (FINN's figure). The layers run
+vector and cannot accept the next vector earlier (FINN's figure); a convolution does so
+for each of its ``OH*OW`` windows. Every other stage moves at most one beat per cycle:
+the input (``features*bits / input beat bits`` beats), a sliding window
+(``OH*OW*K*K*CF`` beats out), a pool and a residual add (their beats). The stages run
 concurrently on successive inputs, so in steady state the network finishes one
-inference every ``II = max(SF*NF)`` cycles: its cycles per inference.
+inference every ``II = max`` over the stages (:func:`stage_cycles`) cycles: its cycles
+per inference.
 """
 
 from dataclasses import dataclass
@@ -15,7 +23,8 @@ from dataclasses import dataclass
 from golden.errors import ModelError
 
 __all__ = ["LayerFolding", "divisors", "parse_folding", "check_folding", "auto_folding",
-           "cycles_for_fps", "layer_cycles", "initiation_interval", "DEFAULT_CYCLES"]
+           "cycles_for_fps", "layer_cycles", "initiation_interval", "DEFAULT_CYCLES",
+           "compute_layers", "stage_cycles"]
 
 # Default cycle budget per layer: FINN's choice for LFC (512 cycles/inference).
 DEFAULT_CYCLES = 512
@@ -56,52 +65,146 @@ def parse_folding(text, n_layers):
     return out
 
 
+def _is_conv(layer):
+    return hasattr(layer, "dense")
+
+
+def compute_layers(network_or_layers):
+    """The dense and convolution layers in build order (a residual block: main path, then
+    skip path): the layers a folding has entries for."""
+    layers = getattr(network_or_layers, "layers", network_or_layers)
+    out = []
+    for layer in layers:
+        if hasattr(layer, "skip"):
+            out += compute_layers(layer.main) + compute_layers(layer.skip)
+        elif hasattr(layer, "weights"):
+            out.append(layer)
+    return out
+
+
+def _simd_choices(layer):
+    """SIMD values a layer allows: divisors of MW, and of C for a convolution (a beat
+    holds channels of one pixel)."""
+    return divisors(layer.in_shape[2]) if _is_conv(layer) else divisors(layer.in_features)
+
+
 def check_folding(network, folding):
-    """Raise ModelError naming the first layer whose SIMD/PE does not divide MW/MH."""
-    if len(folding) != len(network.layers):
-        raise ModelError(f"folding has {len(folding)} entries for {len(network.layers)} layers")
-    for i, (layer, f) in enumerate(zip(network.layers, folding)):
+    """Raise ModelError naming the first layer whose SIMD/PE does not divide MW/MH (or C
+    for a convolution), or a residual block whose two paths end at different PE."""
+    layers = compute_layers(network)
+    if len(folding) != len(layers):
+        raise ModelError(f"folding has {len(folding)} entries for {len(layers)} dense and "
+                         f"convolution layers")
+    for i, (layer, f) in enumerate(zip(layers, folding)):
         mw, mh = layer.in_features, layer.out_features
-        if f.simd < 1 or mw % f.simd:
-            raise ModelError(f"layer {i}: SIMD {f.simd} does not divide MW {mw}; "
-                             f"choose one of {divisors(mw)}")
+        if f.simd < 1 or f.simd not in _simd_choices(layer):
+            what = f"C {layer.in_shape[2]}" if _is_conv(layer) else f"MW {mw}"
+            raise ModelError(f"layer {i}: SIMD {f.simd} does not divide {what}; "
+                             f"choose one of {_simd_choices(layer)}")
         if f.pe < 1 or mh % f.pe:
             raise ModelError(f"layer {i}: PE {f.pe} does not divide MH {mh}; "
                              f"choose one of {divisors(mh)}")
+    index = {id(layer): i for i, layer in enumerate(layers)}
+    for block in _residuals(getattr(network, "layers", network)):
+        ends = [compute_layers(path)[-1] for path in (block.main, block.skip)]
+        pes = [folding[index[id(e)]].pe for e in ends]
+        if pes[0] != pes[1]:
+            raise ModelError(f"the residual paths end in layers {index[id(ends[0])]} and "
+                             f"{index[id(ends[1])]} with PE {pes[0]} and {pes[1]}; the add "
+                             f"takes both lane by lane, give them the same PE")
     return list(folding)
 
 
+def _residuals(layers):
+    for layer in layers:
+        if hasattr(layer, "skip"):
+            yield layer
+            yield from _residuals(layer.main)
+            yield from _residuals(layer.skip)
+
+
 def auto_folding(network, cycles=DEFAULT_CYCLES):
-    """Per layer, the fewest SIMD*PE lanes with ``SF*NF <= cycles``.
+    """Per layer, the fewest SIMD*PE lanes with ``pixels*SF*NF <= cycles``.
 
     Ties go to the most balanced pair (smallest max(SIMD, PE): narrow streams and short
     popcounts), then to the larger SIMD.
-    A layer that cannot reach the budget even fully unrolled gets SIMD=MW, PE=MH.
+    A layer that cannot reach the budget even fully unrolled gets its largest SIMD and PE.
+    The two paths of a residual block end at one PE (the add takes both lane by lane):
+    the larger of the two choices.
     """
     if not isinstance(cycles, int) or cycles < 1:
         raise ModelError(f"cycle budget must be a positive integer, not {cycles!r}")
+    layers = compute_layers(network)
     out = []
-    for layer in network.layers:
-        mw, mh = layer.in_features, layer.out_features
+    for layer in layers:
+        mh = layer.out_features
         best = None
-        for simd in divisors(mw):
+        for simd in _simd_choices(layer):
             for pe in divisors(mh):
-                if (mw // simd) * (mh // pe) <= cycles:
+                if layer_cycles(layer, LayerFolding(simd, pe)) <= cycles:
                     key = (simd * pe, max(simd, pe), -simd)
                     if best is None or key < best[0]:
                         best = (key, LayerFolding(simd, pe))
-        out.append(best[1] if best else LayerFolding(mw, mh))
+        out.append(best[1] if best else LayerFolding(_simd_choices(layer)[-1], mh))
+    index = {id(layer): i for i, layer in enumerate(layers)}
+    for block in _residuals(getattr(network, "layers", network)):
+        ends = [index[id(compute_layers(path)[-1])] for path in (block.main, block.skip)]
+        pe = max(out[e].pe for e in ends)
+        for e in ends:
+            if out[e].pe != pe:
+                # Both ends have the same MH (the add's channels), so pe divides both.
+                out[e] = LayerFolding(out[e].simd, pe)
     return out
 
 
 def layer_cycles(layer, f):
-    """Issue cycles per vector of a folded layer: SF * NF."""
-    return (layer.in_features // f.simd) * (layer.out_features // f.pe)
+    """Issue cycles per inference of a folded layer: ``SF * NF``, times ``OH*OW`` windows
+    for a convolution."""
+    pixels = layer.out_shape[0] * layer.out_shape[1] if _is_conv(layer) else 1
+    return pixels * (layer.in_features // f.simd) * (layer.out_features // f.pe)
+
+
+def stage_cycles(network, folding):
+    """``[(stage name, cycles per inference)]`` of every stage of the dataflow (see the
+    module docstring), in order."""
+    layers = compute_layers(network)
+    fold = dict(zip(map(id, layers), folding))
+    input_bits = network.input.encoding
+    bits = 1 if input_bits == "binary" else input_bits.bits
+    stages = [("input", network.input.features // fold[id(layers[0])].simd)]
+
+    def walk(chain, cpb, bits, prefix):
+        for index, layer in enumerate(chain):
+            name = f"{prefix}{index}.{type(layer).__name__.lower()}"
+            if hasattr(layer, "skip"):
+                cpb_m = walk(layer.main, cpb, bits, name + ".main.")
+                walk(layer.skip, cpb, bits, name + ".skip.")
+                h, w, c = layer.out_shape
+                stages.append((name + ".add", h * w * c // cpb_m))
+                cpb, bits = cpb_m, layer.activation.out_bits
+            elif hasattr(layer, "weights"):
+                f = fold[id(layer)]
+                if _is_conv(layer):
+                    oh, ow, _ = layer.out_shape
+                    stages.append((name + ".window", oh * ow * layer.in_features // f.simd))
+                stages.append((name, layer_cycles(layer, f)))
+                cpb = f.pe
+                act = layer.activation
+                bits = act.out_bits if hasattr(act, "out_bits") else bits
+            else:
+                oh, ow, c = layer.out_shape
+                k = getattr(layer, "kernel", None)
+                positions = k * k if k else layer.in_shape[0] * layer.in_shape[1]
+                stages.append((name, oh * ow * positions * c // cpb))
+        return cpb
+
+    walk(getattr(network, "layers", network), None, bits, "")
+    return stages
 
 
 def initiation_interval(network, folding):
-    """Steady-state cycles per inference: the slowest layer's SF * NF."""
-    return max(layer_cycles(layer, f) for layer, f in zip(network.layers, folding))
+    """Steady-state cycles per inference: the slowest stage (:func:`stage_cycles`)."""
+    return max(cycles for _, cycles in stage_cycles(network, folding))
 
 
 def cycles_for_fps(fps, clock_hz):

@@ -1,21 +1,27 @@
 """Network top: the layers of a golden model as a streaming dataflow ending in an argmax."""
 
+import numpy as np
 from amaranth.hdl import Module, Value
 from amaranth.lib import stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
-from golden.model import Bias, Thresholds
-from golden.packing import hw_accumulator, weight_words
+from golden.errors import ModelError
+from golden.model import BINARY, Bias, Dense, Thresholds
+from golden.packing import AccMap, hw_accumulator, weight_words
 
 from .argmax import Argmax
 from .bias import BiasAdd
 from .dwc import WidthConverter
-from .folding import check_folding
+from .folding import check_folding, compute_layers
 from .mvau import GROUP, MatrixVectorUnit
+from .params import check_positive_int
+from .pool import WindowMax
+from .residual import AddStreams, Broadcast
 from .thresholding import Thresholding
+from .window import SlidingWindow, window_rows
 
-__all__ = ["NetworkTop", "build_layer", "connect_streams"]
+__all__ = ["NetworkTop", "build_layer", "connect_streams", "skip_fifo_depth"]
 
 
 def connect_streams(m, src, dst):
@@ -28,8 +34,9 @@ def connect_streams(m, src, dst):
 
 
 def build_layer(layer, f, group=GROUP):
-    """The matrix-vector unit and activation unit of one golden Dense layer at folding ``f``
-    (``group``: lanes summed per cycle before a pipeline register, see the MVAU)."""
+    """The matrix-vector unit and activation unit of one golden Dense layer (or of a
+    convolution's matrix) at folding ``f`` (``group``: lanes summed per cycle before a
+    pipeline register, see the MVAU)."""
     w_enc = layer.weight_encoding
     mvau = MatrixVectorUnit(mw=layer.in_features, mh=layer.out_features, simd=f.simd, pe=f.pe,
                             weight_words=weight_words(layer.weight_codes, f.simd, f.pe,
@@ -43,26 +50,185 @@ def build_layer(layer, f, group=GROUP):
     return mvau, act_cls(layer.activation, pe=f.pe, acc=acc)
 
 
-class NetworkTop(wiring.Component):
-    """A whole network: ``i`` takes input bits or pixels, ``o`` gives label and scores.
+class StreamFifo(wiring.Component):
+    """``SyncFIFOBuffered`` with ``i``/``o`` stream ports (``depth`` words)."""
 
-    Per layer a :class:`~hdl.mvau.MatrixVectorUnit` and its activation
-    (:class:`~hdl.thresholding.Thresholding` or :class:`~hdl.bias.BiasAdd`); between
-    layers a :class:`~hdl.dwc.WidthConverter` from PE to the next layer's SIMD lanes (of
-    one bit, or of the activation's code width for multi-bit activations), then a FIFO of
-    two input vectors (``2*SF`` words). A layer reads its input at
-    SIMD bits per cycle during its first neuron fold; the FIFO sits after the converter so
-    that a vector the previous layer finished earlier is delivered at that full rate, not
-    at the previous layer's PE bits per cycle. It is deep enough for the previous layer to
-    finish the next vector while this one still reads the current one, so in steady state
-    the slowest layer never waits: one inference per ``max(SF*NF)`` cycles.
+    def __init__(self, width, depth):
+        check_positive_int("depth", depth)
+        self.width, self.depth = width, depth
+        self.fifo = SyncFIFOBuffered(width=width, depth=depth)
+        super().__init__({"i": In(stream.Signature(width)), "o": Out(stream.Signature(width))})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.fifo = self.fifo
+        wiring.connect(m, wiring.flipped(self.i), self.fifo.w_stream)
+        wiring.connect(m, self.fifo.r_stream, wiring.flipped(self.o))
+        return m
+
+
+class Chain(wiring.Component):
+    """Units with ``i``/``o`` streams, connected one after the other."""
+
+    def __init__(self, units):
+        self.units = list(units)
+        in_w = len(Value.cast(self.units[0].i.payload))
+        out_w = len(Value.cast(self.units[-1].o.payload))
+        super().__init__({"i": In(stream.Signature(in_w)), "o": Out(stream.Signature(out_w))})
+
+    def elaborate(self, platform):
+        m = Module()
+        upstream = wiring.flipped(self.i)
+        for index, unit in enumerate(self.units):
+            m.submodules[f"u{index}_{type(unit).__name__.lower()}"] = unit
+            connect_streams(m, upstream, unit.i)
+            upstream = unit.o
+        connect_streams(m, upstream, wiring.flipped(self.o))
+        return m
+
+
+def skip_fifo_depth(block, width, beats_per_pixel):
+    """Depth (beats of the block's input stream) of the FIFO at the head of a residual
+    block's skip path, so that the two paths cannot deadlock.
+
+    The add needs a pixel from both paths. The skip path (1x1 or same-size convolutions)
+    can emit output pixel ``(y, x)`` as soon as it has input pixel ``(y, x)``; the main
+    path's sliding windows emit output row ``y`` only once its input rows up to
+    ``y - P + K - 1`` are complete (:class:`~hdl.window.SlidingWindow`), so over a chain of
+    convolutions the main path's output lags its input by at most
+    ``L = sum_i (K_i - P_i)`` complete rows. Until the main path's first pixel, and in
+    steady state, the broadcast has sent the skip path at most ``L`` rows plus one pixel
+    more than the add consumed; the FIFO holds them all, whatever the skip path's own
+    buffers hold: ``(L + 1) * W`` pixels of ``beats_per_pixel`` beats.
+    """
+    lag = sum(layer.kernel - layer.pad for layer in block.main if hasattr(layer, "kernel"))
+    return (lag + 1) * block.in_shape[1] * beats_per_pixel
+
+
+class ResidualBlock(wiring.Component):
+    """Broadcast, the two paths (the skip path behind its FIFO, :func:`skip_fifo_depth`),
+    the lane-wise add of their codes and the thresholds that re-quantise the sum."""
+
+    def __init__(self, block, main, skip, in_width, beats_per_pixel):
+        self.block = block
+        self.main, self.skip = main, skip
+        self.broadcast = Broadcast(in_width)
+        self.skip_depth = skip_fifo_depth(block, in_width, beats_per_pixel)
+        self.skip_fifo = StreamFifo(in_width, self.skip_depth)
+        self.main_fifo = StreamFifo(in_width, 2)
+        (ma, mb), (sa, sb) = (block.path_encodings[0], main.out_bits), \
+                             (block.path_encodings[1], skip.out_bits)
+        pe = main.out_pe
+        self.add = AddStreams(pe=pe, bits_a=mb, bits_b=sb, top_a=ma.top, top_b=sa.top)
+        channels = block.out_shape[-1]
+        acc = AccMap(0, ma.top + sa.top, np.zeros(channels, np.int64),
+                     np.full(channels, ma.offset + sa.offset, np.int64))
+        self.act = Thresholding(block.activation, pe=pe, acc=acc)
+        self.out_bits = block.activation.out_bits
+        self.out_pe = pe
+        super().__init__({"i": In(stream.Signature(in_width)),
+                          "o": Out(stream.Signature(len(Value.cast(self.act.o.payload))))})
+
+    def elaborate(self, platform):
+        m = Module()
+        for name in ("broadcast", "skip_fifo", "main_fifo", "main", "skip", "add", "act"):
+            m.submodules[name] = getattr(self, name)
+        wiring.connect(m, wiring.flipped(self.i), self.broadcast.i)
+        wiring.connect(m, self.broadcast.a, self.main_fifo.i)
+        wiring.connect(m, self.broadcast.b, self.skip_fifo.i)
+        connect_streams(m, self.main_fifo.o, self.main.i)
+        connect_streams(m, self.skip_fifo.o, self.skip.i)
+        connect_streams(m, self.main.o, self.add.a)
+        connect_streams(m, self.skip.o, self.add.b)
+        wiring.connect(m, self.add.o, self.act.i)
+        wiring.connect(m, self.act.o, wiring.flipped(self.o))
+        return m
+
+
+class _Builder:
+    """Turns a chain of golden layers into units, tracking the stream between them:
+    ``cpb`` codes of ``bits`` bits per beat."""
+
+    def __init__(self, folding_by_layer):
+        self.fold = folding_by_layer
+        self.layers = []        # (mvau, act) per compute layer, in folding order
+
+    def chain(self, layers, cpb, bits, first):
+        units = []
+        for layer in layers:
+            width = cpb * bits if cpb else None
+            if hasattr(layer, "skip"):
+                main = self.sub_chain(layer.main, cpb, bits)
+                skip = self.sub_chain(layer.skip, cpb, bits)
+                c = layer.in_shape[2]
+                units.append(ResidualBlock(layer, main, skip, width, c // cpb))
+                cpb, bits = units[-1].out_pe, units[-1].out_bits
+            elif isinstance(layer, Dense) or hasattr(layer, "dense"):
+                f = self.fold[id(layer)]
+                mvau, act = build_layer(layer, f)
+                self.layers.append((mvau, act))
+                in_width = f.simd * mvau.in_bits
+                if width is not None and width != in_width:
+                    units.append(WidthConverter(width, in_width))
+                if hasattr(layer, "dense"):
+                    h, w, c = layer.in_shape
+                    units.append(SlidingWindow(height=h, width=w, channels=c, simd=f.simd,
+                                               bits=mvau.in_bits, kernel=layer.kernel,
+                                               stride=layer.stride, pad=layer.pad,
+                                               pad_value=layer.pad_value))
+                elif not first:
+                    # Two input vectors, so the previous layer can finish the next one
+                    # while this one still reads the current one.
+                    units.append(StreamFifo(in_width, 2 * mvau.sf))
+                units += [mvau, act]
+                act_bits = (layer.activation.out_bits
+                            if isinstance(layer.activation, Thresholds) else None)
+                cpb, bits = f.pe, act_bits
+            else:
+                if cpb is None:
+                    raise ModelError(f"a {type(layer).__name__} cannot be the first layer of "
+                                     f"the hardware; start with a dense or convolution layer")
+                h, w, c = layer.in_shape
+                if hasattr(layer, "kernel"):
+                    units.append(SlidingWindow(height=h, width=w, channels=c, simd=cpb,
+                                               bits=bits, kernel=layer.kernel,
+                                               stride=layer.stride))
+                    positions = layer.kernel ** 2
+                else:
+                    positions = h * w
+                units.append(WindowMax(channels=c, simd=cpb, bits=bits, positions=positions))
+            first = False
+        return units, cpb, bits
+
+    def sub_chain(self, layers, cpb, bits):
+        units, out_cpb, out_bits = self.chain(layers, cpb, bits, first=False)
+        chain = Chain(units)
+        chain.out_pe, chain.out_bits = out_cpb, out_bits
+        return chain
+
+
+class NetworkTop(wiring.Component):
+    """A whole network: ``i`` takes the model's input codes, ``o`` gives label and scores.
+
+    Per dense layer a :class:`~hdl.mvau.MatrixVectorUnit` and its activation
+    (:class:`~hdl.thresholding.Thresholding` or :class:`~hdl.bias.BiasAdd`) behind a
+    :class:`~hdl.dwc.WidthConverter` (from the previous stage's lanes to SIMD codes) and a
+    FIFO of two input vectors (``2*SF`` words): a layer reads its input at SIMD codes per
+    cycle during its first neuron fold, and the FIFO lets the previous layer finish the
+    next vector meanwhile, so in steady state the slowest stage never waits. A
+    convolution has a :class:`~hdl.window.SlidingWindow` (whose row ring is its buffer)
+    in place of the FIFO; a max-pool is a sliding window and a
+    :class:`~hdl.pool.WindowMax` at the incoming stream's channels per beat (the previous
+    layer's PE); a global max-pool a WindowMax over the whole map; a residual block a
+    :class:`ResidualBlock`. One inference per :func:`hdl.folding.initiation_interval`
+    cycles.
 
     Members
     -------
     i : ``In(stream.Signature(SIMD * x_bits of layer 0))``
-        The model's input after its quantiser: bits (feature ``b*SIMD + k`` in bit ``k`` of
-        beat ``b``), or 8-bit pixels for an un-binarised first layer (feature ``b*SIMD + k``
-        in bits ``[8k, 8k+8)``).
+        The model's input after its quantiser, in C order (a map pixel by pixel, channels
+        innermost): bits (feature ``b*SIMD + k`` in bit ``k`` of beat ``b``), or codes
+        (feature ``b*SIMD + k`` in bits ``[k*x_bits, (k+1)*x_bits)``).
     o : ``Out(stream.Signature(StructLayout({"label", "scores"})))``
         See :class:`~hdl.argmax.Argmax`.
     """
@@ -70,36 +236,38 @@ class NetworkTop(wiring.Component):
     def __init__(self, network, folding):
         self.network = network
         self.folding = check_folding(network, folding)
-        self.layers = [build_layer(layer, f) for layer, f in zip(network.layers, self.folding)]
+        compute = compute_layers(network)
+        if not (isinstance(network.layers[0], Dense) or hasattr(network.layers[0], "dense")):
+            raise ModelError("the first layer must be a dense or convolution layer")
+        last = network.layers[-1]
+        if hasattr(last, "dense") and last.out_shape[:2] != (1, 1):
+            raise ModelError(f"the last convolution gives a {last.out_shape} map; the class "
+                             f"scores must be one vector (a 1x1 output, or a dense layer)")
+        builder = _Builder(dict(zip(map(id, compute), self.folding)))
+        self.units, _, _ = builder.chain(network.layers, None, None, first=True)
+        self.layers = builder.layers
         _, last_act = self.layers[-1]
-        self.argmax = Argmax(classes=network.layers[-1].out_features, pe=self.folding[-1].pe,
+        self.argmax = Argmax(classes=compute[-1].out_features, pe=self.folding[-1].pe,
                              width=last_act.out_width)
+        first_mvau = self.layers[0][0]
         super().__init__({
-            "i": In(stream.Signature(self.folding[0].simd * self.layers[0][0].in_bits)),
+            "i": In(stream.Signature(self.folding[0].simd * first_mvau.in_bits)),
             "o": Out(stream.Signature(self.argmax.o.payload.shape())),
         })
 
     def elaborate(self, platform):
         m = Module()
         upstream = wiring.flipped(self.i)
-        for index, ((mvau, act), f) in enumerate(zip(self.layers, self.folding)):
-            if index:
-                prev_width = len(upstream.payload.as_value())
-                in_width = f.simd * mvau.in_bits
-                if prev_width != in_width:
-                    m.submodules[f"dwc{index}"] = dwc = WidthConverter(prev_width, in_width)
-                    connect_streams(m, upstream, dwc.i)
-                    upstream = dwc.o
-                fifo = SyncFIFOBuffered(width=in_width, depth=2 * mvau.sf)
-                m.submodules[f"fifo{index}"] = fifo
-                connect_streams(m, upstream, fifo.w_stream)
-                upstream = fifo.r_stream
-            m.submodules[f"mvau{index}"] = mvau
-            m.submodules[f"act{index}"] = act
-            connect_streams(m, upstream, mvau.i)
-            wiring.connect(m, mvau.o, act.i)
-            upstream = act.o
+        names = {}
+        for unit in self.units:
+            kind = {MatrixVectorUnit: "mvau", Thresholding: "act", BiasAdd: "act",
+                    WidthConverter: "dwc", StreamFifo: "fifo", SlidingWindow: "window",
+                    WindowMax: "pool", ResidualBlock: "residual"}[type(unit)]
+            index = names[kind] = names.get(kind, -1) + 1
+            m.submodules[f"{kind}{index}"] = unit
+            connect_streams(m, upstream, unit.i)
+            upstream = unit.o
         m.submodules.argmax = self.argmax
-        wiring.connect(m, upstream, self.argmax.i)
+        connect_streams(m, upstream, self.argmax.i)
         wiring.connect(m, self.argmax.o, wiring.flipped(self.o))
         return m

@@ -1,0 +1,189 @@
+"""Sliding-window generator: a map stream in, its im2col windows out, from row buffers."""
+
+from amaranth.hdl import Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from .params import check_positive_int
+
+__all__ = ["SlidingWindow", "window_rows"]
+
+
+def window_rows(height, kernel, stride):
+    """Rows of the ring buffer: a window's ``K`` rows plus ``S`` rows the writer may fill
+    ahead (so that in steady state the next output row's rows arrive while the current one
+    is read), but never more than the map's ``H`` rows."""
+    return min(kernel + stride, height)
+
+
+class SlidingWindow(wiring.Component):
+    """Turns a stream of ``(H, W, C)`` maps into their ``K x K`` windows (im2col).
+
+    Input: per map ``H*W*CF`` beats of ``SIMD`` channel codes (``CF = C/SIMD``), in
+    ``(y, x, cf)`` order: channel ``cf*SIMD + s`` of pixel ``(y, x)`` in bits
+    ``[s*bits, (s+1)*bits)``. Output: per map ``OH*OW`` windows of ``K*K*CF`` beats in
+    ``(oy, ox)`` then ``(ky, kx, cf)`` order, :func:`golden.conv.im2col`'s column order,
+    ``OH = (H + 2P - K)//S + 1``; a window position outside the map reads ``pad_value``
+    in every lane.
+
+    The rows live in a ring of ``R`` rows (:func:`window_rows`) in one memory of
+    ``R*W*CF`` words of ``SIMD*bits`` bits. The writer takes a row when the ring has a free
+    row; the reader emits output row ``oy`` once the map's rows up to
+    ``oy*S - P + K - 1`` (all ``H`` rows for the last output row, so that every row is
+    released) are in, and releases the rows no later window needs. A map can start
+    streaming in while the previous one's last windows are read.
+
+    Latency: an output beat is valid 1 cycle after it is issued; with its rows present and
+    no backpressure the generator emits one beat per cycle, ``OH*OW*K*K*CF`` per map.
+
+    Parameters
+    ----------
+    height, width, channels : int
+        The input map ``(H, W, C)``.
+    simd : int
+        Channels per beat; must divide ``channels``.
+    bits : int
+        Bits per channel code (1 for binary maps).
+    kernel, stride, pad : int
+        ``K``, ``S`` (``S <= K``) and ``P`` (``P < K``, on every side).
+    pad_value : int
+        The code read outside the map.
+    """
+
+    def __init__(self, *, height, width, channels, simd, bits, kernel, stride=1, pad=0,
+                 pad_value=0):
+        for name, value in (("height", height), ("width", width), ("channels", channels),
+                            ("simd", simd), ("bits", bits), ("kernel", kernel),
+                            ("stride", stride)):
+            check_positive_int(name, value)
+        if channels % simd:
+            raise ValueError(f"SIMD {simd} does not divide the {channels} channels; "
+                             f"choose a divisor of {channels}")
+        if stride > kernel:
+            raise ValueError(f"stride {stride} is larger than the {kernel}x{kernel} kernel; "
+                             f"rows between windows would be skipped (not supported)")
+        if not isinstance(pad, int) or not 0 <= pad < kernel:
+            raise ValueError(f"padding must be an integer in [0, {kernel}), not {pad!r}")
+        if min(height, width) + 2 * pad < kernel:
+            raise ValueError(f"the {kernel}x{kernel} kernel does not fit a {height}x{width} "
+                             f"map with padding {pad}")
+        if not 0 <= pad_value < 1 << bits:
+            raise ValueError(f"pad value {pad_value} is not a {bits}-bit code")
+        self.height, self.width, self.channels = height, width, channels
+        self.simd, self.bits, self.cf = simd, bits, channels // simd
+        self.kernel, self.stride, self.pad, self.pad_value = kernel, stride, pad, pad_value
+        self.out_height = (height + 2 * pad - kernel) // stride + 1
+        self.out_width = (width + 2 * pad - kernel) // stride + 1
+        self.rows = window_rows(height, kernel, stride)
+        self.in_beats = height * width * self.cf
+        self.out_beats = self.out_height * self.out_width * kernel * kernel * self.cf
+        super().__init__({
+            "i": In(stream.Signature(simd * bits)),
+            "o": Out(stream.Signature(simd * bits)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        h, w, cf, k, s, p = (self.height, self.width, self.cf, self.kernel, self.stride,
+                             self.pad)
+        oh, ow, rows = self.out_height, self.out_width, self.rows
+        row_words = w * cf
+        ring = rows * row_words
+        m.submodules.buffer = buffer = Memory(shape=unsigned(self.simd * self.bits),
+                                              depth=ring, init=[])
+        wr, rd = buffer.write_port(), buffer.read_port()
+
+        def wrap_add(value, const):
+            """``(value + const) mod ring`` for ``value`` in ``[0, ring)``, a constant."""
+            const %= ring
+            total = value + const
+            return Mux(total >= ring, total - ring, total)[:len(value)]
+
+        # Complete rows held and not yet released; rows a new row may use.
+        occ = Signal(range(rows + 1))
+        row_done = Signal()
+        release = Signal(range(h + 1))
+        m.d.sync += occ.eq(occ + row_done - release)
+
+        # Writer.
+        w_pos = Signal(range(row_words))
+        w_row_addr = Signal(range(ring))
+        m.d.comb += [
+            self.i.ready.eq(occ < rows),
+            wr.addr.eq(w_row_addr + w_pos),
+            wr.data.eq(self.i.payload),
+            wr.en.eq(self.i.valid & self.i.ready),
+        ]
+        with m.If(wr.en):
+            m.d.sync += w_pos.eq(Mux(w_pos == row_words - 1, 0, w_pos + 1))
+            with m.If(w_pos == row_words - 1):
+                m.d.comb += row_done.eq(1)
+                m.d.sync += w_row_addr.eq(wrap_add(w_row_addr, row_words))
+
+        # Reader: output row oy, column ox, window row ky, column kx, channel fold c.
+        oy, ox = Signal(range(oh)), Signal(range(ow))
+        ky, kx, c = Signal(range(k)), Signal(range(k)), Signal(range(cf))
+        iy0 = Signal(signed(max(h, k + s).bit_length() + 2), init=-p)   # oy*S - P
+        iy = Signal.like(iy0, init=-p)                                  # iy0 + ky
+        ix0 = Signal(signed(max(w, k + s).bit_length() + 2), init=-p)   # ox*S - P
+        ix = Signal.like(ix0, init=-p)                                  # ix0 + kx
+        low = Signal(range(h + 1))          # rows of this map released
+        base = Signal(range(ring))          # ring address of the map's row 0
+        top = Signal(range(ring), init=(-p * row_words) % ring)   # row iy0
+        row_addr = Signal(range(ring), init=(-p * row_words) % ring)  # row iy
+        col = Signal(signed(len(ix0) + max(1, (cf - 1).bit_length()) + 1),
+                     init=-p * cf)          # ix*CF + c
+
+        last_row = oy == oh - 1
+        need = Signal(range(h + 1))         # rows of the map output row oy needs
+        m.d.comb += need.eq(Mux(last_row | (iy0 + k >= h), h, (iy0 + k)[:len(need)]))
+        rows_ok = (low + occ) >= need
+
+        move = ~self.o.valid | self.o.ready
+        issue = move & rows_ok
+        pad_here = (iy < 0) | (iy >= h) | (ix < 0) | (ix >= w)
+        m.d.comb += [
+            rd.addr.eq(Mux(pad_here, 0, row_addr + col)),
+            rd.en.eq(move),
+        ]
+        s1_pad = Signal()
+        with m.If(move):
+            m.d.sync += [self.o.valid.eq(issue), s1_pad.eq(pad_here)]
+        pad_word = Const(sum(self.pad_value << (lane * self.bits) for lane in range(self.simd)),
+                         self.simd * self.bits)
+        m.d.comb += self.o.payload.eq(Mux(s1_pad, pad_word, rd.data))
+
+        end_c, end_kx, end_ky = c == cf - 1, kx == k - 1, ky == k - 1
+        with m.If(issue):
+            m.d.sync += [c.eq(Mux(end_c, 0, c + 1)), col.eq(col + 1)]
+            with m.If(end_c):
+                m.d.sync += [kx.eq(Mux(end_kx, 0, kx + 1)), ix.eq(ix + 1)]
+                with m.If(end_kx):
+                    # Next window row: back to the window's first column.
+                    m.d.sync += [ky.eq(Mux(end_ky, 0, ky + 1)), iy.eq(iy + 1),
+                                 row_addr.eq(wrap_add(row_addr, row_words)),
+                                 ix.eq(ix0), col.eq(ix0 * cf)]
+                    with m.If(end_ky):
+                        # Next window: S columns on, or the next output row.
+                        m.d.sync += [iy.eq(iy0), row_addr.eq(top), ox.eq(ox + 1),
+                                     ix0.eq(ix0 + s), ix.eq(ix0 + s), col.eq((ix0 + s) * cf)]
+                        with m.If(ox == ow - 1):
+                            m.d.sync += [ox.eq(0), ix0.eq(-p), ix.eq(-p), col.eq(-p * cf)]
+                            with m.If(last_row):
+                                # Map done: release every row, the next map starts H rows on.
+                                m.d.comb += release.eq(h - low)
+                                next_base = wrap_add(base, h * row_words)
+                                m.d.sync += [oy.eq(0), low.eq(0), base.eq(next_base),
+                                             iy0.eq(-p), iy.eq(-p),
+                                             top.eq(wrap_add(next_base, -p * row_words)),
+                                             row_addr.eq(wrap_add(next_base, -p * row_words))]
+                            with m.Else():
+                                # Rows above the next output row's window are free.
+                                next_low = Mux(iy0 + s <= 0, 0, Mux(iy0 + s >= h, h, iy0 + s))
+                                m.d.comb += release.eq(next_low - low)
+                                m.d.sync += [oy.eq(oy + 1), low.eq(next_low),
+                                             iy0.eq(iy0 + s), iy.eq(iy0 + s),
+                                             top.eq(wrap_add(top, s * row_words)),
+                                             row_addr.eq(wrap_add(top, s * row_words))]
+        return m

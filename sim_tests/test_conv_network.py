@@ -1,0 +1,130 @@
+"""Convolutional networks in Verilator against golden: sliding windows, pools, a residual
+block, and BNN-PYNQ's CNV-W1A1. Labels and every class score must equal golden, and the
+measured cycles per inference in steady state the analytical initiation interval."""
+
+import numpy as np
+import pytest
+
+from golden.conv import Conv2D
+from golden.model import BINARY, Bias, Dense, InputQuant, Network, Thresholds
+from golden.network import layer_forward
+from golden.pool import GlobalMaxPool, MaxPool
+from golden.residual import Residual
+from golden.packing import pack_lanes
+from hdl.folding import LayerFolding
+from sim_tests.test_network import check_network
+
+
+def quantile_act(rng, acc, count, offset):
+    """Thresholds at quantiles of the accumulators ``acc`` (..., C) of random data, so
+    that every output code occurs; random directions."""
+    flat = acc.reshape(-1, acc.shape[-1])
+    q = np.quantile(flat, np.linspace(0.2, 0.8, count), axis=0).T.round().astype(np.int64)
+    direction = rng.choice([-1, 1], len(q))
+    q[direction < 0] = q[direction < 0, ::-1]
+    return Thresholds(q, direction, offset=offset if count > 1 else 0)
+
+
+def make_conv(rng, x, in_shape, oc, k, *, stride=1, pad=0, pad_value=0, count=1, enc=BINARY):
+    """A convolution with random +-1 weights and quantile thresholds on the sample ``x``."""
+    fan_in = k * k * in_shape[2]
+    w = rng.choice([-1, 1], (oc, fan_in))
+    probe = Conv2D(in_shape, Dense(w, Bias(np.zeros(oc, np.int64)), input_encoding=enc), k,
+                   stride, pad, pad_value)
+    acc, _ = layer_forward(probe, x)
+    act = quantile_act(rng, acc, count, offset=-(count // 2))
+    layer = Conv2D(in_shape, Dense(w, act, input_encoding=enc), k, stride, pad, pad_value)
+    return layer, layer_forward(layer, x)[1]
+
+
+def pooled_network(seed):
+    """8x8 bits -> 3x3 conv (pad 1, pad bit 1) 4 ch -> 2x2 max-pool -> 3x3 conv 8 ch, 2-bit
+    codes -> global max-pool -> dense 8 -> 3 scores."""
+    rng = np.random.default_rng(seed)
+    inp = InputQuant((8, 8), 128)
+    x = inp(rng.integers(0, 256, (300, 8, 8))).reshape(300, 8, 8, 1)
+    c0, x = make_conv(rng, x, (8, 8, 1), 4, 3, pad=1, pad_value=1)
+    pool = MaxPool((8, 8, 4), 2)
+    x = pool.forward(x)
+    c1, x = make_conv(rng, x, (4, 4, 4), 8, 3, count=3)
+    gpool = GlobalMaxPool((2, 2, 8))
+    dense = Dense(rng.choice([-1, 1], (3, 8)), Bias(rng.integers(-4, 4, 3)),
+                  input_encoding=c1.activation.next_encoding())
+    return Network("pooled", inp, [c0, pool, c1, gpool, dense])
+
+
+def residual_network(seed, deep=False):
+    """BiNeal-style: 3x3 conv to bits, a residual block (main 3x3 pad 1 and skip 1x1,
+    both to 4-bit codes, added and re-binarised), 2x2 max-pool, dense scores. ``deep``:
+    the main path is two 3x3 convolutions (bits, then 4-bit codes)."""
+    rng = np.random.default_rng(seed)
+    inp = InputQuant((6, 6), 100)
+    x = inp(rng.integers(0, 256, (300, 6, 6))).reshape(300, 6, 6, 1)
+    c0, x = make_conv(rng, x, (6, 6, 1), 4, 3, pad=1)
+    main = []
+    a = x
+    if deep:
+        layer, a = make_conv(rng, a, (6, 6, 4), 4, 3, pad=1)
+        main.append(layer)
+    layer, a = make_conv(rng, a, (6, 6, 4), 4, 3, pad=1, count=15)
+    main.append(layer)
+    skip, b = make_conv(rng, x, (6, 6, 4), 4, 1, count=15)
+    probe = Residual((6, 6, 4), main, (skip,), Thresholds(np.zeros((4, 1), np.int64)))
+    s = probe.add(a, b)
+    block = Residual((6, 6, 4), main, (skip,), quantile_act(rng, s, 1, 0))
+    x = layer_forward(block, x)[1]
+    pool = MaxPool((6, 6, 4), 2)
+    dense = Dense(rng.choice([-1, 1], (3, 36)), Bias(rng.integers(-4, 4, 3)))
+    return Network("residual", inp, [c0, block, pool, dense])
+
+
+def images(rng, shape, n):
+    pixels = rng.integers(0, 256, (n,) + shape, dtype=np.uint8)
+    pixels[0], pixels[1] = 255, 0
+    return pixels
+
+
+@pytest.mark.parametrize("folding", [
+    [LayerFolding(1, 2), LayerFolding(2, 4), LayerFolding(4, 1)],
+    [LayerFolding(1, 4), LayerFolding(4, 2), LayerFolding(8, 3)],
+], ids=["narrow", "wide"])
+def test_pooled_network(verilator, folding):
+    network = pooled_network(31)
+    pixels = images(np.random.default_rng(32), (8, 8), 8)
+    check_network(network, folding, "conv_pooled_" + "_".join(map(str, folding)), pixels)
+
+
+@pytest.mark.parametrize("folding", [
+    [LayerFolding(1, 2), LayerFolding(2, 2), LayerFolding(4, 2), LayerFolding(4, 3)],
+    [LayerFolding(1, 4), LayerFolding(4, 4), LayerFolding(1, 4), LayerFolding(12, 1)],
+], ids=["a", "b"])
+def test_residual_network(verilator, folding):
+    network = residual_network(41)
+    pixels = images(np.random.default_rng(42), (6, 6), 8)
+    check_network(network, folding, "conv_residual_" + "_".join(map(str, folding)), pixels)
+
+
+DEEP_FOLDING = [LayerFolding(1, 2), LayerFolding(2, 4), LayerFolding(4, 2), LayerFolding(4, 2),
+                LayerFolding(4, 3)]
+
+
+def test_residual_skip_fifo_depth_is_needed(verilator, monkeypatch):
+    """With a two-convolution main path (4 rows of lag) the computed skip FIFO depth runs at
+    the analytical rate; a 2-word FIFO deadlocks the block (the add waits for the main
+    path, which waits for rows the full skip path keeps the broadcast from sending)."""
+    import hdl.network
+    network = residual_network(43, deep=True)
+    pixels = images(np.random.default_rng(44), (6, 6), 6)
+    check_network(network, DEEP_FOLDING, "conv_residual_deep", pixels)
+
+    monkeypatch.setattr(hdl.network, "skip_fifo_depth", lambda *args: 2)
+    from hdl.network import NetworkTop
+    from sim_tests.harness import Simulation
+    top = NetworkTop(network, DEEP_FOLDING)
+    block = next(u for u in top.units if hasattr(u, "skip_depth"))
+    assert block.skip_depth == 2
+    sim = Simulation(top, "conv_residual_deep_fifo2")
+    x = network.input(pixels)
+    beats = [v for row in x for v in pack_lanes(row.reshape(-1, 1), 1)]
+    res = sim.run(beats, len(pixels), max_cycles=20000)
+    assert len(res.outputs) < len(pixels), "expected a deadlock with a 2-word skip FIFO"
