@@ -51,25 +51,261 @@ def ebr_count(width, depth):
     return min(-(-width // w) * -(-depth // d) for w, d in EBR_SHAPES)
 
 
+def walk_units(top):
+    """Every leaf unit of a :class:`hdl.network.NetworkTop` (or of a chain or residual
+    block), in stream order; FIFOs as their ``SyncFIFOBuffered``."""
+    from .network import Chain, ResidualBlock, StreamFifo
+    units = getattr(top, "units", None)
+    if units is None:
+        units = [top]
+    for unit in units:
+        if isinstance(unit, StreamFifo):
+            yield unit.fifo
+        elif isinstance(unit, Chain):
+            yield from walk_units(unit)
+        elif isinstance(unit, ResidualBlock):
+            yield unit.broadcast
+            yield unit.main_fifo.fifo
+            yield unit.skip_fifo.fifo
+            yield from walk_units(unit.main)
+            yield from walk_units(unit.skip)
+            yield unit.add
+            yield unit.act
+        else:
+            yield unit
+    if hasattr(top, "argmax"):
+        yield top.argmax
+
+
+def silence(top):
+    """Mark a network built only to be inspected, so Amaranth does not warn that it was
+    never elaborated."""
+    from .network import Chain, ResidualBlock, StreamFifo
+    def mark(obj):
+        obj._MustUse__silence = True
+    mark(top)
+    for unit in getattr(top, "units", []):
+        mark(unit)
+        if isinstance(unit, StreamFifo):
+            mark(unit.fifo)
+        if isinstance(unit, Chain):
+            silence(unit)
+        if isinstance(unit, ResidualBlock):
+            for name in ("broadcast", "main_fifo", "skip_fifo", "add", "act"):
+                mark(getattr(unit, name))
+            for fifo in (unit.main_fifo, unit.skip_fifo):
+                mark(fifo.fifo)
+            silence(unit.main)
+            silence(unit.skip)
+    if hasattr(top, "argmax"):
+        mark(top.argmax)
+
+
 def memories(top, image_fifo=None):
     """The memories of a :class:`hdl.network.NetworkTop` (and of the serial accelerator's
     image FIFO, given as ``(width, depth)``)."""
+    from amaranth.lib.fifo import SyncFIFOBuffered
+    from .channelwise import ChannelwiseUnit
+    from .mvau import MatrixVectorUnit
+    from .window import SlidingWindow
     out = []
     if image_fifo:
         width, depth = image_fifo
         out.append(Memory("image_fifo", width, depth - 1, "ram"))
-    for index, ((mvau, act), f) in enumerate(zip(top.layers, top.folding)):
-        if index:
-            out.append(Memory(f"fifo{index}", f.simd * mvau.in_bits, 2 * mvau.sf - 1, "ram"))
-        out.append(Memory(f"mvau{index}.weights", f.pe * f.simd * mvau.w_bits,
-                          mvau.sf * mvau.nf, "rom"))
-        if mvau.nf > 1:
-            out.append(Memory(f"mvau{index}.inputs", f.simd * mvau.in_bits, mvau.sf,
-                              "registers"))
-        out.append(Memory(f"act{index}.params", act.param_width * act.pe, act.nf, "rom"))
+    count = {}
+    for unit in walk_units(top):
+        kind = type(unit).__name__
+        index = count[kind] = count.get(kind, -1) + 1
+        if isinstance(unit, SyncFIFOBuffered):
+            out.append(Memory(f"fifo{index}", unit.width, unit.depth - 1, "ram"))
+        elif isinstance(unit, SlidingWindow):
+            out.append(Memory(f"window{index}", unit.simd * unit.bits,
+                              unit.rows * unit.width * unit.cf, "ram"))
+        elif isinstance(unit, MatrixVectorUnit):
+            out.append(Memory(f"mvau{index}.weights", unit.pe * unit.simd * unit.w_bits,
+                              unit.sf * unit.nf, "rom"))
+            if unit.nf > 1:
+                out.append(Memory(f"mvau{index}.inputs", unit.simd * unit.in_bits, unit.sf,
+                                  "registers"))
+        elif isinstance(unit, ChannelwiseUnit):
+            out.append(Memory(f"act{index}.params", unit.param_width * unit.pe, unit.nf, "rom"))
     return out
 
 
 def ebr_estimate(top, image_fifo=None):
     """Total EBRs expected for the design (see the module docstring)."""
     return sum(m.ebr for m in memories(top, image_fifo))
+
+
+# --- Logic (LUT4 and flip-flop) model -------------------------------------------------
+#
+# Flip-flops are counted from the registers the generators declare (exact up to what
+# Yosys trims: constant or duplicate bits). LUT4s are a linear model over structural
+# features, its coefficients fitted by least squares to synth_ice40 results of single
+# units (``python -m benchmarks.ice40_resources --fit``, Yosys 0.70); the error on whole
+# designs is reported by the same benchmark.
+
+def _bits(n):
+    """Flip-flops of an Amaranth ``Signal(range(n))`` counter."""
+    return max(0, (n - 1).bit_length())
+
+
+def _rom_in_logic(width, depth):
+    return Memory("", width, depth, "rom").ebr == 0 and depth > 1
+
+
+def element_row_lut4(element, n):
+    """LUT4s of one PE row of ``n`` lanes of ``element`` with its registered sum
+    (:data:`ELEMENT_ROWS`, interpolated)."""
+    key = (element.kind, element.w_bits, element.x_bits)
+    scale = 1.0
+    if key not in ELEMENT_ROWS:
+        # Not measured: the measured element of the same kind with the closest operand
+        # widths, scaled by the operand bits per lane.
+        near = min((k for k in ELEMENT_ROWS if k[0] == element.kind),
+                   key=lambda k: abs(k[1] + k[2] - element.w_bits - element.x_bits),
+                   default=("lut", 2, 2))
+        scale = (element.w_bits + element.x_bits) / (near[1] + near[2])
+        key = near
+    points = sorted(ELEMENT_ROWS[key].items())
+    lo = max((p for p in points if p[0] <= n), default=points[0])
+    hi = min((p for p in points if p[0] >= n), default=None)
+    if hi is None:
+        lo, hi = points[-2], points[-1]
+    if hi[0] == lo[0]:
+        return scale * lo[1]
+    return scale * (lo[1] + (hi[1] - lo[1]) * (n - lo[0]) / (hi[0] - lo[0]))
+
+
+def mvau_features(mvau):
+    """LUT4 and flip-flop features of a :class:`hdl.mvau.MatrixVectorUnit`."""
+    e, simd, pe = mvau.element, mvau.simd, mvau.pe
+    groups = [min(mvau.group, simd - g) for g in range(0, simd, mvau.group)]
+    row_w = mvau.row_shape.width
+    w_bits, w_depth = pe * simd * mvau.w_bits, mvau.sf * mvau.nf
+    rom = _rom_in_logic(w_bits, w_depth)
+    replay = mvau.sf * simd * mvau.in_bits if mvau.nf > 1 else 0
+    control = _bits(mvau.sf) + _bits(mvau.nf) + _bits(w_depth)
+    registers = (control + 4 + simd * mvau.in_bits + replay + (w_bits if rom else 0)
+                 + (3 + pe * sum(e.sum_shape(n).width for n in groups) if len(groups) > 1 else 0)
+                 + 3 + pe * row_w + pe * mvau.acc_width + 1)
+    return {
+        "rows": pe * sum(element_row_lut4(e, n) for n in groups),
+        "acc": pe * (mvau.acc_width + (row_w if len(groups) > 1 else 0)),
+        "replay": replay,
+        "replay_mux": simd * mvau.in_bits if mvau.nf > 1 else 0,
+        "rom": w_bits * -(-w_depth // 16) if rom else 0,
+        "control": control,
+        "const": 1,
+    }, {"registers": registers}
+
+
+def act_features(act):
+    """Features of an activation unit (:class:`~hdl.channelwise.ChannelwiseUnit`)."""
+    from .thresholding import Thresholding
+    in_w = len(act.i.payload.as_value()) // act.pe
+    out_w = len(act.o.payload.as_value()) // act.pe
+    rom = _rom_in_logic(act.param_width * act.pe, act.nf)
+    thresholds = isinstance(act, Thresholding)
+    return {
+        "compare": act.pe * act.count * act.t_width if thresholds else 0,
+        "add": 0 if thresholds else act.pe * out_w,
+        "rom": act.param_width * act.pe * -(-act.nf // 16) if rom else 0,
+        "control": _bits(act.nf),
+        "const": 1,
+    }, {"registers": _bits(act.nf) + 2 + act.pe * (in_w + out_w)
+        + (act.param_width * act.pe if rom else 0)}
+
+
+def fifo_features(fifo):
+    """Features of an ``amaranth.lib.fifo.SyncFIFOBuffered`` (memory in EBR)."""
+    return ({"control": _bits(fifo.depth + 1), "width": fifo.width, "const": 1},
+            {"control": _bits(fifo.depth + 1), "width": fifo.width, "const": 1})
+
+
+def dwc_features(dwc):
+    """Features of a :class:`hdl.dwc.WidthConverter`."""
+    a, b = dwc.in_width, dwc.out_width
+    wide = max(a, b)
+    return ({"wide": wide if a != b else 0, "control": _bits(wide // min(a, b) + 1),
+             "const": int(a != b)},
+            {"wide": wide if a != b else 0, "control": _bits(wide // min(a, b) + 1),
+             "const": int(a != b)})
+
+
+def argmax_features(argmax):
+    """Features of a :class:`hdl.argmax.Argmax`."""
+    return ({"compare": argmax.pe * argmax.width, "scores": argmax.classes * argmax.width,
+             "const": 1},
+            {"scores": argmax.classes * argmax.width, "best": argmax.width + argmax.label_width,
+             "const": 1})
+
+
+def unit_features(unit):
+    """``(lut4 features, ff features)`` of one generated unit (see the fitted tables)."""
+    from amaranth.lib.fifo import SyncFIFOBuffered
+    from .argmax import Argmax
+    from .channelwise import ChannelwiseUnit
+    from .dwc import WidthConverter
+    from .mvau import MatrixVectorUnit
+    for cls, func in ((MatrixVectorUnit, mvau_features), (ChannelwiseUnit, act_features),
+                      (SyncFIFOBuffered, fifo_features), (WidthConverter, dwc_features),
+                      (Argmax, argmax_features)):
+        if isinstance(unit, cls):
+            return func(unit)
+    raise TypeError(f"no resource model for {type(unit).__name__}")
+
+
+def unit_kind(unit):
+    return {"MatrixVectorUnit": "mvau", "Thresholding": "act", "BiasAdd": "act",
+            "SyncFIFOBuffered": "fifo", "WidthConverter": "dwc",
+            "Argmax": "argmax"}[type(unit).__name__]
+
+
+def unit_logic(unit):
+    """Estimated ``{"lut4", "ff"}`` of one unit."""
+    lut_f, ff_f = unit_features(unit)
+    kind = unit_kind(unit)
+    return {"lut4": _dot(LUT4_MODEL[kind], lut_f), "ff": _dot(FF_MODEL[kind], ff_f)}
+
+
+def harness_ff(unit):
+    """Flip-flops of the benchmark harness that registers a unit's stream inputs."""
+    from amaranth.hdl import Value
+    i = unit.i if hasattr(unit, "i") else unit.w_stream
+    return len(Value.cast(i.payload)) + 2
+
+
+def logic_estimate(top):
+    """Estimated ``{"lut4", "ff"}`` (integers) of a :class:`hdl.network.NetworkTop`."""
+    total = {"lut4": 0.0, "ff": 0.0}
+    for unit in walk_units(top):
+        for k, v in unit_logic(unit).items():
+            total[k] += v
+    return {k: round(v) for k, v in total.items()}
+
+
+def _dot(coefficients, features):
+    return sum(coefficients.get(k, 0) * v for k, v in features.items())
+
+
+# Fitted coefficients (python -m benchmarks.ice40_resources --fit).
+# LUT4s of one registered PE row of n lanes, measured (python -m benchmarks.ice40_elements
+# --simd 1 2 4 8): (kind, w_bits, x_bits) -> {n: LUT4}; other n by linear interpolation.
+ELEMENT_ROWS = {
+    ('xnor', 1, 1): {1: 1, 2: 2, 4: 7, 8: 17},
+    ('signflip', 1, 2): {1: 5, 2: 13, 4: 32, 8: 74},
+    ('zeroskip', 2, 1): {1: 1, 2: 3, 4: 8, 8: 18},
+    ('zeroskip', 2, 2): {1: 7, 2: 17, 4: 40, 8: 93},
+    ('shift', 3, 1): {1: 2, 2: 6, 4: 18, 8: 40},
+    ('shift', 3, 2): {1: 12, 2: 30, 4: 76, 8: 158},
+    ('lut', 2, 2): {1: 5, 2: 14, 4: 42, 8: 103},
+    ('lut', 3, 3): {1: 27, 2: 62, 4: 133, 8: 293},
+    ('lut', 2, 4): {1: 12, 2: 32, 4: 84, 8: 193},
+    ('lut', 4, 4): {1: 9, 2: 201, 4: 428, 8: 915},
+    ('signflip', 1, 8): {1: 23, 2: 49, 4: 115, 8: 268},
+    ('zeroskip', 2, 8): {1: 25, 2: 53, 4: 154, 8: 336},
+}
+LUT4_MODEL = {k: {} for k in ("mvau", "act", "fifo", "dwc", "argmax")}
+FF_MODEL = {"mvau": {"registers": 1.0}, "act": {"registers": 1.0},
+            "fifo": {}, "dwc": {}, "argmax": {}}
