@@ -1,13 +1,13 @@
 """The project's model file (``.npz``) and the one loader every ``--model`` option uses.
 
-File format, version 2 (version 1 files, binary-only, load unchanged)
+File format, version 3 (versions 1 and 2, dense-only, load unchanged)
 --------------------------------------------------------------------
 A numpy ``.npz`` archive (zip), loaded with ``allow_pickle=False``, holding:
 
 ``model.json``
     A 0-d unicode array with a JSON object::
 
-        {"format": "bnn-rtl-model", "version": 2, "name": "...",
+        {"format": "bnn-rtl-model", "version": 3, "name": "...",
          "input": {"shape": [28, 28], "binarize_threshold": 128},
          "classes": ["0", ..., "9"],
          "layers": [{"type": "dense", "in_features": 784, "out_features": 1024,
@@ -33,6 +33,19 @@ optional ``"scaled": true`` says that ``layer<i>.scale_exp`` is present.
 ``layer<i>.bias``
     int64 ``(out_features,)``, for a ``bias`` activation.
 
+Version 3 adds, beside ``"dense"``:
+
+* ``{"type": "conv", "in_shape": [H, W, C], "kernel": K, "stride": S, "pad": P,
+  "pad_value": code, ...the dense fields}``: arrays as a dense layer's, the weights
+  ``(OC, K*K*C)`` in ``(ky, kx, c)`` column order (:mod:`golden.conv`);
+* ``{"type": "maxpool", "in_shape": ..., "kernel": K, "stride": S}`` and
+  ``{"type": "globalmaxpool", "in_shape": ...}`` (no arrays);
+* ``{"type": "residual", "in_shape": ..., "main": [layers], "skip": [layers],
+  "activation": {...}}``: inner layer ``j`` stores its arrays under
+  ``layer<i>.main<j>`` / ``layer<i>.skip<j>``, the block's thresholds under ``layer<i>``;
+* ``"input": {..., "table": {"type": "int", "bits", "offset", "top"}}`` with the array
+  ``input.table`` (256 codes, one per pixel value).
+
 A layer fed by a multi-threshold activation (``count`` > 1) has
 ``"inputs": {"type": "int", "bits": b, "offset": o, "top": count}``: its inputs are codes
 ``0..count`` on ``b`` bits whose values are ``code + o`` (the activation's ``offset``).
@@ -55,47 +68,87 @@ from .weights import weight_encoding
 __all__ = ["FORMAT", "VERSION", "save", "load", "load_model"]
 
 FORMAT = "bnn-rtl-model"
-VERSION = 2
-READABLE_VERSIONS = (1, 2)
+VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
 
 
-def _header(network):
-    layers = []
-    for layer in network.layers:
-        act = layer.activation
-        layers.append({
-            "type": "dense",
-            "in_features": int(layer.in_features),
-            "out_features": int(layer.out_features),
-            "weights": layer.weight_encoding.to_json(),
-            "scaled": bool(layer.scale_exp.any()),
-            "inputs": (layer.input_encoding if layer.input_encoding == BINARY
-                       else layer.input_encoding.to_json()),
-            "activation": ({"type": "thresholds", "count": int(act.count), "offset": act.offset}
-                           if isinstance(act, Thresholds) else {"type": "bias"}),
-        })
-    return {"format": FORMAT, "version": VERSION, "name": network.name,
-            "input": {"shape": list(network.input.shape),
-                      "binarize_threshold": network.input.threshold},
-            "classes": list(network.classes), "layers": layers}
+def _dense_spec(layer):
+    act = layer.activation
+    return {
+        "in_features": int(layer.in_features),
+        "out_features": int(layer.out_features),
+        "weights": layer.weight_encoding.to_json(),
+        "scaled": bool(layer.scale_exp.any()),
+        "inputs": (layer.input_encoding if layer.input_encoding == BINARY
+                   else layer.input_encoding.to_json()),
+        "activation": ({"type": "thresholds", "count": int(act.count), "offset": act.offset}
+                       if isinstance(act, Thresholds) else {"type": "bias"}),
+    }
+
+
+def _dense_arrays(layer, key, arrays):
+    if layer.weight_encoding.kind == "binary":
+        arrays[f"{key}.weights"] = np.packbits(layer.weight_bits, axis=1, bitorder="little")
+    else:
+        arrays[f"{key}.weights"] = layer.weights.astype(np.int16)
+    if layer.scale_exp.any():
+        arrays[f"{key}.scale_exp"] = layer.scale_exp.astype(np.int64)
+    _activation_arrays(layer.activation, key, arrays)
+
+
+def _activation_arrays(act, key, arrays):
+    if isinstance(act, Thresholds):
+        arrays[f"{key}.thresholds"] = act.thresholds
+        arrays[f"{key}.direction"] = act.direction
+    else:
+        arrays[f"{key}.bias"] = act.bias
+
+
+def _layer_spec(layer, key, arrays):
+    """The JSON of one layer (arrays stored under ``key``)."""
+    from .conv import Conv2D
+    from .pool import GlobalMaxPool, MaxPool
+    from .residual import Residual
+    if isinstance(layer, Dense):
+        _dense_arrays(layer, key, arrays)
+        return {"type": "dense", **_dense_spec(layer)}
+    if isinstance(layer, Conv2D):
+        _dense_arrays(layer.dense, key, arrays)
+        return {"type": "conv", "in_shape": list(layer.in_shape), "kernel": layer.kernel,
+                "stride": layer.stride, "pad": layer.pad, "pad_value": int(layer.pad_value),
+                **_dense_spec(layer.dense)}
+    if isinstance(layer, MaxPool):
+        return {"type": "maxpool", "in_shape": list(layer.in_shape), "kernel": layer.kernel,
+                "stride": layer.stride}
+    if isinstance(layer, GlobalMaxPool):
+        return {"type": "globalmaxpool", "in_shape": list(layer.in_shape)}
+    assert isinstance(layer, Residual)
+    _activation_arrays(layer.activation, key, arrays)
+    act = layer.activation
+    return {"type": "residual", "in_shape": list(layer.in_shape),
+            "main": [_layer_spec(inner, f"{key}.main{j}", arrays)
+                     for j, inner in enumerate(layer.main)],
+            "skip": [_layer_spec(inner, f"{key}.skip{j}", arrays)
+                     for j, inner in enumerate(layer.skip)],
+            "activation": {"type": "thresholds", "count": int(act.count), "offset": act.offset}}
+
+
+def _header(network, arrays):
+    inp = network.input
+    spec = {"shape": list(inp.shape), "binarize_threshold": inp.threshold}
+    if inp.table is not None:
+        spec["table"] = inp.table_encoding.to_json()
+        arrays["input.table"] = inp.table
+    return {"format": FORMAT, "version": VERSION, "name": network.name, "input": spec,
+            "classes": list(network.classes),
+            "layers": [_layer_spec(layer, f"layer{i}", arrays)
+                       for i, layer in enumerate(network.layers)]}
 
 
 def save(network, path):
     """Write ``network`` to ``path`` (.npz); the bytes depend only on the network."""
-    arrays = {"model.json": np.array(json.dumps(_header(network), sort_keys=True))}
-    for i, layer in enumerate(network.layers):
-        if layer.weight_encoding.kind == "binary":
-            arrays[f"layer{i}.weights"] = np.packbits(layer.weight_bits, axis=1, bitorder="little")
-        else:
-            arrays[f"layer{i}.weights"] = layer.weights.astype(np.int16)
-        if layer.scale_exp.any():
-            arrays[f"layer{i}.scale_exp"] = layer.scale_exp.astype(np.int64)
-        act = layer.activation
-        if isinstance(act, Thresholds):
-            arrays[f"layer{i}.thresholds"] = act.thresholds
-            arrays[f"layer{i}.direction"] = act.direction
-        else:
-            arrays[f"layer{i}.bias"] = act.bias
+    arrays = {}
+    arrays["model.json"] = np.array(json.dumps(_header(network, arrays), sort_keys=True))
     # Write the zip ourselves with a fixed timestamp, so that saving is deterministic.
     path = Path(path)
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -150,70 +203,113 @@ def load(path):
             threshold = None
         else:
             threshold = _field(inp, "binarize_threshold", int, where + " input")
-        input_quant = InputQuant(tuple(_field(inp, "shape", list, where + " input")), threshold)
-        layers = []
-        for i, spec in enumerate(_field(header, "layers", list, where)):
-            lwhere = f"{path}: layer {i}"
-            if _field(spec, "type", str, lwhere) != "dense":
-                raise ModelError(f"{lwhere}: unsupported layer type {spec['type']!r}; "
-                                 f"only 'dense' layers are supported")
-            n_in = _field(spec, "in_features", int, lwhere)
-            n_out = _field(spec, "out_features", int, lwhere)
-            if "weights" not in spec:
-                raise ModelError(f"{lwhere}: field 'weights' is missing")
-            try:
-                w_enc = weight_encoding(spec["weights"])
-            except ModelError as error:
-                raise ModelError(f"{lwhere}: {error}") from None
-            inputs = spec.get("inputs")
-            if isinstance(inputs, dict) and inputs.get("type") == "int":
-                encoding = IntCodes(*(_field(inputs, k, int, lwhere + " inputs")
-                                      for k in ("bits", "offset", "top")))
-            elif inputs == BINARY:
-                encoding = BINARY
-            else:
-                raise ModelError(f"{lwhere}: input encoding {inputs!r} is not supported; "
-                                 f"use {BINARY!r} or an 'int' encoding")
-            stored = _get(archive, f"layer{i}.weights", path)
-            if w_enc.kind == "binary":
-                if stored.dtype != np.uint8 or stored.shape != (n_out, -(-n_in // 8)):
-                    raise ModelError(f"{lwhere}: weights are {stored.dtype} {stored.shape}, "
-                                     f"expected uint8 {(n_out, -(-n_in // 8))} for {n_out}x{n_in} "
-                                     f"binary weights")
-                bits = np.unpackbits(stored, axis=1, count=n_in, bitorder="little")
-                weights = 2 * bits.astype(np.int8) - 1
-            else:
-                if stored.dtype != np.int16 or stored.shape != (n_out, n_in):
-                    raise ModelError(f"{lwhere}: weights are {stored.dtype} {stored.shape}, "
-                                     f"expected int16 {(n_out, n_in)}")
-                weights = stored
-            scale = (_get(archive, f"layer{i}.scale_exp", path) if spec.get("scaled")
-                     else None)
-            act_spec = _field(spec, "activation", dict, lwhere)
-            kind = _field(act_spec, "type", str, lwhere + " activation")
-            if kind == "thresholds":
-                act = Thresholds(_get(archive, f"layer{i}.thresholds", path),
-                                 _get(archive, f"layer{i}.direction", path),
-                                 act_spec.get("offset", 0))
-                if act.count != _field(act_spec, "count", int, lwhere + " activation"):
-                    raise ModelError(f"{lwhere}: {act.count} thresholds per channel stored, "
-                                     f"model.json says {act_spec['count']}")
-            elif kind == "bias":
-                act = Bias(_get(archive, f"layer{i}.bias", path))
-            else:
-                raise ModelError(f"{lwhere}: unsupported activation {kind!r}; "
-                                 f"use 'thresholds' or 'bias'")
-            try:
-                layers.append(Dense(weights, act, weight_encoding=w_enc, input_encoding=encoding,
-                                    scale_exp=scale))
-            except ModelError as error:
-                raise ModelError(f"{lwhere}: {error}") from None
+        if "table" in inp:
+            table_enc = _int_codes(_field(inp, "table", dict, where + " input"), where + " input")
+            input_quant = InputQuant(tuple(_field(inp, "shape", list, where + " input")), None,
+                                     _get(archive, "input.table", path), table_enc)
+        else:
+            input_quant = InputQuant(tuple(_field(inp, "shape", list, where + " input")),
+                                     threshold)
+        layers = [_load_layer(spec, f"layer{i}", f"{path}: layer {i}", archive, path)
+                  for i, spec in enumerate(_field(header, "layers", list, where))]
         name = _field(header, "name", str, where)
         classes = header.get("classes")
         try:
             return Network(name, input_quant, layers, classes)
         except ModelError as error:
             raise ModelError(f"{path}: {error}") from None
+
+
+def _int_codes(spec, where):
+    return IntCodes(*(_field(spec, k, int, where) for k in ("bits", "offset", "top")))
+
+
+def _load_activation(spec, key, lwhere, archive, path):
+    act_spec = _field(spec, "activation", dict, lwhere)
+    kind = _field(act_spec, "type", str, lwhere + " activation")
+    if kind == "thresholds":
+        act = Thresholds(_get(archive, f"{key}.thresholds", path),
+                         _get(archive, f"{key}.direction", path), act_spec.get("offset", 0))
+        if act.count != _field(act_spec, "count", int, lwhere + " activation"):
+            raise ModelError(f"{lwhere}: {act.count} thresholds per channel stored, "
+                             f"model.json says {act_spec['count']}")
+        return act
+    if kind == "bias":
+        return Bias(_get(archive, f"{key}.bias", path))
+    raise ModelError(f"{lwhere}: unsupported activation {kind!r}; use 'thresholds' or 'bias'")
+
+
+def _load_dense(spec, key, lwhere, archive, path):
+    n_in = _field(spec, "in_features", int, lwhere)
+    n_out = _field(spec, "out_features", int, lwhere)
+    if "weights" not in spec:
+        raise ModelError(f"{lwhere}: field 'weights' is missing")
+    try:
+        w_enc = weight_encoding(spec["weights"])
+    except ModelError as error:
+        raise ModelError(f"{lwhere}: {error}") from None
+    inputs = spec.get("inputs")
+    if isinstance(inputs, dict) and inputs.get("type") == "int":
+        encoding = _int_codes(inputs, lwhere + " inputs")
+    elif inputs == BINARY:
+        encoding = BINARY
+    else:
+        raise ModelError(f"{lwhere}: input encoding {inputs!r} is not supported; "
+                         f"use {BINARY!r} or an 'int' encoding")
+    stored = _get(archive, f"{key}.weights", path)
+    if w_enc.kind == "binary":
+        if stored.dtype != np.uint8 or stored.shape != (n_out, -(-n_in // 8)):
+            raise ModelError(f"{lwhere}: weights are {stored.dtype} {stored.shape}, "
+                             f"expected uint8 {(n_out, -(-n_in // 8))} for {n_out}x{n_in} "
+                             f"binary weights")
+        bits = np.unpackbits(stored, axis=1, count=n_in, bitorder="little")
+        weights = 2 * bits.astype(np.int8) - 1
+    else:
+        if stored.dtype != np.int16 or stored.shape != (n_out, n_in):
+            raise ModelError(f"{lwhere}: weights are {stored.dtype} {stored.shape}, "
+                             f"expected int16 {(n_out, n_in)}")
+        weights = stored
+    scale = _get(archive, f"{key}.scale_exp", path) if spec.get("scaled") else None
+    act = _load_activation(spec, key, lwhere, archive, path)
+    try:
+        return Dense(weights, act, weight_encoding=w_enc, input_encoding=encoding,
+                     scale_exp=scale)
+    except ModelError as error:
+        raise ModelError(f"{lwhere}: {error}") from None
+
+
+def _load_layer(spec, key, lwhere, archive, path):
+    """One layer (recursively for residual blocks) from its JSON and arrays."""
+    from .conv import Conv2D
+    from .pool import GlobalMaxPool, MaxPool
+    from .residual import Residual
+    kind = _field(spec, "type", str, lwhere)
+    try:
+        if kind == "dense":
+            return _load_dense(spec, key, lwhere, archive, path)
+        shape = tuple(_field(spec, "in_shape", list, lwhere))
+        if kind == "conv":
+            return Conv2D(shape, _load_dense(spec, key, lwhere, archive, path),
+                          _field(spec, "kernel", int, lwhere), _field(spec, "stride", int, lwhere),
+                          _field(spec, "pad", int, lwhere), _field(spec, "pad_value", int, lwhere))
+        if kind == "maxpool":
+            return MaxPool(shape, _field(spec, "kernel", int, lwhere),
+                           _field(spec, "stride", int, lwhere))
+        if kind == "globalmaxpool":
+            return GlobalMaxPool(shape)
+        if kind == "residual":
+            paths = {name: [_load_layer(inner, f"{key}.{name}{j}", f"{lwhere} {name} {j}",
+                                        archive, path)
+                            for j, inner in enumerate(_field(spec, name, list, lwhere))]
+                     for name in ("main", "skip")}
+            return Residual(shape, paths["main"], paths["skip"],
+                            _load_activation(spec, key, lwhere, archive, path))
+    except ModelError as error:
+        if str(error).startswith(str(path)):
+            raise
+        raise ModelError(f"{lwhere}: {error}") from None
+    raise ModelError(f"{lwhere}: unsupported layer type {kind!r}; use dense, conv, maxpool, "
+                     f"globalmaxpool or residual")
 
 
 def load_model(path):

@@ -142,3 +142,23 @@ def test_conv_parameter_errors():
     with pytest.raises(ModelError, match="must end in a multi-threshold"):
         Residual((5, 5, 1), (_conv(rng, (5, 5, 1), 2, 3, pad=1),),
                  (_conv(rng, (5, 5, 1), 2, 1),), Thresholds(np.zeros((2, 1), int)))
+
+
+def test_conv_model_file_roundtrip(tmp_path):
+    from golden.modelfile import load, save
+    rng = np.random.default_rng(7)
+    shape = (6, 6, 4)
+    main = (_conv(rng, shape, 4, 3, pad=1, pad_value=1), _conv(rng, shape, 4, 3, pad=1, count=15))
+    skip = (_conv(rng, shape, 4, 1, count=15),)
+    block = Residual(shape, main, skip, Thresholds(np.sort(rng.integers(-6, 8, (4, 1)), axis=1)))
+    layers = [_conv(rng, (6, 6, 1), 4, 3, pad=1), block, MaxPool(shape, 2), GlobalMaxPool((3, 3, 4)),
+              Dense(rng.choice([-1, 1], (3, 4)), Bias(rng.integers(-2, 2, 3)))]
+    net = Network("conv", InputQuant((6, 6), 100), layers)
+    save(net, tmp_path / "a.npz")
+    back = load(tmp_path / "a.npz")
+    save(back, tmp_path / "b.npz")
+    assert (tmp_path / "a.npz").read_bytes() == (tmp_path / "b.npz").read_bytes()
+    x = rng.integers(0, 256, (5, 6, 6))
+    assert np.array_equal(run(net, x).scores, run(back, x).scores)
+    assert [type(layer).__name__ for layer in back.layers] == \
+        ["Conv2D", "Residual", "MaxPool", "GlobalMaxPool", "Dense"]
