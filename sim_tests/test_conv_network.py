@@ -128,3 +128,43 @@ def test_residual_skip_fifo_depth_is_needed(verilator, monkeypatch):
     beats = [v for row in x for v in pack_lanes(row.reshape(-1, 1), 1)]
     res = sim.run(beats, len(pixels), max_cycles=20000)
     assert len(res.outputs) < len(pixels), "expected a deadlock with a 2-word skip FIFO"
+
+
+def cifar_like_images(count, seed):
+    """Synthetic 32x32 RGB images with image-like structure (smooth colour fields, edges
+    and noise): CIFAR-10 is not in ../shared, and the RTL must equal golden on any input."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:32, 0:32] / 31.0
+    out = np.empty((count, 32, 32, 3), np.uint8)
+    for n in range(count):
+        img = np.zeros((32, 32, 3))
+        for c in range(3):
+            a, b, d = rng.uniform(-1, 1, 3)
+            img[..., c] = 128 + 90 * (a * xx + b * yy + d * np.sin(6 * (xx - yy) + c))
+        cy, cx, r = rng.uniform(8, 24), rng.uniform(8, 24), rng.uniform(4, 10)
+        blob = (yy * 31 - cy) ** 2 + (xx * 31 - cx) ** 2 < r * r
+        img[blob] = rng.uniform(0, 255, 3)
+        img += rng.normal(0, 12, img.shape)
+        out[n] = np.clip(img, 0, 255).astype(np.uint8)
+    out[0], out[1] = 255, 0
+    return out
+
+
+def _cnv(shared, cycles, count):
+    from golden.modelfile import load_model
+    from hdl.build import choose_folding
+    network = load_model(shared / "models/bnn-pynq/cnvW1A1")
+    return network, choose_folding(network, cycles=cycles), cifar_like_images(count, 51)
+
+
+def test_cnv_w1a1(verilator, shared):
+    """BNN-PYNQ CNV-W1A1 (6 conv + 3 dense, 8-bit first layer, two OR max-pools) at a
+    32768-cycle folding, on synthetic images: every score equals golden, exact II."""
+    network, folding, pixels = _cnv(shared, 32768, 5)
+    check_network(network, folding, "net_cnvW1A1_32768", pixels, stall_runs=())
+
+
+@pytest.mark.slow
+def test_cnv_w1a1_many(verilator, shared):
+    network, folding, pixels = _cnv(shared, 32768, 24)
+    check_network(network, folding, "net_cnvW1A1_32768", pixels, stall_runs=((0.8, 0.8),))
