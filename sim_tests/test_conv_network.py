@@ -168,3 +168,22 @@ def test_cnv_w1a1(verilator, shared):
 def test_cnv_w1a1_many(verilator, shared):
     network, folding, pixels = _cnv(shared, 32768, 24)
     check_network(network, folding, "net_cnvW1A1_32768", pixels, stall_runs=((0.8, 0.8),))
+
+
+def test_trained_residual_conv_net(verilator):
+    """The project's own trained conv net with a residual block (models/, trained by
+    training/mnist_conv.py) end to end in RTL: every score equals golden, exact II."""
+    from pathlib import Path
+
+    from golden.datasets import load_mnist
+    from golden.modelfile import load_model
+    from hdl.build import choose_folding
+    root = Path(__file__).resolve().parent.parent
+    network = load_model(root / "models" / "mnist_conv_residual.npz")
+    mnist = root.parent / "shared" / "data" / "mnist"
+    if mnist.is_dir():
+        pixels, _ = load_mnist(mnist, limit=6)
+    else:
+        pixels = images(np.random.default_rng(61), (28, 28), 6)
+    folding = choose_folding(network, cycles=8192)
+    check_network(network, folding, "net_mnist_conv_residual", pixels, stall_runs=((0.7, 0.7),))
