@@ -7,7 +7,7 @@ from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
 from golden.errors import ModelError
-from golden.model import BINARY, Bias, Dense, Thresholds
+from golden.model import Bias, Dense, Thresholds
 from golden.packing import AccMap, hw_accumulator, weight_words
 
 from .argmax import Argmax
@@ -19,7 +19,7 @@ from .params import check_positive_int
 from .pool import WindowMax
 from .residual import AddStreams, Broadcast
 from .thresholding import Thresholding
-from .window import SlidingWindow, window_rows
+from .window import SlidingWindow
 
 __all__ = ["NetworkTop", "build_layer", "connect_streams", "skip_fifo_depth"]
 

@@ -1,7 +1,7 @@
 """Residual block plumbing: a stream broadcast to two paths and the lane-wise add that
 joins them (the re-binarising thresholds are a :class:`~hdl.thresholding.Thresholding`)."""
 
-from amaranth.hdl import Cat, Module, Signal
+from amaranth.hdl import Module
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 

