@@ -98,13 +98,17 @@ class SerialAccelerator(wiring.Component):
     """
 
     def __init__(self, network, folding, divisor):
+        if network.input.table is not None:
+            raise ModelError("the serial accelerator quantises pixels by a threshold or sends "
+                             "them as they are; an input table (e.g. CNV's signed 8-bit "
+                             "pixels) is not supported on a board yet: use --target verilog")
         self.network = network
         self.top = NetworkTop(network, folding)
         self.divisor = divisor
         features = network.input.features
         self.in_bits = self.top.layers[0][0].in_bits
         self.serializer = ResultSerializer(self.top.argmax.label_width,
-                                           network.layers[-1].out_features, self.top.argmax.width)
+                                           self.top.argmax.classes, self.top.argmax.width)
         image_cycles = 10 * divisor * features
         ii = initiation_interval(network, self.top.folding)
         if ii > image_cycles:
