@@ -182,8 +182,8 @@ def _logic_estimate(network, folding):
     return logic_estimate(top)
 
 
-# The LUT4 model's worst error on whole networks (benchmarks/ice40_resources.py) is about
-# 14 %: --fit synthesises every candidate the model puts below this margin over capacity.
+# The LUT4 model's worst error on whole networks (benchmarks/ice40_resources.py) is under
+# 10 %: --fit synthesises every candidate the model puts below this margin over capacity.
 LUT4_MODEL_MARGIN = 1.2
 
 

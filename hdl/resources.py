@@ -215,10 +215,14 @@ def act_features(act):
     out_w = len(act.o.payload.as_value()) // act.pe
     rom = _rom_in_logic(act.param_width * act.pe, act.nf)
     thresholds = isinstance(act, Thresholding)
+    luts = _rom_luts(act.param_width * act.pe, act.nf) if rom else 0
     return {
         "compare": act.pe * act.count * act.t_width if thresholds else 0,
         "add": 0 if thresholds else act.pe * out_w,
-        "rom": _rom_luts(act.param_width * act.pe, act.nf) if rom else 0,
+        # Yosys folds a few-word parameter ROM into the comparators; deeper ones cost.
+        "rom": luts if act.nf >= 8 else 0,
+        "rom_shallow": luts if act.nf < 8 else 0,
+        "counts": act.pe * act.count if thresholds and act.count > 1 else 0,
         "control": _bits(act.nf),
         "const": 1,
     }, {"registers": _bits(act.nf) + 2 + act.pe * (in_w + out_w)
@@ -350,7 +354,7 @@ ELEMENT_ROWS = {
     ('zeroskip', 2, 8): {1: 25, 2: 53, 4: 154, 8: 336},
 }
 LUT4_MODEL = {
-    "act": {"add": 0.607, "rom": 0.271, "control": 9.034},
+    "act": {"add": 0.712, "rom": 1.164, "rom_shallow": 0.048, "counts": 0.281, "control": 3.982, "const": 4.493},
     "add": {"add": 1.0, "const": 2.0},
     "argmax": {"compare": 2.162, "const": 29.677},
     "broadcast": {"const": 2.0},
