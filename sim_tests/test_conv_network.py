@@ -86,7 +86,8 @@ def images(rng, shape, n):
 
 @pytest.mark.parametrize("folding", [
     [LayerFolding(1, 2), LayerFolding(2, 4), LayerFolding(4, 1)],
-    [LayerFolding(1, 4), LayerFolding(4, 2), LayerFolding(8, 3)],
+    pytest.param([LayerFolding(1, 4), LayerFolding(4, 2), LayerFolding(8, 3)],
+                 marks=pytest.mark.slow),
 ], ids=["narrow", "wide"])
 def test_pooled_network(verilator, folding):
     network = pooled_network(31)

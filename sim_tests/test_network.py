@@ -76,7 +76,8 @@ def check_network(network, folding, name, pixels, *, stall_runs=((0.5, 0.5),)):
 @pytest.mark.parametrize("folding", [
     [LayerFolding(16, 8), LayerFolding(12, 4), LayerFolding(8, 5)],   # gather, split, mixed
     [LayerFolding(64, 1), LayerFolding(1, 24), LayerFolding(24, 10)],  # SF=1 and NF=1 layers
-    [LayerFolding(4, 6), LayerFolding(16, 3), LayerFolding(3, 2)],    # lcm conversions
+    pytest.param([LayerFolding(4, 6), LayerFolding(16, 3), LayerFolding(3, 2)],  # lcm
+                 marks=pytest.mark.slow),
 ], ids=["fold_a", "fold_b", "fold_c"])
 def test_random_network(verilator, folding):
     network = random_network(7)
@@ -148,6 +149,7 @@ def test_lowbit_network(verilator, threshold, specs, folding):
     check_network(network, folding, name, pixels, stall_runs=((0.5, 0.5),))
 
 
+@pytest.mark.slow
 def test_lfc_w1a2_mnist(verilator, shared):
     network, images, labels = _lfc(shared, 20, "lfcW1A2")
     folding = choose_folding(network, cycles=2048)
