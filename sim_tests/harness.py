@@ -49,7 +49,9 @@ def pack_beats(rows, width):
 
 
 class Simulation:
-    """A Verilator model of ``component`` (a stream-in, stream-out ``wiring.Component``)."""
+    """A Verilator model of ``component`` (a stream-in, stream-out ``wiring.Component``),
+    built in ``sim_build/<name>``: tests run in parallel (pytest-xdist), so every test
+    needs a name of its own."""
 
     def __init__(self, component, name):
         self.dir = BUILD / name
