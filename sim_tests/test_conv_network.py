@@ -167,7 +167,7 @@ def test_cnv_w1a1(verilator, shared):
 
 @pytest.mark.slow
 def test_cnv_w1a1_many(verilator, shared):
-    network, folding, pixels = _cnv(shared, 32768, 24)
+    network, folding, pixels = _cnv(shared, 32768, 10)
     # Its own build directory: tests may run in parallel (pytest-xdist).
     check_network(network, folding, "net_cnvW1A1_32768_many", pixels,
                   stall_runs=((0.8, 0.8),))
