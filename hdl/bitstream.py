@@ -144,10 +144,10 @@ def build_board(board_name, network, folding, out, *, baud=115200, target_hz=30e
     shutil.copyfile(best["dir"] / f"{name}.{ext}", bitstream)
     ebr_model = None
     if board["name"] == "icebreaker":
-        ebr_model = {"estimate": _ebr_estimate(network, folding),
-                     "synthesised": best["used"]["ebr"],
+        ebr, logic = _model_estimates(network, folding)
+        ebr_model = {"estimate": ebr, "synthesised": best["used"]["ebr"],
                      # The network alone (no UART, PLL or image FIFO logic).
-                     "network_logic_estimate": _logic_estimate(network, folding)}
+                     "network_logic_estimate": logic}
     clk_hz = best["clock"]["freq_hz"]
     divisor = uart_divisor(clk_hz, baud)
     return {
@@ -164,22 +164,16 @@ def build_board(board_name, network, folding, out, *, baud=115200, target_hz=30e
     }
 
 
-def _ebr_estimate(network, folding):
+def _model_estimates(network, folding):
+    """``(EBR, {"lut4", "ff"})`` that :mod:`hdl.resources` expects for the network at
+    ``folding`` (EBR including the serial accelerator's image FIFO)."""
     from .network import NetworkTop
-    from .resources import ebr_estimate
-    from .resources import silence
+    from .resources import ebr_estimate, logic_estimate, silence
     top = NetworkTop(network, folding)
     # Built only to read its parameters: tell Amaranth it is not a forgotten design.
     silence(top)
-    return ebr_estimate(top, (top.layers[0][0].in_bits, network.input.features))
-
-
-def _logic_estimate(network, folding):
-    from .network import NetworkTop
-    from .resources import logic_estimate, silence
-    top = NetworkTop(network, folding)
-    silence(top)
-    return logic_estimate(top)
+    ebr = ebr_estimate(top, (top.layers[0][0].in_bits, network.input.features))
+    return ebr, logic_estimate(top)
 
 
 # The LUT4 model's worst error on whole networks (benchmarks/ice40_resources.py) is under
@@ -258,8 +252,8 @@ def fit_folding(board_name, network, out, *, baud=115200, start_cycles=1024, log
         if index not in results and board["name"] == "icebreaker":
             # The EBR model (hdl/resources.py) rules out a candidate without synthesis.
             ii, folding = candidates[index]
-            ebr = _ebr_estimate(network, folding)
-            lut4 = _logic_estimate(network, folding)["lut4"]
+            ebr, logic = _model_estimates(network, folding)
+            lut4 = logic["lut4"]
             cap = board["capacity"]
             if ebr > cap["ebr"] or lut4 > LUT4_MODEL_MARGIN * cap["lut4"]:
                 log(f"fit: {ii} cycles ({','.join(str(f) for f in folding)}): does not fit "

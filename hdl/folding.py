@@ -104,23 +104,28 @@ def check_folding(network, folding):
         if f.pe < 1 or mh % f.pe:
             raise ModelError(f"layer {i}: PE {f.pe} does not divide MH {mh}; "
                              f"choose one of {divisors(mh)}")
-    index = {id(layer): i for i, layer in enumerate(layers)}
-    for block in _residuals(getattr(network, "layers", network)):
-        ends = [compute_layers(path)[-1] for path in (block.main, block.skip)]
-        pes = [folding[index[id(e)]].pe for e in ends]
-        if pes[0] != pes[1]:
-            raise ModelError(f"the residual paths end in layers {index[id(ends[0])]} and "
-                             f"{index[id(ends[1])]} with PE {pes[0]} and {pes[1]}; the add "
-                             f"takes both lane by lane, give them the same PE")
+    for main, skip in _residual_ends(network):
+        if folding[main].pe != folding[skip].pe:
+            raise ModelError(f"the residual paths end in layers {main} and {skip} with PE "
+                             f"{folding[main].pe} and {folding[skip].pe}; the add takes both "
+                             f"lane by lane, give them the same PE")
     return list(folding)
 
 
-def _residuals(layers):
-    for layer in layers:
-        if hasattr(layer, "skip"):
-            yield layer
-            yield from _residuals(layer.main)
-            yield from _residuals(layer.skip)
+def _residual_ends(network):
+    """Per residual block, the indices (in :func:`compute_layers` order) of the last
+    compute layer of its main and of its skip path."""
+    index = {id(layer): i for i, layer in enumerate(compute_layers(network))}
+
+    def blocks(layers):
+        for layer in layers:
+            if hasattr(layer, "skip"):
+                yield layer
+                yield from blocks(layer.main)
+                yield from blocks(layer.skip)
+
+    for block in blocks(getattr(network, "layers", network)):
+        yield tuple(index[id(compute_layers(path)[-1])] for path in (block.main, block.skip))
 
 
 def auto_folding(network, cycles=DEFAULT_CYCLES):
@@ -146,9 +151,7 @@ def auto_folding(network, cycles=DEFAULT_CYCLES):
                     if best is None or key < best[0]:
                         best = (key, LayerFolding(simd, pe))
         out.append(best[1] if best else LayerFolding(_simd_choices(layer)[-1], mh))
-    index = {id(layer): i for i, layer in enumerate(layers)}
-    for block in _residuals(getattr(network, "layers", network)):
-        ends = [index[id(compute_layers(path)[-1])] for path in (block.main, block.skip)]
+    for ends in _residual_ends(network):
         pe = max(out[e].pe for e in ends)
         for e in ends:
             if out[e].pe != pe:

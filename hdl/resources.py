@@ -51,24 +51,26 @@ def ebr_count(width, depth):
     return min(-(-width // w) * -(-depth // d) for w, d in EBR_SHAPES)
 
 
-def walk_units(top):
-    """Every leaf unit of a :class:`hdl.network.NetworkTop` (or of a chain or residual
-    block), in stream order; FIFOs as their ``SyncFIFOBuffered``."""
+def _components(top):
+    """Every component object of a network (or of a chain or residual block): the
+    containers first, then their parts, in stream order; a FIFO wrapper and then its
+    ``SyncFIFOBuffered``."""
     from .network import Chain, ResidualBlock, StreamFifo
-    units = getattr(top, "units", None)
-    if units is None:
-        units = [top]
-    for unit in units:
+    yield top
+    for unit in getattr(top, "units", []):
         if isinstance(unit, StreamFifo):
+            yield unit
             yield unit.fifo
         elif isinstance(unit, Chain):
-            yield from walk_units(unit)
+            yield from _components(unit)
         elif isinstance(unit, ResidualBlock):
+            yield unit
             yield unit.broadcast
-            yield unit.main_fifo.fifo
-            yield unit.skip_fifo.fifo
-            yield from walk_units(unit.main)
-            yield from walk_units(unit.skip)
+            for fifo in (unit.main_fifo, unit.skip_fifo):
+                yield fifo
+                yield fifo.fifo
+            yield from _components(unit.main)
+            yield from _components(unit.skip)
             yield unit.add
             yield unit.act
         else:
@@ -77,28 +79,21 @@ def walk_units(top):
         yield top.argmax
 
 
+def walk_units(top):
+    """Every leaf unit of a :class:`hdl.network.NetworkTop` (or of a chain or residual
+    block), in stream order; FIFOs as their ``SyncFIFOBuffered``."""
+    from .network import Chain, NetworkTop, ResidualBlock, StreamFifo
+    containers = (Chain, NetworkTop, ResidualBlock, StreamFifo)
+    for obj in _components(top):
+        if not isinstance(obj, containers):
+            yield obj
+
+
 def silence(top):
     """Mark a network built only to be inspected, so Amaranth does not warn that it was
     never elaborated."""
-    from .network import Chain, ResidualBlock, StreamFifo
-    def mark(obj):
+    for obj in _components(top):
         obj._MustUse__silence = True
-    mark(top)
-    for unit in getattr(top, "units", []):
-        mark(unit)
-        if isinstance(unit, StreamFifo):
-            mark(unit.fifo)
-        if isinstance(unit, Chain):
-            silence(unit)
-        if isinstance(unit, ResidualBlock):
-            for name in ("broadcast", "main_fifo", "skip_fifo", "add", "act"):
-                mark(getattr(unit, name))
-            for fifo in (unit.main_fifo, unit.skip_fifo):
-                mark(fifo.fifo)
-            silence(unit.main)
-            silence(unit.skip)
-    if hasattr(top, "argmax"):
-        mark(top.argmax)
 
 
 def memories(top, image_fifo=None):
@@ -231,18 +226,17 @@ def act_features(act):
 
 def fifo_features(fifo):
     """Features of an ``amaranth.lib.fifo.SyncFIFOBuffered`` (memory in EBR)."""
-    return ({"control": _bits(fifo.depth + 1), "width": fifo.width, "const": 1},
-            {"control": _bits(fifo.depth + 1), "width": fifo.width, "const": 1})
+    features = {"control": _bits(fifo.depth + 1), "width": fifo.width, "const": 1}
+    return features, dict(features)
 
 
 def dwc_features(dwc):
     """Features of a :class:`hdl.dwc.WidthConverter`."""
     a, b = dwc.in_width, dwc.out_width
     wide = max(a, b)
-    return ({"wide": wide if a != b else 0, "control": _bits(wide // min(a, b) + 1),
-             "const": int(a != b)},
-            {"wide": wide if a != b else 0, "control": _bits(wide // min(a, b) + 1),
-             "const": int(a != b)})
+    features = {"wide": wide if a != b else 0, "control": _bits(wide // min(a, b) + 1),
+                "const": int(a != b)}
+    return features, dict(features)
 
 
 def argmax_features(argmax):
@@ -259,8 +253,8 @@ def window_features(window):
                                       window.kernel, window.cf, window.height + 1))
     address = 5 * _bits(window.rows * window.width * window.cf)
     width = window.simd * window.bits
-    return ({"width": width, "control": counters + address, "const": 1},
-            {"width": width, "control": counters + address, "const": 1})
+    features = {"width": width, "control": counters + address, "const": 1}
+    return features, dict(features)
 
 
 def pool_features(pool):
@@ -282,8 +276,8 @@ def broadcast_features(broadcast):
     return {"const": 1}, {}
 
 
-def unit_features(unit):
-    """``(lut4 features, ff features)`` of one generated unit (see the fitted tables)."""
+def _model_of(unit):
+    """``(kind, features function)`` of a generated unit."""
     from amaranth.lib.fifo import SyncFIFOBuffered
     from .argmax import Argmax
     from .channelwise import ChannelwiseUnit
@@ -292,27 +286,34 @@ def unit_features(unit):
     from .pool import WindowMax
     from .residual import AddStreams, Broadcast
     from .window import SlidingWindow
-    for cls, func in ((MatrixVectorUnit, mvau_features), (ChannelwiseUnit, act_features),
-                      (SyncFIFOBuffered, fifo_features), (WidthConverter, dwc_features),
-                      (Argmax, argmax_features), (SlidingWindow, window_features),
-                      (WindowMax, pool_features), (AddStreams, add_features),
-                      (Broadcast, broadcast_features)):
+    for cls, kind, func in ((MatrixVectorUnit, "mvau", mvau_features),
+                            (ChannelwiseUnit, "act", act_features),
+                            (SyncFIFOBuffered, "fifo", fifo_features),
+                            (WidthConverter, "dwc", dwc_features),
+                            (Argmax, "argmax", argmax_features),
+                            (SlidingWindow, "window", window_features),
+                            (WindowMax, "pool", pool_features),
+                            (AddStreams, "add", add_features),
+                            (Broadcast, "broadcast", broadcast_features)):
         if isinstance(unit, cls):
-            return func(unit)
+            return kind, func
     raise TypeError(f"no resource model for {type(unit).__name__}")
 
 
+def unit_features(unit):
+    """``(lut4 features, ff features)`` of one generated unit (see the fitted tables)."""
+    return _model_of(unit)[1](unit)
+
+
 def unit_kind(unit):
-    return {"MatrixVectorUnit": "mvau", "Thresholding": "act", "BiasAdd": "act",
-            "SyncFIFOBuffered": "fifo", "WidthConverter": "dwc", "Argmax": "argmax",
-            "SlidingWindow": "window", "WindowMax": "pool", "AddStreams": "add",
-            "Broadcast": "broadcast"}[type(unit).__name__]
+    """The unit's kind: its key in :data:`LUT4_MODEL` and :data:`FF_MODEL`."""
+    return _model_of(unit)[0]
 
 
 def unit_logic(unit):
     """Estimated ``{"lut4", "ff"}`` of one unit."""
-    lut_f, ff_f = unit_features(unit)
-    kind = unit_kind(unit)
+    kind, features = _model_of(unit)
+    lut_f, ff_f = features(unit)
     return {"lut4": _dot(LUT4_MODEL[kind], lut_f), "ff": _dot(FF_MODEL[kind], ff_f)}
 
 
