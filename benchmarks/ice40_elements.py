@@ -28,7 +28,7 @@ from amaranth.lib.wiring import In, Out
 from golden.model import BINARY, PIXELS, IntCodes
 from golden.weights import LutWeights, ShiftWeights, TernaryWeights, weight_encoding
 from hdl.elements import make_element
-from hdl.verilog import to_verilog
+from hdl.flow.verilog import to_verilog
 
 # (label, weight encoding, input encoding)
 ELEMENTS = [

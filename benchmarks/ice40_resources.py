@@ -1,4 +1,4 @@
-"""The LUT4 / flip-flop model of :mod:`hdl.resources` against ``synth_ice40``: fit and error.
+"""The LUT4 / flip-flop model of :mod:`hdl.flow.resources` against ``synth_ice40``: fit and error.
 
     python -m benchmarks.ice40_resources [--fit] [--out build/bench/ice40_resources.json]
 
@@ -7,12 +7,12 @@ units (binary matrix-vector units over many shapes and foldings, thresholding an
 units, FIFOs, width converters, argmax, sliding windows, pools) and a validation set of
 whole designs (the default MNIST network at four foldings), then prints per design the measured and estimated LUT4 and flip-flops and the
 relative error. ``--fit`` also solves the least-squares LUT4 coefficients of each unit
-kind on the calibration set and prints them in the form :mod:`hdl.resources` keeps them.
+kind on the calibration set and prints them in the form :mod:`hdl.flow.resources` keeps them.
 
 Every unit is synthesised inside a harness that registers its stream inputs (payload,
 valid and the output's ready): Yosys 0.70's ABC9 stops on a top whose inputs reach its
 outputs without a register. The harness flip-flops (input width + 2) are in the
-estimates too (:func:`hdl.resources.harness_ff`).
+estimates too (:func:`hdl.flow.resources.harness_ff`).
 """
 
 import argparse
@@ -31,14 +31,14 @@ from amaranth.lib.wiring import In, Out
 from golden.model import BINARY, Bias, Dense, IntCodes, Thresholds
 from golden.packing import weight_words
 from golden.weights import weight_encoding
-from hdl import resources
+from hdl.flow import resources
 from hdl.argmax import Argmax
 from hdl.dwc import WidthConverter
 from hdl.folding import LayerFolding
 from hdl.mvau import MatrixVectorUnit
 from hdl.network import build_layer
 from hdl.pool import WindowMax
-from hdl.verilog import to_verilog
+from hdl.flow.verilog import to_verilog
 from hdl.window import SlidingWindow
 
 from .ice40_elements import synth_counts
@@ -178,8 +178,8 @@ def measure_unit(item, cache):
 
 
 def validation_designs():
-    from golden.modelfile import load_model
-    from hdl.build import DEFAULT_MODEL, choose_folding
+    from golden.formats import load_model
+    from hdl.flow.build import DEFAULT_MODEL, choose_folding
     designs = []
     network = load_model(DEFAULT_MODEL)
     for cycles in (1024, 512, 256, 128):

@@ -25,7 +25,7 @@ import sys
 import time
 from pathlib import Path
 
-from golden.modelfile import load_model
+from golden.formats import load_model
 
 from .ice40_mvau import build_one
 
@@ -55,8 +55,8 @@ def network_ops(network):
 
 
 def icebreaker_row(build_root):
-    from hdl.bitstream import build_board
-    from hdl.build import BOARD_CYCLES, DEFAULT_MODEL, choose_folding
+    from hdl.flow.bitstream import build_board
+    from hdl.flow.build import BOARD_CYCLES, DEFAULT_MODEL, choose_folding
     network = load_model(DEFAULT_MODEL)
     folding = choose_folding(network, None, BOARD_CYCLES)
     start = time.perf_counter()
@@ -77,8 +77,8 @@ def icebreaker_row(build_root):
 
 
 def lfc_row(build_root):
-    from hdl.build import choose_folding, generate_verilog
-    from hdl.bitstream import cell_counts
+    from hdl.flow.build import choose_folding, generate_verilog
+    from hdl.flow.bitstream import cell_counts
     model = ROOT.parent / "shared" / "models" / "bnn-pynq" / "lfcW1A1"
     if not model.is_dir():
         return None

@@ -1,6 +1,6 @@
 """Board files: I/O and clocks around :class:`hdl.serial.SerialAccelerator`, one per board.
 
-Each module defines ``BOARD``, a dict the bitstream flow (:mod:`hdl.bitstream`) reads: the
+Each module defines ``BOARD``, a dict the bitstream flow (:mod:`hdl.flow.bitstream`) reads: the
 device and its ``capacity`` (cells a design may use), the amaranth-boards ``platform``, a
 ``clock(target_hz)`` chooser, the ``top`` elaboratable, the cell ``summary`` of a Yosys
 report, the bitstream extension and the YoWASP ``tools``.

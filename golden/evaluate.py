@@ -10,7 +10,7 @@ import time
 
 from .cli import run_cli
 from .datasets import load_mnist
-from .modelfile import load_model
+from .formats import load_model
 from .network import run
 
 

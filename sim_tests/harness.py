@@ -13,7 +13,7 @@ from pathlib import Path
 
 from cocotb_tools.runner import get_runner
 
-from hdl.verilog import to_verilog
+from hdl.flow.verilog import to_verilog
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "sim_build"

@@ -152,8 +152,8 @@ def cifar_like_images(count, seed):
 
 
 def _cnv(shared, cycles, count):
-    from golden.modelfile import load_model
-    from hdl.build import choose_folding
+    from golden.formats import load_model
+    from hdl.flow.build import choose_folding
     network = load_model(shared / "models/bnn-pynq/cnvW1A1")
     return network, choose_folding(network, cycles=cycles), cifar_like_images(count, 51)
 
@@ -179,8 +179,8 @@ def test_trained_residual_conv_net(verilator):
     from pathlib import Path
 
     from golden.datasets import load_mnist
-    from golden.modelfile import load_model
-    from hdl.build import choose_folding
+    from golden.formats import load_model
+    from hdl.flow.build import choose_folding
     root = Path(__file__).resolve().parent.parent
     network = load_model(root / "models" / "mnist_conv_residual.npz")
     mnist = root.parent / "shared" / "data" / "mnist"

@@ -10,11 +10,11 @@ import pytest
 
 from golden.datasets import load_mnist
 from golden.model import BINARY, Bias, Dense, InputQuant, Network, Thresholds
-from golden.modelfile import load_model
+from golden.formats import load_model
 from golden.network import accumulate, layer_forward, run
 from golden.weights import LutWeights, ShiftWeights, TernaryWeights, weight_encoding
 from golden.packing import pack_lanes
-from hdl.build import choose_folding
+from hdl.flow.build import choose_folding
 from hdl.folding import LayerFolding, initiation_interval
 from hdl.network import NetworkTop
 from sim_tests.harness import Simulation

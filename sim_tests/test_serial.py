@@ -9,10 +9,10 @@ import pytest
 
 from golden.datasets import load_mnist
 from golden.errors import ModelError
-from golden.modelfile import load_model
+from golden.formats import load_model
 from golden.network import run
-from hdl.build import DEFAULT_MODEL, choose_folding
-from hdl.run import SerialClient
+from hdl.flow.build import DEFAULT_MODEL, choose_folding
+from host.run import SerialClient
 from hdl.serial import SerialAccelerator, response_bytes
 from sim_tests.harness import Simulation
 

@@ -10,7 +10,7 @@ from golden.network import run
 from golden.packing import pack_lanes, unpack_lanes
 from hdl.axi import AxiStreamTop
 from hdl.folding import LayerFolding
-from hdl.verilog import to_verilog
+from hdl.flow.verilog import to_verilog
 
 
 def small_network():

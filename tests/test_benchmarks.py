@@ -25,7 +25,7 @@ def test_element_bench_verilog():
     """The element bench top elaborates for every element; its ports keep the row alive."""
     from benchmarks.ice40_elements import ELEMENTS, RowBench
     from hdl.elements import make_element
-    from hdl.verilog import to_verilog
+    from hdl.flow.verilog import to_verilog
     for label, w_enc, x_enc in ELEMENTS[:7]:
         element = make_element(w_enc, x_enc)
         text = to_verilog(RowBench(element, 4), "top")
@@ -36,8 +36,8 @@ def test_suite_plot_and_ops(tmp_path):
     """The suite's plot renders from rows shaped like a run's, and its operation count."""
     pytest.importorskip("matplotlib")
     from benchmarks.suite import network_ops, plot
-    from golden.modelfile import load_model
-    from hdl.build import DEFAULT_MODEL
+    from golden.formats import load_model
+    from hdl.flow.build import DEFAULT_MODEL
     assert network_ops(load_model(DEFAULT_MODEL)) == 2 * (784 * 128 + 128 * 64 + 64 * 10)
     rows = [{"design": f"MVAU {n}", "kind": "unit", "lanes": n, "lut4_per_lane": 3.0,
              "fmax_mhz": 30.0, "bitops_per_cycle_per_lut4": 0.6} for n in (32, 64)]

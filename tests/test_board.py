@@ -9,9 +9,9 @@ import json
 import numpy as np
 import pytest
 
-from golden.modelfile import load_model
-from hdl.bitstream import BoardBuildError, cell_counts, check_fit, nextpnr_fmax
-from hdl.build import BOARD_CYCLES, DEFAULT_MODEL, choose_folding
+from golden.formats import load_model
+from hdl.flow.bitstream import BoardBuildError, cell_counts, check_fit, nextpnr_fmax
+from hdl.flow.build import BOARD_CYCLES, DEFAULT_MODEL, choose_folding
 
 
 def test_pll_config_within_datasheet_ranges():
@@ -98,7 +98,7 @@ def test_tool_log_parsers():
 
 def test_board_cli_errors_are_one_line(tmp_path, capsys):
     from golden.cli import run_cli
-    from hdl.build import main
+    from hdl.flow.build import main
     with pytest.raises(SystemExit) as exit_:
         run_cli(main, ["--board", "icebreaker", "--folding", "7x3,1x1,1x1", "--out", str(tmp_path)])
     assert exit_.value.code == 2
@@ -121,7 +121,7 @@ def test_default_model_accuracy(shared):
 def test_icebreaker_bitstream(tmp_path):
     """Synthesis, place and route, timing closure and packing of the default model."""
     pytest.importorskip("amaranth_boards")
-    from hdl.bitstream import build_board
+    from hdl.flow.bitstream import build_board
     network = load_model(DEFAULT_MODEL)
     folding = choose_folding(network, cycles=BOARD_CYCLES)
     report = build_board("icebreaker", network, folding, tmp_path / "ib", target_hz=24e6,
@@ -135,7 +135,7 @@ def test_icebreaker_bitstream(tmp_path):
 
 def test_fit_search_finds_the_fastest_fitting_folding(monkeypatch, tmp_path):
     """--fit's search, with synthesis replaced by a stand-in: LUT4 = 40 per lane."""
-    import hdl.bitstream as bitstream
+    import hdl.flow.bitstream as bitstream
     from hdl.folding import auto_folding, initiation_interval
     network = load_model(DEFAULT_MODEL)
     calls = []

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from golden.model import Bias
-from golden.modelfile import save
+from golden.formats.npz import save
 from hdl.folding import auto_folding, initiation_interval
 from tests.test_golden import small_network
 
@@ -87,7 +87,7 @@ def test_lfc_verilog_holds_every_weight_and_threshold(shared, tmp_path, name, cy
     """Decode the memories of the generated LFC Verilog, independently of golden.packing,
     and compare every bit with the imported model."""
     from golden.model import BINARY
-    from golden.modelfile import load_model
+    from golden.formats import load_model
     model_dir = shared / "models/bnn-pynq" / name
     r = cli("--target", "verilog", "--model", str(model_dir), "--out", str(tmp_path),
             "--cycles", str(cycles))

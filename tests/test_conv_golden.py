@@ -145,7 +145,7 @@ def test_conv_parameter_errors():
 
 
 def test_conv_model_file_roundtrip(tmp_path):
-    from golden.modelfile import load, save
+    from golden.formats.npz import load, save
     rng = np.random.default_rng(7)
     shape = (6, 6, 4)
     main = (_conv(rng, shape, 4, 3, pad=1, pad_value=1), _conv(rng, shape, 4, 3, pad=1, count=15))

@@ -5,7 +5,8 @@ import pytest
 
 from golden.errors import ModelError
 from golden.model import Bias, Dense, InputQuant, Network, Thresholds
-from golden.modelfile import load, load_model, save
+from golden.formats import load_model
+from golden.formats.npz import load, save
 from golden.mvau import signed_dot, xnor_popcount, xnor_popcount_reference
 from golden.network import run
 from golden.packing import (pack_lanes, signed_width, unpack_lanes, unsigned_width,
@@ -191,7 +192,7 @@ def test_bnnpynq_cnv_import_follows_the_documented_semantics(shared):
 
 
 def test_bnnpynq_cnv_input_table_is_the_float_formula():
-    from golden.bnnpynq import cnv_input_table
+    from golden.formats.bnnpynq import cnv_input_table
     p = np.arange(256)
     q = np.clip(np.floor((p / 255 * 2 - 1) * 128 + 0.5), -128, 127).astype(np.int64)
     assert np.array_equal(cnv_input_table() - 128, q)
@@ -227,7 +228,7 @@ def test_signed_dot_by_loops():
 
 
 def test_bnnpynq_convert_command(shared, tmp_path):
-    from golden.bnnpynq import main
+    from golden.convert import main
     main([str(shared / "models/bnn-pynq/lfcW1A1"), "--out", str(tmp_path / "lfc.npz")])
     net = load_model(tmp_path / "lfc.npz")
     assert net.name == "lfcW1A1" and len(net.layers) == 4

@@ -9,11 +9,11 @@ flip-flops are subtracted), measured by python -m benchmarks.ice40_resources (20
 
 import pytest
 
-from golden.modelfile import load_model
-from hdl.build import DEFAULT_MODEL
+from golden.formats import load_model
+from hdl.flow.build import DEFAULT_MODEL
 from hdl.folding import auto_folding
 from hdl.network import NetworkTop
-from hdl.resources import Memory, ebr_count, ebr_estimate, logic_estimate, silence
+from hdl.flow.resources import Memory, ebr_count, ebr_estimate, logic_estimate, silence
 
 SYNTH_ICE40_EBR = {1024: 30, 512: 30, 256: 30, 128: 56}
 

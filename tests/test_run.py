@@ -1,14 +1,14 @@
-"""hdl.run's host client against a stand-in board that answers with golden's results."""
+"""host.run's host client against a stand-in board that answers with golden's results."""
 
 import numpy as np
 import pytest
 
 from golden.errors import ModelError
-from golden.modelfile import load_model
+from golden.formats import load_model
 from golden.network import run
 from golden.packing import score_width
-from hdl.build import DEFAULT_MODEL
-from hdl.run import SerialClient
+from hdl.flow.build import DEFAULT_MODEL
+from host.run import SerialClient
 
 
 class FakeBoard:

@@ -26,7 +26,7 @@ import numpy as np
 
 from golden.errors import ModelError
 from golden.model import Bias, Dense, InputQuant, Network, Thresholds
-from golden.modelfile import save
+from golden.formats.npz import save
 
 __all__ = ["load_training_digits", "train", "fold_thresholds", "export", "main",
            "save_and_report"]

@@ -1,6 +1,6 @@
 """Run MNIST through a board built by ``python -m hdl.build --board ...``, over its UART.
 
-    python -m hdl.run --port /dev/ttyUSB1 --data ../shared/data/mnist [--model M] [--limit N]
+    python -m host.run --port /dev/ttyUSB1 --data ../shared/data/mnist [--model M] [--limit N]
                       [--baud 115200]
 
 Streams the test images to the board (protocol: :mod:`hdl.serial`), reads each answer
@@ -18,11 +18,11 @@ import numpy as np
 from golden.cli import run_cli
 from golden.datasets import load_mnist
 from golden.errors import ModelError
-from golden.modelfile import load_model
+from golden.formats import load_model
 from golden.network import run as golden_run
 from golden.packing import score_width
 
-from .build import DEFAULT_MODEL
+from hdl.flow.build import DEFAULT_MODEL
 
 __all__ = ["SerialClient", "main"]
 
@@ -71,7 +71,7 @@ class SerialClient:
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m hdl.run", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m host.run", description=__doc__.split("\n")[0])
     parser.add_argument("--port", required=True, help="serial port of the board, e.g. /dev/ttyUSB1")
     parser.add_argument("--data", required=True, help="MNIST folder (IDX files)")
     parser.add_argument("--model", default=None, help="model the bitstream was built from")

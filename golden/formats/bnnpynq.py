@@ -29,8 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ModelError
-from .model import BINARY, Bias, Dense, InputQuant, IntCodes, Network, Thresholds
+from ..errors import ModelError
+from ..model import BINARY, Bias, Dense, InputQuant, IntCodes, Network, Thresholds
 
 __all__ = ["is_bnnpynq_folder", "read_config", "load_bnnpynq"]
 
@@ -156,8 +156,8 @@ def cnv_input_table():
 def load_cnv(folder, configs):
     """Import a BNN-PYNQ CNV folder (convolutions, then fully-connected layers); see the
     module docstring for the semantics."""
-    from .conv import Conv2D
-    from .pool import MaxPool
+    from ..conv import Conv2D
+    from ..pool import MaxPool
     layers = []
     shape = None
     encoding = IntCodes(8, -128, 255)
@@ -217,29 +217,3 @@ def load_cnv(folder, configs):
     return Network(folder.name, InputQuant((32, 32, 3), None, cnv_input_table(),
                                            IntCodes(8, -128, 255)), layers, classes)
 
-
-def main(argv=None):
-    """``python -m golden.bnnpynq FOLDER --out MODEL.npz``: convert to the project's format."""
-    import argparse
-
-    from .modelfile import save
-    parser = argparse.ArgumentParser(prog="python -m golden.bnnpynq",
-                                     description="Convert a BNN-PYNQ parameter folder to a .npz model file.")
-    parser.add_argument("folder", help="BNN-PYNQ folder with config.h and *-weights.bin")
-    parser.add_argument("--out", required=True, help="model file to write (.npz)")
-    args = parser.parse_args(argv)
-    folder = Path(args.folder)
-    if not is_bnnpynq_folder(folder):
-        raise ModelError(f"{folder}: not a BNN-PYNQ parameter folder (no config.h with "
-                         f"*-weights.bin files)")
-    network = load_bnnpynq(folder)
-    save(network, args.out)
-    print(f"{folder} -> {args.out}: {len(network.layers)} layers, "
-          f"{' -> '.join(str(l.in_features) for l in network.layers)} -> "
-          f"{network.layers[-1].out_features}")
-    return 0
-
-
-if __name__ == "__main__":
-    from .cli import run_cli
-    run_cli(main)

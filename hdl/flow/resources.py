@@ -55,7 +55,7 @@ def _components(top):
     """Every component object of a network (or of a chain or residual block): the
     containers first, then their parts, in stream order; a FIFO wrapper and then its
     ``SyncFIFOBuffered``."""
-    from .network import Chain, ResidualBlock, StreamFifo
+    from ..network import Chain, ResidualBlock, StreamFifo
     yield top
     for unit in getattr(top, "units", []):
         if isinstance(unit, StreamFifo):
@@ -82,7 +82,7 @@ def _components(top):
 def walk_units(top):
     """Every leaf unit of a :class:`hdl.network.NetworkTop` (or of a chain or residual
     block), in stream order; FIFOs as their ``SyncFIFOBuffered``."""
-    from .network import Chain, NetworkTop, ResidualBlock, StreamFifo
+    from ..network import Chain, NetworkTop, ResidualBlock, StreamFifo
     containers = (Chain, NetworkTop, ResidualBlock, StreamFifo)
     for obj in _components(top):
         if not isinstance(obj, containers):
@@ -100,9 +100,9 @@ def memories(top, image_fifo=None):
     """The memories of a :class:`hdl.network.NetworkTop` (and of the serial accelerator's
     image FIFO, given as ``(width, depth)``)."""
     from amaranth.lib.fifo import SyncFIFOBuffered
-    from .channelwise import ChannelwiseUnit
-    from .mvau import MatrixVectorUnit
-    from .window import SlidingWindow
+    from ..channelwise import ChannelwiseUnit
+    from ..mvau import MatrixVectorUnit
+    from ..window import SlidingWindow
     out = []
     if image_fifo:
         width, depth = image_fifo
@@ -205,7 +205,7 @@ def mvau_features(mvau):
 
 def act_features(act):
     """Features of an activation unit (:class:`~hdl.channelwise.ChannelwiseUnit`)."""
-    from .thresholding import Thresholding
+    from ..thresholding import Thresholding
     in_w = len(act.i.payload.as_value()) // act.pe
     out_w = len(act.o.payload.as_value()) // act.pe
     rom = _rom_in_logic(act.param_width * act.pe, act.nf)
@@ -279,13 +279,13 @@ def broadcast_features(broadcast):
 def _model_of(unit):
     """``(kind, features function)`` of a generated unit."""
     from amaranth.lib.fifo import SyncFIFOBuffered
-    from .argmax import Argmax
-    from .channelwise import ChannelwiseUnit
-    from .dwc import WidthConverter
-    from .mvau import MatrixVectorUnit
-    from .pool import WindowMax
-    from .residual import AddStreams, Broadcast
-    from .window import SlidingWindow
+    from ..argmax import Argmax
+    from ..channelwise import ChannelwiseUnit
+    from ..dwc import WidthConverter
+    from ..mvau import MatrixVectorUnit
+    from ..pool import WindowMax
+    from ..residual import AddStreams, Broadcast
+    from ..window import SlidingWindow
     for cls, kind, func in ((MatrixVectorUnit, "mvau", mvau_features),
                             (ChannelwiseUnit, "act", act_features),
                             (SyncFIFOBuffered, "fifo", fifo_features),

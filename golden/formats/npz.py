@@ -1,4 +1,4 @@
-"""The project's model file (``.npz``) and the one loader every ``--model`` option uses.
+"""The project's own model file (``.npz``): writer and reader.
 
 File format, version 3 (versions 1 and 2, dense-only, load unchanged)
 --------------------------------------------------------------------
@@ -50,8 +50,8 @@ A layer fed by a multi-threshold activation (``count`` > 1) has
 ``"inputs": {"type": "int", "bits": b, "offset": o, "top": count}``: its inputs are codes
 ``0..count`` on ``b`` bits whose values are ``code + o`` (the activation's ``offset``).
 
-Every ``--model`` option accepts such a file or a BNN-PYNQ parameter folder
-(recognised by its ``config.h`` and ``*-weights.bin`` files).
+Every ``--model`` option accepts such a file (and the other formats that
+:func:`golden.formats.load_model` reads).
 """
 
 import io
@@ -61,11 +61,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ModelError
-from .model import BINARY, Bias, Dense, InputQuant, IntCodes, Network, Thresholds
-from .weights import weight_encoding
+from ..errors import ModelError
+from ..model import BINARY, Bias, Dense, InputQuant, IntCodes, Network, Thresholds
+from ..weights import weight_encoding
 
-__all__ = ["FORMAT", "VERSION", "save", "load", "load_model"]
+__all__ = ["FORMAT", "VERSION", "save", "load"]
 
 FORMAT = "bnn-rtl-model"
 VERSION = 3
@@ -106,9 +106,9 @@ def _activation_arrays(act, key, arrays):
 
 def _layer_spec(layer, key, arrays):
     """The JSON of one layer (arrays stored under ``key``)."""
-    from .conv import Conv2D
-    from .pool import GlobalMaxPool, MaxPool
-    from .residual import Residual
+    from ..conv import Conv2D
+    from ..pool import GlobalMaxPool, MaxPool
+    from ..residual import Residual
     if isinstance(layer, Dense):
         _dense_arrays(layer, key, arrays)
         return {"type": "dense", **_dense_spec(layer)}
@@ -280,9 +280,9 @@ def _load_dense(spec, key, lwhere, archive, path):
 
 def _load_layer(spec, key, lwhere, archive, path):
     """One layer (recursively for residual blocks) from its JSON and arrays."""
-    from .conv import Conv2D
-    from .pool import GlobalMaxPool, MaxPool
-    from .residual import Residual
+    from ..conv import Conv2D
+    from ..pool import GlobalMaxPool, MaxPool
+    from ..residual import Residual
     kind = _field(spec, "type", str, lwhere)
     try:
         if kind == "dense":
@@ -311,16 +311,3 @@ def _load_layer(spec, key, lwhere, archive, path):
     raise ModelError(f"{lwhere}: unsupported layer type {kind!r}; use dense, conv, maxpool, "
                      f"globalmaxpool or residual")
 
-
-def load_model(path):
-    """Load ``path``: a model file, or a BNN-PYNQ parameter folder imported on the fly."""
-    path = Path(path)
-    if path.is_dir():
-        from .bnnpynq import is_bnnpynq_folder, load_bnnpynq
-        if is_bnnpynq_folder(path):
-            return load_bnnpynq(path)
-        raise ModelError(f"{path}: a folder but not a BNN-PYNQ parameter folder (no config.h "
-                         f"with *-weights.bin files); give a .npz model file or such a folder")
-    if not path.exists():
-        raise ModelError(f"{path}: no such model file or folder")
-    return load(path)

