@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import ModelError
-from .model import BINARY, Dense
+from .model import BINARY, Dense, check_input, check_map, output_encoding
 
 __all__ = ["Conv2D", "im2col", "output_size"]
 
@@ -117,6 +117,12 @@ class Conv2D:
     input_encoding = property(lambda self: self.dense.input_encoding)
     activation = property(lambda self: self.dense.activation)
     scale_exp = property(lambda self: self.dense.scale_exp)
+
+    def io(self, shape, encoding, where):
+        """See :func:`golden.model.layer_io`."""
+        check_input(self, encoding, where)
+        check_map(self, shape, where)
+        return self.out_shape, output_encoding(self.activation)
 
     def windows(self, x):
         """im2col windows ``(N, OH, OW, K*K*C)`` of maps ``x`` (N, H, W, C)."""

@@ -43,7 +43,7 @@ from .errors import ModelError
 from .weights import weight_encoding
 
 __all__ = ["BINARY", "PIXELS", "IntCodes", "InputQuant", "Thresholds", "Bias", "Dense", "Network",
-           "chain_io", "layer_io"]
+           "chain_io", "layer_io", "check_input", "check_map", "output_encoding"]
 
 BINARY = "binary"
 
@@ -311,9 +311,34 @@ class Dense:
         """Weights as the codes of their encoding (out, in), int64."""
         return self.weight_encoding.encode(self.weights)
 
+    def io(self, shape, encoding, where):
+        """See :func:`layer_io`."""
+        check_input(self, encoding, where)
+        if self.in_features != int(np.prod(shape)):
+            raise ModelError(f"{where} takes {self.in_features} inputs but receives "
+                             f"{int(np.prod(shape))} (shape {shape})")
+        return (self.out_features,), output_encoding(self.activation)
 
-def _next_encoding(activation):
+
+def output_encoding(activation):
+    """The encoding a layer ending in ``activation`` outputs (None for class scores)."""
     return activation.next_encoding() if isinstance(activation, Thresholds) else None
+
+
+def check_input(layer, encoding, where):
+    """A one-line ModelError unless ``layer`` (dense, convolution or residual block) takes
+    inputs in ``encoding``."""
+    if layer.input_encoding != encoding:
+        raise ModelError(f"{where} expects {layer.input_encoding!r} inputs but receives "
+                         f"{encoding!r}")
+
+
+def check_map(layer, shape, where):
+    """A one-line ModelError unless ``layer`` takes maps of ``shape``; an ``(H, W)`` input
+    is a one-channel map."""
+    as_map = tuple(shape) + (1,) if len(shape) == 2 else tuple(shape)
+    if layer.in_shape != as_map:
+        raise ModelError(f"{where} takes {layer.in_shape} maps but receives {tuple(shape)}")
 
 
 def layer_io(layer, shape, encoding, where="layer"):
@@ -322,33 +347,16 @@ def layer_io(layer, shape, encoding, where="layer"):
 
     Shapes are ``(features,)`` vectors or ``(H, W, C)`` maps (channels innermost); an
     ``(H, W)`` input is a one-channel map. A dense layer takes any shape of as many
-    features, flattened in that order.
+    features, flattened in that order. Each layer class answers for itself through its
+    ``io(shape, encoding, where)`` method.
     """
-    from .conv import Conv2D
-    from .pool import GlobalMaxPool, MaxPool
-    from .residual import Residual
-    shape = tuple(shape)
     if encoding is None:
         raise ModelError(f"{where}: follows a layer of class scores (Bias); only the last "
                          f"layer may end in a Bias")
-    as_map = shape + (1,) if len(shape) == 2 else shape
-    if isinstance(layer, (Dense, Conv2D, Residual)) and layer.input_encoding != encoding:
-        raise ModelError(f"{where} expects {layer.input_encoding!r} inputs but receives "
-                         f"{encoding!r}")
-    if isinstance(layer, Dense):
-        if layer.in_features != int(np.prod(shape)):
-            raise ModelError(f"{where} takes {layer.in_features} inputs but receives "
-                             f"{int(np.prod(shape))} (shape {shape})")
-        return (layer.out_features,), _next_encoding(layer.activation)
-    if isinstance(layer, (Conv2D, MaxPool, GlobalMaxPool, Residual)):
-        if layer.in_shape != as_map:
-            raise ModelError(f"{where} takes {layer.in_shape} maps but receives {shape}")
-        if isinstance(layer, Conv2D):
-            return layer.out_shape, _next_encoding(layer.activation)
-        if isinstance(layer, Residual):
-            return layer.out_shape, layer.activation.next_encoding()
-        return layer.out_shape, encoding
-    raise ModelError(f"{where}: unsupported layer {type(layer).__name__}")
+    io = getattr(layer, "io", None)
+    if io is None:
+        raise ModelError(f"{where}: unsupported layer {type(layer).__name__}")
+    return io(tuple(shape), encoding, where)
 
 
 def chain_io(layers, shape, encoding, where=""):

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import ModelError
+from .model import check_map
 
 __all__ = ["MaxPool", "GlobalMaxPool"]
 
@@ -57,6 +58,11 @@ class MaxPool:
         k, s = self.kernel, self.stride
         return ((h - k) // s + 1, (w - k) // s + 1, c)
 
+    def io(self, shape, encoding, where):
+        """See :func:`golden.model.layer_io`: the encoding passes through."""
+        check_map(self, shape, where)
+        return self.out_shape, encoding
+
     def forward(self, x):
         x = np.asarray(x)
         oh, ow, _ = self.out_shape
@@ -81,6 +87,8 @@ class GlobalMaxPool:
     @property
     def out_shape(self):
         return (1, 1, self.in_shape[2])
+
+    io = MaxPool.io
 
     def forward(self, x):
         return np.asarray(x).max(axis=(1, 2), keepdims=True)

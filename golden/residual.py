@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import ModelError
-from .model import IntCodes, Thresholds
+from .model import IntCodes, Thresholds, chain_io, check_input, check_map
 
 __all__ = ["Residual"]
 
@@ -32,7 +32,6 @@ class Residual:
     activation: Thresholds
 
     def __post_init__(self):
-        from .model import chain_io
         shape = tuple(int(d) for d in self.in_shape)
         object.__setattr__(self, "in_shape", shape)
         object.__setattr__(self, "main", tuple(self.main))
@@ -70,6 +69,12 @@ class Residual:
     @property
     def out_shape(self):
         return self._ends["main"][0]
+
+    def io(self, shape, encoding, where):
+        """See :func:`golden.model.layer_io`."""
+        check_input(self, encoding, where)
+        check_map(self, shape, where)
+        return self.out_shape, self.activation.next_encoding()
 
     @property
     def path_encodings(self):

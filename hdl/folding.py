@@ -1,4 +1,6 @@
-"""Folding (SIMD, PE per layer): validation, a default choice, and the analytical cycle model.
+"""Folding (SIMD, PE per layer) of the hardware: validation and the analytical cycle model.
+
+Choosing a folding (parsing, budgets, the automatic choice) is the flow's: :mod:`hdl.flow.plan`.
 
 Pure Python (no Amaranth), so that planning and reports need no hardware generation.
 
@@ -22,13 +24,8 @@ from dataclasses import dataclass
 
 from golden.errors import ModelError
 
-__all__ = ["LayerFolding", "divisors", "parse_folding", "check_folding", "auto_folding",
-           "cycles_for_fps", "layer_cycles", "initiation_interval", "DEFAULT_CYCLES",
-           "compute_layers", "stage_cycles"]
-
-# Default cycle budget per layer: FINN's choice for LFC (512 cycles/inference).
-DEFAULT_CYCLES = 512
-
+__all__ = ["LayerFolding", "divisors", "check_folding", "layer_cycles", "initiation_interval",
+           "compute_layers", "simd_choices", "residual_ends", "stage_cycles"]
 
 @dataclass(frozen=True)
 class LayerFolding:
@@ -41,28 +38,6 @@ class LayerFolding:
 
 def divisors(n):
     return [d for d in range(1, n + 1) if n % d == 0]
-
-
-def parse_folding(text, n_layers):
-    """Parse ``"SIMDxPE,SIMDxPE,..."`` (one entry per layer) into a list of LayerFolding;
-    an entry ``auto`` gives None (chosen by :func:`auto_folding`)."""
-    parts = [p.strip() for p in text.split(",")]
-    if len(parts) != n_layers:
-        raise ModelError(f"--folding gives {len(parts)} entries for {n_layers} layers; "
-                         f"write one SIMDxPE per layer, e.g. "
-                         f"{','.join(['16x16'] * n_layers)}")
-    out = []
-    for i, part in enumerate(parts):
-        if part.lower() == "auto":
-            out.append(None)
-            continue
-        try:
-            simd, pe = (int(v) for v in part.lower().split("x"))
-        except ValueError:
-            raise ModelError(f"--folding entry {i} is {part!r}; write SIMDxPE (e.g. 32x16) "
-                             f"or auto") from None
-        out.append(LayerFolding(simd, pe))
-    return out
 
 
 def _is_conv(layer):
@@ -82,7 +57,7 @@ def compute_layers(network_or_layers):
     return out
 
 
-def _simd_choices(layer):
+def simd_choices(layer):
     """SIMD values a layer allows: divisors of MW, and of C for a convolution (a beat
     holds channels of one pixel)."""
     return divisors(layer.in_shape[2]) if _is_conv(layer) else divisors(layer.in_features)
@@ -97,14 +72,14 @@ def check_folding(network, folding):
                          f"convolution layers")
     for i, (layer, f) in enumerate(zip(layers, folding)):
         mw, mh = layer.in_features, layer.out_features
-        if f.simd < 1 or f.simd not in _simd_choices(layer):
+        if f.simd < 1 or f.simd not in simd_choices(layer):
             what = f"C {layer.in_shape[2]}" if _is_conv(layer) else f"MW {mw}"
             raise ModelError(f"layer {i}: SIMD {f.simd} does not divide {what}; "
-                             f"choose one of {_simd_choices(layer)}")
+                             f"choose one of {simd_choices(layer)}")
         if f.pe < 1 or mh % f.pe:
             raise ModelError(f"layer {i}: PE {f.pe} does not divide MH {mh}; "
                              f"choose one of {divisors(mh)}")
-    for main, skip in _residual_ends(network):
+    for main, skip in residual_ends(network):
         if folding[main].pe != folding[skip].pe:
             raise ModelError(f"the residual paths end in layers {main} and {skip} with PE "
                              f"{folding[main].pe} and {folding[skip].pe}; the add takes both "
@@ -112,7 +87,7 @@ def check_folding(network, folding):
     return list(folding)
 
 
-def _residual_ends(network):
+def residual_ends(network):
     """Per residual block, the indices (in :func:`compute_layers` order) of the last
     compute layer of its main and of its skip path."""
     index = {id(layer): i for i, layer in enumerate(compute_layers(network))}
@@ -126,38 +101,6 @@ def _residual_ends(network):
 
     for block in blocks(getattr(network, "layers", network)):
         yield tuple(index[id(compute_layers(path)[-1])] for path in (block.main, block.skip))
-
-
-def auto_folding(network, cycles=DEFAULT_CYCLES):
-    """Per layer, the fewest SIMD*PE lanes with ``pixels*SF*NF <= cycles``.
-
-    Ties go to the most balanced pair (smallest max(SIMD, PE): narrow streams and short
-    popcounts), then to the larger SIMD.
-    A layer that cannot reach the budget even fully unrolled gets its largest SIMD and PE.
-    The two paths of a residual block end at one PE (the add takes both lane by lane):
-    the larger of the two choices.
-    """
-    if not isinstance(cycles, int) or cycles < 1:
-        raise ModelError(f"cycle budget must be a positive integer, not {cycles!r}")
-    layers = compute_layers(network)
-    out = []
-    for layer in layers:
-        mh = layer.out_features
-        best = None
-        for simd in _simd_choices(layer):
-            for pe in divisors(mh):
-                if layer_cycles(layer, LayerFolding(simd, pe)) <= cycles:
-                    key = (simd * pe, max(simd, pe), -simd)
-                    if best is None or key < best[0]:
-                        best = (key, LayerFolding(simd, pe))
-        out.append(best[1] if best else LayerFolding(_simd_choices(layer)[-1], mh))
-    for ends in _residual_ends(network):
-        pe = max(out[e].pe for e in ends)
-        for e in ends:
-            if out[e].pe != pe:
-                # Both ends have the same MH (the add's channels), so pe divides both.
-                out[e] = LayerFolding(out[e].simd, pe)
-    return out
 
 
 def layer_cycles(layer, f):
@@ -208,14 +151,3 @@ def stage_cycles(network, folding):
 def initiation_interval(network, folding):
     """Steady-state cycles per inference: the slowest stage (:func:`stage_cycles`)."""
     return max(cycles for _, cycles in stage_cycles(network, folding))
-
-
-def cycles_for_fps(fps, clock_hz):
-    """The cycle budget per inference that reaches ``fps`` inferences/s at ``clock_hz``."""
-    if not fps > 0:
-        raise ModelError(f"--target-fps must be positive, not {fps!r}")
-    cycles = int(clock_hz // fps)
-    if cycles < 1:
-        raise ModelError(f"{fps:g} inferences/s needs more than one inference per cycle at "
-                         f"{clock_hz / 1e6:g} MHz; the fully unrolled design does one per cycle")
-    return cycles

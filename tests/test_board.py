@@ -136,7 +136,8 @@ def test_icebreaker_bitstream(tmp_path):
 def test_fit_search_finds_the_fastest_fitting_folding(monkeypatch, tmp_path):
     """--fit's search, with synthesis replaced by a stand-in: LUT4 = 40 per lane."""
     import hdl.flow.bitstream as bitstream
-    from hdl.folding import auto_folding, initiation_interval
+    from hdl.folding import initiation_interval
+    from hdl.flow.plan import auto_folding
     network = load_model(DEFAULT_MODEL)
     calls = []
 

@@ -10,7 +10,8 @@ import pytest
 
 from golden.model import Bias
 from golden.formats.npz import save
-from hdl.folding import auto_folding, initiation_interval
+from hdl.folding import initiation_interval
+from hdl.flow.plan import auto_folding
 from tests.test_golden import small_network
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent

@@ -11,7 +11,7 @@ import pytest
 
 from golden.formats import load_model
 from hdl.flow.build import DEFAULT_MODEL
-from hdl.folding import auto_folding
+from hdl.flow.plan import auto_folding
 from hdl.network import NetworkTop
 from hdl.flow.resources import Memory, ebr_count, ebr_estimate, logic_estimate, silence
 

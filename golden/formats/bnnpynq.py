@@ -29,8 +29,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ..conv import Conv2D
 from ..errors import ModelError
 from ..model import BINARY, Bias, Dense, InputQuant, IntCodes, Network, Thresholds
+from ..pool import MaxPool
 
 __all__ = ["is_bnnpynq_folder", "read_config", "load_bnnpynq"]
 
@@ -156,8 +158,6 @@ def cnv_input_table():
 def load_cnv(folder, configs):
     """Import a BNN-PYNQ CNV folder (convolutions, then fully-connected layers); see the
     module docstring for the semantics."""
-    from ..conv import Conv2D
-    from ..pool import MaxPool
     layers = []
     shape = None
     encoding = IntCodes(8, -128, 255)

@@ -61,8 +61,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ..conv import Conv2D
 from ..errors import ModelError
 from ..model import BINARY, Bias, Dense, InputQuant, IntCodes, Network, Thresholds
+from ..pool import GlobalMaxPool, MaxPool
+from ..residual import Residual
 from ..weights import weight_encoding
 
 __all__ = ["FORMAT", "VERSION", "save", "load"]
@@ -106,9 +109,6 @@ def _activation_arrays(act, key, arrays):
 
 def _layer_spec(layer, key, arrays):
     """The JSON of one layer (arrays stored under ``key``)."""
-    from ..conv import Conv2D
-    from ..pool import GlobalMaxPool, MaxPool
-    from ..residual import Residual
     if isinstance(layer, Dense):
         _dense_arrays(layer, key, arrays)
         return {"type": "dense", **_dense_spec(layer)}
@@ -280,9 +280,6 @@ def _load_dense(spec, key, lwhere, archive, path):
 
 def _load_layer(spec, key, lwhere, archive, path):
     """One layer (recursively for residual blocks) from its JSON and arrays."""
-    from ..conv import Conv2D
-    from ..pool import GlobalMaxPool, MaxPool
-    from ..residual import Residual
     kind = _field(spec, "type", str, lwhere)
     try:
         if kind == "dense":

@@ -219,7 +219,7 @@ def synthesize(board_name, network, folding, out, *, baud=115200, clock_hz=None)
 def fit_folding(board_name, network, out, *, baud=115200, start_cycles=1024, log=print):
     """The fastest automatic folding whose synthesised design fits the board.
 
-    Candidates are the automatic foldings (:func:`hdl.folding.auto_folding`) for cycle
+    Candidates are the automatic foldings (:func:`hdl.flow.plan.auto_folding`) for cycle
     budgets 1, 2, 4, ... up to the slowest the UART allows (the network must take an image
     faster than the line delivers one); fewer cycles mean more lanes and memory words, so
     the resources grow as the budget shrinks. The search starts at ``start_cycles``, then
@@ -230,7 +230,7 @@ def fit_folding(board_name, network, out, *, baud=115200, start_cycles=1024, log
     """
     from boards import board as get_board
 
-    from ..folding import auto_folding, initiation_interval
+    from .plan import auto_folding
     from ..uart import uart_divisor
 
     board = get_board(board_name)

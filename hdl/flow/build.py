@@ -29,9 +29,8 @@ from pathlib import Path
 from golden.errors import ModelError
 from golden.formats import load_model
 
-from ..folding import (DEFAULT_CYCLES, auto_folding, check_folding, compute_layers,
-                      cycles_for_fps, initiation_interval, layer_cycles, parse_folding,
-                      stage_cycles)
+from ..folding import check_folding, compute_layers, initiation_interval, layer_cycles, stage_cycles
+from .plan import DEFAULT_CYCLES, auto_folding, cycles_for_fps, parse_folding
 
 __all__ = ["DEFAULT_MODEL", "choose_folding", "design_report", "generate_verilog", "main"]
 

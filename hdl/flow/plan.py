@@ -1,0 +1,79 @@
+"""Choosing a folding: the ``--folding`` syntax, cycle budgets and the automatic choice.
+
+The folding itself and the cycle model it is measured by live with the hardware
+(:mod:`hdl.folding`).
+"""
+
+from golden.errors import ModelError
+
+from ..folding import LayerFolding, compute_layers, divisors, layer_cycles, residual_ends, simd_choices
+
+__all__ = ["DEFAULT_CYCLES", "parse_folding", "auto_folding", "cycles_for_fps"]
+
+# Default cycle budget per layer: FINN's choice for LFC (512 cycles/inference).
+DEFAULT_CYCLES = 512
+
+
+def parse_folding(text, n_layers):
+    """Parse ``"SIMDxPE,SIMDxPE,..."`` (one entry per layer) into a list of LayerFolding;
+    an entry ``auto`` gives None (chosen by :func:`auto_folding`)."""
+    parts = [p.strip() for p in text.split(",")]
+    if len(parts) != n_layers:
+        raise ModelError(f"--folding gives {len(parts)} entries for {n_layers} layers; "
+                         f"write one SIMDxPE per layer, e.g. "
+                         f"{','.join(['16x16'] * n_layers)}")
+    out = []
+    for i, part in enumerate(parts):
+        if part.lower() == "auto":
+            out.append(None)
+            continue
+        try:
+            simd, pe = (int(v) for v in part.lower().split("x"))
+        except ValueError:
+            raise ModelError(f"--folding entry {i} is {part!r}; write SIMDxPE (e.g. 32x16) "
+                             f"or auto") from None
+        out.append(LayerFolding(simd, pe))
+    return out
+
+
+def auto_folding(network, cycles=DEFAULT_CYCLES):
+    """Per layer, the fewest SIMD*PE lanes with ``pixels*SF*NF <= cycles``.
+
+    Ties go to the most balanced pair (smallest max(SIMD, PE): narrow streams and short
+    popcounts), then to the larger SIMD.
+    A layer that cannot reach the budget even fully unrolled gets its largest SIMD and PE.
+    The two paths of a residual block end at one PE (the add takes both lane by lane):
+    the larger of the two choices.
+    """
+    if not isinstance(cycles, int) or cycles < 1:
+        raise ModelError(f"cycle budget must be a positive integer, not {cycles!r}")
+    layers = compute_layers(network)
+    out = []
+    for layer in layers:
+        mh = layer.out_features
+        best = None
+        for simd in simd_choices(layer):
+            for pe in divisors(mh):
+                if layer_cycles(layer, LayerFolding(simd, pe)) <= cycles:
+                    key = (simd * pe, max(simd, pe), -simd)
+                    if best is None or key < best[0]:
+                        best = (key, LayerFolding(simd, pe))
+        out.append(best[1] if best else LayerFolding(simd_choices(layer)[-1], mh))
+    for ends in residual_ends(network):
+        pe = max(out[e].pe for e in ends)
+        for e in ends:
+            if out[e].pe != pe:
+                # Both ends have the same MH (the add's channels), so pe divides both.
+                out[e] = LayerFolding(out[e].simd, pe)
+    return out
+
+
+def cycles_for_fps(fps, clock_hz):
+    """The cycle budget per inference that reaches ``fps`` inferences/s at ``clock_hz``."""
+    if not fps > 0:
+        raise ModelError(f"--target-fps must be positive, not {fps!r}")
+    cycles = int(clock_hz // fps)
+    if cycles < 1:
+        raise ModelError(f"{fps:g} inferences/s needs more than one inference per cycle at "
+                         f"{clock_hz / 1e6:g} MHz; the fully unrolled design does one per cycle")
+    return cycles
