@@ -10,13 +10,14 @@ format        recognised by                               module
 ============  ==========================================  ======================
 project file  any other file (``.npz``)                   :mod:`.npz`
 BNN-PYNQ      a folder with ``config.h`` and ``*-weights.bin``  :mod:`.bnnpynq`
+QONNX         the suffix ``.onnx``                        :mod:`.qonnx`
 ============  ==========================================  ======================
 """
 
 from pathlib import Path
 
 from ..errors import ModelError
-from . import bnnpynq, npz
+from . import bnnpynq, npz, qonnx
 
 __all__ = ["load_model", "save_model"]
 
@@ -31,6 +32,8 @@ def load_model(path):
                          f"with *-weights.bin files); give a .npz model file or such a folder")
     if not path.exists():
         raise ModelError(f"{path}: no such model file or folder")
+    if path.suffix.lower() == ".onnx":
+        return qonnx.load_qonnx(path)
     return npz.load(path)
 
 

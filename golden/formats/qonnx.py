@@ -1,0 +1,1033 @@
+"""QONNX import: a float QONNX graph (Brevitas, QKeras through qonnx, FINN) becomes the
+project's integer network objects, exactly.
+
+What a graph may hold
+---------------------
+Quantizers ``Quant`` (signed or unsigned, narrow or not, 2 to 8 bits, per-tensor or
+per-channel scale, zero point 0, every rounding mode of the QONNX spec), ``BipolarQuant``
+and FINN's ``MultiThreshold``, in the domains ``onnx.brevitas``, ``finn.custom_op.general``
+and ``qonnx.custom_op.general``; ``Sign``. Compute ``MatMul``, ``Gemm``, ``Conv`` (group 1,
+square kernel, equal strides, symmetric zero padding), ``MaxPool``; elementwise
+``BatchNormalization``, ``Relu``, ``Mul``, ``Div``, ``Add``, ``Sub`` (per tensor or per
+channel); the shape prelude (``Shape``, ``Gather``, ``Unsqueeze``, ``Concat``, ``Reshape``),
+``Flatten``, ``Transpose``, ``Identity``; a final ``Softmax``, ``ArgMax`` or ``TopK`` (dropped:
+they keep the argmax), or a final one-channel quantizer (a binary classifier).
+Anything else is refused with one line naming the node, its op and what is supported.
+
+How the integers are found
+--------------------------
+The graph is walked once, tensor by tensor, keeping for each a symbolic meaning:
+
+* the raw input, with the elementwise ops on it so far;
+* *codes*: a quantizer's output, integer levels ``L`` in ``[0, count]`` whose value is
+  ``scale * (L + offset)`` (bipolar: ``scale * (2L - 1)``);
+* an *accumulator*: a MatMul/Conv of codes by quantized weights, whose real value in
+  channel ``j`` is ``mult_j * (a * acc + b_j)`` for the golden model's integer ``acc``,
+  followed by the elementwise float ops still to apply.
+
+Input stage. The graph's input is ``pixel / divisor`` (default 255: 8-bit pixels scaled
+to [0, 1]). The input quantizer and the ops before it are evaluated in float32, the way
+qonnx's executor does, for all 256 pixel values: a two-level result becomes a binarize
+threshold, a k-bit one an input code table. Exact by construction (every input is tried).
+
+Hidden layers. A quantizer after an accumulator becomes per-channel thresholds: its level
+as a function of the integer ``acc`` is evaluated with the graph's own float32 arithmetic
+(``BatchNormalization`` as onnxruntime computes it: ``x * S + (B - mean * S)`` with
+``S = gamma * (1 / sqrt(var + eps))``). Each float32 op is monotonic in its input (IEEE
+rounding is monotonic; a negative multiplier reverses the order), so the level is a
+monotonic step function of ``acc`` and a bisection over the accumulator's proven range
+finds every step exactly. The test suite also evaluates every ``acc`` of the range.
+
+The accumulator's float value is taken as the correctly rounded ``mult_j * dot``. The
+graph's float32 MatMul computes exactly that when its scales are powers of two and the sum
+stays below 2**24 (the import reports ``exact_matmul``); otherwise the graph itself rounds
+its partial sums and may differ from the real-number result at a tie.
+
+Last layer. An accumulator at the output becomes class scores ``S_j = acc_j << e_j + B_j``
+whose graph score is ``alpha * S_j + beta`` for one ``alpha > 0``: the per-channel float
+affine map is folded exactly when the ratios of the channel gains are powers of two and
+the offsets are multiples of the score step (the import reports ``exact_scores``).
+"""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..conv import Conv2D
+from ..errors import ModelError
+from ..model import BINARY, Bias, Dense, InputQuant, IntCodes, Network, Thresholds
+from ..pool import MaxPool
+from ..weights import LutWeights, ShiftWeights, TernaryWeights, weight_encoding
+
+__all__ = ["QonnxImport", "import_qonnx", "load_qonnx", "DIVISOR"]
+
+DIVISOR = 255.0
+CUSTOM_DOMAINS = ("onnx.brevitas", "finn.custom_op.general", "qonnx.custom_op.general")
+STANDARD_DOMAINS = ("", "ai.onnx")
+QUANTIZERS = ("Quant", "BipolarQuant", "MultiThreshold")
+ELEMENTWISE = ("Mul", "Div", "Add", "Sub", "BatchNormalization", "Relu")
+FINAL = ("Softmax", "LogSoftmax", "ArgMax", "TopK")
+SUPPORTED = sorted(QUANTIZERS + ELEMENTWISE + FINAL + (
+    "Sign", "MatMul", "Gemm", "Conv", "MaxPool", "Shape", "Gather", "Unsqueeze", "Concat",
+    "Reshape", "Flatten", "Transpose", "Identity", "Pow", "Sqrt", "Constant"))
+F32 = np.float32
+
+
+class _Refused(ModelError):
+    pass
+
+
+def _node_name(node):
+    return node.name or (node.output[0] if node.output else "?")
+
+
+def _refuse(node, what):
+    raise _Refused(f"node {_node_name(node)!r} ({node.op_type}): {what}")
+
+
+# -- symbolic tensors -----------------------------------------------------------------
+
+
+@dataclass
+class _Const:
+    value: np.ndarray
+
+
+@dataclass
+class _QWeight:
+    """A quantized constant: integer levels ``ints`` and a broadcastable ``scale``."""
+    ints: np.ndarray
+    scale: np.ndarray
+    levels: tuple        # (qmin, qmax) of the quantizer
+
+
+@dataclass
+class _Raw:
+    """The graph input (per-sample ONNX shape ``orig``), seen as ``shape`` after the shape
+    prelude (its elements keep their order), after elementwise ``ops``."""
+    orig: tuple
+    shape: tuple
+    ops: list = field(default_factory=list)
+
+
+@dataclass
+class _Codes:
+    """Quantized activations: levels of ``encoding``, value ``scale * (L + offset)``
+    (bipolar: ``scale * (2L - 1)``). ``index[e]`` is the position in the golden model's
+    flat feature order of ONNX element ``e`` (per-sample ``shape``)."""
+    encoding: object
+    scale: float
+    shape: tuple
+    index: np.ndarray
+    negative: bool = False
+
+
+@dataclass
+class _Acc:
+    """An accumulator: channel ``j`` is worth ``mult[j] * (a * acc + b[j])``, then ``ops``."""
+    layer: dict          # weights, encodings, conv geometry: what Dense/Conv2D need
+    mult: np.ndarray
+    a: int
+    b: np.ndarray
+    lo: int
+    hi: int
+    shape: tuple
+    index: np.ndarray
+    channel_axis: int
+    ops: list = field(default_factory=list)
+    pools: list = field(default_factory=list)
+
+
+@dataclass
+class QonnxImport:
+    """The result of :func:`import_qonnx`.
+
+    Attributes
+    ----------
+    network : golden.model.Network
+    frontend : callable
+        Float inputs of the graph, ``(N, *input shape)``, to the network's input codes
+        ``(N, features)`` (for :func:`golden.network.run` ``bits=``), with the graph's own
+        float32 arithmetic.
+    input_shape : tuple
+        The graph's per-sample input shape (ONNX order).
+    exact_matmul, exact_scores : bool
+        See the module docstring.
+    binary_output : bool
+        The graph ends in a one-channel quantizer: class 1 when its output is positive.
+    """
+    network: Network
+    frontend: object
+    input_shape: tuple
+    exact_matmul: bool
+    exact_scores: bool
+    binary_output: bool
+
+
+# -- float32 evaluation of elementwise ops, as the executor does it --------------------
+
+
+def _bn_affine(scale, bias, mean, var, eps):
+    s = scale * (F32(1) / np.sqrt(var + F32(eps)))
+    return s, bias - mean * s
+
+
+def _apply(op, x, args):
+    """One elementwise op on float32 ``x``; ``args`` broadcast against ``x``."""
+    if op == "Mul":
+        return x * args[0]
+    if op == "Div":
+        return x / args[0]
+    if op == "Add":
+        return x + args[0]
+    if op == "Sub":
+        return x - args[0]
+    if op == "RSub":
+        return args[0] - x
+    if op == "RDiv":
+        return args[0] / x
+    if op == "BN":
+        return x * args[0] + args[1]
+    if op == "Relu":
+        return np.maximum(x, F32(0))
+    raise AssertionError(op)
+
+
+def _run_ops(x, ops, channel=None):
+    for op, args in ops:
+        if channel is not None:
+            args = [a[channel] for a in args]
+        x = _apply(op, x, args)
+    return x
+
+
+# -- quantizers ---------------------------------------------------------------------
+
+
+def _round(mode, node):
+    mode = mode.upper()
+    table = {
+        "ROUND": np.round, "HALF_EVEN": np.round, "CEIL": np.ceil, "FLOOR": np.floor,
+        "UP": lambda x: np.sign(x) * np.ceil(np.abs(x)), "DOWN": np.fix,
+        "HALF_UP": lambda x: np.sign(x) * np.floor(np.abs(x) + 0.5),
+        "HALF_DOWN": lambda x: np.sign(x) * np.ceil(np.abs(x) - 0.5)}
+    if mode not in table:
+        _refuse(node, f"rounding mode {mode!r} is not supported; use one of {', '.join(table)}")
+    return table[mode]
+
+
+@dataclass
+class _Quantizer:
+    """``level(x)``: integer level ``L`` in ``[0, count]`` of float32 ``x``; the value of
+    level ``L`` is ``scale * (L + offset)``, or ``scale * (2L - 1)`` when ``bipolar``."""
+    level: object
+    count: int
+    offset: int
+    scale: np.ndarray    # per-tensor (shape ()) or broadcastable per channel
+    bipolar: bool
+    qmin: int = 0
+    qmax: int = 1
+
+    def encoding(self):
+        if self.bipolar:
+            return BINARY
+        return IntCodes(max(1, int(self.count).bit_length()), self.offset, self.count)
+
+
+def _quantizer(node, attrs, consts):
+    """The :class:`_Quantizer` of a quantizer node; ``consts`` are its constant inputs
+    (None for the data input)."""
+    op = node.op_type
+    if op == "BipolarQuant":
+        scale = consts[1]
+        return _Quantizer(lambda x, s=scale: (x >= F32(0)).astype(np.int64), 1, 0,
+                          scale, True, -1, 1)
+    if op == "Quant":
+        if len(consts) < 4 or any(c is None for c in consts[1:4]):
+            _refuse(node, "scale, zero point and bit width must be constants")
+        scale, zeropt, bits = consts[1], consts[2], consts[3]
+        if np.any(zeropt != 0):
+            _refuse(node, "a non-zero zero point is not supported; export with zero point 0")
+        if bits.size != 1 or float(bits.flat[0]) != int(bits.flat[0]):
+            _refuse(node, f"bit width {bits.ravel().tolist()} must be one integer")
+        bits = int(bits.flat[0])
+        signed, narrow = int(attrs.get("signed", 1)), int(attrs.get("narrow", 0))
+        if not 1 <= bits <= 8:
+            _refuse(node, f"{bits}-bit quantization is not supported; use 1 to 8 bits")
+        if np.any(scale <= 0):
+            _refuse(node, "scales must be positive")
+        if bits == 1 and signed:
+            # The QONNX spec turns a signed 1-bit Quant into a bipolar one.
+            return _Quantizer(lambda x, s=scale: (x / s >= F32(0)).astype(np.int64), 1, 0,
+                              scale, True, -1, 1)
+        qmin = -(1 << (bits - 1)) + narrow if signed else 0
+        qmax = (1 << (bits - 1)) - 1 if signed else (1 << bits) - 1 - narrow
+        if qmin == 0 and qmax == 1:
+            _refuse(node, "unsigned 1-bit {0, 1} activations are not supported; use a "
+                          "bipolar (signed 1-bit) or a 2-bit quantizer")
+        rnd = _round(attrs.get("rounding_mode", "ROUND"), node)
+        lo, hi = F32(qmin), F32(qmax)
+
+        def level(x, s=scale):
+            y = x / s
+            y = np.where(y > hi, hi, y)
+            y = np.where(y < lo, lo, y)
+            return rnd(y).astype(np.int64) - qmin
+        return _Quantizer(level, qmax - qmin, qmin, scale, False, qmin, qmax)
+    if op == "MultiThreshold":
+        thr = consts[1]
+        if thr is None or thr.ndim != 2:
+            _refuse(node, "thresholds must be a constant (channels, steps) matrix")
+        out_scale = F32(attrs.get("out_scale", 1.0))
+        out_bias = F32(attrs.get("out_bias", 0.0))
+        if out_scale <= 0:
+            _refuse(node, "out_scale must be positive")
+        if attrs.get("data_layout", "NCHW") not in ("NCHW", "NC"):
+            _refuse(node, "only data_layout NCHW is supported")
+        count = thr.shape[1]
+        if count == 1 and out_bias == -out_scale / 2:
+            # Levels {-s/2, +s/2}: bipolar with scale s/2 (FINN's binarize).
+            return _Quantizer(None, 1, 0, np.asarray(out_scale / 2), True, -1, 1)
+        offset = float(out_bias / out_scale)
+        if offset != int(offset):
+            _refuse(node, "out_bias must be a whole multiple of out_scale (or -out_scale/2)")
+        return _Quantizer(None, count, int(offset), np.asarray(out_scale), False,
+                          int(offset), int(offset) + count)
+    if op == "Sign":
+        return _Quantizer(lambda x: (np.sign(x) + 1).astype(np.int64), 2, -1, np.asarray(F32(1)),
+                          False, -1, 1)
+    raise AssertionError(op)
+
+
+def _multithreshold_levels(x, thr, channel_axis):
+    """FINN MultiThreshold's count of ``x >= thr[c, t]`` (per channel, or one row for all)."""
+    shape = [1] * x.ndim
+    shape[channel_axis] = -1
+    count = np.zeros(x.shape, np.int64)
+    for t in range(thr.shape[1]):
+        col = thr[:, t].reshape(shape) if thr.shape[0] > 1 else thr[0, t]
+        count += x >= col
+    return count
+
+
+# -- the importer ----------------------------------------------------------------------
+
+
+def _attrs(node):
+    from onnx import helper
+    out = {}
+    for a in node.attribute:
+        v = helper.get_attribute_value(a)
+        out[a.name] = v.decode() if isinstance(v, bytes) else v
+    return out
+
+
+def _per_channel(node, value, channels, channel_axis, ndim):
+    """A constant broadcast against an accumulator, as a per-channel float32 vector."""
+    value = np.asarray(value, F32)
+    if value.ndim > ndim:
+        _refuse(node, f"constant of shape {value.shape} does not broadcast to the tensor")
+    full = [1] * ndim
+    full[channel_axis] = channels
+    try:
+        b = np.broadcast_to(value.reshape((1,) * (ndim - value.ndim) + value.shape), full)
+    except ValueError:
+        _refuse(node, f"constant of shape {value.shape} does not broadcast per channel")
+    return np.ascontiguousarray(b.reshape(channels))
+
+
+def _is_pow2(x):
+    x = np.abs(np.asarray(x, np.float64)).ravel()
+    m, _ = np.frexp(x)
+    return bool(np.all((m == 0.5)))
+
+
+def _canonical_index(shape):
+    """``index`` of an ONNX per-sample tensor in the golden order: (C, H, W) maps are
+    stored (H, W, C), channels innermost; vectors in order."""
+    if len(shape) == 3:
+        c, h, w = shape
+        return np.arange(h * w * c).reshape(h, w, c).transpose(2, 0, 1).copy()
+    return np.arange(int(np.prod(shape))).reshape(shape)
+
+
+class _Importer:
+    def __init__(self, model, name, divisor):
+        self.model = model
+        self.graph = model.graph
+        self.name = name
+        self.divisor = divisor
+        self.values = {}
+        self.layers = []
+        self.input_quant = None
+        self.frontend = None
+        self.input_shape = None
+        self.exact_matmul = True
+        self.exact_scores = True
+        self.binary_output = False
+
+    # The graph's constants: initializers and Constant nodes.
+    def _load_inputs(self):
+        from onnx import numpy_helper
+        for init in self.graph.initializer:
+            self.values[init.name] = _Const(numpy_helper.to_array(init))
+        real = [i for i in self.graph.input if i.name not in self.values]
+        if len(real) != 1:
+            raise ModelError(f"the graph has {len(real)} non-constant inputs "
+                             f"({', '.join(i.name for i in real)}); one input is supported")
+        dims = real[0].type.tensor_type.shape.dim
+        shape = tuple(d.dim_value if d.HasField("dim_value") else None for d in dims)
+        if len(shape) < 2 or any(d is None or d < 1 for d in shape[1:]):
+            raise ModelError(f"graph input {real[0].name!r} has shape {shape}; a batch "
+                             f"dimension and fixed per-sample dimensions are supported")
+        self.input_shape = tuple(shape[1:])
+        self.values[real[0].name] = _Raw(self.input_shape, self.input_shape)
+
+    def run(self):
+        self._load_inputs()
+        for node in self.graph.node:
+            if node.domain not in STANDARD_DOMAINS + CUSTOM_DOMAINS:
+                _refuse(node, f"domain {node.domain!r} is not supported; use the standard "
+                              f"domain or one of {', '.join(CUSTOM_DOMAINS)}")
+            if node.op_type not in SUPPORTED:
+                _refuse(node, f"op {node.op_type} is not supported; supported: "
+                              f"{', '.join(SUPPORTED)}")
+            ins = [self.values.get(n) if n else None for n in node.input]
+            for n, v in zip(node.input, ins):
+                if n and v is None:
+                    _refuse(node, f"input {n!r} is not produced by any earlier node")
+            out = self._node(node, ins, _attrs(node))
+            for name, value in zip(node.output, out if isinstance(out, tuple) else (out,)):
+                self.values[name] = value
+        if len(self.graph.output) != 1:
+            raise ModelError(f"the graph has {len(self.graph.output)} outputs; one is supported")
+        result = self.values[self.graph.output[0].name]
+        self._finish(result)
+        if self.input_quant is None:
+            raise ModelError("the graph's input reaches no quantizer; quantize the input "
+                             "(BipolarQuant, Quant or MultiThreshold) before the first layer")
+        try:
+            network = Network(self.name, self.input_quant, self.layers,
+                              ("0", "1") if self.binary_output else None)
+        except ModelError as error:
+            raise ModelError(f"the imported network is not valid: {error}") from None
+        return QonnxImport(network, self.frontend, self.input_shape, self.exact_matmul,
+                           self.exact_scores, self.binary_output)
+
+    # -- one node -------------------------------------------------------------------
+
+    def _node(self, node, ins, attrs):
+        op = node.op_type
+        consts = [v.value if isinstance(v, _Const) else None for v in ins]
+        if (ins and all(isinstance(v, _Const) or v is None for v in ins)
+                and op not in QUANTIZERS + ("Constant",)):
+            return _Const(self._fold(node, consts, attrs))
+        if op == "Constant":
+            from onnx import numpy_helper
+            for a in node.attribute:
+                if a.name == "value":
+                    return _Const(numpy_helper.to_array(a.t))
+            _refuse(node, "only the 'value' attribute is supported")
+        x = ins[0]
+        if op in QUANTIZERS or op == "Sign":
+            return self._quantize(node, x, ins, consts, attrs)
+        if op == "Shape":
+            if isinstance(x, _QWeight):
+                return _Const(np.asarray(x.ints.shape, np.int64))
+            return _Const(np.asarray((1,) + tuple(x.shape), np.int64))
+        if op in ("Identity",):
+            return x
+        if op in FINAL:
+            if not isinstance(x, (_Acc, _Codes)):
+                _refuse(node, "must follow the class scores")
+            return x
+        if isinstance(x, _QWeight):
+            return self._weight_op(node, x, consts, attrs)
+        if op in ("Reshape", "Flatten", "Transpose"):
+            return self._layout(node, x, consts, attrs)
+        if op in ELEMENTWISE or op in ("Pow", "Sqrt"):
+            return self._elementwise(node, ins, consts, attrs)
+        if op in ("MatMul", "Gemm"):
+            return self._matmul(node, ins, attrs)
+        if op == "Conv":
+            return self._conv(node, ins, attrs)
+        if op == "MaxPool":
+            return self._maxpool(node, x, attrs)
+        _refuse(node, f"op {op} cannot take this input here")
+
+    def _fold(self, node, consts, attrs):
+        """Constant folding (the shape prelude, Pow in a norm, weight transposes)."""
+        op = node.op_type
+        a = consts[0]
+        if op == "Pow":
+            b = consts[1]
+            return np.sqrt(a) if np.all(b == 0.5) else np.power(a, b).astype(a.dtype)
+        if op == "Sqrt":
+            return np.sqrt(a)
+        if op in ("Mul", "Div", "Add", "Sub"):
+            b = consts[1]
+            return {"Mul": np.multiply, "Div": np.divide, "Add": np.add,
+                    "Sub": np.subtract}[op](a, b)
+        if op == "Gather":
+            return np.take(a, consts[1], axis=attrs.get("axis", 0))
+        if op == "Unsqueeze":
+            axes = attrs.get("axes", None if len(consts) < 2 else consts[1].tolist())
+            out = a
+            for ax in sorted(axes):
+                out = np.expand_dims(out, ax)
+            return out
+        if op == "Concat":
+            return np.concatenate([np.atleast_1d(c) for c in consts], axis=attrs.get("axis", 0))
+        if op == "Transpose":
+            return np.transpose(a, attrs.get("perm"))
+        if op == "Reshape":
+            return a.reshape(consts[1])
+        if op == "Flatten":
+            ax = attrs.get("axis", 1)
+            return a.reshape(int(np.prod(a.shape[:ax])), -1)
+        if op == "Identity":
+            return a
+        _refuse(node, f"cannot fold op {op} on constants")
+
+    # -- quantizers ------------------------------------------------------------------
+
+    def _quantize(self, node, x, ins, consts, attrs):
+        q = _quantizer(node, attrs, consts)
+        if isinstance(x, _Const):
+            return self._quantize_weights(node, q, x.value, consts, attrs)
+        if isinstance(x, _Raw):
+            return self._quantize_input(node, q, x, consts)
+        if isinstance(x, _Acc):
+            return self._quantize_acc(node, q, x, consts)
+        _refuse(node, "a quantizer on already quantized values is not supported")
+
+    def _quantize_weights(self, node, q, w, consts, attrs):
+        op = node.op_type
+        w = np.asarray(w, F32)
+        if op == "BipolarQuant":
+            ints = np.where(w >= 0, 1, -1).astype(np.int64)
+            return _QWeight(ints, np.asarray(consts[1], F32), (-1, 1))
+        if op == "Quant":
+            scale = np.asarray(consts[1], F32)
+            if q.bipolar:
+                ints = np.where(w / scale >= 0, 1, -1).astype(np.int64)
+            else:
+                ints = q.level(w) + q.offset
+            return _QWeight(ints, scale, (q.qmin, q.qmax))
+        _refuse(node, f"{op} on weights is not supported; quantize weights with Quant or "
+                      f"BipolarQuant")
+
+    def _quantize_input(self, node, q, raw, consts):
+        if self.input_quant is not None:
+            _refuse(node, "a second input quantizer")
+        if np.asarray(q.scale).size != 1:
+            _refuse(node, "the input quantizer's scale must be one number (per tensor)")
+        for op, args in raw.ops:
+            if any(np.asarray(a).size != 1 for a in args):
+                _refuse(node, f"the input's {op} before the quantizer must use one number "
+                              f"for all pixels (per tensor)")
+        thr = consts[1] if node.op_type == "MultiThreshold" else None
+        if thr is not None and thr.shape[0] != 1:
+            _refuse(node, "an input MultiThreshold must have one threshold row")
+        ops = [(op, [np.asarray(a, F32).reshape(()) for a in args]) for op, args in raw.ops]
+
+        def levels(x):
+            y = _run_ops(np.asarray(x, F32), ops)
+            if thr is not None:
+                return _multithreshold_levels(y, thr, 0)
+            return q.level(y)
+
+        pixels = np.arange(256, dtype=F32) / F32(self.divisor)
+        table = levels(pixels)
+        shape = raw.shape
+        orig = raw.orig
+        index = _canonical_index(orig).reshape(shape)
+        golden_shape = ((orig[1], orig[2]) if len(orig) == 3 and orig[0] == 1 else
+                        (orig[1], orig[2], orig[0]) if len(orig) == 3 else tuple(orig))
+        enc = q.encoding()
+        if enc == BINARY:
+            steps = np.diff(table)
+            if (steps < 0).any():
+                _refuse(node, "the input's two levels are not a step in the pixel value")
+            threshold = int(np.argmax(table)) if table[-1] else 256
+            self.input_quant = InputQuant(golden_shape, threshold)
+        else:
+            self.input_quant = InputQuant(golden_shape, None, table, enc)
+        order = index.ravel()
+
+        def frontend(x):
+            x = np.asarray(x, F32)
+            if x.shape[1:] != tuple(orig):
+                raise ModelError(f"inputs have shape {x.shape[1:]}, the graph takes {tuple(orig)}")
+            lv = levels(x).reshape(len(x), -1)
+            out = np.empty_like(lv)
+            out[:, order] = lv
+            return out
+
+        self.frontend = frontend
+        return _Codes(enc, float(np.asarray(q.scale).reshape(())), tuple(shape), index)
+
+    def _quantize_acc(self, node, q, acc, consts):
+        thr_const = consts[1] if node.op_type == "MultiThreshold" else None
+        channels = len(acc.b)
+        if thr_const is not None and thr_const.shape[0] not in (1, channels):
+            _refuse(node, f"{thr_const.shape[0]} threshold rows for {channels} channels")
+        scale = np.asarray(q.scale, F32)
+        if scale.size != 1:
+            _refuse(node, "activation scales must be one number (per tensor); a per-channel "
+                          "activation scale cannot be folded into the next layer's integers")
+
+        def level(j, ints):
+            x = (acc.mult[j] * (acc.a * ints.astype(np.float64) + acc.b[j])).astype(F32)
+            x = _run_ops(x, acc.ops, j)
+            if thr_const is not None:
+                row = thr_const[j if thr_const.shape[0] > 1 else 0]
+                return (x[:, None] >= row[None, :]).sum(axis=1)
+            return q.level(x)
+
+        count = q.count
+        thresholds = np.zeros((channels, count), np.int64)
+        direction = np.ones(channels, np.int8)
+        lo, hi = acc.lo, acc.hi
+        for j in range(channels):
+            ends = level(j, np.array([lo, hi]))
+            direction[j] = 1 if ends[1] >= ends[0] else -1
+            thresholds[j] = _bisect(lambda v, j=j: level(j, v), lo, hi, count,
+                                    int(direction[j]))
+        act = Thresholds(thresholds, direction, 0 if count == 1 else q.offset)
+        self._emit(node, acc, act)
+        if acc.pools:
+            if (direction < 0).any():
+                _refuse(node, "a max-pool before a quantizer whose level falls with the "
+                              "accumulator (negative batch-norm gain) is not supported")
+            for pool in acc.pools:
+                self.layers.append(pool)
+        enc = q.encoding()
+        if not q.bipolar and count == 1:
+            _refuse(node, "a one-threshold activation that is not bipolar is not supported")
+        return _Codes(enc, float(scale.reshape(())), acc.shape, acc.index)
+
+    def _emit(self, node, acc, activation):
+        spec = acc.layer
+        try:
+            dense = Dense(spec["weights"], activation, weight_encoding=spec["w_enc"],
+                          input_encoding=spec["x_enc"])
+            if spec["kind"] == "conv":
+                layer = Conv2D(spec["in_shape"], dense, spec["kernel"], spec["stride"],
+                               spec["pad"], spec["pad_value"])
+            else:
+                layer = dense
+        except ModelError as error:
+            _refuse(node, str(error))
+        self.layers.append(layer)
+
+    # -- layout -----------------------------------------------------------------------
+
+    def _layout(self, node, x, consts, attrs):
+        op = node.op_type
+        if isinstance(x, _Raw):
+            if op == "Transpose":
+                _refuse(node, "transposing the raw input is not supported")
+            # Elementwise ops commute with a reshape: the elements keep their order.
+            return _Raw(x.orig, self._new_shape(node, x.shape, consts, attrs), x.ops)
+        if not isinstance(x, _Codes):
+            _refuse(node, "reshaping accumulators before their quantizer is not supported")
+        if op == "Transpose":
+            perm = list(attrs.get("perm", range(len(x.shape) + 1))[::-1]
+                        if "perm" not in attrs else attrs["perm"])
+            if perm[0] != 0:
+                _refuse(node, "a transpose must keep the batch dimension first")
+            index = x.index.transpose([p - 1 for p in perm[1:]])
+            return _Codes(x.encoding, x.scale, index.shape, index)
+        shape = self._new_shape(node, x.shape, consts, attrs)
+        return _Codes(x.encoding, x.scale, shape, x.index.reshape(shape))
+
+    def _new_shape(self, node, shape, consts, attrs):
+        if node.op_type == "Flatten":
+            if attrs.get("axis", 1) != 1:
+                _refuse(node, "only Flatten with axis 1 is supported")
+            return (int(np.prod(shape)),)
+        target = consts[1]
+        if target is None:
+            _refuse(node, "the target shape must be a constant")
+        target = [int(t) for t in np.asarray(target).ravel()]
+        if not target or target[0] not in (1, 0, -1):
+            _refuse(node, f"target shape {target} must keep the batch dimension first")
+        rest = target[1:]
+        total = int(np.prod(shape))
+        if rest.count(-1) > 1:
+            _refuse(node, f"target shape {target} has more than one -1")
+        known = int(np.prod([d for d in rest if d != -1])) if rest else 1
+        rest = [total // known if d == -1 else d for d in rest]
+        if int(np.prod(rest)) != total:
+            _refuse(node, f"cannot reshape {shape} to {target}")
+        return tuple(rest)
+
+    def _weight_op(self, node, w, consts, attrs):
+        if node.op_type == "Transpose":
+            perm = attrs.get("perm", list(range(w.ints.ndim))[::-1])
+            scale = np.asarray(w.scale)
+            if scale.ndim == w.ints.ndim:
+                scale = scale.transpose(perm)
+            elif scale.size != 1:
+                _refuse(node, "weight scale of unexpected shape")
+            return _QWeight(w.ints.transpose(perm), scale, w.levels)
+        if node.op_type in ("Reshape", "Identity"):
+            if node.op_type == "Reshape":
+                if np.asarray(w.scale).size != 1:
+                    _refuse(node, "reshaping per-channel scaled weights is not supported")
+                return _QWeight(w.ints.reshape(consts[1]), w.scale, w.levels)
+            return w
+        _refuse(node, f"op {node.op_type} on quantized weights is not supported")
+
+    # -- elementwise ------------------------------------------------------------------
+
+    def _elementwise(self, node, ins, consts, attrs):
+        op = node.op_type
+        x = ins[0]
+        if op in ("Mul", "Add") and isinstance(ins[0], _Const):
+            x, consts = ins[1], [consts[1], consts[0]]
+        elif op in ("Sub", "Div") and isinstance(ins[0], _Const):
+            x, consts = ins[1], [consts[1], consts[0]]
+            op = "R" + op
+        if len(ins) > 1 and op not in ("BatchNormalization",) and consts[1] is None:
+            _refuse(node, "adding or multiplying two computed tensors (e.g. a residual "
+                          "add) is not supported")
+        if op == "BatchNormalization":
+            if any(c is None for c in consts[1:5]):
+                _refuse(node, "batch-norm parameters must be constants")
+            s, b = _bn_affine(*(np.asarray(c, F32) for c in consts[1:5]),
+                              attrs.get("epsilon", 1e-5))
+            op, args = "BN", [s, b]
+        elif op == "Relu":
+            args = []
+        elif op in ("Pow", "Sqrt"):
+            _refuse(node, "Pow and Sqrt are supported on constants only")
+        else:
+            args = [np.asarray(consts[1], F32)]
+        if isinstance(x, _Raw):
+            if op == "BN":
+                _refuse(node, "batch-norm on the raw input is not supported")
+            return _Raw(x.orig, x.shape, x.ops + [(op, args)])
+        if isinstance(x, _Acc):
+            nd = len(x.shape) + 1
+            channels = len(x.b)
+            if op == "BN":
+                if any(a.shape != (channels,) for a in args):
+                    _refuse(node, f"batch-norm parameters must have {channels} entries")
+            else:
+                args = [_per_channel(node, a, channels, x.channel_axis, nd) for a in args]
+            return _Acc(x.layer, x.mult, x.a, x.b, x.lo, x.hi, x.shape, x.index,
+                        x.channel_axis, x.ops + [(op, args)], x.pools)
+        if isinstance(x, _Codes):
+            if op == "Relu" and (x.encoding != BINARY and x.encoding.offset >= 0):
+                return x
+            if op in ("Mul", "Div") and args[0].size == 1 and float(args[0].reshape(())) > 0:
+                s = float(args[0].reshape(()))
+                return _Codes(x.encoding, x.scale * s if op == "Mul" else x.scale / s,
+                              x.shape, x.index)
+            _refuse(node, f"{op} on quantized activations is not supported (only a positive "
+                          f"scalar Mul or Div)")
+        _refuse(node, f"{op} here is not supported")
+
+    # -- compute ------------------------------------------------------------------------
+
+    def _weights_of(self, node, w):
+        if not isinstance(w, _QWeight):
+            _refuse(node, "weights must be a constant behind Quant or BipolarQuant")
+        return w
+
+    def _encoding(self, ints, levels, x_enc):
+        values = set(np.unique(ints).tolist())
+        if values <= {-1, 1}:
+            return "binary"
+        if values <= {-1, 0, 1}:
+            return TernaryWeights()
+        mags = [abs(v) for v in values if v]
+        if all(m & (m - 1) == 0 for m in mags) and max(mags) <= 1 << 15:
+            return ShiftWeights(max(mags).bit_length() - 1)
+        qmin, qmax = levels
+        bits = max(1, (qmax - qmin).bit_length())
+        return LutWeights(bits, tuple(range(qmin, qmax + 1)))
+
+    def _make_acc(self, node, x, ints_oi, scale_o, kind, shape, index, channel_axis, extra):
+        """An accumulator of golden weights ``ints_oi`` (out, in) over codes ``x``."""
+        x_enc = x.encoding
+        w_enc = weight_encoding(self._encoding(ints_oi, extra.pop("levels"), x_enc))
+        channels, fan_in = ints_oi.shape
+        mult = (np.float64(x.scale) * np.asarray(scale_o, np.float64)).reshape(-1)
+        mult = np.broadcast_to(mult, (channels,)).copy()
+        if x_enc == BINARY and w_enc.kind == "binary":
+            a, b = 2, np.full(channels, -fan_in, np.int64)      # dot = 2 * popcount - MW
+            lo, hi = 0, fan_in
+        else:
+            a, b = 1, np.zeros(channels, np.int64)
+            vmin, vmax = ((-1, 1) if x_enc == BINARY else x_enc.value_range)
+            wabs = np.abs(ints_oi).sum(axis=1).max()
+            bound = int(wabs) * max(abs(vmin), abs(vmax))
+            lo, hi = -bound, bound
+        if not (_is_pow2(x.scale) and _is_pow2(scale_o)) or max(abs(lo), abs(hi)) * 2 >= 1 << 24:
+            self.exact_matmul = False
+        layer = dict(weights=ints_oi, w_enc=w_enc, x_enc=x_enc, kind=kind, **extra)
+        return _Acc(layer, mult, a, b, lo, hi, shape, index, channel_axis)
+
+    def _matmul(self, node, ins, attrs):
+        x = ins[0]
+        if not isinstance(x, _Codes):
+            _refuse(node, "the left operand must be quantized activations")
+        w = self._weights_of(node, ins[1])
+        ints, scale = w.ints, np.asarray(w.scale, np.float64)
+        if node.op_type == "Gemm":
+            if attrs.get("transA", 0):
+                _refuse(node, "transA is not supported")
+            if attrs.get("transB", 0):
+                ints = ints.T
+                scale = scale.T if scale.ndim == 2 else scale
+        if ints.ndim != 2 or len(x.shape) != 1 or ints.shape[0] != x.shape[0]:
+            _refuse(node, f"needs (N, {ints.shape[0]}) activations, has (N, *{x.shape})")
+        fan_in, out = ints.shape
+        if scale.size == 1:
+            scale_o = np.full(out, float(scale.reshape(())))
+        elif scale.ndim == 2 and scale.shape == (1, out):
+            scale_o = scale[0]
+        else:
+            _refuse(node, f"weight scale of shape {scale.shape} is not per tensor or per "
+                          f"output channel")
+        golden = np.zeros((out, fan_in), np.int64)
+        golden[:, x.index.ravel()] = ints.T
+        acc = self._make_acc(node, x, golden, scale_o, "dense", (out,), np.arange(out), 1,
+                             dict(levels=w.levels))
+        if node.op_type == "Gemm":
+            alpha, beta = F32(attrs.get("alpha", 1.0)), F32(attrs.get("beta", 1.0))
+            if alpha != 1:
+                acc.ops.append(("Mul", [np.full(out, alpha, F32)]))
+            if len(ins) > 2 and ins[2] is not None:
+                if not isinstance(ins[2], _Const):
+                    _refuse(node, "the bias must be a constant")
+                bias = _per_channel(node, ins[2].value, out, 1, 2) * beta
+                acc.ops.append(("Add", [bias.astype(F32)]))
+        return acc
+
+    def _conv(self, node, ins, attrs):
+        x = ins[0]
+        if not isinstance(x, _Codes) or len(x.shape) != 3:
+            _refuse(node, "the input must be quantized (C, H, W) maps")
+        c, h, wd = x.shape
+        if not np.array_equal(x.index, _canonical_index(x.shape)):
+            _refuse(node, "the input maps must be in their natural order (no transpose)")
+        w = self._weights_of(node, ins[1])
+        if attrs.get("group", 1) != 1:
+            _refuse(node, "grouped or depthwise convolutions are not supported (group 1)")
+        if any(d != 1 for d in attrs.get("dilations", [1, 1])):
+            _refuse(node, "dilated convolutions are not supported")
+        if attrs.get("auto_pad", "NOTSET") not in ("NOTSET", "VALID"):
+            _refuse(node, "auto_pad is not supported; give explicit pads")
+        oc, ic, kh, kw = w.ints.shape
+        strides = attrs.get("strides", [1, 1])
+        pads = attrs.get("pads", [0, 0, 0, 0])
+        if kh != kw or len(set(strides)) != 1 or len(set(pads)) != 1 or ic != c:
+            _refuse(node, f"needs a square kernel, equal strides and equal pads on every side "
+                          f"over {c} channels (kernel {kh}x{kw}, strides {strides}, pads {pads})")
+        pad = int(pads[0])
+        pad_value = 0
+        if pad:
+            enc = x.encoding
+            if enc == BINARY or not enc.offset <= 0 <= enc.offset + enc.top:
+                _refuse(node, "zero padding needs inputs that can be 0; bipolar (+-1) maps "
+                              "cannot be zero-padded")
+            pad_value = -enc.offset
+        scale = np.asarray(w.scale, np.float64)
+        if scale.size == 1:
+            scale_o = np.full(oc, float(scale.reshape(())))
+        elif scale.shape in ((oc, 1, 1, 1), (oc,)):
+            scale_o = scale.reshape(oc)
+        else:
+            _refuse(node, f"weight scale of shape {scale.shape} is not per tensor or per "
+                          f"output channel")
+        golden = w.ints.transpose(0, 2, 3, 1).reshape(oc, -1)
+        stride = int(strides[0])
+        oh, ow = (h + 2 * pad - kh) // stride + 1, (wd + 2 * pad - kh) // stride + 1
+        acc = self._make_acc(node, x, golden, scale_o, "conv", (oc, oh, ow),
+                             _canonical_index((oc, oh, ow)), 1,
+                             dict(levels=w.levels, in_shape=(h, wd, c), kernel=kh,
+                                  stride=stride, pad=pad, pad_value=pad_value))
+        if len(ins) > 2 and ins[2] is not None:
+            if not isinstance(ins[2], _Const):
+                _refuse(node, "the bias must be a constant")
+            acc.ops.append(("Add", [_per_channel(node, ins[2].value, oc, 0, 1)]))
+        return acc
+
+    def _maxpool(self, node, x, attrs):
+        k = attrs.get("kernel_shape", [1, 1])
+        strides = attrs.get("strides", k)
+        if (len(set(k)) != 1 or len(set(strides)) != 1 or any(attrs.get("pads", [0]))
+                or attrs.get("ceil_mode", 0) or any(d != 1 for d in attrs.get("dilations", [1]))):
+            _refuse(node, f"needs a square kernel, equal strides, no padding, floor mode "
+                          f"(kernel {k}, strides {strides}, pads {attrs.get('pads')})")
+        if len(x.shape) != 3:
+            _refuse(node, "max-pools take (C, H, W) maps")
+        c, h, w = x.shape
+        try:
+            pool = MaxPool((h, w, c), int(k[0]), int(strides[0]))
+        except ModelError as error:
+            _refuse(node, str(error))
+        oh, ow, _ = pool.out_shape
+        index = _canonical_index((c, oh, ow))
+        if isinstance(x, _Codes):
+            self.layers.append(pool)
+            return _Codes(x.encoding, x.scale, (c, oh, ow), index)
+        if isinstance(x, _Acc):
+            return _Acc(x.layer, x.mult, x.a, x.b, x.lo, x.hi, (c, oh, ow), index,
+                        x.channel_axis, x.ops, x.pools + [pool])
+        _refuse(node, "max-pools take quantized maps or a convolution's output")
+
+    # -- the last layer --------------------------------------------------------------
+
+    def _finish(self, result):
+        if isinstance(result, _Acc):
+            self._scores(result)
+        elif isinstance(result, _Codes) and self.layers and len(result.index.ravel()) == 1:
+            self._binary_classifier()
+        else:
+            raise ModelError("the graph must end in class scores (a MatMul, Gemm or Conv and "
+                             "float ops) or a one-channel quantizer (a binary classifier)")
+
+    def _scores(self, acc):
+        """Class scores ``S_j = acc_j << e_j + B_j`` with graph score ``alpha*S_j + beta``."""
+        if acc.pools:
+            raise ModelError("a max-pool between the last layer and the output is not "
+                             "supported")
+        channels = len(acc.b)
+        # The ideal per-channel affine map of the float ops, in float64.
+        gain = acc.mult * acc.a
+        off = acc.mult * acc.b
+        for op, args in acc.ops:
+            a = [np.asarray(v, np.float64) for v in args]
+            if op == "Mul":
+                gain, off = gain * a[0], off * a[0]
+            elif op == "Div":
+                gain, off = gain / a[0], off / a[0]
+            elif op == "Add":
+                off = off + a[0]
+            elif op == "Sub":
+                off = off - a[0]
+            elif op == "RSub":
+                gain, off = -gain, a[0] - off
+            elif op == "BN":
+                gain, off = gain * a[0], off * a[0] + a[1]
+            else:
+                raise ModelError(f"{op} on the class scores is not supported (they must be an "
+                                 f"affine function of the last layer's accumulators)")
+        if (gain == 0).any():
+            raise ModelError("a class score does not depend on its inputs (zero gain)")
+        spec = dict(acc.layer)
+        weights = spec["weights"].copy()
+        xnor = spec["x_enc"] == BINARY and spec["w_enc"].kind == "binary"
+        fan_in = weights.shape[1]
+        for j in np.nonzero(gain < 0)[0]:
+            # A negative gain: negate the row (XNOR popcount: acc' = MW - acc).
+            weights[j] = -weights[j]
+            if xnor:
+                off[j] += gain[j] * fan_in
+            gain[j] = -gain[j]
+        spec["weights"] = weights
+        base = gain.min()
+        ratio = gain / base
+        exps = np.round(np.log2(ratio)).astype(np.int64)
+        if not np.all(np.exp2(exps) == ratio):
+            self.exact_scores = False
+        rel = (off - off.min()) / base
+        extra = 0
+        while extra < 16 and not np.all(rel * 2.0 ** extra == np.round(rel * 2.0 ** extra)):
+            extra += 1
+        if not np.all(rel * 2.0 ** extra == np.round(rel * 2.0 ** extra)):
+            self.exact_scores = False
+        bias = np.round(rel * 2.0 ** extra).astype(np.int64)
+        scale_exp = exps + extra
+        try:
+            dense = Dense(weights, Bias(bias), weight_encoding=spec["w_enc"],
+                          input_encoding=spec["x_enc"], scale_exp=scale_exp)
+            layer = dense if spec["kind"] == "dense" else Conv2D(
+                spec["in_shape"], dense, spec["kernel"], spec["stride"], spec["pad"],
+                spec["pad_value"])
+        except ModelError as error:
+            raise ModelError(f"the last layer: {error}") from None
+        self.layers.append(layer)
+
+    def _binary_classifier(self):
+        """A one-channel thresholded last layer becomes two scores, class 1 when the
+        threshold is met: ``S1 = acc - T``, ``S0 = T - 1 - acc`` (direction +1)."""
+        last = self.layers.pop()
+        dense = last.dense if hasattr(last, "dense") else last
+        act = dense.activation
+        t, d = int(act.thresholds[0, 0]), int(act.direction[0])
+        w = dense.weights[0].astype(np.int64)
+        xnor = dense.input_encoding == BINARY and dense.weight_encoding.kind == "binary"
+        mw = dense.in_features
+        # Row +w gives acc, row -w gives -acc (XNOR popcount: MW - acc).
+        neg_const = mw if xnor else 0
+        if d > 0:       # class 1 iff acc >= t
+            weights = np.stack([-w, w])
+            bias = np.array([t - 1 - neg_const, -t])
+        else:           # class 1 iff acc <= t
+            weights = np.stack([w, -w])
+            bias = np.array([-t - 1, t - neg_const])
+        new = Dense(weights, Bias(bias), weight_encoding=dense.weight_encoding,
+                    input_encoding=dense.input_encoding)
+        if hasattr(last, "dense"):
+            new = Conv2D(last.in_shape, new, last.kernel, last.stride, last.pad, last.pad_value)
+        self.layers.append(new)
+        self.binary_output = True
+
+
+def _bisect(level, lo, hi, count, direction):
+    """Per level ``t = 1..count`` of a monotonic step function ``level`` on ``[lo, hi]``:
+    direction +1, the least ``acc`` with ``level(acc) >= t`` (``hi + 1`` if none);
+    direction -1, the greatest (``lo - 1`` if none). All levels bisect together."""
+    t = np.arange(1, count + 1)
+    a = np.full(count, lo - 1, np.int64)     # virtual ends, never evaluated
+    b = np.full(count, hi + 1, np.int64)
+    while (b - a > 1).any():
+        m = (a + b) // 2
+        live = b - a > 1
+        met = level(np.where(live, m, lo)) >= t
+        if direction > 0:       # invariant: level(a) < t <= level(b)
+            b = np.where(live & met, m, b)
+            a = np.where(live & ~met, m, a)
+        else:                   # invariant: level(a) >= t > level(b)
+            a = np.where(live & met, m, a)
+            b = np.where(live & ~met, m, b)
+    return b if direction > 0 else a
+
+
+def import_qonnx(path, divisor=DIVISOR):
+    """Import the QONNX graph at ``path``: a :class:`QonnxImport`.
+
+    ``divisor``: the graph's input is ``pixel / divisor`` for 8-bit pixels (255: [0, 1]).
+    """
+    path = Path(path)
+    try:
+        import onnx
+    except ImportError:
+        raise ModelError("reading .onnx files needs the onnx package: "
+                         "python -m pip install onnx") from None
+    if not path.is_file():
+        raise ModelError(f"{path}: no such ONNX file")
+    try:
+        model = onnx.load(str(path))
+    except Exception as error:  # onnx raises DecodeError and others for damaged files
+        raise ModelError(f"{path}: not a readable ONNX file ({type(error).__name__})") from None
+    if not model.graph.node:
+        raise ModelError(f"{path}: the ONNX graph has no nodes")
+    if not (isinstance(divisor, (int, float)) and np.isfinite(divisor) and divisor > 0):
+        raise ModelError(f"the input divisor must be a positive number, not {divisor!r}")
+    try:
+        return _Importer(model, path.stem, divisor).run()
+    except ModelError as error:
+        raise ModelError(f"{path}: {error}") from None
+
+
+def load_qonnx(path):
+    """The :class:`~golden.model.Network` of a QONNX file (see :func:`import_qonnx`)."""
+    return import_qonnx(path).network
