@@ -9,11 +9,12 @@ Protocol (8N1, no flow control), per image:
   little-endian integer of ``B = ceil(score_width / 8)`` bytes (sign-extended), in class
   order. Scores and label equal :func:`golden.network.run` exactly.
 
-On board, pixels become input bits by ``pixel >= threshold`` (the model's
-:class:`~golden.model.InputQuant`), or stay 8-bit codes for a model without a threshold.
+On board, pixels become the first layer's input as the model's
+:class:`~golden.model.InputQuant` says: bits by ``pixel >= threshold``, codes by its input
+table, or the 8-bit pixels themselves.
 """
 
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Array, Const, Module, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
@@ -98,10 +99,6 @@ class SerialAccelerator(wiring.Component):
     """
 
     def __init__(self, network, folding, divisor):
-        if network.input.table is not None:
-            raise ModelError("the serial accelerator quantises pixels by a threshold or sends "
-                             "them as they are; an input table (e.g. CNV's signed 8-bit "
-                             "pixels) is not supported on a board yet: use --target verilog")
         self.network = network
         self.top = NetworkTop(network, folding)
         self.divisor = divisor
@@ -129,14 +126,26 @@ class SerialAccelerator(wiring.Component):
         m.submodules.serializer = ser = self.serializer
         m.d.comb += [rx.rx.eq(self.rx), self.tx.eq(tx.tx)]
 
-        # Input quantiser: pixel >= threshold, or the 8-bit pixel itself.
+        # Input quantiser: pixel >= threshold, the model's code table, or the pixel itself.
         quant = stream.Signature(self.in_bits).create()
-        threshold = self.network.input.threshold
+        inp = self.network.input
+        pixel = rx.o.payload
         m.d.comb += [quant.valid.eq(rx.o.valid), rx.o.ready.eq(quant.ready)]
-        if self.in_bits == 1:
-            m.d.comb += quant.payload.eq(rx.o.payload >= threshold if threshold < 256 else 0)
+        if inp.table is not None:
+            table = [int(v) for v in inp.table]
+            if all(a <= b for a, b in zip(table, table[1:])):
+                # A non-decreasing table is a staircase: code = number of steps reached,
+                # one 8-bit comparison per step (2 for a 3-level table), not a 256-entry ROM.
+                steps = [p for p in range(1, 256) for _ in range(table[p] - table[p - 1])]
+                code = sum((pixel >= p for p in steps), table[0])
+            else:
+                code = Array(Const(v, self.in_bits) for v in table)[pixel]
+            m.d.comb += quant.payload.eq(code)
+        elif self.in_bits == 1:
+            threshold = inp.threshold
+            m.d.comb += quant.payload.eq(pixel >= threshold if threshold < 256 else 0)
         else:
-            m.d.comb += quant.payload.eq(rx.o.payload)
+            m.d.comb += quant.payload.eq(pixel)
 
         # The image buffer holds quantised pixels (one bit each for a binarised input): one
         # narrow, deep memory, a block RAM or two, rather than SIMD-wide words.

@@ -175,3 +175,13 @@ def test_lfc_w1a1_mnist_many(verilator, shared):
     network, images, labels = _lfc(shared, 300)
     folding = choose_folding(network)
     check_network(network, folding, "net_lfcW1A1_512", images, stall_runs=((0.7, 0.7),))
+
+
+@pytest.mark.parametrize("name", ["TFC_1W1A", "TFC_1W2A"])
+def test_qonnx_tfc_mnist(verilator, shared, name):
+    # Brevitas exports imported from QONNX (1W2A: a 3-level input code table and 2-bit
+    # activations); every class score equal to golden on 20 MNIST digits, exact II.
+    network = load_model(shared / "models/qonnx" / f"{name}.onnx")
+    images, _ = load_mnist(shared / "data/mnist", limit=20)
+    folding = choose_folding(network, cycles=1024)
+    check_network(network, folding, f"net_{name}_1024", images, stall_runs=((0.6, 0.7),))

@@ -37,14 +37,24 @@ def images_for(network, shared_dir, count):
     return rng.integers(0, 256, (count, *network.input.shape), dtype=np.uint8)
 
 
-def test_serial_default_model(verilator, request):
+def test_serial_default_model(verilator):
     """The shipped default model behind the UART, on real MNIST digits when ../shared is
     there (random images otherwise), with idle gaps on the line between images."""
+    check_serial(load_model(DEFAULT_MODEL), "serial_default")
+
+
+def test_serial_input_table(verilator, shared):
+    """A model whose pixels become codes by a table (QONNX TFC_1W2A: 3 levels, 2 steps)."""
+    network = load_model(shared / "models/qonnx/TFC_1W2A.onnx")
+    assert network.input.table is not None
+    check_serial(network, "serial_tfc_1w2a")
+
+
+def check_serial(network, name):
     from sim_tests.conftest import SHARED
-    network = load_model(DEFAULT_MODEL)
     folding = choose_folding(network, cycles=4096)
     dut = SerialAccelerator(network, folding, DIVISOR)
-    sim = Simulation(dut, "serial_default")
+    sim = Simulation(dut, name)
     images = images_for(network, SHARED if SHARED.is_dir() else None, 6).copy()
     images[0] = 255   # all pixels on, then all off
     images[1] = 0
