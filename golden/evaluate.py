@@ -1,35 +1,123 @@
-"""Golden accuracy of a model on the MNIST test set.
+"""Golden inference of a model: accuracy on the MNIST test set, or on your own inputs.
 
-    python -m golden.evaluate --model MODEL --data MNIST_FOLDER [--limit N]
+    python -m golden.evaluate --model MODEL --data MNIST_FOLDER [--limit N] [--save PRED.npz]
+    python -m golden.evaluate --model MODEL --inputs X.npy [--labels Y.npy] [--save PRED.npz]
 
-prints the throughput and, as its last line, ``accuracy: 0.XXXX``.
+``--inputs`` takes a batch in the model's own input format, batch first: for a ``.onnx``
+model the float tensor its graph takes (``(N, *graph input shape)``, float32); for other
+models 8-bit pixels ``(N, *input shape)`` (integers 0..255). ``--save`` writes ``pred`` (the
+predicted class per input, int64) and ``scores`` (its integer class scores, int64).
+The last line printed is ``accuracy: 0.XXXX`` when labels are known.
 """
 
 import argparse
+import os
+import tempfile
 import time
+from pathlib import Path
+
+import numpy as np
 
 from .cli import run_cli
 from .datasets import load_mnist
+from .errors import ModelError
 from .formats import load_model
 from .network import run
 
 
+def _read_npy(path, what):
+    try:
+        array = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as error:
+        raise ModelError(f"{path}: not a readable .npy array for {what} ({error})") from None
+    if not isinstance(array, np.ndarray):
+        raise ModelError(f"{path}: {what} must be a single .npy array, not an archive")
+    return array
+
+
+def model_inputs(model_path, network, array):
+    """The network's input codes (for :func:`run` ``bits=``) of a batch in the model's
+    own input format (see the module docstring)."""
+    if Path(model_path).suffix.lower() == ".onnx":
+        from .formats.qonnx import import_qonnx
+        imported = import_qonnx(model_path)
+        if array.dtype.kind not in "fiu" or array.shape[1:] != imported.input_shape:
+            raise ModelError(f"inputs are {array.dtype} {array.shape}; this graph takes "
+                             f"(N, {', '.join(map(str, imported.input_shape))}) floats")
+        if not np.isfinite(array).all():
+            raise ModelError("inputs contain NaN or infinite values")
+        return imported.frontend(array.astype(np.float32))
+    if array.dtype.kind not in "iu" or array.shape[1:] != network.input.shape:
+        raise ModelError(f"inputs are {array.dtype} {array.shape}; this model takes 8-bit "
+                         f"pixels (N, {', '.join(map(str, network.input.shape))})")
+    if array.size and (array.min() < 0 or array.max() > 255):
+        raise ModelError("input pixels must lie in 0..255")
+    return network.input(array)
+
+
+def save_predictions(path, trace):
+    """Write ``pred`` and ``scores`` to ``path`` (.npz) atomically."""
+    path = Path(path)
+    if path.suffix != ".npz":
+        raise ModelError(f"{path}: name the predictions file .npz")
+    if not path.parent.is_dir():
+        raise ModelError(f"{path.parent}: no such folder for the predictions")
+    fd, tmp = tempfile.mkstemp(suffix=".npz", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, pred=trace.labels.astype(np.int64), scores=trace.scores.astype(np.int64))
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m golden.evaluate", description=__doc__.split("\n")[1])
-    parser.add_argument("--model", required=True, help="model file (.npz) or BNN-PYNQ folder")
-    parser.add_argument("--data", required=True, help="folder with the MNIST test set (IDX, .gz or not)")
-    parser.add_argument("--limit", type=int, default=None, help="only the first N images")
+    parser = argparse.ArgumentParser(prog="python -m golden.evaluate",
+                                     description=__doc__.split("\n")[0])
+    parser.add_argument("--model", required=True,
+                        help="model file (.npz, .onnx) or BNN-PYNQ folder")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--data", help="folder with the MNIST test set (IDX, .gz or not)")
+    source.add_argument("--inputs", help=".npy batch in the model's own input format")
+    parser.add_argument("--labels", help=".npy of integer labels for --inputs")
+    parser.add_argument("--limit", type=int, default=None, help="only the first N inputs")
+    parser.add_argument("--save", help="write pred and scores to this .npz")
     args = parser.parse_args(argv)
+    if args.limit is not None and args.limit < 1:
+        raise ModelError(f"--limit must be a positive integer, not {args.limit}")
+    if args.labels and not args.inputs:
+        raise ModelError("--labels goes with --inputs (the MNIST folder has its own labels)")
     network = load_model(args.model)
-    images, labels = load_mnist(args.data, args.limit)
+    if args.data:
+        images, labels = load_mnist(args.data, args.limit)
+        codes = network.input(images)
+    else:
+        array = _read_npy(args.inputs, "inputs")
+        if array.ndim < 2 or not len(array):
+            raise ModelError(f"{args.inputs}: inputs must be a batch (N, ...), not shape {array.shape}")
+        array = array[:args.limit]
+        labels = None
+        if args.labels:
+            labels = _read_npy(args.labels, "labels")
+            if labels.dtype.kind not in "iu" or labels.shape != (len(_read_npy(args.inputs, "inputs")),):
+                raise ModelError(f"{args.labels}: labels must be integers of shape (N,) with N "
+                                 f"the number of inputs")
+            labels = labels[:args.limit].astype(np.int64)
+        codes = model_inputs(args.model, network, array)
     start = time.perf_counter()
-    predicted = run(network, images).labels
+    trace = run(network, bits=codes)
     elapsed = time.perf_counter() - start
-    correct = int((predicted == labels).sum())
+    n = len(trace.labels)
     print(f"model: {network.name}, {len(network.layers)} layers")
-    print(f"images: {len(labels)}, correct: {correct}, "
-          f"golden throughput: {len(labels) / elapsed:.0f} images/s ({elapsed:.2f} s)")
-    print(f"accuracy: {correct / len(labels):.4f}")
+    print(f"inputs: {n}, golden throughput: {n / elapsed:.0f} inputs/s ({elapsed:.2f} s)")
+    if args.save:
+        save_predictions(args.save, trace)
+        print(f"predictions: {args.save}")
+    if labels is not None:
+        correct = int((trace.labels == labels).sum())
+        print(f"correct: {correct}")
+        print(f"accuracy: {correct / n:.4f}")
     return 0
 
 

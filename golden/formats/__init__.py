@@ -10,14 +10,14 @@ format        recognised by                               module
 ============  ==========================================  ======================
 project file  any other file (``.npz``)                   :mod:`.npz`
 BNN-PYNQ      a folder with ``config.h`` and ``*-weights.bin``  :mod:`.bnnpynq`
-QONNX         the suffix ``.onnx``                        :mod:`.qonnx`
+QONNX         the suffix ``.onnx``                        :mod:`.qonnx` (:mod:`.qonnx_export` writes)
 ============  ==========================================  ======================
 """
 
 from pathlib import Path
 
 from ..errors import ModelError
-from . import bnnpynq, npz, qonnx
+from . import bnnpynq, npz, qonnx, qonnx_export
 
 __all__ = ["load_model", "save_model"]
 
@@ -37,10 +37,14 @@ def load_model(path):
     return npz.load(path)
 
 
+WRITERS = {".npz": npz.save, ".onnx": qonnx_export.export_qonnx}
+
+
 def save_model(network, path):
-    """Write ``network`` to ``path`` in the format its suffix names (``.npz``)."""
+    """Write ``network`` to ``path`` in the format its suffix names (``.npz`` or ``.onnx``)."""
     path = Path(path)
-    if path.suffix != ".npz":
+    writer = WRITERS.get(path.suffix.lower())
+    if writer is None:
         raise ModelError(f"{path}: cannot write a model as {path.suffix or 'a file without a suffix'!r}; "
-                         f"name the output .npz")
-    npz.save(network, path)
+                         f"name the output .npz or .onnx")
+    writer(network, path)

@@ -137,6 +137,7 @@ class _Acc:
     channel_axis: int
     ops: list = field(default_factory=list)
     pools: list = field(default_factory=list)
+    source: str = None   # the ONNX tensor of the bare MatMul/Conv output, if there is one
 
 
 @dataclass
@@ -156,6 +157,12 @@ class QonnxImport:
         See the module docstring.
     binary_output : bool
         The graph ends in a one-channel quantizer: class 1 when its output is positive.
+    thresholded : list of dict
+        Per thresholded layer: ``layer`` (its index), ``source`` (the ONNX tensor of its bare
+        MatMul/Conv output, or None), ``output`` (the quantizer's output tensor), ``mult``,
+        ``a``, ``b``, ``lo``, ``hi`` (the accumulator's meaning), ``activation`` (its
+        Thresholds) and ``scale`` (the value of one code step), for checking the thresholds
+        against the graph.
     """
     network: Network
     frontend: object
@@ -163,6 +170,7 @@ class QonnxImport:
     exact_matmul: bool
     exact_scores: bool
     binary_output: bool
+    thresholded: list
 
 
 # -- float32 evaluation of elementwise ops, as the executor does it --------------------
@@ -366,6 +374,7 @@ class _Importer:
         self.exact_matmul = True
         self.exact_scores = True
         self.binary_output = False
+        self.thresholded = []
 
     # The graph's constants: initializers and Constant nodes.
     def _load_inputs(self):
@@ -398,6 +407,9 @@ class _Importer:
                 if n and v is None:
                     _refuse(node, f"input {n!r} is not produced by any earlier node")
             out = self._node(node, ins, _attrs(node))
+            if isinstance(out, _Acc) and node.op_type in ("MatMul", "Conv") and not out.ops \
+                    and out.source is None:
+                out.source = node.output[0]
             for name, value in zip(node.output, out if isinstance(out, tuple) else (out,)):
                 self.values[name] = value
         if len(self.graph.output) != 1:
@@ -413,7 +425,7 @@ class _Importer:
         except ModelError as error:
             raise ModelError(f"the imported network is not valid: {error}") from None
         return QonnxImport(network, self.frontend, self.input_shape, self.exact_matmul,
-                           self.exact_scores, self.binary_output)
+                           self.exact_scores, self.binary_output, self.thresholded)
 
     # -- one node -------------------------------------------------------------------
 
@@ -596,6 +608,10 @@ class _Importer:
             thresholds[j] = _bisect(lambda v, j=j: level(j, v), lo, hi, count,
                                     int(direction[j]))
         act = Thresholds(thresholds, direction, 0 if count == 1 else q.offset)
+        self.thresholded.append(dict(layer=len(self.layers), source=acc.source,
+                                     output=node.output[0], mult=acc.mult, a=acc.a, b=acc.b,
+                                     lo=acc.lo, hi=acc.hi, activation=act,
+                                     scale=float(scale.reshape(()))))
         self._emit(node, acc, act)
         if acc.pools:
             if (direction < 0).any():
@@ -719,7 +735,7 @@ class _Importer:
             else:
                 args = [_per_channel(node, a, channels, x.channel_axis, nd) for a in args]
             return _Acc(x.layer, x.mult, x.a, x.b, x.lo, x.hi, x.shape, x.index,
-                        x.channel_axis, x.ops + [(op, args)], x.pools)
+                        x.channel_axis, x.ops + [(op, args)], x.pools, x.source)
         if isinstance(x, _Codes):
             if op == "Relu" and (x.encoding != BINARY and x.encoding.offset >= 0):
                 return x
@@ -879,7 +895,7 @@ class _Importer:
             return _Codes(x.encoding, x.scale, (c, oh, ow), index)
         if isinstance(x, _Acc):
             return _Acc(x.layer, x.mult, x.a, x.b, x.lo, x.hi, (c, oh, ow), index,
-                        x.channel_axis, x.ops, x.pools + [pool])
+                        x.channel_axis, x.ops, x.pools + [pool], None)
         _refuse(node, "max-pools take quantized maps or a convolution's output")
 
     # -- the last layer --------------------------------------------------------------

@@ -1,0 +1,187 @@
+"""QONNX export: any project network as an ONNX graph that qonnx's executor runs with the
+same classes and the same integer scores (so a model made or imported here can go on to
+FINN or hls4ml).
+
+The graph computes with values, in float32 (every intermediate is an integer below 2**24,
+so float32 is exact):
+
+* input ``pixels`` float32 ``(N, *input shape)``, values 0..255;
+* input stage: a binarize threshold is a ``MultiThreshold`` giving -1/+1; an input table a
+  ``Gather`` of the code values; 8-bit pixels pass as they are;
+* maps are NCHW (a ``Transpose`` from the input's channels-last order); a dense layer
+  flattens in the golden (H, W, C) order;
+* a dense layer is ``MatMul`` by its weight values, a convolution ``Pad`` (with the pad
+  value) and ``Conv``; the accumulator of a binary x binary layer is the popcount
+  ``(dot + MW) / 2``; a per-channel scale is ``Mul`` by ``2**scale_exp``;
+* thresholds are a ``MultiThreshold`` (domain ``qonnx.custom_op.general``) whose
+  ``out_bias`` gives the code's value (bipolar: -1/+1), after a ``Mul`` by -1 for channels
+  of direction -1; a bias is an ``Add``; pools are ``MaxPool`` and ``GlobalMaxPool``;
+  a residual block ``Add``\\ s its two paths' values.
+
+The output ``scores`` ``(N, classes)`` equals :func:`golden.network.run`'s scores.
+"""
+
+from pathlib import Path
+
+import numpy as np
+
+from ..conv import Conv2D
+from ..errors import ModelError
+from ..model import BINARY, Bias, Dense, Thresholds
+from ..pool import GlobalMaxPool, MaxPool
+from ..residual import Residual
+
+__all__ = ["export_qonnx", "to_onnx"]
+
+MT_DOMAIN = "qonnx.custom_op.general"
+OPSET = 13
+F32 = np.float32
+
+
+class _Graph:
+    def __init__(self):
+        self.nodes, self.inits, self.count = [], [], 0
+
+    def name(self, stem):
+        self.count += 1
+        return f"{stem}_{self.count}"
+
+    def const(self, value, stem="c", dtype=F32):
+        from onnx import numpy_helper
+        name = self.name(stem)
+        self.inits.append(numpy_helper.from_array(np.asarray(value, dtype), name))
+        return name
+
+    def op(self, op_type, inputs, domain="", **attrs):
+        from onnx import helper
+        out = self.name(op_type.lower())
+        self.nodes.append(helper.make_node(op_type, inputs, [out], name=out, domain=domain,
+                                           **attrs))
+        return out
+
+
+def _values_of_codes(enc):
+    """(scale, bias) that turn codes into values: bits 2b-1, integer codes c + offset."""
+    return (2.0, -1.0) if enc == BINARY else (1.0, float(enc.offset))
+
+
+def _to_nchw(g, x, shape):
+    """A tensor of golden shape ``shape`` ((H, W, C) map or a flat vector) as NCHW."""
+    h, w, c = shape
+    x = g.op("Reshape", [x, g.const(np.array([-1, h, w, c]), "shape", np.int64)])
+    return g.op("Transpose", [x], perm=[0, 3, 1, 2])
+
+
+def _flat(g, x, is_map):
+    """Flatten in the golden (H, W, C) order."""
+    if is_map:
+        x = g.op("Transpose", [x], perm=[0, 2, 3, 1])
+    return g.op("Reshape", [x, g.const(np.array([0, -1]), "shape", np.int64)])
+
+
+def _dense_acc(g, x, layer, is_map):
+    """The golden accumulator of a Dense (or a Conv2D's arithmetic) on values ``x``."""
+    if isinstance(layer, Conv2D):
+        k, c = layer.kernel, layer.in_shape[2]
+        if layer.pad:
+            pv = layer.pad_value
+            value = 2 * pv - 1 if layer.input_encoding == BINARY else pv + layer.input_encoding.offset
+            p = layer.pad
+            x = g.op("Pad", [x, g.const(np.array([0, 0, p, p, 0, 0, p, p]), "pads", np.int64),
+                            g.const(np.array(value, F32), "padv")], mode="constant")
+        w = layer.weights.reshape(layer.out_features, k, k, c).transpose(0, 3, 1, 2)
+        acc = g.op("Conv", [x, g.const(w, "w")], kernel_shape=[k, k],
+                   strides=[layer.stride, layer.stride])
+        axis_shape = (1, -1, 1, 1)
+    else:
+        x = _flat(g, x, is_map)
+        acc = g.op("MatMul", [x, g.const(layer.weights.T, "w")])
+        axis_shape = (1, -1)
+    if layer.input_encoding == BINARY and layer.weight_encoding.kind == "binary":
+        # XNOR popcount: (dot + MW) / 2.
+        acc = g.op("Mul", [g.op("Add", [acc, g.const(F32(layer.in_features))]), g.const(F32(0.5))])
+    if layer.scale_exp.any():
+        acc = g.op("Mul", [acc, g.const(np.exp2(layer.scale_exp).reshape(axis_shape))])
+    return acc, axis_shape
+
+
+def _activation(g, acc, act, axis_shape):
+    if isinstance(act, Bias):
+        return g.op("Add", [acc, g.const(act.bias.reshape(axis_shape))])
+    assert isinstance(act, Thresholds)
+    thr = act.thresholds.astype(np.float64)
+    if (act.direction < 0).any():
+        # acc <= T  <=>  -acc >= -T on the channels of direction -1.
+        acc = g.op("Mul", [acc, g.const(act.direction.reshape(axis_shape))])
+        thr = thr * act.direction[:, None]
+    if act.count == 1:
+        scale, bias = 2.0, -1.0
+    else:
+        scale, bias = 1.0, float(act.offset)
+    return g.op("MultiThreshold", [acc, g.const(thr, "thr")], domain=MT_DOMAIN,
+                out_dtype="FLOAT32", out_scale=scale, out_bias=bias)
+
+
+def _chain(g, x, layers, is_map):
+    for layer in layers:
+        if isinstance(layer, (Dense, Conv2D)):
+            acc, axis_shape = _dense_acc(g, x, layer, is_map)
+            x = _activation(g, acc, layer.activation, axis_shape)
+            is_map = isinstance(layer, Conv2D)
+        elif isinstance(layer, MaxPool):
+            x = g.op("MaxPool", [x], kernel_shape=[layer.kernel] * 2, strides=[layer.stride] * 2)
+        elif isinstance(layer, GlobalMaxPool):
+            x = g.op("GlobalMaxPool", [x])
+        elif isinstance(layer, Residual):
+            main, _ = _chain(g, x, layer.main, True)
+            skip, _ = _chain(g, x, layer.skip, True)
+            x = _activation(g, g.op("Add", [main, skip]), layer.activation, (1, -1, 1, 1))
+        else:
+            raise ModelError(f"cannot export layer {type(layer).__name__}")
+    return x, is_map
+
+
+def to_onnx(network):
+    """The QONNX ``onnx.ModelProto`` of ``network`` (see the module docstring)."""
+    try:
+        import onnx
+        from onnx import TensorProto, helper
+    except ImportError:
+        raise ModelError("writing .onnx files needs the onnx package: "
+                         "python -m pip install onnx") from None
+    g = _Graph()
+    inp = network.input
+    # Flat (N, features) in the golden input order, as InputQuant flattens.
+    x = g.op("Reshape", ["pixels", g.const(np.array([0, -1]), "shape", np.int64)])
+    if inp.table is not None:
+        scale, bias = _values_of_codes(inp.table_encoding)
+        values = inp.table * scale + bias
+        x = g.op("Gather", [g.const(values, "table"), g.op("Cast", [x], to=TensorProto.INT64)])
+    elif inp.threshold is not None:
+        x = g.op("MultiThreshold", [x, g.const(np.array([[inp.threshold]], F32), "thr")],
+                 domain=MT_DOMAIN, out_dtype="FLOAT32", out_scale=2.0, out_bias=-1.0,
+                 data_layout="NC")
+    first = network.layers[0]
+    is_map = not isinstance(first, Dense)
+    if is_map:
+        shape = inp.shape + (1,) if len(inp.shape) == 2 else inp.shape
+        x = _to_nchw(g, x, shape)
+    x, is_map = _chain(g, x, network.layers, is_map)
+    scores = _flat(g, x, is_map)
+    out = g.op("Identity", [scores])
+    classes = len(network.classes)
+    graph = helper.make_graph(
+        g.nodes, network.name,
+        [helper.make_tensor_value_info("pixels", TensorProto.FLOAT, [1, *inp.shape])],
+        [helper.make_tensor_value_info(out, TensorProto.FLOAT, [1, classes])], g.inits)
+    model = helper.make_model(graph, producer_name="bnn-rtl",
+                              opset_imports=[helper.make_opsetid("", OPSET),
+                                             helper.make_opsetid(MT_DOMAIN, 1)])
+    model.ir_version = 8
+    return model
+
+
+def export_qonnx(network, path):
+    """Write ``network`` to ``path`` as a QONNX graph (deterministic bytes)."""
+    model = to_onnx(network)
+    Path(path).write_bytes(model.SerializeToString(deterministic=True))

@@ -1,0 +1,133 @@
+"""Export the small Brevitas networks the QONNX importer is tested on.
+
+    python tests/data/make_brevitas_cases.py [--shared ../shared]
+
+Needs PyTorch, Brevitas and onnxoptimizer (``python -m pip install torch brevitas
+onnxoptimizer``). Each network is trained briefly (seeded, 2 passes over the first 10,000
+MNIST training digits, about 10 s each on 2 cores) so that its classes mean something, then
+exported with ``brevitas.export.export_qonnx`` to ``tests/data/brevitas_<name>.onnx``. The
+graphs are Brevitas' own; the tests compare the imported golden model with qonnx's executor
+on them, so this script is only needed to renew them.
+
+Cases (input: float32 ``pixel / 255``, shape (1, 1, 28, 28)):
+
+* ``mlp_w2a2``: 4-bit signed input quantizer, 784 -> 32 Gemm with bias and 2-bit weights
+  with per-channel power-of-two scales, batch-norm, 2-bit ReLU, 32 -> 10 with 3-bit weights.
+* ``cnn_w2a2``: 8-bit input, two zero-padded 3x3 convolutions (2-bit per-channel weights,
+  biases), batch-norm, 2-bit ReLU and 2x2 max-pools, dense 784 -> 10.
+* ``cnn_w1a1_binary``: a binary classifier (digit >= 5): ``2x - 1`` and a bipolar input
+  quantizer, two unpadded binary
+  convolutions with batch-norm, bipolar activations and a max-pool, a one-output binary
+  dense layer, batch-norm and a final bipolar quantizer.
+* ``mlp_float_scales``: Brevitas' default float (not power-of-two) scales, 4-bit weights and
+  activations: the graph's float32 MatMul is not exact, the import reports it.
+"""
+
+import argparse
+import gzip
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+
+
+def _idx(path):
+    data = gzip.open(path, "rb").read()
+    ndim = data[3]
+    shape = tuple(int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim))
+    return np.frombuffer(data, np.uint8, offset=4 + 4 * ndim).reshape(shape)
+
+
+def networks():
+    import torch.nn as nn
+
+    class Centre(nn.Module):
+        """``2x - 1``: pixels in [0, 1] to [-1, 1], so that a bipolar input means something."""
+
+        def forward(self, x):
+            return 2 * x - 1
+
+    import brevitas.nn as qnn
+    from brevitas.quant import (Int8ActPerTensorFixedPoint, Int8WeightPerTensorFixedPoint,
+                                SignedBinaryActPerTensorConst, SignedBinaryWeightPerTensorConst,
+                                Uint8ActPerTensorFixedPoint)
+    w2 = dict(weight_quant=Int8WeightPerTensorFixedPoint, weight_bit_width=2,
+              weight_scaling_per_output_channel=True)
+    relu2 = dict(act_quant=Uint8ActPerTensorFixedPoint, bit_width=2)
+    binw = dict(weight_quant=SignedBinaryWeightPerTensorConst, bias=False)
+    bina = dict(act_quant=SignedBinaryActPerTensorConst)
+    return {
+        "mlp_w2a2": (nn.Sequential(
+            qnn.QuantIdentity(act_quant=Int8ActPerTensorFixedPoint, bit_width=4), nn.Flatten(),
+            qnn.QuantLinear(784, 32, bias=True, **w2), nn.BatchNorm1d(32), qnn.QuantReLU(**relu2),
+            qnn.QuantLinear(32, 10, bias=True, weight_quant=Int8WeightPerTensorFixedPoint,
+                            weight_bit_width=3)), "class"),
+        "cnn_w2a2": (nn.Sequential(
+            qnn.QuantIdentity(act_quant=Int8ActPerTensorFixedPoint, bit_width=8),
+            qnn.QuantConv2d(1, 8, 3, padding=1, bias=True, **w2), nn.BatchNorm2d(8),
+            qnn.QuantReLU(**relu2), nn.MaxPool2d(2),
+            qnn.QuantConv2d(8, 16, 3, padding=1, bias=True, **w2), nn.BatchNorm2d(16),
+            qnn.QuantReLU(**relu2), nn.MaxPool2d(2), nn.Flatten(),
+            qnn.QuantLinear(16 * 7 * 7, 10, bias=True, **w2)), "class"),
+        "cnn_w1a1_binary": (nn.Sequential(
+            Centre(), qnn.QuantIdentity(**bina), qnn.QuantConv2d(1, 8, 3, **binw),
+            nn.BatchNorm2d(8),
+            qnn.QuantIdentity(**bina), nn.MaxPool2d(2),
+            qnn.QuantConv2d(8, 8, 3, **binw), nn.BatchNorm2d(8), qnn.QuantIdentity(**bina),
+            nn.Flatten(), qnn.QuantLinear(8 * 11 * 11, 1, **binw), nn.BatchNorm1d(1),
+            qnn.QuantIdentity(**bina)), "binary"),
+        "mlp_float_scales": (nn.Sequential(
+            qnn.QuantIdentity(bit_width=4), nn.Flatten(),
+            qnn.QuantLinear(784, 32, bias=True, weight_bit_width=4), nn.BatchNorm1d(32),
+            qnn.QuantReLU(bit_width=4), qnn.QuantLinear(32, 10, bias=True, weight_bit_width=4)),
+            "class"),
+    }
+
+
+def train(model, kind, images, labels, seed):
+    import torch
+    torch.manual_seed(seed)
+    x = torch.tensor(images[:, None].astype(np.float32) / 255)
+    y = torch.tensor(labels.astype(np.int64))
+    opt = torch.optim.Adam(model.parameters(), lr=2e-3)
+    model.train()
+    gen = torch.Generator().manual_seed(seed)
+    for _ in range(2):
+        for idx in torch.randperm(len(x), generator=gen).split(100):
+            out = model(x[idx])
+            if kind == "binary":
+                target = (y[idx] >= 5).float() * 2 - 1
+                loss = torch.relu(1 - out.reshape(-1) * target).mean()   # hinge on +-1
+            else:
+                loss = torch.nn.functional.cross_entropy(out, y[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    model.eval()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--shared", default=str(HERE.parents[2] / "shared"))
+    args = parser.parse_args()
+    import onnx
+    import torch
+    from brevitas.export import export_qonnx
+    torch.set_num_threads(2)
+    mnist = Path(args.shared) / "data" / "mnist"
+    images = _idx(mnist / "train-images-idx3-ubyte.gz")[:10000]
+    labels = _idx(mnist / "train-labels-idx1-ubyte.gz")[:10000]
+    for seed, (name, (model, kind)) in enumerate(networks().items()):
+        train(model, kind, images, labels, seed)
+        out = HERE / f"brevitas_{name}.onnx"
+        export_qonnx(model, torch.rand(1, 1, 28, 28), export_path=str(out))
+        # The exporter puts the weights in a side file; keep one self-contained .onnx.
+        graph = onnx.load(str(out))
+        Path(str(out) + ".data").unlink(missing_ok=True)
+        onnx.save(graph, str(out))
+        print(name, "->", out.name, out.stat().st_size, "bytes")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,135 @@
+"""Small QONNX graphs built by hand with onnx.helper, for the importer's tests.
+
+Each builder returns an ``onnx.ModelProto`` in the spelling a QONNX producer uses (custom
+ops in the ``qonnx.custom_op.general`` domain unless another is asked for). Weights are
+seeded random; scales are powers of two unless asked otherwise, so that the graph's float32
+arithmetic is exact and golden must equal qonnx's executor on every input.
+"""
+
+import numpy as np
+from onnx import TensorProto, helper, numpy_helper
+
+QONNX = "qonnx.custom_op.general"
+
+
+class Builder:
+    def __init__(self, domain=QONNX):
+        self.nodes, self.inits, self.n, self.domain = [], [], 0, domain
+
+    def const(self, value, dtype=np.float32):
+        self.n += 1
+        name = f"c{self.n}"
+        self.inits.append(numpy_helper.from_array(np.asarray(value, dtype), name))
+        return name
+
+    def op(self, op_type, inputs, custom=False, **attrs):
+        self.n += 1
+        out = f"t{self.n}"
+        self.nodes.append(helper.make_node(op_type, inputs, [out], name=f"{op_type}_{self.n}",
+                                           domain=self.domain if custom else "", **attrs))
+        return out
+
+    def quant(self, x, scale, bits, signed=1, narrow=0, rounding="ROUND", zeropt=0.0):
+        return self.op("Quant", [x, self.const(scale), self.const(zeropt), self.const(float(bits))],
+                       custom=True, signed=signed, narrow=narrow, rounding_mode=rounding)
+
+    def bipolar(self, x, scale=1.0):
+        return self.op("BipolarQuant", [x, self.const(scale)], custom=True)
+
+    def model(self, out, in_shape, out_shape, out_type=TensorProto.FLOAT):
+        graph = helper.make_graph(
+            self.nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, in_shape)],
+            [helper.make_tensor_value_info(out, out_type, out_shape)], self.inits)
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13),
+                                                        helper.make_opsetid(self.domain, 1)])
+        model.ir_version = 8
+        return model
+
+
+def _bn(b, x, rng, channels, negative=0):
+    gamma = rng.uniform(0.5, 2.0, channels).astype(np.float32)
+    gamma[:negative] *= -1
+    return b.op("BatchNormalization", [
+        x, b.const(gamma), b.const(rng.normal(0, 1, channels)),
+        b.const(rng.normal(0, 3, channels)), b.const(rng.uniform(1, 30, channels))],
+        epsilon=1e-5)
+
+
+def mlp(seed=0, *, rounding="ROUND", act="quant2", weight_bits=3, per_channel=True,
+        pow2=True, final=None, domain=QONNX, hidden=24, features=64):
+    """``x (1, features)`` -> 2x - 1 -> 2-bit input Quant -> MatMul (k-bit weights,
+    per-channel scale) -> BN (two negative gains) -> activation -> MatMul -> Add bias ->
+    optional Softmax/ArgMax. ``act``: "quant2" (unsigned 2-bit, after Relu), "bipolar",
+    "sign", "mt" (FINN MultiThreshold, 3 levels)."""
+    rng = np.random.default_rng(seed)
+    b = Builder(domain)
+    x = b.op("Sub", [b.op("Mul", ["x", b.const(2.0)]), b.const(1.0)])
+    x = b.quant(x, 0.5 if pow2 else 0.37, 2, signed=1, narrow=1)
+    qmax = (1 << (weight_bits - 1)) - 1
+    w1 = rng.uniform(-qmax - 1, qmax + 1, (features, hidden)).astype(np.float32)
+    s1 = (2.0 ** rng.integers(-3, 1, (1, hidden)) if per_channel else np.float32(0.25))
+    if not pow2:
+        s1 = s1 * 0.8123
+    w1q = b.quant(b.const(w1 * s1), s1, weight_bits, signed=1, narrow=0)
+    h = _bn(b, b.op("MatMul", [x, w1q]), rng, hidden, negative=2)
+    if act == "quant2":
+        h = b.quant(b.op("Relu", [h]), 0.5, 2, signed=0, rounding=rounding)
+    elif act == "bipolar":
+        h = b.bipolar(h)
+    elif act == "sign":
+        h = b.op("Sign", [h])
+    elif act == "mt":
+        thr = np.sort(rng.normal(0, 1, (hidden, 2)), axis=1)
+        h = b.op("MultiThreshold", [h, b.const(thr)], custom=True, out_dtype="INT2",
+                 out_scale=1.0, out_bias=-1.0)
+    w2 = rng.integers(-4, 4, (hidden, 10)).astype(np.float32)
+    w2q = b.quant(b.const(w2 * 0.5), 0.5, 3, signed=1, narrow=0)
+    scores = b.op("Add", [b.op("MatMul", [h, w2q]), b.const(rng.integers(-8, 8, 10) * 0.25)])
+    out_shape, out_type = [1, 10], TensorProto.FLOAT
+    if final == "softmax":
+        scores = b.op("Softmax", [scores], axis=-1)
+    elif final == "argmax":
+        scores = b.op("ArgMax", [scores], axis=-1, keepdims=0)
+        out_shape, out_type = [1], TensorProto.INT64
+    return b.model(scores, [1, features], out_shape, out_type)
+
+
+def conv(seed=0, *, pad=1):
+    """``x (1, 2, 10, 10)`` -> 8-bit unsigned input Quant -> Conv 3x3 (pads, 2-bit per-channel
+    weights, bias) -> BN -> Relu -> 2-bit Quant -> MaxPool 2x2 -> Conv -> BN -> bipolar ->
+    Flatten -> Gemm (transB, bias) -> scores."""
+    rng = np.random.default_rng(seed)
+    b = Builder()
+    x = b.quant("x", 1 / 256, 8, signed=0)
+    w = rng.integers(-2, 2, (6, 2, 3, 3)).astype(np.float32)
+    s = 2.0 ** rng.integers(-2, 1, (6, 1, 1, 1))
+    wq = b.quant(b.const(w * s), s, 2, signed=1)
+    h = b.op("Conv", [x, wq, b.const(rng.normal(0, 0.05, 6))], kernel_shape=[3, 3],
+             pads=[pad] * 4, strides=[1, 1])
+    h = _bn(b, h, rng, 6, negative=1)
+    h = b.quant(b.op("Relu", [h]), 0.25, 2, signed=0)
+    h = b.op("MaxPool", [h], kernel_shape=[2, 2], strides=[2, 2])
+    w = rng.choice([-1.0, 1.0], (4, 6, 3, 3))
+    h = b.op("Conv", [h, b.bipolar(b.const(w))], kernel_shape=[3, 3])
+    h = b.bipolar(_bn(b, h, rng, 4))
+    side = (10 + 2 * pad - 2) // 2 - 2
+    h = b.op("Flatten", [h], axis=1)
+    w = rng.choice([-1.0, 1.0], (10, 4 * side * side))
+    scores = b.op("Gemm", [h, b.bipolar(b.const(w)), b.const(rng.integers(-4, 4, 10))],
+                  transB=1)
+    return b.model(scores, [1, 2, 10, 10], [1, 10])
+
+
+def binary_classifier(seed=0):
+    """``x (1, 32)`` -> bipolar -> MatMul -> BN -> bipolar -> MatMul (one output) -> BN
+    (negative gain) -> bipolar: a binary classifier, class 1 when the output is +1."""
+    rng = np.random.default_rng(seed)
+    b = Builder()
+    x = b.bipolar(b.op("Sub", ["x", b.const(0.5)]))
+    h = b.op("MatMul", [x, b.bipolar(b.const(rng.choice([-1.0, 1.0], (32, 16))))])
+    h = b.bipolar(_bn(b, h, rng, 16))
+    h = b.op("MatMul", [h, b.bipolar(b.const(rng.choice([-1.0, 1.0], (16, 1))))])
+    gamma = np.array([-1.5], np.float32)
+    h = b.op("BatchNormalization", [h, b.const(gamma), b.const([0.3]), b.const([1.0]),
+                                    b.const([4.0])], epsilon=1e-5)
+    return b.model(b.bipolar(h), [1, 32], [1, 1])

@@ -1,0 +1,340 @@
+"""QONNX import and export against qonnx's own executor (a peer's implementation).
+
+* The shared Brevitas exports (TFC_1W1A, TFC_1W2A) give exactly the accuracies qonnx's
+  executor gives them, and the same class for every one of the 10,000 MNIST test images
+  (stored executor outputs, made by ``tests/data/make_qonnx_reference.py``), as do four
+  small networks exported by Brevitas itself (``tests/data/make_brevitas_cases.py``).
+* Live: golden against ``execute_onnx`` on real and random inputs, for the Brevitas graphs
+  and hand-built graphs of every supported quantizer, rounding mode, op and domain.
+* Every threshold holds for every accumulator value of its proven range, checked by running
+  the graph's own nodes (between the MatMul/Conv and the quantizer) in the executor.
+* Export: any project model runs in the executor with exactly golden's scores.
+* Unsupported or damaged graphs get one ``error:`` line naming the node and op.
+"""
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper
+
+from golden.datasets import load_mnist
+from golden.errors import ModelError
+from golden.formats import load_model, save_model
+from golden.formats.qonnx import import_qonnx
+from golden.network import run
+from golden.thresholding import threshold
+
+from . import qonnx_graphs as graphs
+
+DATA = Path(__file__).resolve().parent / "data"
+ROOT = Path(__file__).resolve().parent.parent
+TFC = {"TFC_1W1A": 0.9296, "TFC_1W2A": 0.9474}   # qonnx executor, ../shared README
+BREVITAS = sorted(p.stem for p in DATA.glob("brevitas_*.onnx"))
+
+
+def _path(name, shared):
+    return shared / "models/qonnx" / f"{name}.onnx" if name in TFC else DATA / f"{name}.onnx"
+
+
+def _floats(images):
+    return (images.astype(np.float32) / np.float32(255)).reshape(-1, 1, 28, 28)
+
+
+def _executor(path_or_model, per_row=True):
+    qonnx = pytest.importorskip("qonnx")
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.core.onnx_exec import execute_onnx
+    from qonnx.util.cleanup import cleanup_model
+    assert qonnx
+    model = cleanup_model(ModelWrapper(path_or_model if isinstance(path_or_model, onnx.ModelProto)
+                                       else str(path_or_model)))
+    iname, oname = model.graph.input[0].name, model.graph.output[0].name
+
+    def execute(batch):
+        if not per_row:
+            return np.asarray(execute_onnx(model, {iname: batch})[oname])
+        return np.concatenate([np.asarray(execute_onnx(model, {iname: x[None]})[oname])
+                               .reshape(1, -1) for x in batch])
+    return execute
+
+
+def _classes(result, out):
+    if result.binary_output:
+        return (out[:, 0] > 0).astype(np.int64)
+    return out[:, 0].astype(np.int64) if out.shape[1] == 1 else out.argmax(axis=1)
+
+
+def _check_scores(result, trace, out):
+    """Golden's integer scores are an increasing affine map of the graph's float scores."""
+    if result.binary_output or out.shape[1] == 1 or not result.exact_scores:
+        return
+    s = trace.scores.astype(np.float64).ravel()
+    f = out.astype(np.float64).ravel()
+    a = np.stack([s, np.ones_like(s)], axis=1)
+    (alpha, beta), *_ = np.linalg.lstsq(a, f, rcond=None)
+    assert alpha > 0
+    assert np.abs(a @ (alpha, beta) - f).max() <= 1e-5 * max(1.0, np.abs(f).max())
+
+
+@pytest.mark.parametrize("name", sorted(TFC))
+def test_tfc_golden_accuracy_equals_the_executor_s(shared, name):
+    network = load_model(_path(name, shared))
+    images, labels = load_mnist(shared / "data/mnist")
+    assert (run(network, images).labels == labels).mean() == TFC[name]
+
+
+@pytest.mark.parametrize("name", sorted(TFC) + BREVITAS)
+def test_same_class_as_the_executor_on_all_10000_images(shared, name):
+    stored = DATA / f"{name}.executor.npz"
+    if not stored.is_file():
+        pytest.skip(f"no stored executor outputs {stored.name} (make_qonnx_reference.py)")
+    result = import_qonnx(_path(name, shared))
+    images, _ = load_mnist(shared / "data/mnist")
+    trace = run(result.network, images)
+    reference = np.load(stored)
+    assert len(reference["pred"]) == 10000
+    expected = ((reference["scores"][:, 0] > 0).astype(np.int64) if result.binary_output
+                else reference["pred"])
+    mismatch = np.nonzero(trace.labels != expected)[0]
+    assert not len(mismatch), f"{len(mismatch)} images differ, first {mismatch[:10]}"
+    # The float front end on pixel / 255 is the pixel path, image by image.
+    assert np.array_equal(result.frontend(_floats(images)), result.network.input(images))
+
+
+@pytest.mark.parametrize("name", sorted(TFC) + BREVITAS)
+def test_live_against_the_executor(shared, name):
+    path = _path(name, shared)
+    result = import_qonnx(path)
+    images, _ = load_mnist(shared / "data/mnist", limit=60)
+    rng = np.random.default_rng(3)
+    x = np.concatenate([_floats(images), rng.uniform(0, 1, (20, 1, 28, 28)).astype(np.float32)])
+    trace = run(result.network, bits=result.frontend(x))
+    out = _executor(path)(x)
+    assert np.array_equal(_classes(result, out), trace.labels)
+    _check_scores(result, trace, out)
+
+
+HAND_BUILT = {
+    **{f"mlp_{mode.lower()}": lambda mode=mode: graphs.mlp(1, rounding=mode)
+       for mode in ("ROUND", "HALF_EVEN", "FLOOR", "CEIL", "HALF_UP", "HALF_DOWN", "UP", "DOWN")},
+    "mlp_bipolar": lambda: graphs.mlp(2, act="bipolar"),
+    "mlp_sign": lambda: graphs.mlp(3, act="sign"),
+    "mlp_multithreshold_finn": lambda: graphs.mlp(4, act="mt", domain="finn.custom_op.general"),
+    "mlp_brevitas_domain": lambda: graphs.mlp(5, domain="onnx.brevitas"),
+    "mlp_per_tensor_4bit": lambda: graphs.mlp(6, per_channel=False, weight_bits=4),
+    "mlp_softmax": lambda: graphs.mlp(7, final="softmax"),
+    "mlp_argmax": lambda: graphs.mlp(8, final="argmax"),
+    "mlp_not_pow2_scales": lambda: graphs.mlp(9, pow2=False),
+    "conv_padded": lambda: graphs.conv(10),
+    "conv_unpadded": lambda: graphs.conv(11, pad=0),
+    "binary_classifier": lambda: graphs.binary_classifier(12),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HAND_BUILT))
+def test_hand_built_graphs_against_the_executor(tmp_path, name):
+    model = HAND_BUILT[name]()
+    path = tmp_path / f"{name}.onnx"
+    onnx.save(model, path)
+    result = import_qonnx(path)
+    x = np.random.default_rng(len(name)).uniform(0, 1, (64,) + result.input_shape)
+    x = x.astype(np.float32)
+    trace = run(result.network, bits=result.frontend(x))
+    out = _executor(model)(x)
+    assert np.array_equal(_classes(result, out), trace.labels)
+    if name != "mlp_softmax":   # softmax keeps the order, not the affine map
+        _check_scores(result, trace, out)
+    assert result.exact_matmul == (name != "mlp_not_pow2_scales")
+
+
+def _subgraph(model, src, dst, shape):
+    """The nodes from tensor ``src`` to ``dst`` (and the constants they read) as a model."""
+    producer = {o: n for n in model.graph.node for o in n.output}
+    inits = {i.name for i in model.graph.initializer}
+    keep, stack, seen = set(), [dst], set()
+    while stack:
+        t = stack.pop()
+        if t == src or t in inits or t in seen or t not in producer:
+            continue
+        seen.add(t)
+        keep.add(id(producer[t]))
+        stack.extend(producer[t].input)
+    nodes = [n for n in model.graph.node if id(n) in keep]
+    used = {i for n in nodes for i in n.input}
+    graph = helper.make_graph(
+        nodes, "sub", [helper.make_tensor_value_info(src, TensorProto.FLOAT, shape)],
+        [helper.make_tensor_value_info(dst, TensorProto.FLOAT, shape)],
+        [i for i in model.graph.initializer if i.name in used])
+    sub = helper.make_model(graph, opset_imports=model.opset_import)
+    sub.ir_version = model.ir_version
+    return sub
+
+
+@pytest.mark.parametrize("name", sorted(TFC) + [
+    "brevitas_cnn_w1a1_binary", "mlp_floor", "mlp_half_down", "mlp_multithreshold_finn",
+    "mlp_sign", "mlp_not_pow2_scales", "conv_unpadded", "binary_classifier"])
+def test_thresholds_hold_for_every_accumulator_value(tmp_path, request, name):
+    """Feed each thresholded layer's own graph nodes every accumulator value of its range
+    (as the float MatMul output ``mult * (a * acc + b)``) in the executor: the quantizer's
+    output must be the value of golden's thresholded code, for every value."""
+    if name in TFC:
+        path = _path(name, request.getfixturevalue("shared"))
+    elif name in HAND_BUILT:
+        path = tmp_path / "g.onnx"
+        onnx.save(HAND_BUILT[name](), path)
+    else:
+        path = DATA / f"{name}.onnx"
+    result = import_qonnx(path)
+    model = onnx.load(str(path))
+    checked = 0
+    for entry in result.thresholded:
+        if entry["source"] is None:
+            continue   # a MatMul/Conv with a bias: checked through the whole graph instead
+        acc = np.arange(entry["lo"], entry["hi"] + 1)
+        x = (entry["mult"][None, :] * (entry["a"] * acc[:, None].astype(np.float64)
+                                       + entry["b"][None, :])).astype(np.float32)
+        act = entry["activation"]
+        sub = _subgraph(model, entry["source"], entry["output"], list(x.shape))
+        out = _executor(sub, per_row=False)(x)
+        codes = threshold(np.repeat(acc[:, None], x.shape[1], axis=1), act)
+        values = 2 * codes - 1 if act.count == 1 else codes + act.offset
+        assert np.array_equal(out, (entry["scale"] * values).astype(np.float32)), \
+            f"layer {entry['layer']}"
+        checked += 1
+    assert checked
+
+
+def _refused(tmp_path, model, *fragments):
+    path = tmp_path / "bad.onnx"
+    onnx.save(model, path)
+    with pytest.raises(ModelError) as info:
+        import_qonnx(path)
+    text = str(info.value)
+    assert "\n" not in text
+    for fragment in fragments:
+        assert fragment in text, text
+
+
+def _mutate(model, op, **changes):
+    node = next(n for n in model.graph.node if n.op_type == op)
+    for key, value in changes.items():
+        if key == "op_type":
+            node.op_type = value
+        elif key == "domain":
+            node.domain = value
+        else:
+            for a in list(node.attribute):
+                if a.name == key:
+                    node.attribute.remove(a)
+            node.attribute.append(helper.make_attribute(key, value))
+    return model
+
+
+def test_refusals_name_the_node_and_op(tmp_path):
+    _refused(tmp_path, _mutate(graphs.mlp(), "Relu", op_type="LeakyRelu"), "(LeakyRelu)",
+             "not supported")
+    _refused(tmp_path, _mutate(graphs.mlp(), "Quant", domain="my.domain"), "domain 'my.domain'")
+    _refused(tmp_path, _mutate(graphs.mlp(), "Quant", rounding_mode="STOCHASTIC"), "(Quant)",
+             "rounding mode")
+    _refused(tmp_path, _mutate(graphs.conv(), "Conv", group=2), "(Conv)", "group 1")
+    _refused(tmp_path, _mutate(graphs.conv(), "MaxPool", pads=[1, 1, 1, 1]), "(MaxPool)")
+    model = graphs.mlp()
+    zp = next(n for n in model.graph.node if n.op_type == "Quant").input[2]
+    init = next(i for i in model.graph.initializer if i.name == zp)
+    init.CopyFrom(onnx.numpy_helper.from_array(np.asarray(1.0, np.float32), zp))
+    _refused(tmp_path, model, "(Quant)", "zero point")
+    model = graphs.mlp()
+    bits = next(n for n in model.graph.node if n.op_type == "Quant").input[3]
+    init = next(i for i in model.graph.initializer if i.name == bits)
+    init.CopyFrom(onnx.numpy_helper.from_array(np.asarray(12.0, np.float32), bits))
+    _refused(tmp_path, model, "(Quant)", "12-bit")
+
+
+def test_refuses_a_residual_add_and_bipolar_zero_padding(tmp_path):
+    b = graphs.Builder()
+    x = b.bipolar("x")
+    h = b.op("MatMul", [x, b.bipolar(b.const(np.ones((8, 8))))])
+    _refused(tmp_path, b.model(b.op("Add", [h, h]), [1, 8], [1, 8]), "(Add)", "residual")
+    b = graphs.Builder()
+    x = b.bipolar("x")
+    h = b.op("Conv", [x, b.bipolar(b.const(np.ones((2, 1, 3, 3))))], kernel_shape=[3, 3],
+             pads=[1, 1, 1, 1])
+    _refused(tmp_path, b.model(h, [1, 1, 6, 6], [1, 2, 6, 6]), "(Conv)", "zero-padded")
+
+
+def test_damaged_or_missing_files_get_one_line(tmp_path):
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"\x08\x07garbage" * 10)
+    for path in (bad, tmp_path / "missing.onnx"):
+        with pytest.raises(ModelError) as info:
+            load_model(path)
+        assert "\n" not in str(info.value) and str(path.name) in str(info.value)
+
+
+def _export_models(shared):
+    models = {"mnist_bnn": load_model(ROOT / "models/mnist_bnn.npz"),
+              "mnist_conv_residual": load_model(ROOT / "models/mnist_conv_residual.npz")}
+    if shared is not None:
+        models["lfcW1A2"] = load_model(shared / "models/bnn-pynq/lfcW1A2")
+        models["TFC_1W2A"] = load_model(shared / "models/qonnx/TFC_1W2A.onnx")
+        models["cnvW1A1"] = load_model(shared / "models/bnn-pynq/cnvW1A1")
+    return models
+
+
+@pytest.mark.parametrize("name", ["mnist_bnn", "mnist_conv_residual", "lfcW1A2", "TFC_1W2A",
+                                  "cnvW1A1"])
+def test_export_runs_in_the_executor_with_golden_scores(tmp_path, request, name):
+    shared = None if name.startswith("mnist_") else request.getfixturevalue("shared")
+    network = _export_models(shared)[name]
+    path = tmp_path / f"{name}.onnx"
+    save_model(network, path)
+    count = 2 if name == "cnvW1A1" else 12
+    pixels = np.random.default_rng(4).integers(0, 256, (count,) + network.input.shape)
+    pixels[0] = 0
+    trace = run(network, pixels)
+    out = _executor(path)(pixels.astype(np.float32))
+    assert np.array_equal(out, trace.scores.astype(np.float32))
+    # Deterministic bytes.
+    save_model(network, tmp_path / "again.onnx")
+    assert path.read_bytes() == (tmp_path / "again.onnx").read_bytes()
+
+
+def test_import_and_export_commands(tmp_path, shared, capsys):
+    from golden.qonnx import main
+    src = shared / "models/qonnx/TFC_1W1A.onnx"
+    main(["import", str(src), "--out", str(tmp_path / "tfc.npz")])
+    assert "imported in" in capsys.readouterr().out
+    images, _ = load_mnist(shared / "data/mnist", limit=200)
+    assert np.array_equal(run(load_model(tmp_path / "tfc.npz"), images).scores,
+                          run(load_model(src), images).scores)
+    main(["export", str(tmp_path / "tfc.npz"), "--out", str(tmp_path / "tfc.onnx")])
+    out = _executor(tmp_path / "tfc.onnx")(images[:5].astype(np.float32))
+    assert np.array_equal(out, run(load_model(src), images[:5]).scores.astype(np.float32))
+    with pytest.raises(ModelError, match="name the imported model file .npz"):
+        main(["import", str(src), "--out", str(tmp_path / "tfc.bin")])
+
+
+def test_evaluate_on_own_inputs(tmp_path, shared, capsys):
+    from golden.evaluate import main
+    images, labels = load_mnist(shared / "data/mnist", limit=300)
+    np.save(tmp_path / "x.npy", _floats(images))
+    np.save(tmp_path / "y.npy", labels)
+    model = shared / "models/qonnx/TFC_1W2A.onnx"
+    main(["--model", str(model), "--inputs", str(tmp_path / "x.npy"), "--labels",
+          str(tmp_path / "y.npy"), "--save", str(tmp_path / "pred.npz")])
+    trace = run(load_model(model), images)
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last == f"accuracy: {(trace.labels == labels).mean():.4f}"
+    saved = np.load(tmp_path / "pred.npz")
+    assert np.array_equal(saved["pred"], trace.labels)
+    assert np.array_equal(saved["scores"], trace.scores)
+    # A project model takes its 8-bit pixels.
+    np.save(tmp_path / "p.npy", images)
+    main(["--model", str(ROOT / "models/mnist_bnn.npz"), "--inputs", str(tmp_path / "p.npy"),
+          "--save", str(tmp_path / "p.npz")])
+    assert np.array_equal(np.load(tmp_path / "p.npz")["pred"],
+                          run(load_model(ROOT / "models/mnist_bnn.npz"), images).labels)
+    with pytest.raises(ModelError, match="this graph takes"):
+        main(["--model", str(model), "--inputs", str(tmp_path / "p.npy")])
