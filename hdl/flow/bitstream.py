@@ -104,8 +104,15 @@ def build_board(board_name, network, folding, out, *, baud=115200, target_hz=30e
         times["place_route_s"] += seconds
         tim = (run_dir / f"{name}.tim").read_text() if (run_dir / f"{name}.tim").exists() else ""
         if result.returncode and "Max frequency" not in tim:
+            text = (result.stderr or "") + "\n" + tim
+            if "no BELs remaining" in text:
+                raise BoardBuildError(
+                    f"the design does not fit {device} in placement: its {used.get('lut4')} "
+                    f"LUT4 and flip-flops need more logic cells than the {capacity.get('lut4')} "
+                    f"it has; choose a slower folding (a larger --cycles) or --fit {board_name}")
+            errors = [line for line in text.splitlines() if line.startswith("ERROR")]
             raise BoardBuildError(f"place and route failed: "
-                                  f"{(result.stderr or tim).strip().splitlines()[-1]}")
+                                  f"{(errors or text.strip().splitlines() or ['no output'])[-1]}")
         fmax, _ = nextpnr_fmax(tim)
         passed = result.returncode == 0 and fmax is not None and fmax * 1e6 >= clock["freq_hz"]
         runs.append({"clock_mhz": round(clock["freq_hz"] / 1e6, 3), "fmax_mhz": fmax,
@@ -203,7 +210,31 @@ def _synthesize(board, network, folding, out, baud, clock):
     result, seconds = _run(commands[0], out, board["tools"])
     if result.returncode:
         raise BoardBuildError(f"synthesis failed: {result.stderr.strip()[-300:]}")
-    return board["summary"](cell_counts((out / f"{name}.rpt").read_text())), seconds, commands
+    used = board["summary"](cell_counts((out / f"{name}.rpt").read_text()))
+    if "packed_cell" in board:
+        # LUT4 and flip-flop counts alone do not say whether the design fits: a flip-flop
+        # that cannot share a logic cell with its LUT takes a cell of its own. nextpnr's
+        # packer (a few seconds) gives the real count.
+        used[board["packed_cell"][1]], pack_seconds = _pack(commands[1], out, board)
+        seconds += pack_seconds
+    return used, seconds, commands
+
+
+def _pack(pnr, out, board):
+    """Logic cells the packed design needs: ``(count, seconds)``."""
+    cmd = list(pnr)
+    if "--asc" in cmd:
+        i = cmd.index("--asc")
+        del cmd[i:i + 2]
+    i = cmd.index("--log")
+    cmd[i + 1] = "pack.log"
+    result, seconds = _run(cmd + ["--pack-only"], out, board["tools"])
+    log = (out / "pack.log").read_text() if (out / "pack.log").exists() else ""
+    cell = board["packed_cell"][0]
+    match = re.search(rf"{cell}:\s*(\d+)\s*/", log)
+    if result.returncode or not match:
+        raise BoardBuildError(f"packing failed: {(result.stderr or log).strip()[-300:]}")
+    return int(match.group(1)), seconds
 
 
 def synthesize(board_name, network, folding, out, *, baud=115200, clock_hz=None):
