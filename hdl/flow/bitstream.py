@@ -317,9 +317,14 @@ def fit_folding(board_name, network, out, *, baud=115200, start_cycles=1024, log
             index += 1
         index += 1
         if index == len(candidates):
-            last = tried[-1]
-            over = [f"{k.upper()} {v} of {board['capacity'][k]}"
-                    for k, v in last["used"].items() if v > board["capacity"][k]]
-            raise BoardBuildError(f"no folding of this model fits the {board['device']}: even "
-                                  f"the slowest ({last['cycles']} cycles) needs {', '.join(over)}")
+            cap = board["capacity"]
+
+            def excess(entry):
+                return max(v / cap[k] for k, v in entry["used"].items())
+            closest = min(tried, key=excess)
+            over = [f"{k.upper()} {v} of {cap[k]}"
+                    for k, v in closest["used"].items() if v > cap[k]]
+            raise BoardBuildError(f"no folding of this model fits the {board['device']}: the "
+                                  f"closest ({closest['cycles']} cycles, "
+                                  f"{','.join(closest['folding'])}) needs {', '.join(over)}")
     return candidates[index][1], results[index][1], tried
