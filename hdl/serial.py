@@ -1,81 +1,361 @@
-"""A network behind a UART: images in as bytes, class and scores out as bytes.
+"""A network behind a UART: framed requests in, framed answers out.
 
-Protocol (8N1, no flow control), per image:
+The protocol (SLIP frames with a sequence number and a CRC-8; packed input bits for a
+binarized input, else 8-bit pixels) is specified, with its reference behaviour, in
+:mod:`golden.serial`. The board answers every request frame of the right length and CRC,
+in order, and drops every other frame: a lost, extra or corrupted byte, a UART framing
+error or a break costs the frame it hit, and the next ``END`` resynchronizes.
 
-* host -> board: the image's pixels as bytes, ``features`` bytes in the model's C order
-  (row-major), no header. The board counts bytes, so a host must always send whole images;
-  a reset (or reprogramming) re-aligns the count.
-* board -> host: ``1 + classes * B`` bytes: the label, then every class score as a signed
-  little-endian integer of ``B = ceil(score_width / 8)`` bytes (sign-extended), in class
-  order. Scores and label equal :func:`golden.network.run` exactly.
+Data path::
 
-On board, pixels become the first layer's input as the model's
-:class:`~golden.model.InputQuant` says: bits by ``pixel >= threshold``, codes by its input
-table, or the 8-bit pixels themselves.
+    UartRx -> Deframer -> FrameBuffer -> Unpacker -> WidthConverter -> NetworkTop
+                  | seq FIFO                                              |
+    UartTx <- AnswerFramer <------------------------------------------------
+
+The frame buffer holds :func:`golden.serial.frames_in_flight` payloads in a block RAM: the
+frame being received is written speculatively and committed at its closing ``END`` only
+if it checks out (else the write pointer rolls back), so a bad frame never reaches the
+network, and several images are in flight.
 """
 
-from amaranth.hdl import Array, Const, Module, Signal
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal
 from amaranth.lib import stream, wiring
-from amaranth.lib.fifo import SyncFIFOBuffered
+from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from golden.errors import ModelError
+from golden.model import BINARY
+from golden.serial import CRC_TABLE, END, ESC, ESC_END, ESC_ESC, frames_in_flight, payload_bytes
 
 from .dwc import WidthConverter
-from .folding import initiation_interval
 from .network import NetworkTop, connect_streams
+from .params import check_positive_int
 from .uart import UartRx, UartTx
 
-__all__ = ["ResultSerializer", "SerialAccelerator", "response_bytes"]
+__all__ = ["crc8_next", "Deframer", "FrameBuffer", "RegisterFifo", "Unpacker", "AnswerFramer",
+           "SerialAccelerator", "request_frame_bytes", "answer_frame_bytes"]
+
+# Sequence numbers of frames committed but not yet answered; a frame that finds the queue
+# full is dropped like a damaged one (the host sends it again), never misnumbered.
+SEQ_DEPTH = 8
 
 
-def response_bytes(classes, score_width):
-    """Bytes per answer: the label, then ``classes`` scores of ``ceil(width/8)`` bytes."""
-    return 1 + classes * -(-score_width // 8)
+def crc8_next(crc, byte):
+    """The CRC-8 (poly 0x07) after ``byte``, as XOR equations (the CRC is linear in
+    ``crc ^ byte``: each output bit is the parity of some bits of it)."""
+    v = crc ^ byte
+    bits = []
+    for i in range(8):
+        taps = [v[j] for j in range(8) if (CRC_TABLE[1 << j] >> i) & 1]
+        out = Const(0, 1)
+        for t in taps:
+            out = out ^ t
+        bits.append(out)
+    return Cat(*bits)
 
 
-class ResultSerializer(wiring.Component):
-    """Turns one ``{label, scores}`` beat into ``response_bytes`` byte beats.
+def request_frame_bytes(network):
+    """Bytes on the line per request with no escapes and one shared ``END``."""
+    return 1 + payload_bytes(network) + 2
 
-    Latency: the first byte is valid 1 cycle after the result beat is accepted; one byte per
-    cycle after that, as the consumer allows.
+
+def answer_frame_bytes(classes, score_bytes, worst=False):
+    """Bytes of an answer frame (``worst``: every body byte escaped)."""
+    body = 2 + classes * score_bytes + 1
+    return (2 * body if worst else body) + 2
+
+
+class Deframer(wiring.Component):
+    """SLIP deframer and checker: UART bytes in, payload bytes to a :class:`FrameBuffer`.
+
+    A body is ``seq``, ``payload`` (``payload`` bytes) and a CRC; at the closing ``END`` a
+    body of that length whose CRC checks (the CRC over the whole body is 0) is committed
+    and its ``seq`` pushed out; any other body is aborted. ``error`` (a UART framing error)
+    marks the current body bad. Always ready: one byte per cycle at most.
+
+    Members
+    -------
+    i : ``In(stream.Signature(8))``
+    error : ``In(1)``
+    wr_data, wr_en, commit, abort : ``Out``
+        To the frame buffer (``wr_full`` in: a payload byte that does not fit spoils the frame).
+    seq : ``Out(stream.Signature(8))``
+        The seq of each committed frame. A complete, correct frame is committed only when
+        ``seq.ready`` (room for its seq); otherwise it is aborted.
+    """
+
+    def __init__(self, payload):
+        check_positive_int("payload", payload)
+        self.payload = payload
+        super().__init__({"i": In(stream.Signature(8)), "error": In(1),
+                          "wr_data": Out(8), "wr_en": Out(1), "wr_full": In(1),
+                          "commit": Out(1), "abort": Out(1),
+                          "seq": Out(stream.Signature(8))})
+
+    def elaborate(self, platform):
+        m = Module()
+        n = self.payload
+        count = Signal(range(n + 3))        # body bytes so far (saturates at n + 2)
+        crc = Signal(8)
+        bad = Signal()
+        esc = Signal()
+        seq = Signal(8)
+        byte = self.i.payload
+        data = Signal(8)
+        is_data = Signal()
+        m.d.comb += self.i.ready.eq(1)
+        m.d.sync += [self.commit.eq(0), self.abort.eq(0), self.wr_en.eq(0),
+                     self.seq.valid.eq(0)]
+        m.d.comb += self.seq.payload.eq(seq)
+        # A data byte: plain, or the second byte of an escape.
+        with m.If(esc):
+            m.d.comb += [data.eq(Mux(byte == ESC_END, END, ESC)),
+                         is_data.eq(self.i.valid & (byte != END))]
+        with m.Else():
+            m.d.comb += [data.eq(byte),
+                         is_data.eq(self.i.valid & (byte != END) & (byte != ESC))]
+        with m.If(self.error):
+            m.d.sync += bad.eq(1)
+        with m.If(self.i.valid):
+            with m.If(byte == END):
+                good = (~bad & ~esc & ~self.error & (count == n + 2) & (crc == 0)
+                        & self.seq.ready)
+                with m.If(good):
+                    m.d.sync += [self.commit.eq(1), self.seq.valid.eq(1)]
+                with m.Elif((count != 0) | bad | esc):
+                    m.d.sync += self.abort.eq(1)
+                m.d.sync += [count.eq(0), crc.eq(0), bad.eq(0), esc.eq(0)]
+            with m.Elif(~esc & (byte == ESC)):
+                m.d.sync += esc.eq(1)
+            with m.Else():
+                with m.If(esc & (byte != ESC_END) & (byte != ESC_ESC)):
+                    m.d.sync += bad.eq(1)
+                m.d.sync += esc.eq(0)
+        with m.If(is_data):
+            m.d.sync += crc.eq(crc8_next(crc, data))
+            with m.If(count < n + 2):
+                m.d.sync += count.eq(count + 1)
+            with m.Else():
+                m.d.sync += bad.eq(1)          # too long
+            with m.If(count == 0):
+                m.d.sync += seq.eq(data)
+            with m.Elif(count <= n):
+                with m.If(self.wr_full):
+                    m.d.sync += bad.eq(1)
+                with m.Else():
+                    m.d.sync += self.wr_en.eq(1)
+        # wr_data must be the byte of the cycle wr_en is set for: register it.
+        data_q = Signal(8)
+        m.d.sync += data_q.eq(data)
+        m.d.comb += self.wr_data.eq(data_q)
+        return m
+
+
+class FrameBuffer(wiring.Component):
+    """A byte FIFO with transactions: writes are speculative until ``commit``; ``abort``
+    drops every byte written since the last commit. Only committed bytes are read.
+
+    One block RAM (``depth`` bytes); ``full`` when a write would overwrite unread bytes.
+    Latency: a committed byte is valid on ``o`` 2 cycles after the commit.
+    """
+
+    def __init__(self, depth):
+        check_positive_int("depth", depth)
+        self.depth = depth
+        super().__init__({"wr_data": In(8), "wr_en": In(1), "full": Out(1),
+                          "commit": In(1), "abort": In(1), "o": Out(stream.Signature(8))})
+
+    def elaborate(self, platform):
+        m = Module()
+        d = self.depth
+        m.submodules.mem = mem = Memory(shape=8, depth=d, init=[])
+        wr, rd = mem.write_port(), mem.read_port()
+
+        def nxt(p):
+            return Mux(p == d - 1, 0, p + 1)
+
+        wp, cp, rp = (Signal(range(d), name=n) for n in ("wp", "cp", "rp"))
+        used = Signal(range(d + 1))       # written (committed or not), not yet read
+        frame = Signal(range(d + 1))      # written since the last commit
+        avail = Signal(range(d + 1))      # committed, not yet read
+        move = ~self.o.valid | self.o.ready
+        take = move & (avail != 0)
+        put = self.wr_en & ~self.full
+        m.d.comb += [self.full.eq(used == d),
+                     wr.addr.eq(wp), wr.data.eq(self.wr_data), wr.en.eq(put),
+                     rd.addr.eq(rp), rd.en.eq(move), self.o.payload.eq(rd.data)]
+        with m.If(move):
+            m.d.sync += self.o.valid.eq(avail != 0)
+        with m.If(take):
+            m.d.sync += rp.eq(nxt(rp))
+        with m.If(put):
+            m.d.sync += wp.eq(nxt(wp))
+        # Commit and abort never coincide with a write (the deframer sees END then).
+        with m.If(self.commit):
+            m.d.sync += [cp.eq(wp), frame.eq(0), avail.eq(avail + frame - take),
+                         used.eq(used - take)]
+        with m.Elif(self.abort):
+            m.d.sync += [wp.eq(cp), frame.eq(0), used.eq(used - frame - take),
+                         avail.eq(avail - take)]
+        with m.Else():
+            m.d.sync += [frame.eq(frame + put), used.eq(used + put - take),
+                         avail.eq(avail - take)]
+        return m
+
+
+class RegisterFifo(wiring.Component):
+    """A small FIFO in flip-flops (``depth`` words of ``width`` bits): no block RAM.
+    Latency: a word is valid on ``r`` the cycle after it is written."""
+
+    def __init__(self, width, depth):
+        check_positive_int("width", width)
+        check_positive_int("depth", depth)
+        self.width, self.depth = width, depth
+        super().__init__({"w": In(stream.Signature(width)), "r": Out(stream.Signature(width))})
+
+    def elaborate(self, platform):
+        m = Module()
+        d = self.depth
+        words = Array(Signal(self.width, name=f"word{k}") for k in range(d))
+        wp, rp = Signal(range(d)), Signal(range(d))
+        level = Signal(range(d + 1))
+        put = self.w.valid & self.w.ready
+        get = self.r.valid & self.r.ready
+        m.d.comb += [self.w.ready.eq(level != d), self.r.valid.eq(level != 0),
+                     self.r.payload.eq(words[rp])]
+        with m.If(put):
+            m.d.sync += [words[wp].eq(self.w.payload), wp.eq(Mux(wp == d - 1, 0, wp + 1))]
+        with m.If(get):
+            m.d.sync += rp.eq(Mux(rp == d - 1, 0, rp + 1))
+        m.d.sync += level.eq(level + put - get)
+        return m
+
+
+class Unpacker(wiring.Component):
+    """Payload bytes to the first layer's input codes, one per beat.
+
+    A binarized input arrives as packed bits: every byte gives 8 bits, least significant
+    first, except the last byte of an image, which gives ``features % 8`` (its pad bits are
+    dropped). Pixel bytes become codes by the model's input table, or stay themselves.
+    """
+
+    def __init__(self, input_quant):
+        self.input_quant = input_quant
+        self.features = input_quant.features
+        enc = input_quant.encoding
+        self.bits = 1 if enc == BINARY else enc.bits
+        super().__init__({"i": In(stream.Signature(8)), "o": Out(stream.Signature(self.bits))})
+
+    def elaborate(self, platform):
+        m = Module()
+        inp = self.input_quant
+        if self.bits == 1:
+            f = self.features
+            shreg = Signal(8)
+            left = Signal(range(9))           # bits of the current byte still to send
+            feature = Signal(range(f))        # index of the next bit in the image
+            m.d.comb += [self.i.ready.eq(left == 0), self.o.valid.eq(left != 0),
+                         self.o.payload.eq(shreg[0])]
+            with m.If(self.i.valid & (left == 0)):
+                last = f - 8 * (-(-f // 8) - 1)
+                m.d.sync += [shreg.eq(self.i.payload),
+                             left.eq(Mux(feature + 8 >= f, last, 8))]
+            with m.If(self.o.valid & self.o.ready):
+                m.d.sync += [shreg.eq(shreg >> 1), left.eq(left - 1),
+                             feature.eq(Mux(feature == f - 1, 0, feature + 1))]
+            return m
+        pixel = self.i.payload
+        if inp.table is not None:
+            table = [int(v) for v in inp.table]
+            if all(a <= b for a, b in zip(table, table[1:])):
+                # A non-decreasing table is a staircase: one 8-bit comparison per step.
+                steps = [p for p in range(1, 256) for _ in range(table[p] - table[p - 1])]
+                code = sum((pixel >= p for p in steps), table[0])
+            else:
+                code = Array(Const(v, self.bits) for v in table)[pixel]
+        else:
+            code = pixel
+        m.d.comb += [self.o.valid.eq(self.i.valid), self.i.ready.eq(self.o.ready),
+                     self.o.payload.eq(code)]
+        return m
+
+
+class AnswerFramer(wiring.Component):
+    """``{label, scores}`` beats and their ``seq`` to SLIP answer frames, one byte per beat.
+
+    Frame: ``END``, the escaped body (``seq``, label, every score sign-extended to
+    ``ceil(score_width / 8)`` bytes little-endian, CRC-8 of those), ``END``.
     """
 
     def __init__(self, label_width, classes, score_width):
         if label_width > 8:
             raise ModelError(f"{classes} classes do not fit the 1-byte label of the serial "
                              f"protocol (at most 256)")
-        self.classes, self.score_width = classes, score_width
+        self.classes, self.score_width, self.label_width = classes, score_width, label_width
         self.score_bytes = -(-score_width // 8)
-        self.label_width = label_width
-        self.n_bytes = response_bytes(classes, score_width)
+        self.body = 2 + classes * self.score_bytes      # without the CRC
         super().__init__({"i": In(stream.Signature(label_width + classes * score_width)),
+                          "seq": In(stream.Signature(8)),
                           "o": Out(stream.Signature(8))})
 
     def elaborate(self, platform):
         m = Module()
-        w, lw = self.score_width, self.label_width
-        frame = Signal(8 * self.n_bytes)
-        left = Signal(range(self.n_bytes + 1))
-        # The frame: label byte, then each score sign-extended to whole bytes.
-        label = self.i.payload[:lw]
+        w, lw, nb = self.score_width, self.label_width, self.score_bytes
+        frame = Signal(8 * self.body)
+        left = Signal(range(self.body + 1))
+        crc = Signal(8)
+        pending_esc = Signal(8)         # the second byte of an escape, or 0
         fields = [self.i.payload[lw + k * w:lw + (k + 1) * w].as_signed()
                   for k in range(self.classes)]
-        m.d.comb += [self.i.ready.eq(left == 0), self.o.valid.eq(left != 0),
-                     self.o.payload.eq(frame[:8])]
-        with m.If(self.i.valid & (left == 0)):
-            assign = [frame[:8].eq(label)]
-            for k, f in enumerate(fields):
-                lo = 8 + 8 * self.score_bytes * k
-                assign.append(frame[lo:lo + 8 * self.score_bytes].eq(f))
-            m.d.sync += assign + [left.eq(self.n_bytes)]
-        with m.Elif(self.o.valid & self.o.ready):
-            m.d.sync += [frame.eq(frame >> 8), left.eq(left - 1)]
+        sent = self.o.valid & self.o.ready
+        with m.FSM():
+            with m.State("IDLE"):
+                m.d.comb += [self.i.ready.eq(self.seq.valid), self.seq.ready.eq(self.i.valid)]
+                with m.If(self.i.valid & self.seq.valid):
+                    assign = [frame[:8].eq(self.seq.payload), frame[8:16].eq(self.i.payload[:lw])]
+                    for k, f in enumerate(fields):
+                        lo = 16 + 8 * nb * k
+                        assign.append(frame[lo:lo + 8 * nb].eq(f))
+                    m.d.sync += assign + [left.eq(self.body), crc.eq(0), pending_esc.eq(0)]
+                    m.next = "START"
+            with m.State("START"):
+                m.d.comb += [self.o.valid.eq(1), self.o.payload.eq(END)]
+                with m.If(sent):
+                    m.next = "BODY"
+            with m.State("BODY"):
+                # Data bytes, then the CRC; END and ESC go out as two bytes.
+                byte = Mux(left == 0, crc, frame[:8])
+                special = (byte == END) | (byte == ESC)
+                m.d.comb += self.o.valid.eq(1)
+                with m.If(pending_esc != 0):
+                    m.d.comb += self.o.payload.eq(pending_esc)
+                    with m.If(sent):
+                        m.d.sync += pending_esc.eq(0)
+                        with m.If(left == 0):
+                            m.next = "STOP"
+                        with m.Else():
+                            m.d.sync += [frame.eq(frame >> 8), left.eq(left - 1)]
+                with m.Else():
+                    m.d.comb += self.o.payload.eq(Mux(special, ESC, byte))
+                    with m.If(sent):
+                        with m.If(left != 0):
+                            m.d.sync += crc.eq(crc8_next(crc, byte))
+                        with m.If(special):
+                            m.d.sync += pending_esc.eq(Mux(byte == END, ESC_END, ESC_ESC))
+                        with m.Elif(left == 0):
+                            m.next = "STOP"
+                        with m.Else():
+                            m.d.sync += [frame.eq(frame >> 8), left.eq(left - 1)]
+            with m.State("STOP"):
+                m.d.comb += [self.o.valid.eq(1), self.o.payload.eq(END)]
+                with m.If(sent):
+                    m.next = "IDLE"
         return m
 
 
 class SerialAccelerator(wiring.Component):
-    """UART receiver, input quantiser, network and result serialiser with transmitter.
+    """UART, deframer, frame buffer, unpacker, network, answer framer (see the module
+    docstring).
 
     Parameters
     ----------
@@ -84,11 +364,10 @@ class SerialAccelerator(wiring.Component):
     divisor : int
         Clock cycles per UART bit (:func:`hdl.uart.uart_divisor`).
 
-    The line cannot be paused, so the network must keep up with it. A FIFO holds one whole
-    input image (``features`` quantised pixels); the network takes an image every ``II`` cycles and the line delivers one
-    every ``10 * divisor * features`` cycles, and an answer takes ``10 * divisor *
-    response_bytes`` cycles to send. ``__init__`` checks that both are at most the image
-    time; then at most one image ever waits, and the FIFO cannot overflow.
+    The line has no flow control: a host keeps at most
+    :func:`golden.serial.frames_in_flight` requests unanswered, and the frame buffer holds
+    that many payloads, so nothing is lost whether the line or the network is slower
+    (:func:`golden.serial.link_figures`, the cycle model).
 
     Members
     -------
@@ -102,60 +381,38 @@ class SerialAccelerator(wiring.Component):
         self.network = network
         self.top = NetworkTop(network, folding)
         self.divisor = divisor
-        features = network.input.features
+        self.payload = payload_bytes(network)
         self.in_bits = self.top.layers[0][0].in_bits
-        self.serializer = ResultSerializer(self.top.argmax.label_width,
-                                           self.top.argmax.classes, self.top.argmax.width)
-        image_cycles = 10 * divisor * features
-        ii = initiation_interval(network, self.top.folding)
-        if ii > image_cycles:
-            raise ModelError(f"the network takes {ii} cycles per image but the UART delivers "
-                             f"one every {image_cycles}; its input would overflow: choose a "
-                             f"faster folding (--cycles {image_cycles}) or a higher baud rate")
-        if self.serializer.n_bytes > features:
-            raise ModelError(f"an answer ({self.serializer.n_bytes} bytes) takes longer to send "
-                             f"than an image ({features} bytes) to receive")
-        self.fifo_depth = features
+        argmax = self.top.argmax
+        self.framer = AnswerFramer(argmax.label_width, argmax.classes, argmax.width)
+        self.buffer_depth = frames_in_flight(network) * self.payload
         super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1), "done": Out(1)})
 
     def elaborate(self, platform):
         m = Module()
         m.submodules.uart_rx = rx = UartRx(self.divisor)
         m.submodules.uart_tx = tx = UartTx(self.divisor)
+        m.submodules.deframer = deframer = Deframer(self.payload)
+        m.submodules.buffer = buffer = FrameBuffer(self.buffer_depth)
+        m.submodules.seqs = seqs = RegisterFifo(8, SEQ_DEPTH)
+        m.submodules.unpacker = unpacker = Unpacker(self.network.input)
+        simd_bits = self.top.folding[0].simd * self.in_bits
+        m.submodules.dwc = dwc = WidthConverter(self.in_bits, simd_bits)
         m.submodules.network = top = self.top
-        m.submodules.serializer = ser = self.serializer
+        m.submodules.framer = framer = self.framer
         m.d.comb += [rx.rx.eq(self.rx), self.tx.eq(tx.tx)]
 
-        # Input quantiser: pixel >= threshold, the model's code table, or the pixel itself.
-        quant = stream.Signature(self.in_bits).create()
-        inp = self.network.input
-        pixel = rx.o.payload
-        m.d.comb += [quant.valid.eq(rx.o.valid), rx.o.ready.eq(quant.ready)]
-        if inp.table is not None:
-            table = [int(v) for v in inp.table]
-            if all(a <= b for a, b in zip(table, table[1:])):
-                # A non-decreasing table is a staircase: code = number of steps reached,
-                # one 8-bit comparison per step (2 for a 3-level table), not a 256-entry ROM.
-                steps = [p for p in range(1, 256) for _ in range(table[p] - table[p - 1])]
-                code = sum((pixel >= p for p in steps), table[0])
-            else:
-                code = Array(Const(v, self.in_bits) for v in table)[pixel]
-            m.d.comb += quant.payload.eq(code)
-        elif self.in_bits == 1:
-            threshold = inp.threshold
-            m.d.comb += quant.payload.eq(pixel >= threshold if threshold < 256 else 0)
-        else:
-            m.d.comb += quant.payload.eq(pixel)
-
-        # The image buffer holds quantised pixels (one bit each for a binarised input): one
-        # narrow, deep memory, a block RAM or two, rather than SIMD-wide words.
-        simd_bits = self.top.folding[0].simd * self.in_bits
-        m.submodules.fifo = fifo = SyncFIFOBuffered(width=self.in_bits, depth=self.fifo_depth)
-        m.submodules.dwc = dwc = WidthConverter(self.in_bits, simd_bits)
-        connect_streams(m, quant, fifo.w_stream)
-        connect_streams(m, fifo.r_stream, dwc.i)
+        connect_streams(m, rx.o, deframer.i)
+        m.d.comb += [deframer.error.eq(rx.frame_error | rx.overrun),
+                     buffer.wr_data.eq(deframer.wr_data), buffer.wr_en.eq(deframer.wr_en),
+                     deframer.wr_full.eq(buffer.full), buffer.commit.eq(deframer.commit),
+                     buffer.abort.eq(deframer.abort)]
+        connect_streams(m, deframer.seq, seqs.w)
+        connect_streams(m, buffer.o, unpacker.i)
+        connect_streams(m, unpacker.o, dwc.i)
         connect_streams(m, dwc.o, top.i)
-        connect_streams(m, top.o, ser.i)
-        wiring.connect(m, ser.o, tx.i)
+        connect_streams(m, top.o, framer.i)
+        connect_streams(m, seqs.r, framer.seq)
+        wiring.connect(m, framer.o, tx.i)
         m.d.comb += self.done.eq(top.o.valid & top.o.ready)
         return m

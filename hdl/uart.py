@@ -11,7 +11,12 @@ from amaranth.lib.wiring import In, Out
 
 from .params import check_positive_int
 
-__all__ = ["UartRx", "UartTx", "uart_divisor"]
+__all__ = ["UartRx", "UartTx", "uart_divisor", "choose_baud", "STANDARD_BAUDS"]
+
+# Rates a USB UART bridge offers (the FT2232H of the iCEBreaker and ULX3S runs up to
+# 3 Mbaud), fastest first.
+STANDARD_BAUDS = (3_000_000, 2_000_000, 1_500_000, 1_000_000, 921_600, 460_800, 230_400,
+                  115_200)
 
 
 def uart_divisor(clk_hz, baud):
@@ -25,6 +30,21 @@ def uart_divisor(clk_hz, baud):
         raise ValueError(f"baud rate {baud} is {100 * error:.1f} % off at {clk_hz / 1e6:g} MHz "
                          f"(divisor {divisor}); choose another rate or clock")
     return divisor
+
+
+def choose_baud(clk_hz, baud=None):
+    """``baud`` if given (checked by :func:`uart_divisor`), else the fastest of
+    :data:`STANDARD_BAUDS` within 2 % at ``clk_hz``."""
+    if baud is not None:
+        uart_divisor(clk_hz, baud)
+        return baud
+    for rate in STANDARD_BAUDS:
+        try:
+            uart_divisor(clk_hz, rate)
+        except ValueError:
+            continue
+        return rate
+    raise ValueError(f"no standard baud rate is within 2 % at {clk_hz / 1e6:g} MHz")
 
 
 class UartRx(wiring.Component):

@@ -1,9 +1,10 @@
 """cocotb driver for a UART DUT (ports ``rx``, ``tx``): sends bytes bit by bit on ``rx``
 and decodes what comes back on ``tx``.
 
-Reads the case file named by ``BNN_CASE``: the bytes to send, the clock cycles per bit,
-the number of bytes to expect, an idle gap (in bits) between input chunks and a time limit
-in bit times. Writes the received bytes and the clock time of each byte's start bit to the
+Reads the case file named by ``BNN_CASE``: the bytes to send (a negative entry ``-N`` is a
+break: the line held low for ``N`` bit times, then idle high for 12), the clock cycles per
+bit, the number of bytes to expect, an idle gap (in bits) between input chunks and a time
+limit in bit times. Writes the received bytes and the clock time of each byte's start bit to the
 result file. The driver wakes only at bit boundaries (timers), not every clock cycle.
 """
 
@@ -21,6 +22,12 @@ async def send(dut, data, bit_ns, chunk, gap_bits):
     for k, byte in enumerate(data):
         if chunk and k and k % chunk == 0:
             await Timer(gap_bits * bit_ns, unit="ns")
+        if byte < 0:
+            dut.rx.value = 0
+            await Timer(-byte * bit_ns, unit="ns")
+            dut.rx.value = 1
+            await Timer(12 * bit_ns, unit="ns")
+            continue
         for bit in [0] + [(byte >> i) & 1 for i in range(8)] + [1]:
             dut.rx.value = bit
             await Timer(bit_ns, unit="ns")
@@ -55,8 +62,10 @@ async def uart_session(dut):
     out, starts = [], []
     receiver = cocotb.start_soon(receive(dut, case["n_out"], bit_ns, out, starts))
     await send(dut, case["inputs"], bit_ns, case.get("chunk", 0), case.get("gap_bits", 0))
+    sent_cycle = cocotb.utils.get_sim_time(unit="ns") // CLK_NS
     try:
         await with_timeout(receiver, case["limit_bits"] * bit_ns, timeout_unit="ns")
     finally:
         with open(case["result"], "w") as f:
-            json.dump({"outputs": out, "start_cycles": starts}, f)
+            json.dump({"outputs": out, "start_cycles": starts, "sent_cycle": sent_cycle,
+                       "end_cycle": cocotb.utils.get_sim_time(unit="ns") // CLK_NS}, f)

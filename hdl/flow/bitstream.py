@@ -71,13 +71,15 @@ def _top_name(board):
     return f"bnn_{board['name']}"
 
 
-def build_board(board_name, network, folding, out, *, baud=115200, target_hz=30e6,
+def build_board(board_name, network, folding, out, *, baud=None, target_hz=30e6,
                 max_runs=3, log=print):
     """Build ``network`` at ``folding`` for board ``board_name`` into ``out``; returns the
     report (see :mod:`hdl.build`)."""
     from boards import board as get_board
 
-    from ..uart import uart_divisor
+    from golden.serial import link_figures
+
+    from ..uart import choose_baud, uart_divisor
 
     board = get_board(board_name)
     name = _top_name(board)
@@ -156,12 +158,18 @@ def build_board(board_name, network, folding, out, *, baud=115200, target_hz=30e
                      # The network alone (no UART, PLL or image FIFO logic).
                      "network_logic_estimate": logic}
     clk_hz = best["clock"]["freq_hz"]
+    baud = choose_baud(clk_hz, baud)
     divisor = uart_divisor(clk_hz, baud)
+    link = link_figures(network, round(clk_hz / divisor))
+    link["accelerator_inferences_per_second"] = round(clk_hz / ii)
+    link["end_to_end_images_per_second"] = min(link.pop("images_per_second"),
+                                               link["accelerator_inferences_per_second"])
     return {
         "board": board["name"], "device": device, "bitstream": bitstream.name,
         "clock_mhz": round(clk_hz / 1e6, 3), "fmax_mhz": best["fmax"],
         "clock": {k: v for k, v in best["clock"].items() if k != "freq_hz"},
         "uart": {"baud": baud, "divisor": divisor, "actual_baud": round(clk_hz / divisor)},
+        "link": link,
         "resources": {k: {"used": v, "available": capacity[k]} for k, v in best["used"].items()},
         "cycles_per_inference": ii,
         "inferences_per_second_at_clock": round(clk_hz / ii),
@@ -173,13 +181,14 @@ def build_board(board_name, network, folding, out, *, baud=115200, target_hz=30e
 
 def _model_estimates(network, folding):
     """``(EBR, {"lut4", "ff"})`` that :mod:`hdl.flow.resources` expects for the network at
-    ``folding`` (EBR including the serial accelerator's image FIFO)."""
+    ``folding`` (EBR including the serial accelerator's frame buffer)."""
+    from golden.serial import frames_in_flight, payload_bytes
     from ..network import NetworkTop
     from .resources import ebr_estimate, logic_estimate, silence
     top = NetworkTop(network, folding)
     # Built only to read its parameters: tell Amaranth it is not a forgotten design.
     silence(top)
-    ebr = ebr_estimate(top, (top.layers[0][0].in_bits, network.input.features))
+    ebr = ebr_estimate(top, (8, frames_in_flight(network) * payload_bytes(network)))
     return ebr, logic_estimate(top)
 
 
@@ -194,12 +203,12 @@ def _synthesize(board, network, folding, out, baud, clock):
     Returns ``(cells used, seconds, the plan's three tool commands)``.
     """
     from ..serial import SerialAccelerator
-    from ..uart import uart_divisor
+    from ..uart import choose_baud, uart_divisor
 
     name = _top_name(board)
     try:
-        top = board["top"](lambda hz: SerialAccelerator(network, folding, uart_divisor(hz, baud)),
-                           clock)
+        top = board["top"](lambda hz: SerialAccelerator(
+            network, folding, uart_divisor(hz, choose_baud(hz, baud))), clock)
     except ValueError as error:
         raise BoardBuildError(str(error)) from None
     out = Path(out)
@@ -237,7 +246,7 @@ def _pack(pnr, out, board):
     return int(match.group(1)), seconds
 
 
-def synthesize(board_name, network, folding, out, *, baud=115200, clock_hz=None):
+def synthesize(board_name, network, folding, out, *, baud=None, clock_hz=None):
     """Synthesis only (no place and route) of the board design: ``(cells used, seconds)``."""
     from boards import board as get_board
 
@@ -247,7 +256,7 @@ def synthesize(board_name, network, folding, out, *, baud=115200, clock_hz=None)
     return used, seconds
 
 
-def fit_folding(board_name, network, out, *, baud=115200, start_cycles=1024, log=print):
+def fit_folding(board_name, network, out, *, baud=None, start_cycles=1024, log=print):
     """The fastest automatic folding whose synthesised design fits the board.
 
     Candidates are the automatic foldings (:func:`hdl.flow.plan.auto_folding`) for cycle
@@ -262,11 +271,12 @@ def fit_folding(board_name, network, out, *, baud=115200, start_cycles=1024, log
     from boards import board as get_board
 
     from .plan import auto_folding
-    from ..uart import uart_divisor
+    from ..serial import request_frame_bytes
+    from ..uart import choose_baud, uart_divisor
 
     board = get_board(board_name)
     clock_hz = board["clock"](24e6)["freq_hz"]
-    line = 10 * uart_divisor(clock_hz, baud) * network.input.features
+    line = 10 * uart_divisor(clock_hz, choose_baud(clock_hz, baud)) * request_frame_bytes(network)
     candidates = []
     budget = 1
     while budget <= 2 * line:

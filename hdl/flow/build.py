@@ -37,6 +37,7 @@ __all__ = ["DEFAULT_MODEL", "choose_folding", "design_report", "generate_verilog
 NOMINAL_HZ = 100_000_000
 DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "mnist_bnn.npz"
 BOARD_CYCLES = 1024   # default cycle budget of board builds: the UART, not the network, limits
+DEFAULT_BAUD = 3_000_000   # the FT2232H's fastest UART rate (iCEBreaker, ULX3S)
 
 
 def choose_folding(network, folding=None, cycles=None):
@@ -131,7 +132,9 @@ def main(argv=None):
     parser.add_argument("--model", default=None,
                         help="model file (.npz) or BNN-PYNQ folder (default with --board: "
                              "the shipped models/mnist_bnn.npz)")
-    parser.add_argument("--baud", type=int, default=115200, help="board UART rate (default 115200)")
+    parser.add_argument("--baud", type=int, default=None,
+                        help="board UART rate (default: the fastest standard rate up to "
+                             f"{DEFAULT_BAUD} within 2 %% at the board clock)")
     parser.add_argument("--target-mhz", type=float, default=30.0,
                         help="first clock to try on the board; the build then raises it to "
                              "the highest that closes timing (default 30)")
@@ -241,6 +244,13 @@ def board_main(args):
     print(f"clock {report['clock_mhz']} MHz (nextpnr Fmax {report['fmax_mhz']} MHz), "
           f"{report['cycles_per_inference']} cycles per inference, "
           f"{report['inferences_per_second_at_clock']} inferences/s")
+    link = report["link"]
+    print(f"link: {report['uart']['baud']} baud (divisor {report['uart']['divisor']}), "
+          f"{link['request_bytes']} bytes per request, {link['answer_bytes']} per answer: "
+          f"{link['end_to_end_images_per_second']} images/s end to end (the chip: "
+          f"{link['accelerator_inferences_per_second']} inferences/s)")
+    if "golden_accuracy" in report:
+        print(f"golden accuracy on the MNIST test set: {report['golden_accuracy']:.4f}")
     print(f"UART {report['uart']['baud']} baud (divisor {report['uart']['divisor']}); tools: "
           + ", ".join(f"{k} {v} s" for k, v in report["tool_seconds"].items()))
     print(f"bitstream: {out / report['bitstream']}")

@@ -96,17 +96,17 @@ def silence(top):
         obj._MustUse__silence = True
 
 
-def memories(top, image_fifo=None):
+def memories(top, image_buffer=None):
     """The memories of a :class:`hdl.network.NetworkTop` (and of the serial accelerator's
-    image FIFO, given as ``(width, depth)``)."""
+    frame buffer, given as ``(width, depth)``)."""
     from amaranth.lib.fifo import SyncFIFOBuffered
     from ..channelwise import ChannelwiseUnit
     from ..mvau import MatrixVectorUnit
     from ..window import SlidingWindow
     out = []
-    if image_fifo:
-        width, depth = image_fifo
-        out.append(Memory("image_fifo", width, depth - 1, "ram"))
+    if image_buffer:
+        width, depth = image_buffer
+        out.append(Memory("image_buffer", width, depth, "ram"))
     count = {}
     for unit in walk_units(top):
         kind = type(unit).__name__
@@ -127,9 +127,9 @@ def memories(top, image_fifo=None):
     return out
 
 
-def ebr_estimate(top, image_fifo=None):
+def ebr_estimate(top, image_buffer=None):
     """Total EBRs expected for the design (see the module docstring)."""
-    return sum(m.ebr for m in memories(top, image_fifo))
+    return sum(m.ebr for m in memories(top, image_buffer))
 
 
 # --- Logic (LUT4 and flip-flop) model -------------------------------------------------
