@@ -38,6 +38,9 @@ NOMINAL_HZ = 100_000_000
 DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "mnist_bnn.npz"
 BOARD_CYCLES = 1024   # default cycle budget of board builds: the UART, not the network, limits
 DEFAULT_BAUD = 3_000_000   # the FT2232H's fastest UART rate (iCEBreaker, ULX3S)
+# The MNIST test set, when it lies beside the checkout: board reports then carry the model's
+# golden accuracy (--data gives another folder).
+DEFAULT_DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "mnist"
 
 
 def choose_folding(network, folding=None, cycles=None):
@@ -132,6 +135,9 @@ def main(argv=None):
     parser.add_argument("--model", default=None,
                         help="model file (.npz) or BNN-PYNQ folder (default with --board: "
                              "the shipped models/mnist_bnn.npz)")
+    parser.add_argument("--data", default=None,
+                        help="MNIST test set folder for the report's golden accuracy "
+                             "(default: ../shared/data/mnist beside the checkout, if there)")
     parser.add_argument("--baud", type=int, default=None,
                         help="board UART rate (default: the fastest standard rate up to "
                              f"{DEFAULT_BAUD} within 2 %% at the board clock)")
@@ -232,6 +238,13 @@ def board_main(args):
                          target_hz=args.target_mhz * 1e6)
     report.update({"model": network.name, "folding": [str(f) for f in folding],
                    "total_seconds": round(time.perf_counter() - start, 1)})
+    data = Path(args.data) if args.data else DEFAULT_DATA
+    if network.input.shape == (28, 28) and data.is_dir():
+        from golden.datasets import load_mnist
+        from golden.network import run
+        images, labels = load_mnist(data)
+        report["golden_accuracy"] = float((run(network, images).labels == labels).mean())
+        report["golden_accuracy_data"] = str(data)
     if fit_tried is not None:
         report["fit"] = fit_tried
     if args.target_fps is not None:
