@@ -160,3 +160,30 @@ def test_target_fps_and_auto_entries(tmp_path):
     assert report["target_fps"]["achieved_fps"] == 100e6 / report["cycles_per_inference"]
     r = cli("--model", str(tmp_path / "small.npz"), "--target-fps", "1e9", "--clock-mhz", "100")
     assert r.returncode == 2 and "needs more than one inference per cycle" in r.stderr
+
+
+def test_auto_folding_is_balanced_to_the_fastest_reachable_interval(capsys):
+    """A convolution over one channel cannot take more than one channel per beat, so its
+    windows set a floor on the interval; a smaller budget is raised to that floor (saying
+    so) and the later layers get only the lanes that floor needs, not idle ones."""
+    from golden.conv import Conv2D
+    from golden.model import BINARY, Bias, Dense, InputQuant, Network, Thresholds
+    from hdl.flow.build import budget_note
+    from hdl.flow.plan import fastest_cycles
+    rng = np.random.default_rng(0)
+    conv = Conv2D((8, 8, 1), Dense(rng.choice([-1, 1], (16, 9)),
+                                   Thresholds(rng.integers(2, 7, (16, 1)))), 3)
+    dense = Dense(rng.choice([-1, 1], (10, 6 * 6 * 16)), Bias(np.zeros(10, np.int64)),
+                  input_encoding=BINARY)
+    network = Network("floor", InputQuant((8, 8), 128), [conv, dense])
+    floor = fastest_cycles(network)
+    assert floor == 36 * 9            # 6x6 windows of 9 taps, one tap per beat
+    assert auto_folding(network, 1) == auto_folding(network, floor)
+    folding = auto_folding(network, 1)
+    assert initiation_interval(network, folding) == floor
+    mw, mh = 576, 10
+    lanes = folding[1].simd * folding[1].pe
+    assert lanes * floor >= mw * mh and lanes < mw * mh   # enough, and not fully unrolled
+    budget, note = budget_note(network, 1)
+    assert budget == {"requested": 1, "fastest": floor} and str(floor) in note
+    assert budget_note(network, floor)[1] is None

@@ -53,6 +53,19 @@ def choose_folding(network, folding=None, cycles=None):
     return check_folding(network, [a if g is None else g for g, a in zip(given, auto)])
 
 
+def budget_note(network, requested):
+    """``({"requested", "fastest"}, note)``: the cycle budget asked for and the fewest
+    cycles any folding reaches; ``note`` is a line to print when the request is below."""
+    from .plan import fastest_cycles
+    fastest = fastest_cycles(network)
+    note = None
+    if requested < fastest:
+        note = (f"note: {requested} cycles per inference is below what any folding of this "
+                f"model reaches ({fastest}: its slowest stage fully unrolled); every layer "
+                f"is folded for {fastest} instead")
+    return {"requested": requested, "fastest": fastest}, note
+
+
 def design_report(network, folding, top):
     """Parameters and analytical performance of a generated :class:`~hdl.network.NetworkTop`."""
     layers = []
@@ -176,7 +189,11 @@ def main(argv=None):
                          "BNN-PYNQ folder)")
     start = time.perf_counter()
     network = load_model(args.model)
-    folding = choose_folding(network, args.folding, budget(args, args.clock_mhz * 1e6))
+    requested = budget(args, args.clock_mhz * 1e6)
+    folding = choose_folding(network, args.folding, requested)
+    cycle_budget, note = budget_note(network, requested or DEFAULT_CYCLES)
+    if note:
+        print(note)
     out = Path(args.out) if args.out else Path("build") / re.sub(r"\W", "_", network.name)
     text, report = generate_verilog(network, folding, args.name, args.interface)
     elapsed = time.perf_counter() - start
@@ -184,6 +201,7 @@ def main(argv=None):
     verilog_path = out / f"{args.name}.v"
     verilog_path.write_text(text)
     report["folding"] = [str(f) for f in folding]
+    report["cycle_budget"] = cycle_budget
     if args.target_fps is not None:
         report["target_fps"] = {"fps": args.target_fps, "clock_mhz": args.clock_mhz,
                                 "achieved_fps": args.clock_mhz * 1e6 / report["cycles_per_inference"]}
@@ -229,8 +247,11 @@ def board_main(args):
         from .bitstream import fit_folding
         folding, _, fit_tried = fit_folding(args.board, network, out, baud=args.baud)
     else:
-        folding = choose_folding(network, args.folding,
-                                 budget(args, args.target_mhz * 1e6) or BOARD_CYCLES)
+        requested = budget(args, args.target_mhz * 1e6) or BOARD_CYCLES
+        folding = choose_folding(network, args.folding, requested)
+        cycle_budget, note = budget_note(network, requested)
+        if note:
+            print(note)
     print(f"model {network.name}: folding {','.join(str(f) for f in folding)}, "
           f"{initiation_interval(network, folding)} cycles per inference; building for "
           f"{args.board} in {out}")
@@ -238,6 +259,8 @@ def board_main(args):
                          target_hz=args.target_mhz * 1e6)
     report.update({"model": network.name, "folding": [str(f) for f in folding],
                    "total_seconds": round(time.perf_counter() - start, 1)})
+    if not args.fit:
+        report["cycle_budget"] = cycle_budget
     data = Path(args.data) if args.data else DEFAULT_DATA
     if network.input.shape == (28, 28) and data.is_dir():
         from golden.datasets import load_mnist

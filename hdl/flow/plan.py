@@ -6,9 +6,11 @@ The folding itself and the cycle model it is measured by live with the hardware
 
 from golden.errors import ModelError
 
-from ..folding import LayerFolding, compute_layers, divisors, layer_cycles, residual_ends, simd_choices
+from ..folding import (LayerFolding, compute_layers, divisors, initiation_interval,
+                       layer_cycles, residual_ends, simd_choices)
 
-__all__ = ["DEFAULT_CYCLES", "parse_folding", "auto_folding", "cycles_for_fps"]
+__all__ = ["DEFAULT_CYCLES", "parse_folding", "auto_folding", "fastest_folding",
+           "fastest_cycles", "cycles_for_fps"]
 
 # Default cycle budget per layer: FINN's choice for LFC (512 cycles/inference).
 DEFAULT_CYCLES = 512
@@ -36,8 +38,33 @@ def parse_folding(text, n_layers):
     return out
 
 
+def fastest_folding(network):
+    """Every compute layer fully unrolled (its largest SIMD, PE = MH)."""
+    return _same_pe_at_residual_ends(network, [LayerFolding(simd_choices(layer)[-1], layer.out_features)
+                                               for layer in compute_layers(network)])
+
+
+def fastest_cycles(network):
+    """The fewest cycles per inference any folding reaches: the initiation interval of
+    :func:`fastest_folding` (a convolution's SIMD is bounded by its channels, so its
+    windows set a floor; windows, pools and the input stage count too)."""
+    return initiation_interval(network, fastest_folding(network))
+
+
+def _same_pe_at_residual_ends(network, out):
+    for ends in residual_ends(network):
+        pe = max(out[e].pe for e in ends)
+        for e in ends:
+            if out[e].pe != pe:
+                # Both ends have the same MH (the add's channels), so pe divides both.
+                out[e] = LayerFolding(out[e].simd, pe)
+    return out
+
+
 def auto_folding(network, cycles=DEFAULT_CYCLES):
-    """Per layer, the fewest SIMD*PE lanes with ``pixels*SF*NF <= cycles``.
+    """Per layer, the fewest SIMD*PE lanes with ``pixels*SF*NF <= budget``, where the
+    budget is ``cycles`` raised to :func:`fastest_cycles` when that is larger: no layer
+    gets lanes that would only wait for the slowest stage.
 
     Ties go to the most balanced pair (smallest max(SIMD, PE): narrow streams and short
     popcounts), then to the larger SIMD.
@@ -47,6 +74,7 @@ def auto_folding(network, cycles=DEFAULT_CYCLES):
     """
     if not isinstance(cycles, int) or cycles < 1:
         raise ModelError(f"cycle budget must be a positive integer, not {cycles!r}")
+    cycles = max(cycles, fastest_cycles(network))
     layers = compute_layers(network)
     out = []
     for layer in layers:
@@ -59,13 +87,7 @@ def auto_folding(network, cycles=DEFAULT_CYCLES):
                     if best is None or key < best[0]:
                         best = (key, LayerFolding(simd, pe))
         out.append(best[1] if best else LayerFolding(simd_choices(layer)[-1], mh))
-    for ends in residual_ends(network):
-        pe = max(out[e].pe for e in ends)
-        for e in ends:
-            if out[e].pe != pe:
-                # Both ends have the same MH (the add's channels), so pe divides both.
-                out[e] = LayerFolding(out[e].simd, pe)
-    return out
+    return _same_pe_at_residual_ends(network, out)
 
 
 def cycles_for_fps(fps, clock_hz):
