@@ -1,10 +1,20 @@
 """Shared command-line plumbing: bad input becomes one ``error:`` line and exit status 2."""
 
+import argparse
 import sys
 
 from .errors import ModelError
 
-__all__ = ["run_cli"]
+__all__ = ["run_cli", "ArgumentParser"]
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse, but a bad command line is one ``error:`` line (with the program name and
+    a pointer to ``--help``) and exit status 2, like every other bad input."""
+
+    def error(self, message):
+        print(f"error: {self.prog}: {message} (see --help)", file=sys.stderr)
+        sys.exit(2)
 
 
 def run_cli(main, argv=None):

@@ -6,9 +6,8 @@
 folder); the format of ``OUT`` follows its suffix.
 """
 
-import argparse
 
-from .cli import run_cli
+from .cli import ArgumentParser, run_cli
 from .formats import load_model, save_model
 
 __all__ = ["convert", "main"]
@@ -22,7 +21,7 @@ def convert(source, out):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m golden.convert",
+    parser = ArgumentParser(prog="python -m golden.convert",
                                      description="Convert a model to another format.")
     parser.add_argument("model", help="model file or BNN-PYNQ folder")
     parser.add_argument("--out", required=True, help="model file to write (.npz)")

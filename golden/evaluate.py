@@ -10,7 +10,6 @@ predicted class per input, int64) and ``scores`` (its integer class scores, int6
 The last line printed is ``accuracy: 0.XXXX`` when labels are known.
 """
 
-import argparse
 import os
 import tempfile
 import time
@@ -18,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .cli import run_cli
+from .cli import ArgumentParser, run_cli
 from .datasets import load_mnist
 from .errors import ModelError
 from .formats import load_model
@@ -73,7 +72,7 @@ def save_predictions(path, trace):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m golden.evaluate",
+    parser = ArgumentParser(prog="python -m golden.evaluate",
                                      description=__doc__.split("\n")[0])
     parser.add_argument("--model", required=True,
                         help="model file (.npz, .onnx) or BNN-PYNQ folder")

@@ -10,10 +10,9 @@ QONNX graph that qonnx's executor runs with the same classes and scores
 directly.
 """
 
-import argparse
 import time
 
-from .cli import run_cli
+from .cli import ArgumentParser, run_cli
 from .errors import ModelError
 from .formats import load_model, save_model
 
@@ -21,7 +20,7 @@ __all__ = ["main"]
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m golden.qonnx",
+    parser = ArgumentParser(prog="python -m golden.qonnx",
                                      description="QONNX import and export.")
     sub = parser.add_subparsers(dest="command", required=True)
     imp = sub.add_parser("import", help="a QONNX graph to a .npz model file")

@@ -12,12 +12,11 @@ the accuracy. ``--model`` must be the model the bitstream was built from (defaul
 shipped default model). Needs pyserial (the ``bench`` extra).
 """
 
-import argparse
 import time
 
 import numpy as np
 
-from golden.cli import run_cli
+from golden.cli import ArgumentParser, run_cli
 from golden.datasets import load_mnist
 from golden.errors import ModelError
 from golden.formats import load_model
@@ -120,7 +119,7 @@ class SerialClient:
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m host.run", description=__doc__.split("\n")[0])
+    parser = ArgumentParser(prog="python -m host.run", description=__doc__.split("\n")[0])
     parser.add_argument("--port", required=True, help="serial port of the board, e.g. /dev/ttyUSB1")
     parser.add_argument("--data", required=True, help="MNIST folder (IDX files)")
     parser.add_argument("--model", default=None, help="model the bitstream was built from")

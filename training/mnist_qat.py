@@ -20,13 +20,12 @@ only evaluated at the end and reported. Augmentation: random shifts of up to 2 p
 Seeded and deterministic (same command, same machine: same model file).
 """
 
-import argparse
 import time
 from pathlib import Path
 
 import numpy as np
 
-from golden.cli import run_cli
+from golden.cli import ArgumentParser, run_cli
 from golden.datasets import load_mnist, read_idx
 from golden.errors import ModelError
 
@@ -163,7 +162,7 @@ def export_onnx(model, path):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m training.mnist_qat",
+    parser = ArgumentParser(prog="python -m training.mnist_qat",
                                      description=__doc__.split("\n")[0])
     parser.add_argument("--data", required=True, help="folder with the MNIST IDX files")
     parser.add_argument("--epochs", type=int, default=12)

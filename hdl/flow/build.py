@@ -19,7 +19,8 @@ PLL frequency that closes timing: ``DIR/bnn_icebreaker.bin`` and ``DIR/report.js
 Without ``--model`` it builds the project's trained default model, ``models/mnist_bnn.npz``.
 """
 
-import argparse
+
+from golden.cli import ArgumentParser
 import hashlib
 import json
 import re
@@ -135,7 +136,7 @@ def generate_verilog(network, folding, name="bnn_top", interface="axis"):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m hdl.build",
+    parser = ArgumentParser(prog="python -m hdl.build",
                                      description="Generate the hardware of a trained network.")
     parser.add_argument("--target", choices=["verilog"], default="verilog",
                         help="what to produce (default: verilog)")
