@@ -10,7 +10,7 @@ from ..folding import (LayerFolding, compute_layers, divisors, initiation_interv
                        layer_cycles, residual_ends, simd_choices)
 
 __all__ = ["DEFAULT_CYCLES", "parse_folding", "auto_folding", "fastest_folding",
-           "fastest_cycles", "cycles_for_fps"]
+           "fastest_cycles", "folding_cost", "cycles_for_fps"]
 
 # Default cycle budget per layer: FINN's choice for LFC (512 cycles/inference).
 DEFAULT_CYCLES = 512
@@ -61,10 +61,27 @@ def _same_pe_at_residual_ends(network, out):
     return out
 
 
+def folding_cost(layer, f):
+    """A rough logic-cell cost of a layer's matrix-vector unit at folding ``f``, to rank
+    foldings of the same speed: about 3 cells per lane and weight-times-input bit, 2 per
+    accumulator bit, and, when ``NF > 1``, one flip-flop per bit of the input vector kept
+    for replay (``SF*SIMD*x_bits``), which for a wide, narrow layer (a dense layer
+    of 1600 inputs and 10 outputs) dwarfs its lanes."""
+    w_bits = layer.weight_encoding.code_bits
+    enc = layer.input_encoding
+    x_bits = 1 if enc == "binary" else enc.bits
+    mw, mh = layer.in_features, layer.out_features
+    acc_bits = (mw * (1 << (w_bits + x_bits))).bit_length() + 1
+    replay = mw * x_bits if mh // f.pe > 1 else 0
+    return 3 * f.simd * f.pe * w_bits * x_bits + 2 * f.pe * acc_bits + replay
+
+
 def auto_folding(network, cycles=DEFAULT_CYCLES):
     """Per layer, the fewest SIMD*PE lanes with ``pixels*SF*NF <= budget``, where the
     budget is ``cycles`` raised to :func:`fastest_cycles` when that is larger: no layer
-    gets lanes that would only wait for the slowest stage.
+    gets lanes that would only wait for the slowest stage. When that folding replays its
+    input (``NF > 1``) and the cheapest folding without replay (``NF = 1``) costs less
+    (:func:`folding_cost`), that one is taken instead.
 
     Ties go to the most balanced pair (smallest max(SIMD, PE): narrow streams and short
     popcounts), then to the larger SIMD.
@@ -79,14 +96,23 @@ def auto_folding(network, cycles=DEFAULT_CYCLES):
     out = []
     for layer in layers:
         mh = layer.out_features
-        best = None
+        best, no_replay = None, None
         for simd in simd_choices(layer):
             for pe in divisors(mh):
-                if layer_cycles(layer, LayerFolding(simd, pe)) <= cycles:
+                f = LayerFolding(simd, pe)
+                if layer_cycles(layer, f) <= cycles:
                     key = (simd * pe, max(simd, pe), -simd)
                     if best is None or key < best[0]:
-                        best = (key, LayerFolding(simd, pe))
-        out.append(best[1] if best else LayerFolding(simd_choices(layer)[-1], mh))
+                        best = (key, f)
+                    if pe == mh and (no_replay is None
+                                     or folding_cost(layer, f) < folding_cost(layer, no_replay)):
+                        no_replay = f
+        if best is None:
+            out.append(LayerFolding(simd_choices(layer)[-1], mh))
+        elif no_replay is not None and folding_cost(layer, no_replay) < folding_cost(layer, best[1]):
+            out.append(no_replay)
+        else:
+            out.append(best[1])
     return _same_pe_at_residual_ends(network, out)
 
 
