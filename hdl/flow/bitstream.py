@@ -260,8 +260,7 @@ def fit_folding(board_name, network, out, *, baud=None, start_cycles=1024, log=p
     """The fastest automatic folding whose synthesised design fits the board.
 
     Candidates are the automatic foldings (:func:`hdl.flow.plan.auto_folding`) for cycle
-    budgets 1, 2, 4, ... up to the slowest the UART allows (the network must take an image
-    faster than the line delivers one); fewer cycles mean more lanes and memory words, so
+    budgets 1, 2, 4, ... up to the slowest folding; fewer cycles mean more lanes and memory words, so
     the resources grow as the budget shrinks. The search starts at ``start_cycles``, then
     steps to ever faster candidates while they fit (or slower ones until one fits), one
     synthesis per step: it never synthesises a design much larger than the answer, which
@@ -270,23 +269,22 @@ def fit_folding(board_name, network, out, *, baud=None, start_cycles=1024, log=p
     """
     from boards import board as get_board
 
+    from ..folding import LayerFolding, compute_layers
     from .plan import auto_folding
-    from ..serial import request_frame_bytes
-    from ..uart import choose_baud, uart_divisor
 
     board = get_board(board_name)
     clock_hz = board["clock"](24e6)["freq_hz"]
-    line = 10 * uart_divisor(clock_hz, choose_baud(clock_hz, baud)) * request_frame_bytes(network)
+    # Budgets up to the slowest folding (one lane per layer). The line need not be the
+    # slower side: the host keeps no more requests in flight than the board buffers.
+    slowest = initiation_interval(network, [LayerFolding(1, 1) for _ in compute_layers(network)])
     candidates = []
     budget = 1
-    while budget <= 2 * line:
+    while budget <= 2 * slowest:
         folding = auto_folding(network, budget)
         ii = initiation_interval(network, folding)
-        if ii <= line and (not candidates or candidates[-1][1] != folding):
+        if not candidates or candidates[-1][1] != folding:
             candidates.append((ii, folding))
         budget *= 2
-    if not candidates:
-        raise BoardBuildError("no folding is fast enough for the UART; choose a lower --baud")
     tried, results = [], {}
 
     def fits(index):

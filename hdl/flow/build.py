@@ -244,9 +244,13 @@ def board_main(args):
     network = load_model(args.model or DEFAULT_MODEL)
     out = Path(args.out) if args.out else Path("build") / args.board
     fit_tried = None
-    if args.fit:
+    # With no folding, budget or frame rate given, a board build takes the fastest
+    # automatic folding that fits (as --fit does).
+    fit = args.fit or not (args.folding or args.cycles or args.target_fps)
+    if fit:
         from .bitstream import fit_folding
-        folding, _, fit_tried = fit_folding(args.board, network, out, baud=args.baud)
+        folding, _, fit_tried = fit_folding(args.board, network, out, baud=args.baud,
+                                            start_cycles=BOARD_CYCLES)
     else:
         requested = budget(args, args.target_mhz * 1e6) or BOARD_CYCLES
         folding = choose_folding(network, args.folding, requested)
@@ -260,7 +264,7 @@ def board_main(args):
                          target_hz=args.target_mhz * 1e6)
     report.update({"model": network.name, "folding": [str(f) for f in folding],
                    "total_seconds": round(time.perf_counter() - start, 1)})
-    if not args.fit:
+    if not fit:
         report["cycle_budget"] = cycle_budget
     data = Path(args.data) if args.data else DEFAULT_DATA
     if network.input.shape == (28, 28) and data.is_dir():
