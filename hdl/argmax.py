@@ -1,6 +1,6 @@
 """Class decision over a stream of score beats: label and all scores of a vector."""
 
-from amaranth.hdl import Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Array, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -13,11 +13,14 @@ class Argmax(wiring.Component):
     """``label = argmax(scores)``, the lowest index among equal maxima (as :func:`golden.argmax`).
 
     Takes ``NF = classes/PE`` beats of PE signed scores per vector (class ``nf*PE + p`` in
-    lane ``p``) and emits one beat with the label and every score of the vector. Within a
-    beat a balanced tree keeps the lower lane on ties; across beats a later beat wins only
-    when strictly greater.
+    lane ``p``) and emits one beat with the label and every score of the vector. The scores
+    of a beat are stored, then scanned one per cycle against the running maximum (a later
+    class wins only when strictly greater): one comparator and one PE-to-1 multiplexer, a
+    short path whatever the number of classes, where a comparison tree over a whole beat
+    set the clock. A vector arrives once per initiation interval, so the scan has time.
 
-    Latency: the result is valid 1 cycle after the vector's last beat is accepted.
+    Latency: the result is valid ``PE`` cycles after the vector's last beat is accepted;
+    a beat is accepted every ``PE + 1`` cycles at most (:attr:`cycles` per vector).
 
     Members
     -------
@@ -32,6 +35,8 @@ class Argmax(wiring.Component):
             raise ValueError(f"PE {pe} does not divide the {classes} classes")
         self.classes, self.pe, self.width, self.nf = classes, pe, width, classes // pe
         self.label_width = max(1, (classes - 1).bit_length())
+        self.latency = pe
+        self.cycles = self.nf * (pe + 1)
         super().__init__({
             "i": In(stream.Signature(data.ArrayLayout(signed(width), pe))),
             "o": Out(stream.Signature(data.StructLayout({
@@ -44,39 +49,33 @@ class Argmax(wiring.Component):
         m = Module()
         pe, nf_n = self.pe, self.nf
         nf = Signal(range(nf_n))
+        lane = Signal(range(pe + 1), init=pe)   # the lane being scanned; pe: idle
+        beat = [Signal(signed(self.width), name=f"beat{p}") for p in range(pe)]
         best = Signal(signed(self.width))
         best_label = Signal(self.label_width)
-
-        move = ~self.o.valid | self.o.ready
-        accept = self.i.valid & move
-        m.d.comb += self.i.ready.eq(move)
-
-        # Beat maximum: (value, lane) pairs reduced pairwise, the left (lower) one on ties.
-        level = [(self.i.payload[p], Const(p, range(max(2, pe)))) for p in range(pe)]
-        while len(level) > 1:
-            nxt = []
-            for k in range(0, len(level) - 1, 2):
-                (va, la), (vb, lb) = level[k], level[k + 1]
-                take_b = vb > va
-                nxt.append((Mux(take_b, vb, va), Mux(take_b, lb, la)))
-            if len(level) % 2:
-                nxt.append(level[-1])
-            level = nxt
-        beat_max, beat_lane = level[0]
-        beat_label = nf * pe + beat_lane if nf_n > 1 else beat_lane
-        new_best = (nf == 0) | (beat_max > best)
-        final_best_label = Mux(new_best, beat_label, best_label)
-
-        with m.If(move):
-            m.d.sync += self.o.valid.eq(accept & (nf == nf_n - 1))
-        with m.If(accept):
-            m.d.sync += nf.eq(Mux(nf == nf_n - 1, 0, nf + 1))
-            with m.If(new_best):
-                m.d.sync += [best.eq(beat_max), best_label.eq(beat_label)]
+        scanning = lane != pe
+        m.d.comb += self.i.ready.eq(~scanning & ~self.o.valid)
+        with m.If(self.o.valid & self.o.ready):
+            m.d.sync += self.o.valid.eq(0)
+        with m.If(self.i.valid & self.i.ready):
+            m.d.sync += [b.eq(self.i.payload[p]) for p, b in enumerate(beat)]
+            m.d.sync += lane.eq(0)
             for k in range(nf_n):
                 with m.If(nf == k):
                     for p in range(pe):
                         m.d.sync += self.o.payload.scores[k * pe + p].eq(self.i.payload[p])
-            with m.If(nf == nf_n - 1):
-                m.d.sync += self.o.payload.label.eq(final_best_label)
+        with m.If(scanning):
+            value = Array(beat)[lane]
+            label = nf * pe + lane
+            first = (nf == 0) & (lane == 0)
+            take = first | (value > best)
+            with m.If(take):
+                m.d.sync += [best.eq(value), best_label.eq(label)]
+            last_lane = lane == pe - 1
+            m.d.sync += lane.eq(Mux(last_lane, pe, lane + 1))
+            with m.If(last_lane):
+                m.d.sync += nf.eq(Mux(nf == nf_n - 1, 0, nf + 1))
+                with m.If(nf == nf_n - 1):
+                    m.d.sync += [self.o.valid.eq(1),
+                                 self.o.payload.label.eq(Mux(take, label, best_label))]
         return m

@@ -14,7 +14,8 @@ A folded layer with ``SF = MW/SIMD`` and ``NF = MH/PE`` issues ``SF*NF`` cycles 
 vector and cannot accept the next vector earlier (FINN's figure); a convolution does so
 for each of its ``OH*OW`` windows. Every other stage moves at most one beat per cycle:
 the input (``features*bits / input beat bits`` beats), a sliding window
-(``OH*OW*K*K*CF`` beats out), a pool and a residual add (their beats). The stages run
+(``OH*OW*K*K*CF`` beats out), a pool and a residual add (their beats); the argmax
+scans one score per cycle (``classes + NF`` cycles per vector). The stages run
 concurrently on successive inputs, so in steady state the network finishes one
 inference every ``II = max`` over the stages (:func:`stage_cycles`) cycles: its cycles
 per inference.
@@ -145,6 +146,10 @@ def stage_cycles(network, folding):
         return cpb
 
     walk(getattr(network, "layers", network), None, bits, "")
+    if hasattr(network, "layers"):
+        # The argmax scans the scores one per cycle, a beat of PE after each other.
+        classes, pe = layers[-1].out_features, fold[id(layers[-1])].pe
+        stages.append(("argmax", classes + classes // pe))
     return stages
 
 
