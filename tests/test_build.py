@@ -10,7 +10,7 @@ import pytest
 
 from golden.model import Bias
 from golden.formats.npz import save
-from hdl.folding import initiation_interval
+from hdl.folding import LayerFolding, initiation_interval
 from hdl.flow.plan import auto_folding
 from tests.test_golden import small_network
 
@@ -58,18 +58,24 @@ def test_cli_missing_model(tmp_path):
 
 
 def test_auto_folding_meets_budget_with_fewest_lanes():
+    from hdl.flow.plan import fastest_cycles, folding_cost
     net = small_network()
-    for budget in (1, 3, 8, 16, 1000):
-        folding = auto_folding(net, budget)
+    for request in (1, 3, 8, 16, 1000):
+        # A budget below the fastest reachable interval (here the argmax's scan) is raised.
+        budget = max(request, fastest_cycles(net))
+        folding = auto_folding(net, request)
         for layer, f in zip(net.layers, folding):
             cycles = (layer.in_features // f.simd) * (layer.out_features // f.pe)
-            assert cycles <= max(budget, 1)
-            # No divisor pair with fewer lanes meets the budget.
+            assert cycles <= budget
+            # No divisor pair with fewer lanes meets the budget, unless the choice is the
+            # cheaper folding without input replay (PE = MH).
             for s in range(1, layer.in_features + 1):
                 for p in range(1, layer.out_features + 1):
                     if (layer.in_features % s == 0 and layer.out_features % p == 0
-                            and (layer.in_features // s) * (layer.out_features // p) <= budget):
-                        assert s * p >= f.simd * f.pe
+                            and (layer.in_features // s) * (layer.out_features // p) <= budget
+                            and s * p < f.simd * f.pe):
+                        assert f.pe == layer.out_features
+                        assert folding_cost(layer, f) < folding_cost(layer, LayerFolding(s, p))
         assert initiation_interval(net, folding) <= budget
 
 
