@@ -178,13 +178,17 @@ def measure_unit(item, cache):
 
 
 def validation_designs():
+    from pathlib import Path
+
     from golden.formats import load_model
-    from hdl.flow.build import DEFAULT_MODEL, choose_folding
+    from hdl.flow.build import choose_folding
     designs = []
-    network = load_model(DEFAULT_MODEL)
-    for cycles in (1024, 512, 256, 128):
-        designs.append((f"default MNIST net @ {cycles} cycles", network,
-                        choose_folding(network, None, cycles)))
+    # The MLP the model was calibrated on, at the foldings tests/test_resources.py pins.
+    network = load_model(Path(__file__).resolve().parent.parent / "models" / "mnist_bnn.npz")
+    for cycles, folding in ((1024, "49x2,4x2,1x1"), (512, "49x4,4x4,2x1"),
+                            (256, "49x8,8x4,2x2"), (128, "49x16,8x8,1x5")):
+        designs.append((f"MNIST MLP @ {cycles} cycles", network,
+                        choose_folding(network, folding)))
     return designs
 
 

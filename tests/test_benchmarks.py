@@ -37,8 +37,13 @@ def test_suite_plot_and_ops(tmp_path):
     pytest.importorskip("matplotlib")
     from benchmarks.suite import network_ops, plot
     from golden.formats import load_model
-    from hdl.flow.build import DEFAULT_MODEL
-    assert network_ops(load_model(DEFAULT_MODEL)) == 2 * (784 * 128 + 128 * 64 + 64 * 10)
+    from pathlib import Path
+    root = Path(__file__).resolve().parent.parent
+    assert network_ops(load_model(root / "models/mnist_bnn.npz")) == 2 * (784 * 128 + 128 * 64
+                                                                         + 64 * 10)
+    # A convolution counts its weights once per output pixel (28x28x1 -> 28x28x16 by 3x3).
+    conv = load_model(root / "models/mnist_conv_residual.npz")
+    assert network_ops(conv) > 2 * 28 * 28 * 9 * 16
     rows = [{"design": f"MVAU {n}", "kind": "unit", "lanes": n, "lut4_per_lane": 3.0,
              "fmax_mhz": 30.0, "bitops_per_cycle_per_lut4": 0.6} for n in (32, 64)]
     rows.append({"design": "net", "kind": "network", "lanes": 100, "lut4_per_lane": 20,
