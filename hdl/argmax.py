@@ -4,7 +4,7 @@ from amaranth.hdl import Array, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .params import check_positive_int
+from .params import check_positive_int, counter
 
 __all__ = ["Argmax"]
 
@@ -48,7 +48,7 @@ class Argmax(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         pe, nf_n = self.pe, self.nf
-        nf = Signal(range(nf_n))
+        nf = counter(nf_n)
         lane = Signal(range(pe + 1), init=pe)   # the lane being scanned; pe: idle
         beat = [Signal(signed(self.width), name=f"beat{p}") for p in range(pe)]
         best = Signal(signed(self.width))

@@ -1,11 +1,11 @@
 """Skeleton of a per-channel activation stage: one parameter word per neuron fold."""
 
-from amaranth.hdl import Module, Mux, Signal, unsigned
+from amaranth.hdl import Const, Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from .params import check_positive_int
+from .params import check_positive_int, counter
 
 __all__ = ["ChannelwiseUnit"]
 
@@ -51,14 +51,19 @@ class ChannelwiseUnit(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.params = params = Memory(
-            shape=unsigned(self.param_width * self.pe), depth=self.nf, init=self.param_words)
-        rd = params.read_port()
-        nf = Signal(range(self.nf))
-
+        nf = counter(self.nf)
         move = ~self.o.valid | self.o.ready
         accept = self.i.valid & move
-        m.d.comb += [self.i.ready.eq(move), rd.addr.eq(nf), rd.en.eq(move)]
+        m.d.comb += self.i.ready.eq(move)
+        if self.nf > 1:
+            m.submodules.params = params = Memory(
+                shape=unsigned(self.param_width * self.pe), depth=self.nf, init=self.param_words)
+            rd = params.read_port()
+            m.d.comb += [rd.addr.eq(nf), rd.en.eq(move)]
+            param_word = rd.data
+        else:
+            # One word: a constant (a one-word memory has a zero-width address).
+            param_word = Const(self.param_words[0], self.param_width * self.pe)
         with m.If(accept):
             m.d.sync += nf.eq(Mux(nf == self.nf - 1, 0, nf + 1))
 
@@ -68,6 +73,6 @@ class ChannelwiseUnit(wiring.Component):
         with m.If(move):
             m.d.sync += [s1_valid.eq(accept), s1_in.eq(self.i.payload), self.o.valid.eq(s1_valid)]
             for p in range(self.pe):
-                param = rd.data[p * self.param_width:(p + 1) * self.param_width]
+                param = param_word[p * self.param_width:(p + 1) * self.param_width]
                 m.d.sync += self.o.payload[p].eq(self.lane(s1_in[p], param))
         return m

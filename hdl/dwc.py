@@ -6,7 +6,7 @@ from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .params import check_positive_int
+from .params import check_positive_int, counter
 
 __all__ = ["WidthConverter"]
 
@@ -70,7 +70,7 @@ class WidthConverter(wiring.Component):
     def _split(self, m, k):
         b = self.out_width
         word = Signal(self.in_width)
-        index = Signal(range(k))
+        index = counter(k)
         have = Signal()
         m.d.comb += self.o.valid.eq(have)
         m.d.comb += self.o.payload.eq(word.word_select(index, b))

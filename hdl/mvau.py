@@ -1,6 +1,6 @@
 """Folded matrix-vector unit (MVAU): SIMD x PE lanes of a multiplier-free element."""
 
-from amaranth.hdl import Module, Mux, Signal, unsigned
+from amaranth.hdl import Const, Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -10,7 +10,7 @@ from golden.weights import BINARY_WEIGHTS, weight_encoding as as_weight_encoding
 
 from .elements import make_element
 from .popcount import tree_sum
-from .params import check_positive_int
+from .params import check_positive_int, counter
 
 __all__ = ["MatrixVectorUnit", "GROUP"]
 
@@ -109,23 +109,27 @@ class MatrixVectorUnit(wiring.Component):
         sf_n, nf_n, simd, pe = self.sf, self.nf, self.simd, self.pe
 
         wb = self.w_bits
-        m.submodules.weights = weights = Memory(
-            shape=unsigned(pe * simd * wb), depth=sf_n * nf_n, init=self.weight_words)
-        w_rd = weights.read_port()
+        if sf_n * nf_n > 1:
+            m.submodules.weights = weights = Memory(
+                shape=unsigned(pe * simd * wb), depth=sf_n * nf_n, init=self.weight_words)
+            w_rd = weights.read_port()
+            w_data = w_rd.data
+        else:
+            # One word (fully unrolled): a constant, not a memory with a zero-width address.
+            w_rd = None
+            w_data = Const(self.weight_words[0], pe * simd * wb)
 
-        sf = Signal(range(sf_n))
-        nf = Signal(range(nf_n))
-        w_addr = Signal(range(sf_n * nf_n))
+        sf = counter(sf_n)
+        nf = counter(nf_n)
+        w_addr = counter(sf_n * nf_n)
 
         # The whole pipeline advances together unless a finished result waits at the output.
         move = ~self.o.valid | self.o.ready
         from_stream = nf == 0
         issue = move & (~from_stream | self.i.valid)
-        m.d.comb += [
-            self.i.ready.eq(move & from_stream),
-            w_rd.addr.eq(w_addr),
-            w_rd.en.eq(move),
-        ]
+        m.d.comb += self.i.ready.eq(move & from_stream)
+        if w_rd is not None:
+            m.d.comb += [w_rd.addr.eq(w_addr), w_rd.en.eq(move)]
 
         with m.If(issue):
             m.d.sync += w_addr.eq(Mux(w_addr == sf_n * nf_n - 1, 0, w_addr + 1))
@@ -172,7 +176,7 @@ class MatrixVectorUnit(wiring.Component):
             shared = [element.shared(xs, n) for xs, (g, n) in zip(slices, groups)]
             partial = []
             for p in range(pe):
-                w_row = w_rd.data[p * simd * wb:(p + 1) * simd * wb]
+                w_row = w_data[p * simd * wb:(p + 1) * simd * wb]
                 row = []
                 for (g, n), xs, sh in zip(groups, slices, shared):
                     value = element.row(xs, w_row[g * wb:(g + n) * wb], n, sh)
@@ -186,7 +190,7 @@ class MatrixVectorUnit(wiring.Component):
             tags = s2a_tags
         else:
             shared = element.shared(x, simd)
-            partial = [element.row(x, w_rd.data[p * simd * wb:(p + 1) * simd * wb], simd, shared)
+            partial = [element.row(x, w_data[p * simd * wb:(p + 1) * simd * wb], simd, shared)
                        for p in range(pe)]
         s2_valid, s2_first, s2_last = Signal(), Signal(), Signal()
         s2_sum = [Signal(self.row_shape, name=f"s2_sum{p}") for p in range(pe)]

@@ -1,9 +1,18 @@
 """Parameter validation shared by the components (raised from ``__init__``)."""
 
-__all__ = ["check_positive_int"]
+from amaranth.hdl import Signal
+
+__all__ = ["check_positive_int", "counter"]
 
 
 def check_positive_int(name, value):
     """Raise ``TypeError`` unless ``value`` is an ``int`` (not a bool) of at least 1."""
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise TypeError(f"{name} must be a positive integer, not {value!r}")
+
+
+def counter(n, **kwargs):
+    """A ``Signal`` for the values ``0..n-1``, at least one bit wide: ``range(1)`` would be
+    a zero-width signal, which Verilog writes as ``wire [-1:0]`` (two bits to a reader, a
+    lint warning to Verilator)."""
+    return Signal(range(max(2, n)), **kwargs)

@@ -4,7 +4,7 @@ from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .params import check_positive_int
+from .params import check_positive_int, counter
 
 __all__ = ["WindowMax"]
 
@@ -54,8 +54,8 @@ class WindowMax(wiring.Component):
         m = Module()
         width = self.simd * self.bits
         ring = [Signal(width, name=f"partial{k}") for k in range(self.cf)]
-        c = Signal(range(self.cf))
-        pos = Signal(range(self.positions))
+        c = counter(self.cf)
+        pos = counter(self.positions)
         head = ring[0]
         value = Signal(width)
         m.d.comb += value.eq(Mux(pos == 0, self.i.payload, self.lane_max(self.i.payload, head)))

@@ -29,7 +29,7 @@ from golden.serial import CRC_TABLE, END, ESC, ESC_END, ESC_ESC, frames_in_fligh
 
 from .dwc import WidthConverter
 from .network import NetworkTop, connect_streams
-from .params import check_positive_int
+from .params import check_positive_int, counter
 from .uart import UartRx, UartTx
 
 __all__ = ["crc8_next", "Deframer", "FrameBuffer", "RegisterFifo", "Unpacker", "AnswerFramer",
@@ -253,7 +253,7 @@ class Unpacker(wiring.Component):
             f = self.features
             shreg = Signal(8)
             left = Signal(range(9))           # bits of the current byte still to send
-            feature = Signal(range(f))        # index of the next bit in the image
+            feature = counter(f)              # index of the next bit in the image
             m.d.comb += [self.i.ready.eq(left == 0), self.o.valid.eq(left != 0),
                          self.o.payload.eq(shreg[0])]
             with m.If(self.i.valid & (left == 0)):

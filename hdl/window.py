@@ -5,7 +5,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from .params import check_positive_int
+from .params import check_positive_int, counter
 
 __all__ = ["SlidingWindow", "window_rows"]
 
@@ -107,7 +107,7 @@ class SlidingWindow(wiring.Component):
         m.d.sync += occ.eq(occ + row_done - release)
 
         # Writer.
-        w_pos = Signal(range(row_words))
+        w_pos = counter(row_words)
         w_row_addr = Signal(range(ring))
         m.d.comb += [
             self.i.ready.eq(occ < rows),
@@ -122,8 +122,8 @@ class SlidingWindow(wiring.Component):
                 m.d.sync += w_row_addr.eq(wrap_add(w_row_addr, row_words))
 
         # Reader: output row oy, column ox, window row ky, column kx, channel fold c.
-        oy, ox = Signal(range(oh)), Signal(range(ow))
-        ky, kx, c = Signal(range(k)), Signal(range(k)), Signal(range(cf))
+        oy, ox = counter(oh), counter(ow)
+        ky, kx, c = counter(k), counter(k), counter(cf)
         iy0 = Signal(signed(max(h, k + s).bit_length() + 2), init=-p)   # oy*S - P
         iy = Signal.like(iy0, init=-p)                                  # iy0 + ky
         ix0 = Signal(signed(max(w, k + s).bit_length() + 2), init=-p)   # ox*S - P
