@@ -205,3 +205,22 @@ def test_brevitas_cnn_from_qonnx(verilator, shared):
     images, _ = load_mnist(shared / "data/mnist", limit=4)
     folding = choose_folding(network, cycles=8192)
     check_network(network, folding, "net_brevitas_cnn_w2a2", images, stall_runs=((0.7, 0.7),))
+
+
+def test_default_board_model(verilator):
+    """The shipped default model (models/mnist_bcnn.npz, the binary CNN the board build
+    uses) at the folding the iCEBreaker build finds, on real digits when ../shared is
+    there: every score equals golden, exact II."""
+    from pathlib import Path
+
+    from golden.datasets import load_mnist
+    from golden.formats import load_model
+    from hdl.flow.build import DEFAULT_MODEL, choose_folding
+    network = load_model(DEFAULT_MODEL)
+    mnist = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "mnist"
+    if mnist.is_dir():
+        pixels, _ = load_mnist(mnist, limit=4)
+    else:
+        pixels = images(np.random.default_rng(62), (28, 28), 4)
+    folding = choose_folding(network, "1x16,8x8,1x10")
+    check_network(network, folding, "net_mnist_bcnn", pixels, stall_runs=())

