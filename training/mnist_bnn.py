@@ -25,6 +25,8 @@ import numpy as np
 
 from golden.cli import ArgumentParser
 from golden.errors import ModelError
+
+from .augment import random_shifts
 from golden.model import Bias, Dense, InputQuant, Network, Thresholds
 from golden.formats.npz import save
 
@@ -44,14 +46,6 @@ def load_training_digits():
     with gzip.open(path, "rt") as f:
         table = np.loadtxt(f, delimiter=",", dtype=np.int64)
     return table[:, :-1].reshape(-1, 28, 28).astype(np.uint8), table[:, -1]
-
-
-def _shift(images, rng, max_shift=2):
-    out = np.zeros_like(images)
-    for k, (dy, dx) in enumerate(rng.integers(-max_shift, max_shift + 1, (len(images), 2))):
-        src = images[k, max(0, -dy):28 - max(0, dy), max(0, -dx):28 - max(0, dx)]
-        out[k, max(0, dy):max(0, dy) + src.shape[0], max(0, dx):max(0, dx) + src.shape[1]] = src
-    return out
 
 
 def _sign(x):
@@ -91,7 +85,7 @@ def train(images, labels, hidden=(64, 64), epochs=40, batch=100, lr=0.01, seed=0
     for epoch in range(epochs):
         opt.lr = lr * (0.1 ** (epoch / max(1, epochs - 1)))
         order = rng.permutation(len(images))
-        x_all = _sign(_shift(images[order], rng).reshape(len(images), -1).astype(np.float64)
+        x_all = _sign(random_shifts(images[order], rng).reshape(len(images), -1).astype(np.float64)
                       - INPUT_THRESHOLD + 0.5)
         correct = 0
         for start in range(0, len(images), batch):

@@ -33,7 +33,8 @@ from golden.model import Bias, Dense, InputQuant, Network, Thresholds
 from golden.pool import MaxPool
 from golden.residual import Residual
 
-from .mnist_bnn import (INPUT_THRESHOLD, _Adam, _shift, _sign, load_training_digits,
+from .augment import random_shifts
+from .mnist_bnn import (INPUT_THRESHOLD, _Adam, _sign, load_training_digits,
                         save_and_report)
 
 __all__ = ["train", "export", "main", "Q_SCALE", "Q_LO", "Q_HI"]
@@ -199,7 +200,7 @@ def train(images, labels, epochs=12, batch=100, lr=0.01, seed=0, log=print):
     for epoch in range(epochs):
         opt.lr = lr * (0.1 ** (epoch / max(1, epochs - 1)))
         order = rng.permutation(len(images))
-        x_all = _inputs(_shift(images[order], rng))
+        x_all = _inputs(random_shifts(images[order], rng))
         correct = 0
         for start in range(0, len(images), batch):
             x, y = x_all[start:start + batch], labels[order[start:start + batch]]

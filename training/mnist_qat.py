@@ -29,6 +29,8 @@ from golden.cli import ArgumentParser, run_cli
 from golden.datasets import load_mnist, read_idx
 from golden.errors import ModelError
 
+from .augment import random_shifts
+
 __all__ = ["main", "load_training_set", "build_model"]
 
 MNIST_URL = "https://ossci-datasets.s3.amazonaws.com/mnist/ (or yann.lecun.com/exdb/mnist/)"
@@ -93,14 +95,6 @@ def build_model(c1=16, c2=32):
         qnn.QuantLinear(c2 * 25, 10, **w), Scale())
 
 
-def _shift(images, rng, max_shift=2):
-    out = np.zeros_like(images)
-    for k, (dy, dx) in enumerate(rng.integers(-max_shift, max_shift + 1, (len(images), 2))):
-        src = images[k, max(0, -dy):28 - max(0, dy), max(0, -dx):28 - max(0, dx)]
-        out[k, max(0, dy):max(0, dy) + src.shape[0], max(0, dx):max(0, dx) + src.shape[1]] = src
-    return out
-
-
 def _float(images):
     return (images.astype(np.float32) / np.float32(255))[:, None]
 
@@ -144,7 +138,7 @@ def train(images, labels, epochs=12, seed=0, batch=100, lr=2e-3, channels=(16, 3
         model.train()
         start = time.perf_counter()
         order = rng.permutation(len(train_x))
-        x_all = _shift(train_x[order], rng)
+        x_all = random_shifts(train_x[order], rng)
         y_all = torch.tensor(train_y[order])
         for k in range(0, len(order) - batch + 1, batch):
             x = torch.tensor(_float(x_all[k:k + batch]))
