@@ -1,6 +1,6 @@
 """Skeleton of a per-channel activation stage: one parameter word per neuron fold."""
 
-from amaranth.hdl import Const, Module, Mux, Signal, unsigned
+from amaranth.hdl import Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -51,19 +51,16 @@ class ChannelwiseUnit(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
+        # At least two words: a one-word memory would have a zero-width address.
+        m.submodules.params = params = Memory(
+            shape=unsigned(self.param_width * self.pe), depth=max(2, self.nf),
+            init=self.param_words)
+        rd = params.read_port()
         nf = counter(self.nf)
+
         move = ~self.o.valid | self.o.ready
         accept = self.i.valid & move
-        m.d.comb += self.i.ready.eq(move)
-        if self.nf > 1:
-            m.submodules.params = params = Memory(
-                shape=unsigned(self.param_width * self.pe), depth=self.nf, init=self.param_words)
-            rd = params.read_port()
-            m.d.comb += [rd.addr.eq(nf), rd.en.eq(move)]
-            param_word = rd.data
-        else:
-            # One word: a constant (a one-word memory has a zero-width address).
-            param_word = Const(self.param_words[0], self.param_width * self.pe)
+        m.d.comb += [self.i.ready.eq(move), rd.addr.eq(nf), rd.en.eq(move)]
         with m.If(accept):
             m.d.sync += nf.eq(Mux(nf == self.nf - 1, 0, nf + 1))
 
@@ -73,6 +70,6 @@ class ChannelwiseUnit(wiring.Component):
         with m.If(move):
             m.d.sync += [s1_valid.eq(accept), s1_in.eq(self.i.payload), self.o.valid.eq(s1_valid)]
             for p in range(self.pe):
-                param = param_word[p * self.param_width:(p + 1) * self.param_width]
+                param = rd.data[p * self.param_width:(p + 1) * self.param_width]
                 m.d.sync += self.o.payload[p].eq(self.lane(s1_in[p], param))
         return m

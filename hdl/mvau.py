@@ -1,6 +1,6 @@
 """Folded matrix-vector unit (MVAU): SIMD x PE lanes of a multiplier-free element."""
 
-from amaranth.hdl import Const, Module, Mux, Signal, unsigned
+from amaranth.hdl import Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -109,15 +109,11 @@ class MatrixVectorUnit(wiring.Component):
         sf_n, nf_n, simd, pe = self.sf, self.nf, self.simd, self.pe
 
         wb = self.w_bits
-        if sf_n * nf_n > 1:
-            m.submodules.weights = weights = Memory(
-                shape=unsigned(pe * simd * wb), depth=sf_n * nf_n, init=self.weight_words)
-            w_rd = weights.read_port()
-            w_data = w_rd.data
-        else:
-            # One word (fully unrolled): a constant, not a memory with a zero-width address.
-            w_rd = None
-            w_data = Const(self.weight_words[0], pe * simd * wb)
+        # At least two words: a one-word memory would have a zero-width address.
+        m.submodules.weights = weights = Memory(
+            shape=unsigned(pe * simd * wb), depth=max(2, sf_n * nf_n), init=self.weight_words)
+        w_rd = weights.read_port()
+        w_data = w_rd.data
 
         sf = counter(sf_n)
         nf = counter(nf_n)
@@ -127,9 +123,7 @@ class MatrixVectorUnit(wiring.Component):
         move = ~self.o.valid | self.o.ready
         from_stream = nf == 0
         issue = move & (~from_stream | self.i.valid)
-        m.d.comb += self.i.ready.eq(move & from_stream)
-        if w_rd is not None:
-            m.d.comb += [w_rd.addr.eq(w_addr), w_rd.en.eq(move)]
+        m.d.comb += [self.i.ready.eq(move & from_stream), w_rd.addr.eq(w_addr), w_rd.en.eq(move)]
 
         with m.If(issue):
             m.d.sync += w_addr.eq(Mux(w_addr == sf_n * nf_n - 1, 0, w_addr + 1))

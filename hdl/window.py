@@ -11,10 +11,13 @@ __all__ = ["SlidingWindow", "window_rows"]
 
 
 def window_rows(height, kernel, stride):
-    """Rows of the ring buffer: a window's ``K`` rows plus ``S`` rows the writer may fill
-    ahead (so that in steady state the next output row's rows arrive while the current one
-    is read), but never more than the map's ``H`` rows."""
-    return min(kernel + stride, height)
+    """Rows of the ring buffer: a window's ``K`` rows plus ``K`` rows the writer may fill
+    ahead (``S <= K``), but never more than the map's ``H`` rows. ``S`` rows ahead are
+    enough within a map; ``K`` let the next map's first ``K`` rows arrive while the last
+    output row of the current one is read, so a window that is the bottleneck's feeder
+    does not pause at every map boundary (it did: 87 cycles per image in the default
+    model's first convolution)."""
+    return min(2 * kernel, height)
 
 
 class SlidingWindow(wiring.Component):
