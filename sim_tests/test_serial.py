@@ -15,7 +15,7 @@ from golden.serial import board_reply, frames, link_figures, request_frame
 from pathlib import Path
 
 from hdl.flow.build import choose_folding
-from hdl.serial import SerialAccelerator, request_frame_bytes
+from hdl.serial import SerialAccelerator
 from host.run import SerialClient
 from sim_tests.harness import Simulation
 

@@ -914,7 +914,6 @@ class _Importer:
         if acc.pools:
             raise ModelError("a max-pool between the last layer and the output is not "
                              "supported")
-        channels = len(acc.b)
         # The ideal per-channel affine map of the float ops, in float64.
         gain = acc.mult * acc.a
         off = acc.mult * acc.b

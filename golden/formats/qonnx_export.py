@@ -144,7 +144,6 @@ def _chain(g, x, layers, is_map):
 def to_onnx(network):
     """The QONNX ``onnx.ModelProto`` of ``network`` (see the module docstring)."""
     try:
-        import onnx
         from onnx import TensorProto, helper
     except ImportError:
         raise ModelError("writing .onnx files needs the onnx package: "
