@@ -18,3 +18,21 @@ def test_bad_command_lines_get_one_error_line(module, argv, capsys):
     assert info.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: python -m "), err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--board", "icebreaker", "--cycles", "0"], "--cycles must be a positive integer, not 0"),
+    (["--fit", "icebreaker", "--cycles", "0"], "--cycles must be a positive integer, not 0"),
+    (["--board", "icebreaker", "--baud", "0"], "--baud must be a positive integer, not 0"),
+    (["--target", "verilog", "--target-fps", "nan"], "--target-fps must be a positive number"),
+    (["--target", "verilog", "--clock-mhz", "-5"], "--clock-mhz must be a positive number"),
+    (["--board", "icebreaker", "--target-mhz", "inf"], "--target-mhz must be a positive number"),
+])
+def test_build_options_out_of_range_get_one_error_line(argv, message, capsys):
+    from golden.cli import run_cli
+    from hdl.flow.build import main
+    with pytest.raises(SystemExit) as info:
+        run_cli(main, argv)
+    assert info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err

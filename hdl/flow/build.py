@@ -176,6 +176,7 @@ def main(argv=None):
                         help="ports of the Verilog top: AXI4-Stream (default) or Amaranth "
                              "streams (i__*/o__*)")
     args = parser.parse_args(argv)
+    check_options(args)
 
     if args.fit:
         if args.board and args.board != args.fit:
@@ -227,6 +228,19 @@ def main(argv=None):
               f"{report['target_fps']['achieved_fps']:.0f} reached")
     print(f"report: {out / 'report.json'}")
     return 0
+
+
+def check_options(args):
+    """Numbers in range before anything is built: one ``error:`` line otherwise."""
+    import math
+    for name in ("cycles", "baud"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise ModelError(f"--{name} must be a positive integer, not {value}")
+    for name in ("target_fps", "clock_mhz", "target_mhz"):
+        value = getattr(args, name)
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise ModelError(f"--{name.replace('_', '-')} must be a positive number, not {value}")
 
 
 def budget(args, clock_hz):
