@@ -41,7 +41,7 @@ def test_verilog_is_deterministic_across_processes(tmp_path):
                                "[1, 2, 4, 8, 16]"),
     (["--folding", "4x2"], "error: --folding gives 1 entries for 2 layers"),
     (["--folding", "4by2,2x1"], "error: --folding entry 0 is '4by2'"),
-    (["--cycles", "0"], "error: cycle budget must be a positive integer, not 0"),
+    (["--cycles", "0"], "error: --cycles must be a positive integer, not 0"),
 ])
 def test_cli_errors_are_one_line(tmp_path, args, message):
     save(small_network(), tmp_path / "small.npz")
