@@ -34,12 +34,11 @@ def _read_npy(path, what):
     return array
 
 
-def model_inputs(model_path, network, array):
+def model_inputs(network, array, imported=None):
     """The network's input codes (for :func:`run` ``bits=``) of a batch in the model's
-    own input format (see the module docstring)."""
-    if Path(model_path).suffix.lower() == ".onnx":
-        from .formats.qonnx import import_qonnx
-        imported = import_qonnx(model_path)
+    own input format (see the module docstring); ``imported``: the
+    :class:`~golden.formats.qonnx.QonnxImport` of an ``.onnx`` model."""
+    if imported is not None:
         if array.dtype.kind not in "fiu" or array.shape[1:] != imported.input_shape:
             raise ModelError(f"inputs are {array.dtype} {array.shape}; this graph takes "
                              f"(N, {', '.join(map(str, imported.input_shape))}) floats")
@@ -87,7 +86,14 @@ def main(argv=None):
         raise ModelError(f"--limit must be a positive integer, not {args.limit}")
     if args.labels and not args.inputs:
         raise ModelError("--labels goes with --inputs (the MNIST folder has its own labels)")
-    network = load_model(args.model)
+    imported = None
+    if Path(args.model).suffix.lower() == ".onnx":
+        # One import serves both the network and the float front end of its graph.
+        from .formats.qonnx import import_qonnx
+        imported = import_qonnx(args.model)
+        network = imported.network
+    else:
+        network = load_model(args.model)
     if args.data:
         images, labels = load_mnist(args.data, args.limit)
         codes = network.input(images)
@@ -95,15 +101,16 @@ def main(argv=None):
         array = _read_npy(args.inputs, "inputs")
         if array.ndim < 2 or not len(array):
             raise ModelError(f"{args.inputs}: inputs must be a batch (N, ...), not shape {array.shape}")
+        count = len(array)
         array = array[:args.limit]
         labels = None
         if args.labels:
             labels = _read_npy(args.labels, "labels")
-            if labels.dtype.kind not in "iu" or labels.shape != (len(_read_npy(args.inputs, "inputs")),):
+            if labels.dtype.kind not in "iu" or labels.shape != (count,):
                 raise ModelError(f"{args.labels}: labels must be integers of shape (N,) with N "
                                  f"the number of inputs")
             labels = labels[:args.limit].astype(np.int64)
-        codes = model_inputs(args.model, network, array)
+        codes = model_inputs(network, array, imported)
     start = time.perf_counter()
     trace = run(network, bits=codes)
     elapsed = time.perf_counter() - start
