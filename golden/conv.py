@@ -19,11 +19,39 @@ import numpy as np
 from .errors import ModelError
 from .model import BINARY, Dense, check_input, check_map, output_encoding
 
-__all__ = ["Conv2D", "im2col", "output_size"]
+__all__ = ["Conv2D", "im2col", "output_size", "window_simd_choices", "window_order"]
 
 
 def output_size(size, kernel, stride, pad):
     return (size + 2 * pad - kernel) // stride + 1
+
+
+def window_simd_choices(kernel, channels):
+    """Codes per beat a sliding window can emit: a divisor of ``C`` (channels of one
+    pixel), or ``T*C`` with ``T > 1`` a divisor of ``K`` (``T`` kernel rows of one kernel
+    column per beat: the taps mode of :class:`hdl.window.SlidingWindow`)."""
+    channel = [d for d in range(1, channels + 1) if channels % d == 0]
+    return channel + [t * channels for t in range(2, kernel + 1) if kernel % t == 0]
+
+
+def window_order(kernel, channels, simd):
+    """The order in which a window's codes reach the matrix-vector unit at ``simd`` codes
+    per beat: ``order[i]`` is the :func:`im2col` column of the ``i``-th code.
+
+    ``simd`` dividing ``C``: im2col's own ``(ky, kx, c)`` order (the identity). ``simd =
+    T*C`` (``T`` dividing ``K``): beats in ``(ky // T, kx)`` order, code ``j*C + c`` of a
+    beat the channel ``c`` of tap ``(ky + j, kx)``. The weight columns are stored in this
+    order (:func:`golden.packing.layer_weight_codes`), so the dot products are the same sums.
+    """
+    if simd not in window_simd_choices(kernel, channels):
+        raise ValueError(f"SIMD {simd} is neither a divisor of {channels} nor {channels} times "
+                         f"a divisor of {kernel}")
+    if simd <= channels:
+        return np.arange(kernel * kernel * channels)
+    t = simd // channels
+    kyb, kx, j, c = np.meshgrid(np.arange(kernel // t), np.arange(kernel), np.arange(t),
+                                np.arange(channels), indexing="ij")
+    return (((kyb * t + j) * kernel + kx) * channels + c).reshape(-1)
 
 
 def im2col(x, kernel, stride, pad, pad_value):

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = ["unsigned_width", "signed_width", "pack_lanes", "unpack_lanes", "stream_beats", "AccMap",
-           "weight_words", "hw_accumulator", "threshold_hw", "threshold_words", "bias_hw",
+           "weight_words", "layer_weight_codes", "hw_accumulator", "threshold_hw", "threshold_words", "bias_hw",
            "score_range", "score_width", "bias_words"]
 
 
@@ -114,6 +114,17 @@ def weight_words(weight_codes, simd, pe, width=1):
         packed = np.packbits(lanes.astype(np.uint8), axis=1, bitorder="little")
         return [int.from_bytes(row.tobytes(), "little") for row in packed]
     return pack_lanes(lanes, width)
+
+
+def layer_weight_codes(layer, simd):
+    """A layer's weight codes ``(MH, MW)`` with the columns in the order its input stream
+    brings the codes at ``simd`` per beat: a dense layer's own order, a convolution's
+    :func:`golden.conv.window_order`."""
+    codes = layer.weight_codes
+    if hasattr(layer, "kernel"):
+        from .conv import window_order
+        codes = codes[:, window_order(layer.kernel, layer.in_shape[2], simd)]
+    return codes
 
 
 @dataclass(frozen=True, eq=False)

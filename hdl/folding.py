@@ -14,7 +14,7 @@ A folded layer with ``SF = MW/SIMD`` and ``NF = MH/PE`` issues ``SF*NF`` cycles 
 vector and cannot accept the next vector earlier (FINN's figure); a convolution does so
 for each of its ``OH*OW`` windows. Every other stage moves at most one beat per cycle:
 the input (``features*bits / input beat bits`` beats), a sliding window
-(``OH*OW*K*K*CF`` beats out), a pool and a residual add (their beats); the argmax
+(``H*W*C/in_simd`` beats in, ``OH*OW*K*K*C/SIMD`` out), a pool and a residual add (their beats); the argmax
 scans one score per cycle (``classes + NF`` cycles per vector). The stages run
 concurrently on successive inputs, so in steady state the network finishes one
 inference every ``II = max`` over the stages (:func:`stage_cycles`) cycles: its cycles
@@ -23,10 +23,11 @@ per inference.
 
 from dataclasses import dataclass
 
+from golden.conv import window_simd_choices
 from golden.errors import ModelError
 
 __all__ = ["LayerFolding", "divisors", "check_folding", "layer_cycles", "initiation_interval",
-           "compute_layers", "simd_choices", "residual_ends", "stage_cycles"]
+           "compute_layers", "simd_choices", "input_simd", "residual_ends", "stage_cycles"]
 
 @dataclass(frozen=True)
 class LayerFolding:
@@ -59,9 +60,18 @@ def compute_layers(network_or_layers):
 
 
 def simd_choices(layer):
-    """SIMD values a layer allows: divisors of MW, and of C for a convolution (a beat
-    holds channels of one pixel)."""
-    return divisors(layer.in_shape[2]) if _is_conv(layer) else divisors(layer.in_features)
+    """SIMD values a layer allows: divisors of MW; for a convolution divisors of C (a
+    beat holds channels of one pixel) and ``T*C`` for ``T`` dividing K (a beat holds ``T``
+    kernel rows of one column: :func:`golden.conv.window_order`)."""
+    if _is_conv(layer):
+        return window_simd_choices(layer.kernel, layer.in_shape[2])
+    return divisors(layer.in_features)
+
+
+def input_simd(layer, f):
+    """Codes per beat of the stream *into* a layer at folding ``f``: its SIMD, except for a
+    convolution in taps mode (SIMD > C), whose window takes one pixel (C codes) per beat."""
+    return min(f.simd, layer.in_shape[2]) if _is_conv(layer) else f.simd
 
 
 def check_folding(network, folding):
@@ -74,7 +84,8 @@ def check_folding(network, folding):
     for i, (layer, f) in enumerate(zip(layers, folding)):
         mw, mh = layer.in_features, layer.out_features
         if f.simd < 1 or f.simd not in simd_choices(layer):
-            what = f"C {layer.in_shape[2]}" if _is_conv(layer) else f"MW {mw}"
+            what = (f"C {layer.in_shape[2]} (nor is it C times a divisor of K "
+                    f"{layer.kernel})" if _is_conv(layer) else f"MW {mw}")
             raise ModelError(f"layer {i}: SIMD {f.simd} does not divide {what}; "
                              f"choose one of {simd_choices(layer)}")
         if f.pe < 1 or mh % f.pe:
@@ -118,7 +129,7 @@ def stage_cycles(network, folding):
     fold = dict(zip(map(id, layers), folding))
     input_bits = network.input.encoding
     bits = 1 if input_bits == "binary" else input_bits.bits
-    stages = [("input", network.input.features // fold[id(layers[0])].simd)]
+    stages = [("input", network.input.features // input_simd(layers[0], fold[id(layers[0])]))]
 
     def walk(chain, cpb, bits, prefix):
         for index, layer in enumerate(chain):
@@ -132,7 +143,10 @@ def stage_cycles(network, folding):
             elif hasattr(layer, "weights"):
                 f = fold[id(layer)]
                 if _is_conv(layer):
+                    h, w, c = layer.in_shape
                     oh, ow, _ = layer.out_shape
+                    # The window takes H*W*C/in_simd beats and emits OH*OW*K*K*C/SIMD.
+                    stages.append((name + ".window.in", h * w * c // input_simd(layer, f)))
                     stages.append((name + ".window", oh * ow * layer.in_features // f.simd))
                 stages.append((name, layer_cycles(layer, f)))
                 cpb = f.pe

@@ -8,12 +8,12 @@ from amaranth.lib.wiring import In, Out
 
 from golden.errors import ModelError
 from golden.model import Bias, Dense, Thresholds
-from golden.packing import AccMap, hw_accumulator, weight_words
+from golden.packing import AccMap, hw_accumulator, layer_weight_codes, weight_words
 
 from .argmax import Argmax
 from .bias import BiasAdd
 from .dwc import WidthConverter
-from .folding import check_folding, compute_layers
+from .folding import check_folding, compute_layers, input_simd
 from .mvau import GROUP, MatrixVectorUnit
 from .params import check_positive_int
 from .pool import WindowMax
@@ -39,7 +39,7 @@ def build_layer(layer, f, group=GROUP):
     pipeline register, see the MVAU)."""
     w_enc = layer.weight_encoding
     mvau = MatrixVectorUnit(mw=layer.in_features, mh=layer.out_features, simd=f.simd, pe=f.pe,
-                            weight_words=weight_words(layer.weight_codes, f.simd, f.pe,
+                            weight_words=weight_words(layer_weight_codes(layer, f.simd), f.simd, f.pe,
                                                       w_enc.code_bits),
                             weight_encoding=w_enc, input_encoding=layer.input_encoding,
                             group=group)
@@ -167,7 +167,7 @@ class _Builder:
                 f = self.fold[id(layer)]
                 mvau, act = build_layer(layer, f)
                 self.layers.append((mvau, act))
-                in_width = f.simd * mvau.in_bits
+                in_width = input_simd(layer, f) * mvau.in_bits
                 if width is not None and width != in_width:
                     units.append(WidthConverter(width, in_width))
                 if hasattr(layer, "dense"):
@@ -250,8 +250,10 @@ class NetworkTop(wiring.Component):
         self.argmax = Argmax(classes=compute[-1].out_features, pe=self.folding[-1].pe,
                              width=last_act.out_width)
         first_mvau = self.layers[0][0]
+        #: Codes per input beat: layer 0's SIMD (its channels in a window's taps mode).
+        self.in_simd = input_simd(compute[0], self.folding[0])
         super().__init__({
-            "i": In(stream.Signature(self.folding[0].simd * first_mvau.in_bits)),
+            "i": In(stream.Signature(self.in_simd * first_mvau.in_bits)),
             "o": Out(stream.Signature(self.argmax.o.payload.shape())),
         })
 

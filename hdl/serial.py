@@ -396,7 +396,7 @@ class SerialAccelerator(wiring.Component):
         m.submodules.buffer = buffer = FrameBuffer(self.buffer_depth)
         m.submodules.seqs = seqs = RegisterFifo(8, SEQ_DEPTH)
         m.submodules.unpacker = unpacker = Unpacker(self.network.input)
-        simd_bits = self.top.folding[0].simd * self.in_bits
+        simd_bits = self.top.in_simd * self.in_bits
         m.submodules.dwc = dwc = WidthConverter(self.in_bits, simd_bits)
         m.submodules.network = top = self.top
         m.submodules.framer = framer = self.framer

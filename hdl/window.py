@@ -5,6 +5,8 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from golden.conv import window_simd_choices
+
 from .params import check_positive_int, counter
 
 __all__ = ["SlidingWindow", "window_rows"]
@@ -23,29 +25,39 @@ def window_rows(height, kernel, stride):
 class SlidingWindow(wiring.Component):
     """Turns a stream of ``(H, W, C)`` maps into their ``K x K`` windows (im2col).
 
-    Input: per map ``H*W*CF`` beats of ``SIMD`` channel codes (``CF = C/SIMD``), in
-    ``(y, x, cf)`` order: channel ``cf*SIMD + s`` of pixel ``(y, x)`` in bits
-    ``[s*bits, (s+1)*bits)``. Output: per map ``OH*OW`` windows of ``K*K*CF`` beats in
-    ``(oy, ox)`` then ``(ky, kx, cf)`` order, :func:`golden.conv.im2col`'s column order,
-    ``OH = (H + 2P - K)//S + 1``; a window position outside the map reads ``pad_value``
-    in every lane.
+    Input: per map ``H*W*CF`` beats of ``in_simd`` channel codes (``CF = C/in_simd``), in
+    ``(y, x, cf)`` order: channel ``cf*in_simd + s`` of pixel ``(y, x)`` in bits
+    ``[s*bits, (s+1)*bits)``. Output: per map ``OH*OW`` windows of ``K*K*C/SIMD`` beats of
+    ``SIMD`` codes, ``OH = (H + 2P - K)//S + 1``; a window position outside the map reads
+    ``pad_value`` in every lane. The codes of a window come in the order
+    :func:`golden.conv.window_order` gives:
 
-    The rows live in a ring of ``R`` rows (:func:`window_rows`) in one memory of
-    ``R*W*CF`` words of ``SIMD*bits`` bits. The writer takes a row when the ring has a free
-    row; the reader emits output row ``oy`` once the map's rows up to
-    ``oy*S - P + K - 1`` (all ``H`` rows for the last output row, so that every row is
-    released) are in, and releases the rows no later window needs. A map can start
-    streaming in while the previous one's last windows are read.
+    * ``SIMD`` divides ``C`` (``in_simd = SIMD``): beats in ``(ky, kx, cf)`` order,
+      :func:`golden.conv.im2col`'s column order;
+    * ``SIMD = T*C`` with ``T`` dividing ``K`` (``in_simd = C``, taps mode): each beat holds
+      ``T`` kernel rows of one kernel column, beats in ``(ky // T, kx)`` order, lane
+      ``j*C + c`` the channel ``c`` of tap ``(ky + j, kx)``. A first layer with few
+      channels (RGB: 3) then reads ``T`` times as many codes per cycle.
+
+    The rows live in a ring of ``R`` rows (:func:`window_rows`): one memory of
+    ``R*W*CF`` words of ``SIMD*bits`` bits, or in taps mode ``R`` memories (one per ring
+    row) of ``W`` pixels, all read at the same column, lane ``j`` taking the row its tap
+    needs. The writer takes a row when the ring has a free row; the reader emits output
+    row ``oy`` once the map's rows up to ``oy*S - P + K - 1`` (all ``H`` rows for the last
+    output row, so that every row is released) are in, and releases the rows no later
+    window needs. A map can start streaming in while the previous one's last windows are
+    read.
 
     Latency: an output beat is valid 1 cycle after it is issued; with its rows present and
-    no backpressure the generator emits one beat per cycle, ``OH*OW*K*K*CF`` per map.
+    no backpressure the generator emits one beat per cycle, ``OH*OW*K*K*C/SIMD`` per map.
 
     Parameters
     ----------
     height, width, channels : int
         The input map ``(H, W, C)``.
     simd : int
-        Channels per beat; must divide ``channels``.
+        Codes per output beat: a divisor of ``channels``, or ``T*channels`` with ``T`` a
+        divisor of ``kernel``.
     bits : int
         Bits per channel code (1 for binary maps).
     kernel, stride, pad : int
@@ -60,9 +72,10 @@ class SlidingWindow(wiring.Component):
                             ("simd", simd), ("bits", bits), ("kernel", kernel),
                             ("stride", stride)):
             check_positive_int(name, value)
-        if channels % simd:
-            raise ValueError(f"SIMD {simd} does not divide the {channels} channels; "
-                             f"choose a divisor of {channels}")
+        if simd not in window_simd_choices(kernel, channels):
+            raise ValueError(f"SIMD {simd} is neither a divisor of the {channels} channels nor "
+                             f"{channels} times a divisor of the kernel {kernel}; choose one of "
+                             f"{window_simd_choices(kernel, channels)}")
         if stride > kernel:
             raise ValueError(f"stride {stride} is larger than the {kernel}x{kernel} kernel; "
                              f"rows between windows would be skipped (not supported)")
@@ -74,28 +87,49 @@ class SlidingWindow(wiring.Component):
         if not 0 <= pad_value < 1 << bits:
             raise ValueError(f"pad value {pad_value} is not a {bits}-bit code")
         self.height, self.width, self.channels = height, width, channels
-        self.simd, self.bits, self.cf = simd, bits, channels // simd
+        self.simd, self.bits = simd, bits
+        self.taps = simd // channels if simd > channels else 1
+        self.in_simd = simd if self.taps == 1 else channels
+        self.cf = channels // self.in_simd
         self.kernel, self.stride, self.pad, self.pad_value = kernel, stride, pad, pad_value
         self.out_height = (height + 2 * pad - kernel) // stride + 1
         self.out_width = (width + 2 * pad - kernel) // stride + 1
         self.rows = window_rows(height, kernel, stride)
         self.in_beats = height * width * self.cf
-        self.out_beats = self.out_height * self.out_width * kernel * kernel * self.cf
+        self.out_beats = self.out_height * self.out_width * kernel * kernel * channels // simd
         super().__init__({
-            "i": In(stream.Signature(simd * bits)),
+            "i": In(stream.Signature(self.in_simd * bits)),
             "o": Out(stream.Signature(simd * bits)),
         })
+
+    @property
+    def memories(self):
+        """``[(width, depth)]`` of the ring's memories."""
+        word = self.in_simd * self.bits
+        if self.taps == 1:
+            return [(word, self.rows * self.width * self.cf)]
+        return [(word, self.width)] * self.rows
 
     def elaborate(self, platform):
         m = Module()
         h, w, cf, k, s, p = (self.height, self.width, self.cf, self.kernel, self.stride,
                              self.pad)
+        t = self.taps
         oh, ow, rows = self.out_height, self.out_width, self.rows
         row_words = w * cf
-        ring = rows * row_words
-        m.submodules.buffer = buffer = Memory(shape=unsigned(self.simd * self.bits),
-                                              depth=ring, init=[])
-        wr, rd = buffer.write_port(), buffer.read_port()
+        # Ring addresses count words (one memory) or rows (taps mode: a memory per row).
+        unit = row_words if t == 1 else 1
+        ring = rows * unit
+        word = self.in_simd * self.bits
+        if t == 1:
+            m.submodules.buffer = buffer = Memory(shape=unsigned(word), depth=ring, init=[])
+            wr, rd = buffer.write_port(), buffer.read_port()
+        else:
+            banks = []
+            for index in range(rows):
+                bank = Memory(shape=unsigned(word), depth=max(2, w), init=[])
+                m.submodules[f"row{index}"] = bank
+                banks.append((bank.write_port(), bank.read_port()))
 
         def wrap_add(value, const):
             """``(value + const) mod ring`` for ``value`` in ``[0, ring)``, a constant."""
@@ -111,30 +145,34 @@ class SlidingWindow(wiring.Component):
 
         # Writer.
         w_pos = counter(row_words)
-        w_row_addr = Signal(range(ring))
-        m.d.comb += [
-            self.i.ready.eq(occ < rows),
-            wr.addr.eq(w_row_addr + w_pos),
-            wr.data.eq(self.i.payload),
-            wr.en.eq(self.i.valid & self.i.ready),
-        ]
-        with m.If(wr.en):
+        w_row_addr = counter(ring)
+        w_en = self.i.valid & self.i.ready
+        m.d.comb += self.i.ready.eq(occ < rows)
+        if t == 1:
+            m.d.comb += [wr.addr.eq(w_row_addr + w_pos), wr.data.eq(self.i.payload),
+                         wr.en.eq(w_en)]
+        else:
+            for index, (bank_wr, _) in enumerate(banks):
+                m.d.comb += [bank_wr.addr.eq(w_pos), bank_wr.data.eq(self.i.payload),
+                             bank_wr.en.eq(w_en & (w_row_addr == index))]
+        with m.If(w_en):
             m.d.sync += w_pos.eq(Mux(w_pos == row_words - 1, 0, w_pos + 1))
             with m.If(w_pos == row_words - 1):
                 m.d.comb += row_done.eq(1)
-                m.d.sync += w_row_addr.eq(wrap_add(w_row_addr, row_words))
+                m.d.sync += w_row_addr.eq(wrap_add(w_row_addr, unit))
 
-        # Reader: output row oy, column ox, window row ky, column kx, channel fold c.
+        # Reader: output row oy, column ox, window row ky (in steps of T), column kx,
+        # channel fold c.
         oy, ox = counter(oh), counter(ow)
-        ky, kx, c = counter(k), counter(k), counter(cf)
+        ky, kx, c = counter(k // t), counter(k), counter(cf)
         iy0 = Signal(signed(max(h, k + s).bit_length() + 2), init=-p)   # oy*S - P
-        iy = Signal.like(iy0, init=-p)                                  # iy0 + ky
+        iy = Signal.like(iy0, init=-p)                                  # iy0 + ky*T
         ix0 = Signal(signed(max(w, k + s).bit_length() + 2), init=-p)   # ox*S - P
         ix = Signal.like(ix0, init=-p)                                  # ix0 + kx
         low = Signal(range(h + 1))          # rows of this map released
-        base = Signal(range(ring))          # ring address of the map's row 0
-        top = Signal(range(ring), init=(-p * row_words) % ring)   # row iy0
-        row_addr = Signal(range(ring), init=(-p * row_words) % ring)  # row iy
+        base = counter(ring)                # ring address of the map's row 0
+        top = counter(ring, init=(-p * unit) % ring)        # row iy0
+        row_addr = counter(ring, init=(-p * unit) % ring)   # row iy
         col = Signal(signed(len(ix0) + max(1, (cf - 1).bit_length()) + 1),
                      init=-p * cf)          # ix*CF + c
 
@@ -145,27 +183,42 @@ class SlidingWindow(wiring.Component):
 
         move = ~self.o.valid | self.o.ready
         issue = move & rows_ok
-        pad_here = (iy < 0) | (iy >= h) | (ix < 0) | (ix >= w)
-        m.d.comb += [
-            rd.addr.eq(Mux(pad_here, 0, row_addr + col)),
-            rd.en.eq(move),
-        ]
-        s1_pad = Signal()
-        with m.If(move):
-            m.d.sync += [self.o.valid.eq(issue), s1_pad.eq(pad_here)]
-        pad_word = Const(sum(self.pad_value << (lane * self.bits) for lane in range(self.simd)),
-                         self.simd * self.bits)
-        m.d.comb += self.o.payload.eq(Mux(s1_pad, pad_word, rd.data))
+        col_out = (ix < 0) | (ix >= w)
+        lane_word = Const(sum(self.pad_value << (lane * self.bits)
+                              for lane in range(self.in_simd)), word)
+        if t == 1:
+            pad_here = (iy < 0) | (iy >= h) | col_out
+            m.d.comb += [rd.addr.eq(Mux(pad_here, 0, row_addr + col)), rd.en.eq(move)]
+            s1_pad = Signal()
+            with m.If(move):
+                m.d.sync += [self.o.valid.eq(issue), s1_pad.eq(pad_here)]
+            m.d.comb += self.o.payload.eq(Mux(s1_pad, lane_word, rd.data))
+        else:
+            # Every row memory reads the window column; lane j takes the row of tap ky + j.
+            for _, bank_rd in banks:
+                m.d.comb += [bank_rd.addr.eq(Mux(col_out, 0, col)), bank_rd.en.eq(move)]
+            with m.If(move):
+                m.d.sync += self.o.valid.eq(issue)
+            for j in range(t):
+                row = iy + j
+                pad_j = (row < 0) | (row >= h) | col_out
+                s1_pad, s1_row = Signal(name=f"pad{j}"), counter(rows, name=f"row{j}")
+                with m.If(move):
+                    m.d.sync += [s1_pad.eq(pad_j), s1_row.eq(wrap_add(row_addr, j))]
+                data = Const(0, word)
+                for index, (_, bank_rd) in enumerate(banks):
+                    data = Mux(s1_row == index, bank_rd.data, data)
+                m.d.comb += self.o.payload.word_select(j, word).eq(Mux(s1_pad, lane_word, data))
 
-        end_c, end_kx, end_ky = c == cf - 1, kx == k - 1, ky == k - 1
+        end_c, end_kx, end_ky = c == cf - 1, kx == k - 1, ky == k // t - 1
         with m.If(issue):
             m.d.sync += [c.eq(Mux(end_c, 0, c + 1)), col.eq(col + 1)]
             with m.If(end_c):
                 m.d.sync += [kx.eq(Mux(end_kx, 0, kx + 1)), ix.eq(ix + 1)]
                 with m.If(end_kx):
-                    # Next window row: back to the window's first column.
-                    m.d.sync += [ky.eq(Mux(end_ky, 0, ky + 1)), iy.eq(iy + 1),
-                                 row_addr.eq(wrap_add(row_addr, row_words)),
+                    # Next window row(s): back to the window's first column.
+                    m.d.sync += [ky.eq(Mux(end_ky, 0, ky + 1)), iy.eq(iy + t),
+                                 row_addr.eq(wrap_add(row_addr, t * unit)),
                                  ix.eq(ix0), col.eq(ix0 * cf)]
                     with m.If(end_ky):
                         # Next window: S columns on, or the next output row.
@@ -176,17 +229,17 @@ class SlidingWindow(wiring.Component):
                             with m.If(last_row):
                                 # Map done: release every row, the next map starts H rows on.
                                 m.d.comb += release.eq(h - low)
-                                next_base = wrap_add(base, h * row_words)
+                                next_base = wrap_add(base, h * unit)
                                 m.d.sync += [oy.eq(0), low.eq(0), base.eq(next_base),
                                              iy0.eq(-p), iy.eq(-p),
-                                             top.eq(wrap_add(next_base, -p * row_words)),
-                                             row_addr.eq(wrap_add(next_base, -p * row_words))]
+                                             top.eq(wrap_add(next_base, -p * unit)),
+                                             row_addr.eq(wrap_add(next_base, -p * unit))]
                             with m.Else():
                                 # Rows above the next output row's window are free.
                                 next_low = Mux(iy0 + s <= 0, 0, Mux(iy0 + s >= h, h, iy0 + s))
                                 m.d.comb += release.eq(next_low - low)
                                 m.d.sync += [oy.eq(oy + 1), low.eq(next_low),
                                              iy0.eq(iy0 + s), iy.eq(iy0 + s),
-                                             top.eq(wrap_add(top, s * row_words)),
-                                             row_addr.eq(wrap_add(top, s * row_words))]
+                                             top.eq(wrap_add(top, s * unit)),
+                                             row_addr.eq(wrap_add(top, s * unit))]
         return m

@@ -88,7 +88,9 @@ def images(rng, shape, n):
     [LayerFolding(1, 2), LayerFolding(2, 4), LayerFolding(4, 1)],
     pytest.param([LayerFolding(1, 4), LayerFolding(4, 2), LayerFolding(8, 3)],
                  marks=pytest.mark.slow),
-], ids=["narrow", "wide"])
+    # Taps mode: a 3x3 window column per beat (SIMD 3*C) in both convolutions.
+    [LayerFolding(3, 4), LayerFolding(12, 2), LayerFolding(8, 3)],
+], ids=["narrow", "wide", "taps"])
 def test_pooled_network(verilator, folding):
     network = pooled_network(31)
     pixels = images(np.random.default_rng(32), (8, 8), 8)
@@ -158,11 +160,23 @@ def _cnv(shared, cycles, count):
     return network, choose_folding(network, cycles=cycles), cifar_like_images(count, 51)
 
 
+@pytest.mark.slow
 def test_cnv_w1a1(verilator, shared):
     """BNN-PYNQ CNV-W1A1 (6 conv + 3 dense, 8-bit first layer, two OR max-pools) at a
     32768-cycle folding, on synthetic images: every score equals golden, exact II."""
     network, folding, pixels = _cnv(shared, 32768, 5)
     check_network(network, folding, "net_cnvW1A1_32768", pixels, stall_runs=())
+
+
+def test_cnv_w1a1_taps(verilator, shared):
+    """CNV-W1A1 with its first two convolutions in taps mode (a whole 3-tap kernel column
+    per beat: SIMD 9 on the RGB layer, 192 on the 64-channel one), the first layers that
+    set the floor of 8,100 cycles per inference before: equal to golden, exact II."""
+    from hdl.flow.plan import auto_folding
+    network, _, pixels = _cnv(shared, 32768, 4)
+    folding = auto_folding(network, 32768)
+    folding[:2] = [LayerFolding(9, 8), LayerFolding(192, 4)]
+    check_network(network, folding, "net_cnvW1A1_taps", pixels, stall_runs=((0.7, 0.7),))
 
 
 @pytest.mark.slow

@@ -55,7 +55,7 @@ def check_network(network, folding, name, pixels, *, stall_runs=((0.5, 0.5),)):
     trace = run(network, pixels)
     x = network.input(pixels)
     in_bits = top.layers[0][0].in_bits
-    in_beats = [v for row in x for v in pack_lanes(row.reshape(-1, folding[0].simd), in_bits)]
+    in_beats = [v for row in x for v in pack_lanes(row.reshape(-1, top.in_simd), in_bits)]
     expected = expected_outputs(top, trace)
 
     ii = initiation_interval(network, folding)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from golden.conv import im2col
+from golden.conv import im2col, window_order
 from golden.packing import stream_beats
 from hdl.window import SlidingWindow
 from sim_tests.harness import Simulation
@@ -13,6 +13,8 @@ CASES = [
     (5, 6, 4, 2, 1, 3, 1, 1, 0),     # padded 3x3, two channel folds
     (7, 5, 3, 3, 1, 3, 2, 1, 0),     # stride 2 with padding, odd sizes
     (4, 5, 1, 1, 3, 3, 1, 2, 5),     # padding K-1 on every side, 3-bit codes, pad code 5
+    (6, 7, 3, 9, 8, 3, 1, 1, 7),     # taps mode: a whole kernel column of RGB pixels per beat
+    (5, 4, 2, 4, 2, 2, 2, 1, 1),     # taps mode, 2x2 stride 2, the ring shorter than 2K
     # The networks' windows (sim_tests/test_conv_network.py) cover 2x2 stride 2 and 1x1;
     # these run under -m slow.
     pytest.param((5, 6, 4, 4, 1, 3, 1, 1, 1), marks=pytest.mark.slow),   # pad bit 1 (+1)
@@ -33,9 +35,10 @@ def test_sliding_window(verilator, case):
     dut = SlidingWindow(height=h, width=w, channels=c, simd=simd, bits=bits, kernel=k,
                         stride=s, pad=p, pad_value=pv)
     sim = Simulation(dut, "window_" + "_".join(map(str, case)))
-    expected = stream_beats(im2col(maps, k, s, p, pv), simd, bits)
+    windows = im2col(maps, k, s, p, pv)[..., window_order(k, c, simd)]
+    expected = stream_beats(windows, simd, bits)
     assert len(expected) == 3 * dut.out_beats
-    in_beats = stream_beats(maps, simd, bits)
+    in_beats = stream_beats(maps, dut.in_simd, bits)
     for seed, (pv_, pr) in enumerate([(1.0, 1.0), (0.5, 0.5), (1.0, 0.3), (0.3, 1.0)]):
         res = sim.run(in_beats, len(expected), valid_prob=pv_, ready_prob=pr, seed=seed)
         assert res.outputs == expected, f"valid_prob={pv_} ready_prob={pr}"

@@ -169,8 +169,8 @@ def test_target_fps_and_auto_entries(tmp_path):
 
 
 def test_auto_folding_is_balanced_to_the_fastest_reachable_interval(capsys):
-    """A convolution over one channel cannot take more than one channel per beat, so its
-    windows set a floor on the interval; a smaller budget is raised to that floor (saying
+    """A convolution over one channel takes at most one kernel column (3 taps) per beat, so
+    its windows set a floor on the interval; a smaller budget is raised to that floor (saying
     so) and the later layers get only the lanes that floor needs, not idle ones."""
     from golden.conv import Conv2D
     from golden.model import BINARY, Bias, Dense, InputQuant, Network, Thresholds
@@ -183,7 +183,8 @@ def test_auto_folding_is_balanced_to_the_fastest_reachable_interval(capsys):
                   input_encoding=BINARY)
     network = Network("floor", InputQuant((8, 8), 128), [conv, dense])
     floor = fastest_cycles(network)
-    assert floor == 36 * 9            # 6x6 windows of 9 taps, one tap per beat
+    assert floor == 36 * 3            # 6x6 windows of 3 beats: a kernel column per beat
+    assert auto_folding(network, 1)[0].simd == 3
     assert auto_folding(network, 1) == auto_folding(network, floor)
     folding = auto_folding(network, 1)
     assert initiation_interval(network, folding) == floor

@@ -288,12 +288,15 @@ def fit_folding(board_name, network, out, *, baud=None, start_cycles=1024, log=p
     tried, results = [], {}
 
     def fits(index):
-        if index not in results and board["name"] == "icebreaker":
-            # The EBR model (hdl/resources.py) rules out a candidate without synthesis.
+        if index not in results:
+            # The resource model (hdl/flow/resources.py) rules out a candidate without
+            # synthesis: its LUT4 on every board, its EBR (iCE40 4-kbit blocks) on the iCE40.
             ii, folding = candidates[index]
             ebr, logic = _model_estimates(network, folding)
             lut4 = logic["lut4"]
             cap = board["capacity"]
+            if board["name"] != "icebreaker":
+                ebr = 0
             if ebr > cap["ebr"] or lut4 > LUT4_MODEL_MARGIN * cap["lut4"]:
                 log(f"fit: {ii} cycles ({','.join(str(f) for f in folding)}): does not fit "
                     f"(model: EBR {ebr} of {cap['ebr']}, LUT4 {lut4} of {cap['lut4']}; "

@@ -94,7 +94,7 @@ def design_report(network, folding, top):
         "input": {"shape": list(network.input.shape), "binarize_threshold": network.input.threshold,
                   "features": network.input.features,
                   "bits_per_feature": top.layers[0][0].in_bits,
-                  "beat_bits": folding[0].simd * top.layers[0][0].in_bits},
+                  "beat_bits": top.in_simd * top.layers[0][0].in_bits},
         "layers": layers,
         "stages": [{"stage": name, "cycles": cycles} for name, cycles in stages],
         "cycles_per_inference": ii,

@@ -114,8 +114,9 @@ def memories(top, image_buffer=None):
         if isinstance(unit, SyncFIFOBuffered):
             out.append(Memory(f"fifo{index}", unit.width, unit.depth - 1, "ram"))
         elif isinstance(unit, SlidingWindow):
-            out.append(Memory(f"window{index}", unit.simd * unit.bits,
-                              unit.rows * unit.width * unit.cf, "ram"))
+            out += [Memory(f"window{index}" + (f".row{row}" if len(unit.memories) > 1 else ""),
+                           width, depth, "ram")
+                    for row, (width, depth) in enumerate(unit.memories)]
         elif isinstance(unit, MatrixVectorUnit):
             out.append(Memory(f"mvau{index}.weights", unit.pe * unit.simd * unit.w_bits,
                               unit.sf * unit.nf, "rom"))
@@ -252,7 +253,8 @@ def window_features(window):
     counters = sum(_bits(n) for n in (window.out_height, window.out_width, window.kernel,
                                       window.kernel, window.cf, window.height + 1))
     address = 5 * _bits(window.rows * window.width * window.cf)
-    width = window.simd * window.bits
+    # Taps mode: each of the T lanes picks its row from the R row memories.
+    width = window.simd * window.bits * (1 if window.taps == 1 else window.rows)
     features = {"width": width, "control": counters + address, "const": 1}
     return features, dict(features)
 
