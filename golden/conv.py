@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import ModelError
-from .model import BINARY, Dense, check_input, check_map, output_encoding
+from .model import BINARY, Dense, check_input, check_map, check_shape, output_encoding
 
 __all__ = ["Conv2D", "im2col", "output_size", "window_simd_choices", "window_order"]
 
@@ -99,9 +99,7 @@ class Conv2D:
     pad_value: int = 0
 
     def __post_init__(self):
-        shape = tuple(int(d) for d in self.in_shape)
-        if len(shape) != 3 or min(shape) < 1:
-            raise ModelError(f"a convolution takes an (H, W, C) map, not shape {self.in_shape!r}")
+        shape = check_shape(self.in_shape, "a convolution's input map (H, W, C)", 3)
         object.__setattr__(self, "in_shape", shape)
         for name in ("kernel", "stride"):
             value = getattr(self, name)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .archive import read_npy
 from .cli import ArgumentParser, run_cli
 from .datasets import load_mnist
 from .errors import ModelError
@@ -25,13 +26,13 @@ from .network import run
 
 
 def _read_npy(path, what):
-    try:
-        array = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as error:
-        raise ModelError(f"{path}: not a readable .npy array for {what} ({error})") from None
-    if not isinstance(array, np.ndarray):
-        raise ModelError(f"{path}: {what} must be a single .npy array, not an archive")
-    return array
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"{path}: no such file for the {what}")
+    with open(path, "rb") as f:
+        if f.read(6) != b"\x93NUMPY":
+            raise ModelError(f"{path}: the {what} must be a single .npy array (np.save)")
+    return read_npy(path, what)
 
 
 def model_inputs(network, array, imported=None):

@@ -37,12 +37,14 @@ Activations
 
 from dataclasses import dataclass, field
 
+import math
+
 import numpy as np
 
 from .errors import ModelError
 from .weights import weight_encoding
 
-__all__ = ["BINARY", "PIXELS", "IntCodes", "InputQuant", "Thresholds", "Bias", "Dense", "Network",
+__all__ = ["check_shape", "VALUE_LIMIT", "BINARY", "PIXELS", "IntCodes", "InputQuant", "Thresholds", "Bias", "Dense", "Network",
            "chain_io", "layer_io", "check_input", "check_map", "output_encoding"]
 
 BINARY = "binary"
@@ -77,11 +79,41 @@ PIXELS = IntCodes(8, 0, 255)
 """Raw 8-bit input pixels, values 0..255: the encoding of an un-binarised first layer."""
 
 
+#: Largest magnitude of a stored threshold, bias or weight value: far above any
+#: accumulator here (fan-in times weight times input times 2**30), and far enough below
+#: 2**63 that the integer arithmetic on it (offsets, shifts) cannot wrap.
+VALUE_LIMIT = 1 << 56
+
+
 def _int_array(value, dtype, what):
+    """``value`` as an integer array of ``dtype``, checked before the conversion: integer
+    typed, and every value within ``dtype`` and :data:`VALUE_LIMIT` (a cast would wrap:
+    uint64 2**64-5 would become -5, int16 255 as int8 -1)."""
     array = np.asarray(value)
     if array.dtype.kind not in "iu":
         raise ModelError(f"{what} must be integers, not {array.dtype}")
+    if array.size:
+        lo, hi = int(array.min()), int(array.max())
+        info = np.iinfo(dtype)
+        bound_lo, bound_hi = max(int(info.min), -VALUE_LIMIT), min(int(info.max), VALUE_LIMIT)
+        if lo < bound_lo or hi > bound_hi:
+            raise ModelError(f"{what} must lie in [{bound_lo}, {bound_hi}], found "
+                             f"{lo if lo < bound_lo else hi}")
     return array.astype(dtype)
+
+
+def check_shape(shape, what, dims=None):
+    """``shape`` as a tuple of positive Python ints; a ModelError for anything else (a
+    float such as 28.9 is refused, not truncated)."""
+    if isinstance(shape, (str, bytes)) or not hasattr(shape, "__iter__"):
+        raise ModelError(f"{what} must be a tuple of positive integers, not {shape!r}")
+    shape = tuple(shape)
+    if (not shape or (dims is not None and len(shape) != dims)
+            or not all(isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d > 0
+                       for d in shape)):
+        raise ModelError(f"{what} must be {dims or 'a tuple of'} positive integers, "
+                         f"not {shape!r}")
+    return tuple(int(d) for d in shape)
 
 
 @dataclass(frozen=True, eq=False)
@@ -112,10 +144,11 @@ class InputQuant:
     table_encoding: IntCodes = None
 
     def __post_init__(self):
-        shape = tuple(self.shape)
-        if not shape or not all(isinstance(d, (int, np.integer)) and d > 0 for d in shape):
-            raise ModelError(f"input shape must be a tuple of positive integers, not {self.shape!r}")
-        object.__setattr__(self, "shape", tuple(int(d) for d in shape))
+        shape = check_shape(self.shape, "the input shape")
+        if math.prod(shape) > 1 << 26:
+            raise ModelError(f"an input of shape {shape} is larger than this tool handles "
+                             f"(2**26 values)")
+        object.__setattr__(self, "shape", shape)
         if (self.table is None) != (self.table_encoding is None):
             raise ModelError("an input table needs its table_encoding, and the other way round")
         if self.table is not None:
@@ -132,7 +165,8 @@ class InputQuant:
             return
         if self.threshold is None:
             return
-        if not isinstance(self.threshold, (int, np.integer)) or not 0 <= self.threshold <= 256:
+        if (not isinstance(self.threshold, (int, np.integer)) or isinstance(self.threshold, bool)
+                or not 0 <= self.threshold <= 256):
             raise ModelError(f"input binarize threshold must be an integer in [0, 256] or "
                              f"None (8-bit pixels), not {self.threshold!r}")
         object.__setattr__(self, "threshold", int(self.threshold))
@@ -413,6 +447,11 @@ class Network:
                 raise ModelError(f"layer {index}: the last layer must be a dense or convolution "
                                  f"layer ending in a Bias (class scores)")
         width = int(np.prod(shape))
+        if self.classes is not None and (
+                isinstance(self.classes, (str, bytes)) or not hasattr(self.classes, "__iter__")
+                or not all(isinstance(c, (str, int)) and not isinstance(c, bool)
+                           for c in self.classes)):
+            raise ModelError(f"class names must be a list of strings, not {self.classes!r}")
         classes = (tuple(str(i) for i in range(width)) if self.classes is None
                    else tuple(str(c) for c in self.classes))
         if len(classes) != width:

@@ -10,16 +10,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import ModelError
-from .model import check_map
+from .model import check_map, check_shape
 
 __all__ = ["MaxPool", "GlobalMaxPool"]
 
 
 def _map_shape(shape, what):
-    shape = tuple(int(d) for d in shape)
-    if len(shape) != 3 or min(shape) < 1:
-        raise ModelError(f"{what} takes an (H, W, C) map, not shape {shape!r}")
-    return shape
+    return check_shape(shape, f"{what}'s input map (H, W, C)", 3)
 
 
 @dataclass(frozen=True, eq=False)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import ModelError
-from .model import IntCodes, Thresholds, chain_io, check_input, check_map
+from .model import IntCodes, Thresholds, chain_io, check_input, check_map, check_shape
 
 __all__ = ["Residual"]
 
@@ -32,7 +32,7 @@ class Residual:
     activation: Thresholds
 
     def __post_init__(self):
-        shape = tuple(int(d) for d in self.in_shape)
+        shape = check_shape(self.in_shape, "a residual block's input map (H, W, C)", 3)
         object.__setattr__(self, "in_shape", shape)
         object.__setattr__(self, "main", tuple(self.main))
         object.__setattr__(self, "skip", tuple(self.skip))

@@ -27,7 +27,7 @@ from golden.conv import window_simd_choices
 from golden.errors import ModelError
 
 __all__ = ["LayerFolding", "divisors", "check_folding", "layer_cycles", "initiation_interval",
-           "compute_layers", "simd_choices", "input_simd", "residual_ends", "stage_cycles"]
+           "compute_layers", "simd_choices", "input_simd", "MAX_WORD_BITS", "word_bits", "residual_ends", "stage_cycles"]
 
 @dataclass(frozen=True)
 class LayerFolding:
@@ -74,6 +74,16 @@ def input_simd(layer, f):
     return min(f.simd, layer.in_shape[2]) if _is_conv(layer) else f.simd
 
 
+#: Widest memory word (bits) a layer's weight memory may have: Amaranth's limit on a
+#: signal's width. ``SIMD*PE*weight bits`` above it cannot be built.
+MAX_WORD_BITS = 65536
+
+
+def word_bits(layer, f):
+    """Bits of one weight-memory word of ``layer`` at folding ``f``: ``SIMD*PE*code bits``."""
+    return f.simd * f.pe * layer.weight_encoding.code_bits
+
+
 def check_folding(network, folding):
     """Raise ModelError naming the first layer whose SIMD/PE does not divide MW/MH (or C
     for a convolution), or a residual block whose two paths end at different PE."""
@@ -91,6 +101,11 @@ def check_folding(network, folding):
         if f.pe < 1 or mh % f.pe:
             raise ModelError(f"layer {i}: PE {f.pe} does not divide MH {mh}; "
                              f"choose one of {divisors(mh)}")
+        if word_bits(layer, f) > MAX_WORD_BITS:
+            raise ModelError(f"layer {i}: SIMD {f.simd} x PE {f.pe} needs {word_bits(layer, f)}-bit "
+                             f"weight words, more than the {MAX_WORD_BITS} bits a memory word "
+                             f"can have; choose fewer lanes (SIMD*PE*weight bits <= "
+                             f"{MAX_WORD_BITS})")
     for main, skip in residual_ends(network):
         if folding[main].pe != folding[skip].pe:
             raise ModelError(f"the residual paths end in layers {main} and {skip} with PE "

@@ -14,6 +14,7 @@ QONNX         the suffix ``.onnx``                        :mod:`.qonnx` (:mod:`.
 ============  ==========================================  ======================
 """
 
+import zlib
 from pathlib import Path
 
 from ..errors import ModelError
@@ -22,9 +23,28 @@ from . import bnnpynq, npz, qonnx, qonnx_export
 __all__ = ["load_model", "save_model"]
 
 
+# What a reader may raise on a damaged file that its own checks did not foresee.
+_DAMAGE = (ValueError, OSError, EOFError, KeyError, IndexError, TypeError, AttributeError,
+           RecursionError, MemoryError, OverflowError, UnicodeError, zlib.error)
+
+
 def load_model(path):
-    """The :class:`~golden.model.Network` stored at ``path``, in any readable format."""
-    path = Path(path)
+    """The :class:`~golden.model.Network` stored at ``path``, in any readable format.
+
+    Every failure is a :class:`~golden.errors.ModelError` with one line: the readers check
+    what they expect, and anything a damaged file raises beyond that is reported as
+    damage, never as a traceback."""
+    try:
+        return _load(Path(path))
+    except ModelError:
+        raise
+    except _DAMAGE as error:
+        text = " ".join(str(error).split())[:160]
+        raise ModelError(f"{path}: damaged or malformed model file "
+                         f"({type(error).__name__}{': ' + text if text else ''})") from None
+
+
+def _load(path):
     if path.is_dir():
         if bnnpynq.is_bnnpynq_folder(path):
             return bnnpynq.load_bnnpynq(path)

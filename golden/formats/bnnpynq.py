@@ -31,7 +31,7 @@ import numpy as np
 
 from ..conv import Conv2D
 from ..errors import ModelError
-from ..model import BINARY, Bias, Dense, InputQuant, IntCodes, Network, Thresholds
+from ..model import VALUE_LIMIT, BINARY, Bias, Dense, InputQuant, IntCodes, Network, Thresholds
 from ..pool import MaxPool
 
 __all__ = ["is_bnnpynq_folder", "read_config", "load_bnnpynq"]
@@ -39,6 +39,8 @@ __all__ = ["is_bnnpynq_folder", "read_config", "load_bnnpynq"]
 _DEFINE = re.compile(r"^\s*#define\s+L(\d+)_([A-Z_]+)\s+(-?\d+)\s*$", re.M)
 _KEYS = ("MW", "MH", "SIMD", "PE", "WMEM", "TMEM", "WPI", "API")
 MNIST_PIXELS = 28 * 28
+_POSITIVE = ("MW", "MH", "SIMD", "PE", "WMEM", "TMEM", "WPI", "API", "K", "IFM_CH", "IFM_DIM",
+             "OFM_CH", "OFM_DIM")
 
 
 def is_bnnpynq_folder(path):
@@ -48,21 +50,36 @@ def is_bnnpynq_folder(path):
 
 def read_config(path):
     """Per-layer parameter dicts from ``config.h``, in layer order."""
-    text = (Path(path) / "config.h").read_text(errors="replace")
+    config = Path(path) / "config.h"
+    if config.stat().st_size > 1 << 20:
+        raise ModelError(f"{config}: {config.stat().st_size} bytes; not a BNN-PYNQ config.h")
+    text = config.read_text(errors="replace")
     layers = {}
     for index, key, value in _DEFINE.findall(text):
+        if len(index) > 4 or len(value) > 9:
+            raise ModelError(f"{config}: L{index}_{key} = {value} is out of range")
         layers.setdefault(int(index), {})[key] = int(value)
     if not layers or sorted(layers) != list(range(len(layers))):
-        raise ModelError(f"{path}/config.h: no consecutive L0.. layer definitions found")
+        raise ModelError(f"{config}: no consecutive L0.. layer definitions found")
+    for index, cfg in layers.items():
+        for key, value in cfg.items():
+            # API 0 has no thresholds; every size and count read here is at least 1.
+            if key in _POSITIVE and value < (0 if key == "API" else 1):
+                raise ModelError(f"{config}: L{index}_{key} is {value}; it must be "
+                                 f"{'non-negative' if key == 'API' else 'positive'}")
     return [layers[i] for i in range(len(layers))]
 
 
 def _read(path, dtype, count):
     if not path.is_file():
         raise ModelError(f"{path}: missing; the BNN-PYNQ folder is incomplete")
+    size = path.stat().st_size
+    if size != count * 8:
+        raise ModelError(f"{path}: {size} bytes ({size / 8:g} values), config.h implies "
+                         f"{count} 8-byte values")
     data = np.fromfile(path, dtype=dtype)
-    if len(data) != count:
-        raise ModelError(f"{path}: {len(data)} values, config.h implies {count}")
+    if dtype == "<i8" and len(data) and np.abs(data).max(initial=0) > VALUE_LIMIT:
+        raise ModelError(f"{path}: a threshold of magnitude above 2**56; the file is damaged")
     return data
 
 
@@ -72,6 +89,9 @@ def _layer_matrix(folder, index, cfg):
     if simd > 64 or mw % simd or mh % pe or cfg["WMEM"] != sf * nf or cfg["TMEM"] != nf:
         raise ModelError(f"{folder}/config.h: layer {index} has inconsistent MW/MH/SIMD/PE/WMEM/TMEM "
                          f"({mw}/{mh}/{simd}/{pe}/{cfg['WMEM']}/{cfg['TMEM']})")
+    # The weight files must exist with their sizes before the matrix is allocated.
+    for p in range(pe):
+        _size_check(folder / f"{index}-{p}-weights.bin", sf * nf)
     bits = np.zeros((mh, mw), np.uint8)
     thresholds = np.zeros((mh, cfg["API"]), np.int64)  # API 0: no threshold files
     lanes = np.arange(simd, dtype=np.uint64)
@@ -83,6 +103,26 @@ def _layer_matrix(folder, index, cfg):
             thresholds[p::pe] = _read(folder / f"{index}-{p}-thres.bin", "<i8",
                                       nf * cfg["API"]).reshape(nf, cfg["API"])
     return bits, thresholds
+
+
+def _size_check(path, count):
+    if not path.is_file():
+        raise ModelError(f"{path}: missing; the BNN-PYNQ folder is incomplete")
+    if path.stat().st_size != count * 8:
+        raise ModelError(f"{path}: {path.stat().st_size} bytes, config.h implies {count} "
+                         f"8-byte words")
+
+
+def _classes(folder):
+    path = folder / "classes.txt"
+    if not path.is_file():
+        return None
+    if path.stat().st_size > 1 << 20:
+        raise ModelError(f"{path}: {path.stat().st_size} bytes; not a list of class names")
+    try:
+        return [line.strip() for line in path.read_text("utf-8").splitlines() if line.strip()]
+    except UnicodeDecodeError:
+        raise ModelError(f"{path}: not UTF-8 text (one class name per line)") from None
 
 
 def _thresholds(folder, index, t, offset):
@@ -106,9 +146,7 @@ def load_bnnpynq(folder):
             raise ModelError(f"{folder}: layer {i} has {cfg['WPI']}-bit weights and "
                              f"{cfg['API']}-bit activations; only W1A1 and W1A2 models are "
                              f"supported yet")
-    classes_file = folder / "classes.txt"
-    classes = ([line.strip() for line in classes_file.read_text().splitlines() if line.strip()]
-               if classes_file.is_file() else None)
+    classes = _classes(folder)
 
     layers = []
     encoding = BINARY
@@ -161,9 +199,7 @@ def load_cnv(folder, configs):
     layers = []
     shape = None
     encoding = IntCodes(8, -128, 255)
-    classes_file = folder / "classes.txt"
-    classes = ([line.strip() for line in classes_file.read_text().splitlines() if line.strip()]
-               if classes_file.is_file() else None)
+    classes = _classes(folder)
     for i, cfg in enumerate(configs):
         conv = "K" in cfg
         keys = (CNV_KEYS if conv else ("MW", "MH")) + ("SIMD", "PE", "WMEM", "TMEM", "WPI", "API")

@@ -61,6 +61,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..archive import NpzArchive
 from ..conv import Conv2D
 from ..errors import ModelError
 from ..model import BINARY, Bias, Dense, InputQuant, IntCodes, Network, Thresholds
@@ -73,6 +74,7 @@ __all__ = ["FORMAT", "VERSION", "save", "load"]
 FORMAT = "bnn-rtl-model"
 VERSION = 3
 READABLE_VERSIONS = (1, 2, 3)
+MAX_JSON_CHARS = 1 << 24
 
 
 def _dense_spec(layer):
@@ -181,17 +183,19 @@ def _field(obj, key, kind, where):
 def load(path):
     """Read and validate a model file written by :func:`save`."""
     path = Path(path)
-    try:
-        archive = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, zipfile.BadZipFile) as error:
-        raise ModelError(f"{path}: not a readable .npz model file ({error})") from None
-    with archive:
-        if not hasattr(archive, "files"):
+    with open(path, "rb") as f:
+        if f.read(6) == b"\x93NUMPY":
             raise ModelError(f"{path}: not a .npz model file (a single .npy array)")
+    with NpzArchive(path) as archive:
+        text = _get(archive, "model.json", path)
+        if text.dtype.kind != "U" or text.shape != () or len(str(text)) > MAX_JSON_CHARS:
+            raise ModelError(f"{path}: model.json must be one JSON text of at most "
+                             f"{MAX_JSON_CHARS} characters, not {text.dtype} {text.shape}")
         try:
-            header = json.loads(str(_get(archive, "model.json", path)[()]))
-        except json.JSONDecodeError as error:
-            raise ModelError(f"{path}: model.json is not valid JSON ({error})") from None
+            header = json.loads(str(text[()]))
+        except (json.JSONDecodeError, RecursionError) as error:
+            raise ModelError(f"{path}: model.json is not valid JSON "
+                             f"({str(error)[:80] or type(error).__name__})") from None
         if not isinstance(header, dict) or header.get("format") != FORMAT:
             raise ModelError(f"{path}: not a {FORMAT} file (model.json has no format {FORMAT!r})")
         if header.get("version") not in READABLE_VERSIONS:
@@ -214,6 +218,9 @@ def load(path):
                   for i, spec in enumerate(_field(header, "layers", list, where))]
         name = _field(header, "name", str, where)
         classes = header.get("classes")
+        if classes is not None and (not isinstance(classes, list)
+                                    or not all(isinstance(c, str) for c in classes)):
+            raise ModelError(f"{where}: field 'classes' must be a list of strings")
         try:
             return Network(name, input_quant, layers, classes)
         except ModelError as error:

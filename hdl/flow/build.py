@@ -114,9 +114,11 @@ def generate_verilog(network, folding, name="bnn_top", interface="axis"):
     """
     from ..axi import AxiStreamTop
     from ..network import NetworkTop
-    from .verilog import to_verilog
-    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-        raise ModelError(f"top-level name {name!r} is not a Verilog identifier")
+    from .verilog import check_identifier, to_verilog
+    try:
+        check_identifier(name)
+    except ValueError as error:
+        raise ModelError(str(error)) from None
     if interface == "axis":
         wrapper = AxiStreamTop(network, folding)
         top = wrapper.top
@@ -199,9 +201,7 @@ def main(argv=None):
     out = Path(args.out) if args.out else Path("build") / re.sub(r"\W", "_", network.name)
     text, report = generate_verilog(network, folding, args.name, args.interface)
     elapsed = time.perf_counter() - start
-    out.mkdir(parents=True, exist_ok=True)
     verilog_path = out / f"{args.name}.v"
-    verilog_path.write_text(text)
     report["folding"] = [str(f) for f in folding]
     report["cycle_budget"] = cycle_budget
     if args.target_fps is not None:
@@ -210,7 +210,13 @@ def main(argv=None):
     report.update({"top": args.name, "verilog": verilog_path.name,
                    "verilog_sha256": hashlib.sha256(text.encode()).hexdigest(),
                    "generation_seconds": round(elapsed, 2)})
-    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    check_out(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        write_atomically({verilog_path: text,
+                          out / "report.json": json.dumps(report, indent=2) + "\n"})
+    except OSError as error:
+        raise ModelError(f"--out {out}: cannot write there ({error.strerror or error})") from None
 
     print(f"model {network.name}: {len(network.layers)} layers -> {verilog_path} "
           f"({len(text) / 1e6:.1f} MB, {elapsed:.1f} s)")
@@ -230,9 +236,44 @@ def main(argv=None):
     return 0
 
 
+def check_out(out):
+    """Refuse an output folder that cannot be one: an existing file, or a path under a file."""
+    out = Path(out)
+    for path in (out, *out.parents):
+        if path.exists():
+            if not path.is_dir():
+                raise ModelError(f"--out {out}: {path} is a file, not a folder; give a folder")
+            break
+
+
+def write_atomically(files):
+    """Write ``{path: text}`` under temporary names, then rename them all: a run that fails
+    before the end leaves no half-written result."""
+    import os
+    temps = []
+    try:
+        for path, text in files.items():
+            temp = path.with_name(f".{path.name}.partial")
+            temp.write_text(text)
+            temps.append((temp, path))
+        for temp, path in temps:
+            os.replace(temp, path)
+    finally:
+        for temp, _ in temps:
+            temp.unlink(missing_ok=True)
+
+
 def check_options(args):
-    """Numbers in range before anything is built: one ``error:`` line otherwise."""
+    """Numbers, names and paths in range before anything is built: one ``error:`` line
+    otherwise."""
     import math
+    from .verilog import check_identifier
+    try:
+        check_identifier(args.name, "--name")
+    except ValueError as error:
+        raise ModelError(str(error)) from None
+    if args.out is not None:
+        check_out(args.out)
     for name in ("cycles", "baud"):
         value = getattr(args, name)
         if value is not None and value < 1:
@@ -253,10 +294,26 @@ def budget(args, clock_hz):
 
 
 def board_main(args):
+    """A board build; a failed one leaves no result behind (nor a folder it made)."""
+    import shutil
+    out = Path(args.out) if args.out else Path("build") / args.board
+    check_out(out)
+    made = not out.exists()
+    # A previous run's results would look like this one's if this one fails.
+    for stale in ("report.json", *(f"bnn_{args.board}.{ext}" for ext in ("bin", "bit"))):
+        (out / stale).unlink(missing_ok=True)
+    try:
+        return _board_main(args, out)
+    except BaseException:
+        if made and out.exists():
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+
+
+def _board_main(args, out):
     from .bitstream import build_board
     start = time.perf_counter()
     network = load_model(args.model or DEFAULT_MODEL)
-    out = Path(args.out) if args.out else Path("build") / args.board
     fit_tried = None
     # With no folding, budget or frame rate given, a board build takes the fastest
     # automatic folding that fits (as --fit does).
@@ -292,7 +349,7 @@ def board_main(args):
     if args.target_fps is not None:
         report["target_fps"] = {"fps": args.target_fps,
                                 "achieved_fps": report["inferences_per_second_at_clock"]}
-    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    write_atomically({out / "report.json": json.dumps(report, indent=2) + "\n"})
     print(f"{'resource':>8} {'used':>6} {'of':>6}")
     for key, value in report["resources"].items():
         print(f"{key:>8} {value['used']:>6} {value['available']:>6}")

@@ -6,8 +6,8 @@ The folding itself and the cycle model it is measured by live with the hardware
 
 from golden.errors import ModelError
 
-from ..folding import (LayerFolding, compute_layers, divisors, initiation_interval,
-                       layer_cycles, residual_ends, simd_choices)
+from ..folding import (MAX_WORD_BITS, LayerFolding, compute_layers, divisors,
+                       initiation_interval, layer_cycles, residual_ends, simd_choices, word_bits)
 
 __all__ = ["DEFAULT_CYCLES", "parse_folding", "auto_folding", "fastest_folding",
            "fastest_cycles", "folding_cost", "cycles_for_fps"]
@@ -38,10 +38,25 @@ def parse_folding(text, n_layers):
     return out
 
 
+def _foldings(layer):
+    """Every buildable folding of ``layer``: SIMD from :func:`simd_choices`, PE dividing
+    MH, weight words within :data:`~hdl.folding.MAX_WORD_BITS`."""
+    return [LayerFolding(simd, pe) for simd in simd_choices(layer)
+            for pe in divisors(layer.out_features)
+            if word_bits(layer, LayerFolding(simd, pe)) <= MAX_WORD_BITS]
+
+
 def fastest_folding(network):
-    """Every compute layer fully unrolled (its largest SIMD, PE = MH)."""
-    return _same_pe_at_residual_ends(network, [LayerFolding(simd_choices(layer)[-1], layer.out_features)
-                                               for layer in compute_layers(network)])
+    """Every compute layer as fast as it can be built: fully unrolled (its largest SIMD,
+    PE = MH) unless the weight word would exceed MAX_WORD_BITS, then the fastest folding
+    within it (fewest lanes among equals)."""
+    out = []
+    for layer in compute_layers(network):
+        full = LayerFolding(simd_choices(layer)[-1], layer.out_features)
+        if word_bits(layer, full) > MAX_WORD_BITS:
+            full = min(_foldings(layer), key=lambda f: (layer_cycles(layer, f), f.simd * f.pe))
+        out.append(full)
+    return _same_pe_at_residual_ends(network, out)
 
 
 def fastest_cycles(network):
@@ -85,7 +100,8 @@ def auto_folding(network, cycles=DEFAULT_CYCLES):
 
     Ties go to the most balanced pair (smallest max(SIMD, PE): narrow streams and short
     popcounts), then to the larger SIMD.
-    A layer that cannot reach the budget even fully unrolled gets its largest SIMD and PE.
+    A layer that cannot reach the budget even fully unrolled gets its fastest buildable
+    folding (weight words within MAX_WORD_BITS).
     The two paths of a residual block end at one PE (the add takes both lane by lane):
     the larger of the two choices.
     """
@@ -97,18 +113,17 @@ def auto_folding(network, cycles=DEFAULT_CYCLES):
     for layer in layers:
         mh = layer.out_features
         best, no_replay = None, None
-        for simd in simd_choices(layer):
-            for pe in divisors(mh):
-                f = LayerFolding(simd, pe)
-                if layer_cycles(layer, f) <= cycles:
-                    key = (simd * pe, max(simd, pe), -simd)
-                    if best is None or key < best[0]:
-                        best = (key, f)
-                    if pe == mh and (no_replay is None
-                                     or folding_cost(layer, f) < folding_cost(layer, no_replay)):
-                        no_replay = f
+        for f in _foldings(layer):
+            if layer_cycles(layer, f) <= cycles:
+                key = (f.simd * f.pe, max(f.simd, f.pe), -f.simd)
+                if best is None or key < best[0]:
+                    best = (key, f)
+                if f.pe == mh and (no_replay is None
+                                   or folding_cost(layer, f) < folding_cost(layer, no_replay)):
+                    no_replay = f
         if best is None:
-            out.append(LayerFolding(simd_choices(layer)[-1], mh))
+            out.append(min(_foldings(layer), key=lambda f: (layer_cycles(layer, f),
+                                                            f.simd * f.pe)))
         elif no_replay is not None and folding_cost(layer, no_replay) < folding_cost(layer, best[1]):
             out.append(no_replay)
         else:
