@@ -288,6 +288,9 @@ def _load_dense(spec, key, lwhere, archive, path):
 def _load_layer(spec, key, lwhere, archive, path):
     """One layer (recursively for residual blocks) from its JSON and arrays."""
     kind = _field(spec, "type", str, lwhere)
+    if kind not in ("dense", "conv", "maxpool", "globalmaxpool", "residual"):
+        raise ModelError(f"{lwhere}: unsupported layer type {kind!r}; use dense, conv, maxpool, "
+                         f"globalmaxpool or residual")
     try:
         if kind == "dense":
             return _load_dense(spec, key, lwhere, archive, path)

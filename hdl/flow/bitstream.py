@@ -298,9 +298,9 @@ def fit_folding(board_name, network, out, *, baud=None, start_cycles=1024, log=p
             if board["name"] != "icebreaker":
                 ebr = 0
             if ebr > cap["ebr"] or lut4 > LUT4_MODEL_MARGIN * cap["lut4"]:
+                ebr_text = f"EBR {ebr} of {cap['ebr']}, " if board["name"] == "icebreaker" else ""
                 log(f"fit: {ii} cycles ({','.join(str(f) for f in folding)}): does not fit "
-                    f"(model: EBR {ebr} of {cap['ebr']}, LUT4 {lut4} of {cap['lut4']}; "
-                    f"not synthesised)")
+                    f"(model: {ebr_text}LUT4 {lut4} of {cap['lut4']}; not synthesised)")
                 used = {k: 0 for k in cap}
                 used["ebr"], used["lut4"] = ebr, lut4
                 tried.append({"cycles": ii, "folding": [str(f) for f in folding], "fits": False,
