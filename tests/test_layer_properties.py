@@ -8,6 +8,7 @@ so a CI run is repeatable.
 """
 
 import numpy as np
+import pytest
 from amaranth.hdl import Module, Value
 from amaranth.lib import stream, wiring
 from amaranth.sim import Simulator
@@ -72,6 +73,13 @@ def simulate(pipe, in_beats, n_out, ready_prob, seed):
     return out
 
 
+LAYER_STRATEGIES = dict(
+    w_index=st.integers(0, len(W_ENCODINGS) - 1), x_index=st.integers(0, len(X_ENCODINGS) - 1),
+    simd=st.integers(1, 6), sf=st.integers(1, 3), pe=st.integers(1, 4), nf=st.integers(1, 3),
+    count=st.integers(0, 3), scaled=st.booleans(), ready_prob=st.sampled_from([1.0, 0.6]),
+    group=st.sampled_from([2, 3, 16]), seed=st.integers(0, 2**32 - 1))
+
+
 @settings(max_examples=60, deadline=None, derandomize=True)
 @given(w_index=st.integers(0, len(W_ENCODINGS) - 1), x_index=st.integers(0, len(X_ENCODINGS) - 1),
        simd=st.integers(1, 6), sf=st.integers(1, 3), pe=st.integers(1, 4), nf=st.integers(1, 3),
@@ -110,3 +118,13 @@ def test_layer_matches_golden(w_index, x_index, simd, sf, pe, nf, count, scaled,
     got = simulate(pipe, in_beats, len(x) * nf, ready_prob, seed)
     lanes = [v for word in got for v in unpack_lanes(word, pe, out_width, signed=not count)]
     assert lanes == y.ravel().tolist()
+
+
+@pytest.mark.slow
+@settings(max_examples=1000, deadline=None, derandomize=True)
+@given(**LAYER_STRATEGIES)
+def test_layer_matches_golden_many(w_index, x_index, simd, sf, pe, nf, count, scaled,
+                                   ready_prob, group, seed):
+    """The same property over 1,000 random configurations (``-m slow``)."""
+    test_layer_matches_golden.hypothesis.inner_test(
+        w_index, x_index, simd, sf, pe, nf, count, scaled, ready_prob, group, seed)

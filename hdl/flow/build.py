@@ -294,7 +294,8 @@ def budget(args, clock_hz):
 
 
 def board_main(args):
-    """A board build; a failed one leaves no result behind (nor a folder it made)."""
+    """A board build; a failed one leaves no result behind, nor an empty folder it made
+    (the tools' working folders ``fit*``/``run*`` stay, with their logs, for a post-mortem)."""
     import shutil
     out = Path(args.out) if args.out else Path("build") / args.board
     check_out(out)
@@ -305,7 +306,7 @@ def board_main(args):
     try:
         return _board_main(args, out)
     except BaseException:
-        if made and out.exists():
+        if made and out.exists() and not any(path.is_file() for path in out.rglob("*")):
             shutil.rmtree(out, ignore_errors=True)
         raise
 
