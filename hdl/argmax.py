@@ -12,8 +12,8 @@ __all__ = ["Argmax"]
 class Argmax(wiring.Component):
     """``label = argmax(scores)``, the lowest index among equal maxima (as :func:`golden.argmax`).
 
-    Takes ``NF = classes/PE`` beats of PE signed scores per vector (class ``nf*PE + p`` in
-    lane ``p``) and emits one beat with the label and every score of the vector. The scores
+    Takes ``NF = ceil(classes/PE)`` beats of PE signed scores per vector (class ``nf*PE + p``
+    in lane ``p``; lanes past the last class, a padded layer's, are ignored) and emits one beat with the label and every score of the vector. The scores
     of a beat are stored, then scanned one per cycle against the running maximum (a later
     class wins only when strictly greater): one comparator and one PE-to-1 multiplexer, a
     short path whatever the number of classes, where a comparison tree over a whole beat
@@ -31,9 +31,7 @@ class Argmax(wiring.Component):
     def __init__(self, *, classes, pe, width):
         for name, value in (("classes", classes), ("pe", pe), ("width", width)):
             check_positive_int(name, value)
-        if classes % pe:
-            raise ValueError(f"PE {pe} does not divide the {classes} classes")
-        self.classes, self.pe, self.width, self.nf = classes, pe, width, classes // pe
+        self.classes, self.pe, self.width, self.nf = classes, pe, width, -(-classes // pe)
         self.label_width = max(1, (classes - 1).bit_length())
         self.latency = pe
         self.cycles = self.nf * (pe + 1)
@@ -62,13 +60,13 @@ class Argmax(wiring.Component):
             m.d.sync += lane.eq(0)
             for k in range(nf_n):
                 with m.If(nf == k):
-                    for p in range(pe):
+                    for p in range(min(pe, self.classes - k * pe)):
                         m.d.sync += self.o.payload.scores[k * pe + p].eq(self.i.payload[p])
         with m.If(scanning):
             value = Array(beat)[lane]
             label = nf * pe + lane
             first = (nf == 0) & (lane == 0)
-            take = first | (value > best)
+            take = (first | (value > best)) & (label < self.classes)
             with m.If(take):
                 m.d.sync += [best.eq(value), best_label.eq(label)]
             last_lane = lane == pe - 1

@@ -8,7 +8,7 @@ from amaranth.lib.wiring import In, Out
 
 from .params import check_positive_int, counter
 
-__all__ = ["WidthConverter"]
+__all__ = ["WidthConverter", "PadGather"]
 
 
 class WidthConverter(wiring.Component):
@@ -83,3 +83,63 @@ class WidthConverter(wiring.Component):
             m.d.sync += [word.eq(self.i.payload), have.eq(1)]
         with m.Elif(last):
             m.d.sync += have.eq(0)
+
+
+class PadGather(wiring.Component):
+    """Gathers vectors of ``length`` codes, ``in_lanes`` per beat, into beats of
+    ``out_lanes`` codes, filling the last beat of each vector with ``pad_code``.
+
+    ``in_lanes`` must divide both ``length`` and ``out_lanes``. Per vector it takes
+    ``length/in_lanes`` beats and emits ``ceil(length/out_lanes)`` beats; code ``k`` of the
+    vector goes to lane ``k mod out_lanes`` of beat ``k // out_lanes``, lanes past the end
+    of the vector hold ``pad_code`` (:mod:`golden.padding`: the layer's padded weights
+    make them add a known constant that its thresholds absorb).
+
+    Latency: an output beat is valid 1 cycle after the input beat that completes it (the
+    vector's last beat completes the padded one); one input beat per cycle.
+    """
+
+    def __init__(self, *, in_lanes, out_lanes, bits, length, pad_code=0):
+        for name, value in (("in_lanes", in_lanes), ("out_lanes", out_lanes), ("bits", bits),
+                            ("length", length)):
+            check_positive_int(name, value)
+        if out_lanes % in_lanes or length % in_lanes:
+            raise ValueError(f"{in_lanes} input lanes must divide the {out_lanes} output lanes "
+                             f"and the vector of {length}")
+        if not 0 <= pad_code < 1 << bits:
+            raise ValueError(f"pad code {pad_code} is not a {bits}-bit code")
+        self.in_lanes, self.out_lanes, self.bits = in_lanes, out_lanes, bits
+        self.length, self.pad_code = length, pad_code
+        self.in_beats = length // in_lanes
+        self.out_beats = -(-length // out_lanes)
+        super().__init__({
+            "i": In(stream.Signature(in_lanes * bits)),
+            "o": Out(stream.Signature(out_lanes * bits)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        a = self.in_lanes * self.bits
+        k = self.out_lanes // self.in_lanes
+        pad = sum(self.pad_code << (lane * self.bits) for lane in range(self.in_lanes))
+        count = Signal(range(k + 1))            # slots filled in the beat being gathered
+        beat = counter(self.in_beats)           # input beat within the vector
+        full = Signal()
+        m.d.comb += self.o.valid.eq(full)
+        take = self.o.valid & self.o.ready
+        m.d.comb += self.i.ready.eq(~self.o.valid | self.o.ready)
+        accept = self.i.valid & self.i.ready
+        slot = Mux(full, 0, count)
+        last = beat == self.in_beats - 1
+        with m.If(accept):
+            for j in range(k):
+                with m.If(slot == j):
+                    m.d.sync += self.o.payload[j * a:(j + 1) * a].eq(self.i.payload)
+                with m.Elif(last & (slot < j)):
+                    # The vector ends in this beat: the slots after it are padding.
+                    m.d.sync += self.o.payload[j * a:(j + 1) * a].eq(pad)
+            m.d.sync += [count.eq(slot + 1), full.eq(last | (slot == k - 1)),
+                         beat.eq(Mux(last, 0, beat + 1))]
+        with m.Elif(take):
+            m.d.sync += [count.eq(0), full.eq(0)]
+        return m

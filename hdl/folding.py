@@ -22,12 +22,13 @@ per inference.
 """
 
 from dataclasses import dataclass
+from math import gcd
 
 from golden.conv import window_simd_choices
 from golden.errors import ModelError
 
 __all__ = ["LayerFolding", "divisors", "check_folding", "layer_cycles", "initiation_interval",
-           "compute_layers", "simd_choices", "input_simd", "MAX_WORD_BITS", "word_bits", "residual_ends", "stage_cycles"]
+           "compute_layers", "simd_choices", "input_simd", "layer_vectors", "MAX_WORD_BITS", "word_bits", "residual_ends", "stage_cycles"]
 
 @dataclass(frozen=True)
 class LayerFolding:
@@ -69,9 +70,13 @@ def simd_choices(layer):
 
 
 def input_simd(layer, f):
-    """Codes per beat of the stream *into* a layer at folding ``f``: its SIMD, except for a
-    convolution in taps mode (SIMD > C), whose window takes one pixel (C codes) per beat."""
-    return min(f.simd, layer.in_shape[2]) if _is_conv(layer) else f.simd
+    """Codes per beat of the stream *into* the network's first layer at folding ``f``: its
+    SIMD, except for a convolution in taps mode (SIMD > C), whose window takes one pixel
+    (C codes) per beat, and for a dense layer whose SIMD does not divide MW, which takes
+    ``gcd(MW, SIMD)`` codes per beat (then gathered to SIMD with padding)."""
+    if _is_conv(layer):
+        return min(f.simd, layer.in_shape[2])
+    return gcd(layer.in_features, f.simd)
 
 
 #: Widest memory word (bits) a layer's weight memory may have: Amaranth's limit on a
@@ -85,22 +90,38 @@ def word_bits(layer, f):
 
 
 def check_folding(network, folding):
-    """Raise ModelError naming the first layer whose SIMD/PE does not divide MW/MH (or C
-    for a convolution), or a residual block whose two paths end at different PE."""
+    """Raise ModelError naming the first layer whose folding cannot be built: a
+    convolution's SIMD must be one of :func:`simd_choices` and its PE divide MH; a dense
+    layer takes any SIMD up to its input vector and any PE up to MH, padded when they do not
+    divide (:mod:`golden.padding`; PE may exceed MH, as BNN-PYNQ's 16 PE for 10
+    classes), except that a dense layer feeding anything but another
+    dense layer (or the argmax) needs PE dividing MH; residual paths end at one PE; weight
+    words fit :data:`MAX_WORD_BITS`."""
     layers = compute_layers(network)
     if len(folding) != len(layers):
         raise ModelError(f"folding has {len(folding)} entries for {len(layers)} dense and "
                          f"convolution layers")
+    vectors = layer_vectors(network, folding)
     for i, (layer, f) in enumerate(zip(layers, folding)):
         mw, mh = layer.in_features, layer.out_features
-        if f.simd < 1 or f.simd not in simd_choices(layer):
-            what = (f"C {layer.in_shape[2]} (nor is it C times a divisor of K "
-                    f"{layer.kernel})" if _is_conv(layer) else f"MW {mw}")
-            raise ModelError(f"layer {i}: SIMD {f.simd} does not divide {what}; "
-                             f"choose one of {simd_choices(layer)}")
-        if f.pe < 1 or mh % f.pe:
-            raise ModelError(f"layer {i}: PE {f.pe} does not divide MH {mh}; "
-                             f"choose one of {divisors(mh)}")
+        if _is_conv(layer) or not vectors[id(layer)][2]:
+            if f.simd < 1 or f.simd not in simd_choices(layer):
+                what = (f"C {layer.in_shape[2]} (nor is it C times a divisor of K "
+                        f"{layer.kernel})" if _is_conv(layer) else f"MW {mw}")
+                raise ModelError(f"layer {i}: SIMD {f.simd} does not divide {what}; "
+                                 f"choose one of {simd_choices(layer)}")
+            if f.pe < 1 or mh % f.pe:
+                raise ModelError(f"layer {i}: PE {f.pe} does not divide MH {mh}; "
+                                 f"choose one of {divisors(mh)}")
+        else:
+            in_vec = vectors[id(layer)][0]
+            if not 1 <= f.simd <= in_vec:
+                raise ModelError(f"layer {i}: SIMD {f.simd} is not in [1, {in_vec}] (the "
+                                 f"layer's {in_vec} inputs)")
+            if f.pe < 1 or (mh % f.pe and not vectors[id(layer)][3]):
+                raise ModelError(f"layer {i}: PE {f.pe} does not divide MH {mh}; choose one of "
+                                 f"{divisors(mh)} (rows are padded only where a dense layer "
+                                 f"or the class decision follows)")
         if word_bits(layer, f) > MAX_WORD_BITS:
             raise ModelError(f"layer {i}: SIMD {f.simd} x PE {f.pe} needs {word_bits(layer, f)}-bit "
                              f"weight words, more than the {MAX_WORD_BITS} bits a memory word "
@@ -112,6 +133,34 @@ def check_folding(network, folding):
                              f"{folding[main].pe} and {folding[skip].pe}; the add takes both "
                              f"lane by lane, give them the same PE")
     return list(folding)
+
+
+def layer_vectors(network, folding):
+    """Per compute layer (keyed by ``id``): ``(in_vec, out_vec, paddable, pe_paddable)``.
+
+    ``in_vec`` is the length of the vector that reaches a dense layer (its MW, or more
+    when the dense layer before it padded its outputs), ``out_vec`` the length it emits
+    (``ceil(MH/PE)*PE``). ``paddable``: a top-level dense layer (padding applies);
+    ``pe_paddable``: its outputs go to another dense layer or the class decision."""
+    layers = getattr(network, "layers", network)
+    fold = dict(zip(map(id, compute_layers(network)), folding))
+    out = {}
+    vec = None
+    for index, layer in enumerate(layers):
+        if hasattr(layer, "weights") and not _is_conv(layer):
+            f = fold[id(layer)]
+            in_vec = max(vec or 0, layer.in_features)
+            nxt = layers[index + 1] if index + 1 < len(layers) else None
+            pe_ok = nxt is None or (hasattr(nxt, "weights") and not _is_conv(nxt))
+            out_vec = -(-layer.out_features // max(f.pe, 1)) * max(f.pe, 1) if pe_ok \
+                else layer.out_features
+            out[id(layer)] = (in_vec, out_vec, True, pe_ok)
+            vec = out_vec
+        else:
+            for inner in compute_layers([layer]):
+                out[id(inner)] = (inner.in_features, inner.out_features, False, False)
+            vec = None
+    return out
 
 
 def residual_ends(network):
@@ -130,11 +179,13 @@ def residual_ends(network):
         yield tuple(index[id(compute_layers(path)[-1])] for path in (block.main, block.skip))
 
 
-def layer_cycles(layer, f):
-    """Issue cycles per inference of a folded layer: ``SF * NF``, times ``OH*OW`` windows
-    for a convolution."""
+def layer_cycles(layer, f, in_vec=None):
+    """Issue cycles per inference of a folded layer: ``SF * NF`` (``SF = ceil(in_vec /
+    SIMD)``, ``NF = ceil(MH / PE)``, padded when they do not divide), times ``OH*OW``
+    windows for a convolution; ``in_vec`` defaults to MW."""
     pixels = layer.out_shape[0] * layer.out_shape[1] if _is_conv(layer) else 1
-    return pixels * (layer.in_features // f.simd) * (layer.out_features // f.pe)
+    sf = -(-(in_vec or layer.in_features) // f.simd)
+    return pixels * sf * -(-layer.out_features // f.pe)
 
 
 def stage_cycles(network, folding):
@@ -142,6 +193,7 @@ def stage_cycles(network, folding):
     module docstring), in order."""
     layers = compute_layers(network)
     fold = dict(zip(map(id, layers), folding))
+    vectors = layer_vectors(network, folding)
     input_bits = network.input.encoding
     bits = 1 if input_bits == "binary" else input_bits.bits
     stages = [("input", network.input.features // input_simd(layers[0], fold[id(layers[0])]))]
@@ -163,7 +215,12 @@ def stage_cycles(network, folding):
                     # The window takes H*W*C/in_simd beats and emits OH*OW*K*K*C/SIMD.
                     stages.append((name + ".window.in", h * w * c // input_simd(layer, f)))
                     stages.append((name + ".window", oh * ow * layer.in_features // f.simd))
-                stages.append((name, layer_cycles(layer, f)))
+                in_vec = vectors[id(layer)][0]
+                if not _is_conv(layer) and in_vec % f.simd:
+                    # Gathered to SIMD with padding from gcd(incoming codes per beat, SIMD).
+                    step = gcd(cpb or input_simd(layer, f), f.simd)
+                    stages.append((name + ".pad", in_vec // step))
+                stages.append((name, layer_cycles(layer, f, in_vec)))
                 cpb = f.pe
                 act = layer.activation
                 bits = act.out_bits if hasattr(act, "out_bits") else bits
@@ -178,7 +235,7 @@ def stage_cycles(network, folding):
     if hasattr(network, "layers"):
         # The argmax scans the scores one per cycle, a beat of PE after each other.
         classes, pe = layers[-1].out_features, fold[id(layers[-1])].pe
-        stages.append(("argmax", classes + classes // pe))
+        stages.append(("argmax", -(-classes // pe) * (pe + 1)))
     return stages
 
 

@@ -1,5 +1,7 @@
 """Network top: the layers of a golden model as a streaming dataflow ending in an argmax."""
 
+from math import gcd
+
 import numpy as np
 from amaranth.hdl import Module, Value
 from amaranth.lib import stream, wiring
@@ -8,12 +10,14 @@ from amaranth.lib.wiring import In, Out
 
 from golden.errors import ModelError
 from golden.model import Bias, Dense, Thresholds
-from golden.packing import AccMap, hw_accumulator, layer_weight_codes, weight_words
+from golden.padding import PAD_CODE, pad_dense, padded_size
+from golden.packing import (AccMap, hw_accumulator, layer_weight_codes, score_width,
+                            weight_words)
 
 from .argmax import Argmax
 from .bias import BiasAdd
-from .dwc import WidthConverter
-from .folding import check_folding, compute_layers, input_simd
+from .dwc import PadGather, WidthConverter
+from .folding import check_folding, compute_layers, input_simd, layer_vectors
 from .mvau import GROUP, MatrixVectorUnit
 from .params import check_positive_int
 from .pool import WindowMax
@@ -149,8 +153,9 @@ class _Builder:
     """Turns a chain of golden layers into units, tracking the stream between them:
     ``cpb`` codes of ``bits`` bits per beat."""
 
-    def __init__(self, folding_by_layer):
+    def __init__(self, folding_by_layer, vectors):
         self.fold = folding_by_layer
+        self.vectors = vectors
         self.layers = []        # (mvau, act) per compute layer, in folding order
 
     def chain(self, layers, cpb, bits, first):
@@ -165,9 +170,22 @@ class _Builder:
                 cpb, bits = units[-1].out_pe, units[-1].out_bits
             elif isinstance(layer, Dense) or hasattr(layer, "dense"):
                 f = self.fold[id(layer)]
-                mvau, act = build_layer(layer, f)
+                in_vec, out_vec, _, _ = self.vectors[id(layer)]
+                padded = (pad_dense(layer, padded_size(in_vec, f.simd), out_vec)
+                          if isinstance(layer, Dense) else layer)
+                mvau, act = build_layer(padded, f)
                 self.layers.append((mvau, act))
-                in_width = input_simd(layer, f) * mvau.in_bits
+                if isinstance(layer, Dense) and in_vec % f.simd:
+                    # SIMD does not divide the vector: gather it to SIMD with padding
+                    # from a beat width that divides both (golden.padding).
+                    step = gcd(cpb or input_simd(layer, f), f.simd)
+                    if width is not None and width != step * mvau.in_bits:
+                        units.append(WidthConverter(width, step * mvau.in_bits))
+                    units.append(PadGather(in_lanes=step, out_lanes=f.simd, bits=mvau.in_bits,
+                                           length=in_vec, pad_code=PAD_CODE))
+                    width = f.simd * mvau.in_bits
+                in_width = (f.simd if isinstance(layer, Dense)
+                            else input_simd(layer, f)) * mvau.in_bits
                 if width is not None and width != in_width:
                     units.append(WidthConverter(width, in_width))
                 if hasattr(layer, "dense"):
@@ -176,9 +194,10 @@ class _Builder:
                                                bits=mvau.in_bits, kernel=layer.kernel,
                                                stride=layer.stride, pad=layer.pad,
                                                pad_value=layer.pad_value))
-                elif not first:
-                    # Two input vectors, so the previous layer can finish the next one
-                    # while this one still reads the current one.
+                elif not first or in_vec % f.simd:
+                    # Two input vectors, so the previous layer (or the padding gather, which
+                    # takes several cycles per beat) can finish the next one while this one
+                    # still reads the current one.
                     units.append(StreamFifo(in_width, 2 * mvau.sf))
                 units += [mvau, act]
                 act_bits = (layer.activation.out_bits
@@ -243,12 +262,15 @@ class NetworkTop(wiring.Component):
         if hasattr(last, "dense") and last.out_shape[:2] != (1, 1):
             raise ModelError(f"the last convolution gives a {last.out_shape} map; the class "
                              f"scores must be one vector (a 1x1 output, or a dense layer)")
-        builder = _Builder(dict(zip(map(id, compute), self.folding)))
+        builder = _Builder(dict(zip(map(id, compute), self.folding)),
+                           layer_vectors(network, self.folding))
         self.units, _, _ = builder.chain(network.layers, None, None, first=True)
         self.layers = builder.layers
         _, last_act = self.layers[-1]
+        # The real classes' scores fit the layer's proven score width (golden); a padded
+        # last layer's accumulator range is wider, its extra lanes are never taken.
         self.argmax = Argmax(classes=compute[-1].out_features, pe=self.folding[-1].pe,
-                             width=last_act.out_width)
+                             width=min(last_act.out_width, score_width(network)))
         first_mvau = self.layers[0][0]
         #: Codes per input beat: layer 0's SIMD (its channels in a window's taps mode).
         self.in_simd = input_simd(compute[0], self.folding[0])
@@ -264,12 +286,14 @@ class NetworkTop(wiring.Component):
         for unit in self.units:
             kind = {MatrixVectorUnit: "mvau", Thresholding: "act", BiasAdd: "act",
                     WidthConverter: "dwc", StreamFifo: "fifo", SlidingWindow: "window",
-                    WindowMax: "pool", ResidualBlock: "residual"}[type(unit)]
+                    WindowMax: "pool", ResidualBlock: "residual", PadGather: "pad"}[type(unit)]
             index = names[kind] = names.get(kind, -1) + 1
             m.submodules[f"{kind}{index}"] = unit
             connect_streams(m, upstream, unit.i)
             upstream = unit.o
         m.submodules.argmax = self.argmax
-        connect_streams(m, upstream, self.argmax.i)
+        m.d.comb += [self.argmax.i.valid.eq(upstream.valid), upstream.ready.eq(self.argmax.i.ready)]
+        m.d.comb += [self.argmax.i.payload[p].eq(upstream.payload[p])
+                     for p in range(self.argmax.pe)]
         wiring.connect(m, self.argmax.o, wiring.flipped(self.o))
         return m

@@ -89,6 +89,20 @@ def test_random_network(verilator, folding):
 
 
 @pytest.mark.parametrize("counts,folding", [
+    # SIMD 24 on 64 inputs (gathered from 8-bit beats), PE 7 on 48 rows, then 2-bit codes
+    # split to single codes and gathered to SIMD 10 over 49 (48 + 1 padded) inputs, PE 4 on
+    # the 10 classes: every pad path of golden.padding.
+    ((3, 1), [LayerFolding(24, 7), LayerFolding(10, 5), LayerFolding(7, 4)]),
+], ids=["padded"])
+def test_padded_network(verilator, counts, folding):
+    network = random_network(9, counts=counts)
+    rng = np.random.default_rng(14)
+    pixels = rng.integers(0, 256, (12, 8, 8), dtype=np.uint8)
+    pixels[0], pixels[1] = 255, 0
+    check_network(network, folding, "net_padded", pixels, stall_runs=((0.5, 0.5), (0.9, 0.2)))
+
+
+@pytest.mark.parametrize("counts,folding", [
     ((3, 1), [LayerFolding(16, 8), LayerFolding(12, 4), LayerFolding(8, 5)]),
     ((2, 3), [LayerFolding(8, 6), LayerFolding(16, 3), LayerFolding(6, 2)]),
 ], ids=["a2_then_binary", "a2_then_a2"])
@@ -136,7 +150,10 @@ def lowbit_network(seed, threshold, specs, sizes=(64, 32, 24, 10)):
     # 8-bit pixels x binary -> 2-bit codes x DoReFa 2-bit -> bits x {0, +-1..8}.
     (None, [(weight_encoding("binary"), 3), (LutWeights.dorefa(2), 1), (ShiftWeights(3), None)],
      [LayerFolding(16, 8), LayerFolding(8, 3), LayerFolding(24, 2)]),
-], ids=["ternary_shift_lut", "binary_lut_shift"])
+    # The same with foldings that pad every layer (ternary, shift and LUT pad lanes).
+    (None, [(TernaryWeights(), 2), (ShiftWeights(1), 1), (LutWeights.dorefa(2), None)],
+     [LayerFolding(12, 5), LayerFolding(9, 5), LayerFolding(5, 3)]),
+], ids=["ternary_shift_lut", "binary_lut_shift", "padded_ternary_shift_lut"])
 def test_lowbit_network(verilator, threshold, specs, folding):
     network = lowbit_network(21, threshold, specs)
     rng = np.random.default_rng(13)
@@ -145,7 +162,8 @@ def test_lowbit_network(verilator, threshold, specs, folding):
     trace = run(network, pixels)
     for layer_trace in trace.layers[:-1]:   # the thresholds really produce several codes
         assert len(np.unique(layer_trace.outputs)) > 1
-    name = "net_lowbit_" + "_".join(layer.weight_encoding.kind for layer in network.layers)
+    name = "net_lowbit_" + "_".join(layer.weight_encoding.kind for layer in network.layers) \
+        + "_" + "_".join(map(str, folding))
     check_network(network, folding, name, pixels, stall_runs=((0.5, 0.5),))
 
 
@@ -168,6 +186,19 @@ def test_lfc_w1a1_mnist(verilator, shared):
     network, images, labels = _lfc(shared, 20)
     folding = choose_folding(network, cycles=2048)
     check_network(network, folding, "net_lfcW1A1_2048", images, stall_runs=())
+
+
+@pytest.mark.parametrize("folding", [
+    "64x8,32x16,64x8,8x16",
+    pytest.param("64x32,32x64,64x32,8x16", marks=pytest.mark.slow),
+], ids=["bnnpynq_simd", "bnnpynq"])
+def test_lfc_w1a1_bnnpynq_folding(verilator, shared, folding):
+    """BNN-PYNQ's own LFC folding (its config.h: SIMD 64 on the 784 pixels, padded to 832,
+    and PE 16 on the 10 classes), and its SIMDs at a quarter of its PEs, reproduced by
+    padding: every score equal to golden on MNIST digits, exact II."""
+    network, images, _ = _lfc(shared, 8)
+    check_network(network, choose_folding(network, folding), "net_lfcW1A1_" + folding.replace(",", "_"),
+                  images, stall_runs=((0.7, 0.7),))
 
 
 @pytest.mark.slow

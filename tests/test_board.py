@@ -105,12 +105,11 @@ def test_board_cli_errors_are_one_line(tmp_path, capsys):
     from golden.cli import run_cli
     from hdl.flow.build import main
     with pytest.raises(SystemExit) as exit_:
-        run_cli(main, ["--board", "icebreaker", "--model", str(MLP), "--folding", "7x3,1x1,1x1",
+        run_cli(main, ["--board", "icebreaker", "--model", str(MLP), "--folding", "785x3,1x1,1x1",
                        "--out", str(tmp_path)])
     assert exit_.value.code == 2
     err = capsys.readouterr().err.strip()
-    assert err == ("error: layer 0: PE 3 does not divide MH 128; "
-                   "choose one of [1, 2, 4, 8, 16, 32, 64, 128]")
+    assert err == ("error: layer 0: SIMD 785 is not in [1, 784] (the layer's 784 inputs)")
 
 
 def test_default_model_accuracy(shared):

@@ -37,8 +37,8 @@ def test_verilog_is_deterministic_across_processes(tmp_path):
 
 
 @pytest.mark.parametrize("args,message", [
-    (["--folding", "5x2,2x1"], "error: layer 0: SIMD 5 does not divide MW 16; choose one of "
-                               "[1, 2, 4, 8, 16]"),
+    (["--folding", "17x2,2x1"], "error: layer 0: SIMD 17 is not in [1, 16] (the layer's 16 "
+                                "inputs)"),
     (["--folding", "4x2"], "error: --folding gives 1 entries for 2 layers"),
     (["--folding", "4by2,2x1"], "error: --folding entry 0 is '4by2'"),
     (["--cycles", "0"], "error: --cycles must be a positive integer, not 0"),
