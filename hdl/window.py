@@ -142,6 +142,7 @@ class SlidingWindow(wiring.Component):
         row_done = Signal()
         release = Signal(range(h + 1))
         m.d.sync += occ.eq(occ + row_done - release)
+        map_done = Signal()
 
         # Writer.
         w_pos = counter(row_words)
@@ -177,9 +178,16 @@ class SlidingWindow(wiring.Component):
                      init=-p * cf)          # ix*CF + c
 
         last_row = oy == oh - 1
-        need = Signal(range(h + 1))         # rows of the map output row oy needs
-        m.d.comb += need.eq(Mux(last_row | (iy0 + k >= h), h, (iy0 + k)[:len(need)]))
-        rows_ok = (low + occ) >= need
+
+        def rows_needed(oy_value, iy0_value):
+            """Rows of the map output row ``oy`` needs (all H for the last one)."""
+            return Mux((oy_value == oh - 1) | (iy0_value + k >= h), h, (iy0_value + k)[:len(need)])
+
+        # Both registers, so that the issue decision is one short comparison (it was the
+        # clock-limiting path: an add, a compare, a mux, an add and a compare).
+        need = Signal(range(h + 1), init=h if oh == 1 or k - p >= h else k - p)
+        have = Signal(range(h + rows + 1))  # rows of this map in (released ones included)
+        rows_ok = have >= need
 
         move = ~self.o.valid | self.o.ready
         issue = move & rows_ok
@@ -228,7 +236,8 @@ class SlidingWindow(wiring.Component):
                             m.d.sync += [ox.eq(0), ix0.eq(-p), ix.eq(-p), col.eq(-p * cf)]
                             with m.If(last_row):
                                 # Map done: release every row, the next map starts H rows on.
-                                m.d.comb += release.eq(h - low)
+                                m.d.comb += [release.eq(h - low), map_done.eq(1)]
+                                m.d.sync += need.eq(rows_needed(0, Const(-p, iy0.shape())))
                                 next_base = wrap_add(base, h * unit)
                                 m.d.sync += [oy.eq(0), low.eq(0), base.eq(next_base),
                                              iy0.eq(-p), iy.eq(-p),
@@ -239,7 +248,9 @@ class SlidingWindow(wiring.Component):
                                 next_low = Mux(iy0 + s <= 0, 0, Mux(iy0 + s >= h, h, iy0 + s))
                                 m.d.comb += release.eq(next_low - low)
                                 m.d.sync += [oy.eq(oy + 1), low.eq(next_low),
+                                             need.eq(rows_needed(oy + 1, iy0 + s)),
                                              iy0.eq(iy0 + s), iy.eq(iy0 + s),
                                              top.eq(wrap_add(top, s * unit)),
                                              row_addr.eq(wrap_add(top, s * unit))]
+        m.d.sync += have.eq(have + row_done - Mux(map_done, h, 0))
         return m

@@ -47,6 +47,35 @@ def nextpnr_fmax(log, clock="sync"):
     return float(fmax), float(target)
 
 
+def _signal(name):
+    """The design signal behind a nextpnr cell or net name: Yosys and nextpnr name mapped
+    cells and nets after the signal they drive plus ``_SB_...``/``$...`` suffixes."""
+    name = re.sub(r"\.(?:[A-Z0-9_]+)$", "", name)      # a cell pin (.CEN, .I3)
+    return re.split(r"_SB_|_TRELLIS_|\$|_DFFLC|_LC$", name)[0]
+
+
+def critical_path(log):
+    """The main clock's critical path in a nextpnr log: ``{"from", "to", "delay_ns",
+    "logic_levels", "carry_hops", "logic_ns", "routing_ns"}`` (signals named as in the
+    design, e.g. ``core.network.window2.iy0[0]``), or None."""
+    match = re.search(r"Critical path report for clock '[^']*' \(posedge -> posedge\):\n(.*?)"
+                      r"\n(?:Info: )?([\d.]+) ns logic, ([\d.]+) ns routing", log, re.S)
+    if not match:
+        return None
+    body = match.group(1)
+    steps = re.findall(r"^Info:\s+(clk-to-q|logic|routing|setup)\s+([\d.]+)\s+([\d.]+)\s+"
+                       r"(?:Source|Net)\s+(\S+)", body, re.M)
+    nets = [name for kind, _, _, name in steps if kind == "routing"]
+    sinks = re.findall(r"Sink (\S+)", body)
+    logic = [name for kind, _, _, name in steps if kind == "logic"]
+    if not steps or not sinks:
+        return None
+    return {"from": _signal(nets[0] if nets else steps[0][3]), "to": _signal(sinks[-1]),
+            "delay_ns": float(steps[-1][2]), "logic_levels": len(logic),
+            "carry_hops": sum(name.endswith(("COUT", "$CARRY.COUT")) for name in logic),
+            "logic_ns": float(match.group(2)), "routing_ns": float(match.group(3))}
+
+
 def check_fit(used, capacity, device, ii):
     """Raise a one-line :class:`BoardBuildError` naming every resource over capacity."""
     over = [f"{k.upper()} {v} of {capacity[k]} ({100 * v / capacity[k]:.0f} %)"
@@ -117,8 +146,10 @@ def build_board(board_name, network, folding, out, *, baud=None, target_hz=30e6,
                                   f"{(errors or text.strip().splitlines() or ['no output'])[-1]}")
         fmax, _ = nextpnr_fmax(tim)
         passed = result.returncode == 0 and fmax is not None and fmax * 1e6 >= clock["freq_hz"]
+        path = critical_path(tim)
         runs.append({"clock_mhz": round(clock["freq_hz"] / 1e6, 3), "fmax_mhz": fmax,
-                     "passed": passed, "place_route_s": round(seconds, 1)})
+                     "passed": passed, "place_route_s": round(seconds, 1),
+                     "critical_path": path})
         log(f"place and route at {clock['freq_hz'] / 1e6:.2f} MHz: Fmax {fmax} MHz, "
             f"{'timing met' if passed else 'timing failed'} ({seconds:.0f} s)")
         if passed:
@@ -126,7 +157,7 @@ def build_board(board_name, network, folding, out, *, baud=None, target_hz=30e6,
             times["pack_s"] += seconds
             if result.returncode:
                 raise BoardBuildError(f"bitstream packing failed: {result.stderr.strip()[-300:]}")
-            best = {"dir": run_dir, "clock": clock, "fmax": fmax, "used": used}
+            best = {"dir": run_dir, "clock": clock, "fmax": fmax, "used": used, "path": path}
             try:
                 higher = board["clock"](fmax * 1e6)["freq_hz"]
             except ValueError:
@@ -167,6 +198,7 @@ def build_board(board_name, network, folding, out, *, baud=None, target_hz=30e6,
     return {
         "board": board["name"], "device": device, "bitstream": bitstream.name,
         "clock_mhz": round(clk_hz / 1e6, 3), "fmax_mhz": best["fmax"],
+        "critical_path": best["path"],
         "clock": {k: v for k, v in best["clock"].items() if k != "freq_hz"},
         "uart": {"baud": baud, "divisor": divisor, "actual_baud": round(clk_hz / divisor)},
         "link": link,

@@ -357,6 +357,11 @@ def _board_main(args, out):
     print(f"clock {report['clock_mhz']} MHz (nextpnr Fmax {report['fmax_mhz']} MHz), "
           f"{report['cycles_per_inference']} cycles per inference, "
           f"{report['inferences_per_second_at_clock']} inferences/s")
+    path = report.get("critical_path")
+    if path:
+        print(f"critical path: {path['from']} -> {path['to']}, {path['logic_levels']} logic "
+              f"levels ({path['carry_hops']} carry hops), {path['delay_ns']} ns "
+              f"({path['logic_ns']} logic, {path['routing_ns']} routing)")
     link = report["link"]
     print(f"link: {report['uart']['baud']} baud (divisor {report['uart']['divisor']}), "
           f"{link['request_bytes']} bytes per request, {link['answer_bytes']} per answer: "
