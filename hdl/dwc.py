@@ -6,7 +6,7 @@ from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .params import check_positive_int, counter
+from .params import check_code, check_positive_int, counter
 
 __all__ = ["WidthConverter", "PadGather"]
 
@@ -106,8 +106,7 @@ class PadGather(wiring.Component):
         if out_lanes % in_lanes or length % in_lanes:
             raise ValueError(f"{in_lanes} input lanes must divide the {out_lanes} output lanes "
                              f"and the vector of {length}")
-        if not 0 <= pad_code < 1 << bits:
-            raise ValueError(f"pad code {pad_code} is not a {bits}-bit code")
+        check_code("pad code", pad_code, bits)
         self.in_lanes, self.out_lanes, self.bits = in_lanes, out_lanes, bits
         self.length, self.pad_code = length, pad_code
         self.in_beats = length // in_lanes

@@ -2,13 +2,19 @@
 
 from amaranth.hdl import Signal
 
-__all__ = ["check_positive_int", "counter"]
+__all__ = ["check_positive_int", "check_code", "counter"]
 
 
 def check_positive_int(name, value):
     """Raise ``TypeError`` unless ``value`` is an ``int`` (not a bool) of at least 1."""
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise TypeError(f"{name} must be a positive integer, not {value!r}")
+
+
+def check_code(name, value, bits):
+    """Raise ``ValueError`` unless ``value`` is a ``bits``-bit code (``0 <= value < 2**bits``)."""
+    if not 0 <= value < 1 << bits:
+        raise ValueError(f"{name} {value} is not a {bits}-bit code")
 
 
 def counter(n, **kwargs):

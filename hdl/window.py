@@ -7,7 +7,7 @@ from amaranth.lib.wiring import In, Out
 
 from golden.conv import window_simd_choices
 
-from .params import check_positive_int, counter
+from .params import check_code, check_positive_int, counter
 
 __all__ = ["SlidingWindow", "window_rows"]
 
@@ -84,8 +84,7 @@ class SlidingWindow(wiring.Component):
         if min(height, width) + 2 * pad < kernel:
             raise ValueError(f"the {kernel}x{kernel} kernel does not fit a {height}x{width} "
                              f"map with padding {pad}")
-        if not 0 <= pad_value < 1 << bits:
-            raise ValueError(f"pad value {pad_value} is not a {bits}-bit code")
+        check_code("pad value", pad_value, bits)
         self.height, self.width, self.channels = height, width, channels
         self.simd, self.bits = simd, bits
         self.taps = simd // channels if simd > channels else 1
