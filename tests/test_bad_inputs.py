@@ -476,6 +476,19 @@ def test_bad_options_and_paths_each_give_one_error_line(tmp_path, capsys):
                          contains=words)
 
 
+def test_model_writers_refuse_bad_output_paths(tmp_path, capsys):
+    from golden.convert import main as convert_main
+    from golden.qonnx import main as qonnx_main
+    model = tmp_path / "m.npz"
+    save_model(small_network(), model)
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    for out in (afile / "x.npz", tmp_path / "missing" / "x.npz", tmp_path):
+        assert_one_error(capsys, convert_main, [str(model), "--out", str(out)])
+    assert_one_error(capsys, qonnx_main, ["export", str(model), "--out", str(afile / "x.onnx")])
+    assert afile.read_text() == "x" and sorted(p.name for p in tmp_path.iterdir()) == ["afile", "m.npz"]
+
+
 def test_the_widest_memory_word_is_never_chosen_and_refused_when_given():
     """Fully unrolled, the default MLP's first layer would need 784*256-bit weight words
     (over Amaranth's 65,536-bit limit): the automatic folding stays within it and an

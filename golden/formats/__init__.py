@@ -14,6 +14,7 @@ QONNX         the suffix ``.onnx``                        :mod:`.qonnx` (:mod:`.
 ============  ==========================================  ======================
 """
 
+import os
 import zlib
 from pathlib import Path
 
@@ -67,4 +68,17 @@ def save_model(network, path):
     if writer is None:
         raise ModelError(f"{path}: cannot write a model as {path.suffix or 'a file without a suffix'!r}; "
                          f"name the output .npz or .onnx")
-    writer(network, path)
+    if path.is_dir():
+        raise ModelError(f"{path}: is a folder; give a file name ending in {path.suffix}")
+    if not path.parent.is_dir():
+        raise ModelError(f"{path}: the folder {path.parent} does not exist (or is a file); "
+                         f"create it first")
+    # Written under a temporary name and renamed: a failed write leaves no partial model.
+    temp = path.with_name(f".partial-{path.name}")
+    try:
+        writer(network, temp)
+        os.replace(temp, path)
+    except OSError as error:
+        raise ModelError(f"{path}: cannot write the model ({error.strerror or error})") from None
+    finally:
+        temp.unlink(missing_ok=True)
