@@ -42,7 +42,7 @@ class SlidingWindow(wiring.Component):
     The rows live in a ring of ``R`` rows (:func:`window_rows`): one memory of
     ``R*W*CF`` words of ``SIMD*bits`` bits, or in taps mode ``R`` memories (one per ring
     row) of ``W`` pixels, all read at the same column, lane ``j`` taking the row its tap
-    needs. The writer takes a row when the ring has a free row; the reader emits output
+    needs (in flip-flops when a row holds at most :attr:`REGISTER_ROW_BITS` bits). The writer takes a row when the ring has a free row; the reader emits output
     row ``oy`` once the map's rows up to ``oy*S - P + K - 1`` (all ``H`` rows for the last
     output row, so that every row is released) are in, and releases the rows no later
     window needs. A map can start streaming in while the previous one's last windows are
@@ -101,6 +101,13 @@ class SlidingWindow(wiring.Component):
             "o": Out(stream.Signature(simd * bits)),
         })
 
+    #: Taps mode keeps a row memory of at most this many bits in flip-flops.
+    REGISTER_ROW_BITS = 512
+
+    @property
+    def row_in_registers(self):
+        return self.taps > 1 and self.width * self.in_simd * self.bits <= self.REGISTER_ROW_BITS
+
     @property
     def memories(self):
         """``[(width, depth)]`` of the ring's memories."""
@@ -125,8 +132,11 @@ class SlidingWindow(wiring.Component):
             wr, rd = buffer.write_port(), buffer.read_port()
         else:
             banks = []
+            # A small row (a first layer's few channels) in flip-flops: a block RAM per
+            # row would hold a few hundred bits in 4 kbit (iCE40) or 18 kbit (ECP5).
+            attrs = {"ram_style": "registers"} if self.row_in_registers else None
             for index in range(rows):
-                bank = Memory(shape=unsigned(word), depth=max(2, w), init=[])
+                bank = Memory(shape=unsigned(word), depth=max(2, w), init=[], attrs=attrs)
                 m.submodules[f"row{index}"] = bank
                 banks.append((bank.write_port(), bank.read_port()))
 

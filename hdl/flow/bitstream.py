@@ -86,6 +86,11 @@ def check_fit(used, capacity, device, ii):
                               f"--cycles {2 * ii}")
 
 
+# nextpnr seeds tried in turn when placement fails at high utilisation (deterministic).
+PLACEMENT_SEEDS = (1, 2, 3)
+_UNPLACED = "Unable to find legal placement"
+
+
 def _run(cmd, cwd, tools):
     tool = shutil.which(tools.get(cmd[0], cmd[0]))
     if tool is None:
@@ -131,12 +136,19 @@ def build_board(board_name, network, folding, out, *, baud=None, target_hz=30e6,
                                                     clock)
         times["synthesis_s"] += seconds
         check_fit(used, capacity, device, ii)
-        result, seconds = _run(pnr, run_dir, tools)
-        times["place_route_s"] += seconds
-        tim = (run_dir / f"{name}.tim").read_text() if (run_dir / f"{name}.tim").exists() else ""
-        if result.returncode and "Max frequency" not in tim:
+        # A design near the chip's size (the iCEBreaker default fills 95 % of its logic
+        # cells) may fail to place from one seed and place from another: try a few.
+        for seed in PLACEMENT_SEEDS:
+            result, seconds = _run(pnr + ["--seed", str(seed)], run_dir, tools)
+            times["place_route_s"] += seconds
+            tim = ((run_dir / f"{name}.tim").read_text()
+                   if (run_dir / f"{name}.tim").exists() else "")
             text = (result.stderr or "") + "\n" + tim
-            if "no BELs remaining" in text:
+            if not (result.returncode and _UNPLACED in text):
+                break
+            log(f"placement failed with seed {seed} ({seconds:.0f} s)")
+        if result.returncode and "Max frequency" not in tim:
+            if "no BELs remaining" in text or _UNPLACED in text:
                 raise BoardBuildError(
                     f"the design does not fit {device} in placement: its {used.get('lut4')} "
                     f"LUT4 and flip-flops need more logic cells than the {capacity.get('lut4')} "

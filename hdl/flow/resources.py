@@ -114,8 +114,9 @@ def memories(top, image_buffer=None):
         if isinstance(unit, SyncFIFOBuffered):
             out.append(Memory(f"fifo{index}", unit.width, unit.depth - 1, "ram"))
         elif isinstance(unit, SlidingWindow):
+            kind = "registers" if unit.row_in_registers else "ram"
             out += [Memory(f"window{index}" + (f".row{row}" if len(unit.memories) > 1 else ""),
-                           width, depth, "ram")
+                           width, depth, kind)
                     for row, (width, depth) in enumerate(unit.memories)]
         elif isinstance(unit, MatrixVectorUnit):
             out.append(Memory(f"mvau{index}.weights", unit.pe * unit.simd * unit.w_bits,
