@@ -176,3 +176,29 @@ def test_default_baud_is_the_fastest_standard_rate_within_2_percent():
     assert choose_baud(35.25e6) == 1_000_000      # 3, 2 and 1.5 Mbaud: 2.1 % off
     assert choose_baud(25e6) == 1_500_000         # ULX3S oscillator: 1.96 % off
     assert choose_baud(30e6, 115200) == 115200
+
+
+def test_critical_path_is_read_from_the_nextpnr_log():
+    """The report names the launching flip-flop and the capturing signal of the main
+    clock's critical path as the design calls them, with its logic levels (a log excerpt
+    in nextpnr 0.11's format, one path)."""
+    from hdl.flow.bitstream import critical_path
+    log = """Info: Critical path report for clock 'clk' (posedge -> posedge):
+Info:       type curr  total name
+Info:   clk-to-q  1.39  1.39 Source core.network.window1.occ_SB_DFFSR_Q_D_SB_LUT4_O_LC.O
+Info:    routing  2.95  4.34 Net core.network.window1.low_SB_DFFESR_Q_2_D[0] (4,30) -> (7,29)
+Info:                          Sink core.network.act0.o__valid_SB_LUT4_I3_LC.I2
+Info:      logic  1.21  5.55 Source core.network.act0.o__valid_SB_LUT4_I3_LC.O
+Info:    routing  0.00  5.55 Net core.network.act0.x (7,29) -> (7,29)
+Info:                          Sink core.network.window0.have_SB_DFFSR_Q_D_SB_LUT4_O_LC.CIN
+Info:      logic  0.28  5.83 Source core.network.window0.have_SB_DFFSR_Q_D_SB_LUT4_O_LC.COUT
+Info:    routing  0.66  6.49 Net core.network.window0.y (11,3) -> (11,3)
+Info:                          Sink core.network.window0.have_SB_DFFSR_Q_D_SB_LUT4_O_LC.I3
+Info:      setup  0.82  7.31 Source core.network.window0.have_SB_DFFSR_Q_D_SB_LUT4_O_LC.I3
+Info: 3.70 ns logic, 3.61 ns routing
+"""
+    assert critical_path(log) == {
+        "from": "core.network.window1.occ", "to": "core.network.window0.have",
+        "delay_ns": 7.31, "logic_levels": 2, "carry_hops": 1, "logic_ns": 3.7,
+        "routing_ns": 3.61}
+    assert critical_path("no timing here") is None

@@ -51,7 +51,8 @@ def _signal(name):
     """The design signal behind a nextpnr cell or net name: Yosys and nextpnr name mapped
     cells and nets after the signal they drive plus ``_SB_...``/``$...`` suffixes."""
     name = re.sub(r"\.(?:[A-Z0-9_]+)$", "", name)      # a cell pin (.CEN, .I3)
-    return re.split(r"_SB_|_TRELLIS_|\$|_DFFLC|_LC$", name)[0]
+    # A cell Yosys generated ("...window2.$auto$...") is named after its component.
+    return re.split(r"_SB_|_TRELLIS_|\$|_DFFLC|_LC$", name)[0].rstrip(".") or name
 
 
 def critical_path(log):
@@ -70,7 +71,9 @@ def critical_path(log):
     logic = [name for kind, _, _, name in steps if kind == "logic"]
     if not steps or not sinks:
         return None
-    return {"from": _signal(nets[0] if nets else steps[0][3]), "to": _signal(sinks[-1]),
+    # The launching flip-flop: the clk-to-q step's cell (a packed cell is named after it).
+    start = steps[0][3] if steps[0][0] == "clk-to-q" else (nets[0] if nets else steps[0][3])
+    return {"from": _signal(start), "to": _signal(sinks[-1]),
             "delay_ns": float(steps[-1][2]), "logic_levels": len(logic),
             "carry_hops": sum(name.endswith(("COUT", "$CARRY.COUT")) for name in logic),
             "logic_ns": float(match.group(2)), "routing_ns": float(match.group(3))}
