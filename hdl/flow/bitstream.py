@@ -104,6 +104,16 @@ def _run(cmd, cwd, tools):
     return result, time.perf_counter() - start
 
 
+def _last_error(result, log_path):
+    """The last ``ERROR`` line of a tool's output or log file (the tools write the reason
+    to their log, not always to stderr), shortened to one line."""
+    text = (result.stderr or "") + "\n" + (log_path.read_text(errors="replace")
+                                           if log_path.exists() else "")
+    errors = [line.strip() for line in text.splitlines() if "ERROR" in line]
+    last = errors[-1] if errors else (text.strip().splitlines() or ["no output"])[-1]
+    return f"{last[:300]} (log: {log_path})"
+
+
 def _top_name(board):
     return f"bnn_{board['name']}"
 
@@ -265,7 +275,7 @@ def _synthesize(board, network, folding, out, baud, clock):
     commands = json.loads((out / f"build_{name}.json").read_text())["commands"]
     result, seconds = _run(commands[0], out, board["tools"])
     if result.returncode:
-        raise BoardBuildError(f"synthesis failed: {result.stderr.strip()[-300:]}")
+        raise BoardBuildError(f"synthesis failed: {_last_error(result, out / f'{name}.rpt')}")
     used = board["summary"](cell_counts((out / f"{name}.rpt").read_text()))
     if "packed_cell" in board:
         # LUT4 and flip-flop counts alone do not say whether the design fits: a flip-flop
