@@ -202,3 +202,14 @@ Info: 3.70 ns logic, 3.61 ns routing
         "delay_ns": 7.31, "logic_levels": 2, "carry_hops": 1, "logic_ns": 3.7,
         "routing_ns": 3.61}
     assert critical_path("no timing here") is None
+
+
+def test_a_tool_failure_names_the_logs_last_error(tmp_path):
+    """Yosys writes its reason to the log, not to stderr: the one-line error carries it."""
+    import subprocess
+    from hdl.flow.bitstream import _last_error
+    log = tmp_path / "top.rpt"
+    log.write_text("2.46 Executing ABC9.\nERROR: Assert `x' failed in rtlil.cc:3091.\n")
+    result = subprocess.CompletedProcess([], 1, stdout="", stderr="")
+    assert _last_error(result, log) == f"ERROR: Assert `x' failed in rtlil.cc:3091. (log: {log})"
+    assert _last_error(result, tmp_path / "none.rpt").startswith("no output")
