@@ -145,8 +145,9 @@ class MatrixVectorUnit(wiring.Component):
         if nf_n > 1:
             # One input vector (MW codes) is small: kept in flip-flops so that the block
             # RAMs stay free for weights ("registers" is understood by Yosys and Vivado).
+            # At least 2 words: a 1-word memory has a 0-bit address ("[-1:0]" in Verilog).
             m.submodules.inputs = inputs = Memory(shape=unsigned(simd * self.in_bits),
-                                                  depth=sf_n, init=[],
+                                                  depth=max(2, sf_n), init=[],
                                                   attrs={"ram_style": "registers"})
             in_wr, in_rd = inputs.write_port(), inputs.read_port()
             m.d.comb += [

@@ -5,7 +5,7 @@ from math import gcd
 import numpy as np
 from amaranth.hdl import Module, Value
 from amaranth.lib import stream, wiring
-from amaranth.lib.fifo import SyncFIFOBuffered
+from amaranth.lib.fifo import SyncFIFO, SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
 from golden.errors import ModelError
@@ -55,12 +55,16 @@ def build_layer(layer, f, group=GROUP):
 
 
 class StreamFifo(wiring.Component):
-    """``SyncFIFOBuffered`` with ``i``/``o`` stream ports (``depth`` words)."""
+    """A FIFO of ``depth`` words with ``i``/``o`` stream ports: ``SyncFIFOBuffered`` (its
+    words in a memory, block RAM when large), or for ``depth <= 2`` a ``SyncFIFO`` (two
+    registers): a buffered FIFO of 2 keeps 1 word in a memory with a 0-bit address, which
+    Verilog writes as ``[-1:0]``."""
 
     def __init__(self, width, depth):
         check_positive_int("depth", depth)
         self.width, self.depth = width, depth
-        self.fifo = SyncFIFOBuffered(width=width, depth=depth)
+        self.fifo = (SyncFIFO(width=width, depth=depth) if depth <= 2
+                     else SyncFIFOBuffered(width=width, depth=depth))
         super().__init__({"i": In(stream.Signature(width)), "o": Out(stream.Signature(width))})
 
     def elaborate(self, platform):

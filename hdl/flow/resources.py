@@ -99,7 +99,7 @@ def silence(top):
 def memories(top, image_buffer=None):
     """The memories of a :class:`hdl.network.NetworkTop` (and of the serial accelerator's
     frame buffer, given as ``(width, depth)``)."""
-    from amaranth.lib.fifo import SyncFIFOBuffered
+    from amaranth.lib.fifo import SyncFIFO, SyncFIFOBuffered
     from ..channelwise import ChannelwiseUnit
     from ..mvau import MatrixVectorUnit
     from ..window import SlidingWindow
@@ -113,6 +113,8 @@ def memories(top, image_buffer=None):
         index = count[kind] = count.get(kind, -1) + 1
         if isinstance(unit, SyncFIFOBuffered):
             out.append(Memory(f"fifo{index}", unit.width, unit.depth - 1, "ram"))
+        elif isinstance(unit, SyncFIFO):
+            out.append(Memory(f"fifo{index}", unit.width, unit.depth, "registers"))
         elif isinstance(unit, SlidingWindow):
             kind = "registers" if unit.row_in_registers else "ram"
             out += [Memory(f"window{index}" + (f".row{row}" if len(unit.memories) > 1 else ""),
@@ -232,9 +234,22 @@ def fifo_features(fifo):
     return features, dict(features)
 
 
+def register_fifo_features(fifo):
+    """Features of an ``amaranth.lib.fifo.SyncFIFO`` of depth <= 2 (words in flip-flops),
+    counted as a buffered FIFO plus its words in registers (a rough, conservative guess:
+    not fitted)."""
+    lut, ff = fifo_features(fifo)
+    ff = dict(ff, width=ff["width"] * (fifo.depth + 1))
+    return lut, ff
+
+
 def dwc_features(dwc):
-    """Features of a :class:`hdl.dwc.WidthConverter`."""
-    a, b = dwc.in_width, dwc.out_width
+    """Features of a :class:`hdl.dwc.WidthConverter` (and of a
+    :class:`hdl.dwc.PadGather`, a gather with padding: not fitted separately)."""
+    if hasattr(dwc, "out_lanes"):
+        a, b = dwc.in_lanes * dwc.bits, dwc.out_lanes * dwc.bits
+    else:
+        a, b = dwc.in_width, dwc.out_width
     wide = max(a, b)
     features = {"wide": wide if a != b else 0, "control": _bits(wide // min(a, b) + 1),
                 "const": int(a != b)}
@@ -281,10 +296,10 @@ def broadcast_features(broadcast):
 
 def _model_of(unit):
     """``(kind, features function)`` of a generated unit."""
-    from amaranth.lib.fifo import SyncFIFOBuffered
+    from amaranth.lib.fifo import SyncFIFO, SyncFIFOBuffered
     from ..argmax import Argmax
     from ..channelwise import ChannelwiseUnit
-    from ..dwc import WidthConverter
+    from ..dwc import PadGather, WidthConverter
     from ..mvau import MatrixVectorUnit
     from ..pool import WindowMax
     from ..residual import AddStreams, Broadcast
@@ -292,7 +307,9 @@ def _model_of(unit):
     for cls, kind, func in ((MatrixVectorUnit, "mvau", mvau_features),
                             (ChannelwiseUnit, "act", act_features),
                             (SyncFIFOBuffered, "fifo", fifo_features),
+                            (SyncFIFO, "fifo", register_fifo_features),
                             (WidthConverter, "dwc", dwc_features),
+                            (PadGather, "dwc", dwc_features),
                             (Argmax, "argmax", argmax_features),
                             (SlidingWindow, "window", window_features),
                             (WindowMax, "pool", pool_features),
