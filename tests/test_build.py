@@ -11,6 +11,7 @@ import pytest
 from golden.model import Bias
 from golden.formats.npz import save
 from hdl.folding import LayerFolding, initiation_interval
+from hdl.flow.build import choose_folding
 from hdl.flow.plan import auto_folding
 from tests.test_golden import small_network
 
@@ -194,3 +195,17 @@ def test_auto_folding_is_balanced_to_the_fastest_reachable_interval(capsys):
     budget, note = budget_note(network, 1)
     assert budget == {"requested": 1, "fastest": floor} and str(floor) in note
     assert budget_note(network, floor)[1] is None
+
+
+def test_no_zero_width_signals_in_the_verilog():
+    """A 0-bit signal comes out as ``wire [-1:0]``, which Verilog reads as two bits and
+    verilator -Wall flags: none in a residual net (1-word FIFOs and replay buffers), a
+    taps-mode conv net or a padded dense net."""
+    from hdl.flow.build import generate_verilog
+    from sim_tests.test_conv_network import pooled_network, residual_network
+    from sim_tests.test_network import random_network
+    cases = [(residual_network(41), "1x2,2x2,4x2,4x3"), (pooled_network(31), "3x4,12x2,8x3"),
+             (random_network(9, counts=(3, 1)), "24x7,10x5,7x4")]
+    for network, folding in cases:
+        text, _ = generate_verilog(network, choose_folding(network, folding))
+        assert "[-1:0]" not in text, folding
