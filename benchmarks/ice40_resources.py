@@ -29,13 +29,11 @@ from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
 from golden.model import BINARY, Bias, Dense, IntCodes, Thresholds
-from golden.packing import weight_words
 from golden.weights import weight_encoding
 from hdl.flow import resources
 from hdl.argmax import Argmax
 from hdl.dwc import WidthConverter
 from hdl.folding import LayerFolding
-from hdl.mvau import MatrixVectorUnit
 from hdl.network import build_layer
 from hdl.pool import WindowMax
 from hdl.flow.verilog import to_verilog
