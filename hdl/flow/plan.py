@@ -46,17 +46,17 @@ def _foldings(layer):
             if word_bits(layer, LayerFolding(simd, pe)) <= MAX_WORD_BITS]
 
 
+def _fastest(layer):
+    """The buildable folding of ``layer`` with the fewest cycles (fewest lanes among
+    equals): fully unrolled (its largest SIMD, PE = MH) unless its weight word would
+    exceed MAX_WORD_BITS."""
+    return min(_foldings(layer), key=lambda f: (layer_cycles(layer, f), f.simd * f.pe))
+
+
 def fastest_folding(network):
-    """Every compute layer as fast as it can be built: fully unrolled (its largest SIMD,
-    PE = MH) unless the weight word would exceed MAX_WORD_BITS, then the fastest folding
-    within it (fewest lanes among equals)."""
-    out = []
-    for layer in compute_layers(network):
-        full = LayerFolding(simd_choices(layer)[-1], layer.out_features)
-        if word_bits(layer, full) > MAX_WORD_BITS:
-            full = min(_foldings(layer), key=lambda f: (layer_cycles(layer, f), f.simd * f.pe))
-        out.append(full)
-    return _same_pe_at_residual_ends(network, out)
+    """Every compute layer as fast as it can be built (:func:`_fastest`)."""
+    return _same_pe_at_residual_ends(network, [_fastest(layer)
+                                               for layer in compute_layers(network)])
 
 
 def fastest_cycles(network):
@@ -122,8 +122,7 @@ def auto_folding(network, cycles=DEFAULT_CYCLES):
                                    or folding_cost(layer, f) < folding_cost(layer, no_replay)):
                     no_replay = f
         if best is None:
-            out.append(min(_foldings(layer), key=lambda f: (layer_cycles(layer, f),
-                                                            f.simd * f.pe)))
+            out.append(_fastest(layer))
         elif no_replay is not None and folding_cost(layer, no_replay) < folding_cost(layer, best[1]):
             out.append(no_replay)
         else:
