@@ -32,11 +32,15 @@ __all__ = ["LayerFolding", "divisors", "check_folding", "layer_cycles", "initiat
 
 @dataclass(frozen=True)
 class LayerFolding:
+    """``simd`` lanes x ``pe`` rows of one compute layer, and the style of its lanes'
+    arithmetic (:data:`hdl.elements.STYLES`: ``"tree"`` or, for multi-bit input codes,
+    ``"bitplane"``; the cycles are the same). Written ``SIMDxPE`` or ``SIMDxPE:bitplane``."""
     simd: int
     pe: int
+    element: str = "tree"
 
     def __str__(self):
-        return f"{self.simd}x{self.pe}"
+        return f"{self.simd}x{self.pe}" + ("" if self.element == "tree" else f":{self.element}")
 
 
 def divisors(n):
@@ -122,6 +126,12 @@ def check_folding(network, folding):
                 raise ModelError(f"layer {i}: PE {f.pe} does not divide MH {mh}; choose one of "
                                  f"{divisors(mh)} (rows are padded only where a dense layer "
                                  f"or the class decision follows)")
+        if f.element not in ("tree", "bitplane"):
+            raise ModelError(f"layer {i}: element style {f.element!r} is not one of tree, "
+                             f"bitplane")
+        if f.element == "bitplane" and layer.input_encoding == "binary":
+            raise ModelError(f"layer {i}: the bit-plane element needs multi-bit input codes; "
+                             f"this layer's inputs are binary (drop ':bitplane')")
         if word_bits(layer, f) > MAX_WORD_BITS:
             raise ModelError(f"layer {i}: SIMD {f.simd} x PE {f.pe} needs {word_bits(layer, f)}-bit "
                              f"weight words, more than the {MAX_WORD_BITS} bits a memory word "

@@ -64,6 +64,9 @@ class MatrixVectorUnit(wiring.Component):
         A :mod:`golden.weights` encoding (default binary).
     input_encoding : optional
         ``"binary"`` (default) or :class:`golden.model.IntCodes`.
+    element_style : optional
+        ``"tree"`` (default) or ``"bitplane"`` (multi-bit input codes only): how the lanes'
+        sum is built (:mod:`hdl.elements`); same sum, same latency, different LUT4 cost.
 
     Members
     -------
@@ -74,7 +77,7 @@ class MatrixVectorUnit(wiring.Component):
     """
 
     def __init__(self, *, mw, mh, simd, pe, weight_words, weight_encoding=BINARY_WEIGHTS,
-                 input_encoding=BINARY, group=GROUP):
+                 input_encoding=BINARY, group=GROUP, element_style="tree"):
         for name, value in (("mw", mw), ("mh", mh), ("simd", simd), ("pe", pe)):
             check_positive_int(name, value)
         if mw % simd:
@@ -86,7 +89,8 @@ class MatrixVectorUnit(wiring.Component):
         check_positive_int("group", group)
         self.group = group
         self.latency = 3 if simd <= group else 4
-        self.element = make_element(as_weight_encoding(weight_encoding), input_encoding)
+        self.element = make_element(as_weight_encoding(weight_encoding), input_encoding,
+                                    element_style)
         self.in_bits, self.w_bits = self.element.x_bits, self.element.w_bits
         word_bits = pe * simd * self.w_bits
         if len(weight_words) != self.sf * self.nf:

@@ -51,18 +51,43 @@ def pack_beats(rows, width):
 class Simulation:
     """A Verilator model of ``component`` (a stream-in, stream-out ``wiring.Component``),
     built in ``sim_build/<name>``: tests run in parallel (pytest-xdist), so every test
-    needs a name of its own."""
+    needs a name of its own.
 
-    def __init__(self, component, name):
+    With ``netlist="ice40"`` or ``"ecp5"`` the model is not the generated Verilog but the
+    netlist Yosys synthesises from it for that family (:func:`hdl.flow.netlist.synthesize`,
+    which fails on a latch, a multiply driven or undriven net, or an unmapped memory),
+    simulated with Yosys's own models of the family's cells: what becomes the bitstream.
+    """
+
+    def __init__(self, component, name, netlist=None):
         self.dir = BUILD / name
         self.dir.mkdir(parents=True, exist_ok=True)
         source = self.dir / f"{TOP}.v"
         text = to_verilog(component, TOP)
-        if not source.exists() or source.read_text() != text:
-            source.write_text(text)
+        sources, args = [source], list(VERILATOR_ARGS)
+        if netlist is None:
+            if not source.exists() or source.read_text() != text:
+                source.write_text(text)
+        else:
+            from hdl.flow.netlist import cell_models, synthesize
+            rtl, record = self.dir / "rtl.v", self.dir / "synthesis.json"
+            if not (source.exists() and rtl.exists() and record.exists()
+                    and rtl.read_text() == text):
+                result = synthesize(text, TOP, netlist, self.dir)
+                source.write_text(result.pop("netlist"))
+                record.write_text(json.dumps(result))
+                rtl.write_text(text)
+            # {"cells", "warnings", "seconds"} of the synthesis (kept with the cached model).
+            self.synthesis = json.loads(record.read_text())
+            models, include = cell_models(netlist)
+            sources.append(models)
+            # Cell models: timing checks and unused ports are theirs, not ours.
+            args += [f"-I{include}", "-Wno-TIMESCALEMOD", "-Wno-UNOPTFLAT",
+                     "-Wno-COMBDLY", "-Wno-INITIALDLY", "-Wno-SPECIFYIGN", "-Wno-MODDUP",
+                     "--top-module", TOP]
         self.runner = get_runner("verilator")
-        self.runner.build(sources=[source], hdl_toplevel=TOP, build_dir=self.dir,
-                          build_args=VERILATOR_ARGS)
+        self.runner.build(sources=sources, hdl_toplevel=TOP, build_dir=self.dir,
+                          build_args=args)
         self.runs = 0
 
     def run(self, in_beats, n_out, *, valid_prob=1.0, ready_prob=1.0, seed=0,

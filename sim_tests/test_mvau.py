@@ -89,6 +89,12 @@ ELEMENT_CASES = [
     ("el_shift3_pixels", ShiftWeights(3), PIXELS, 12, 6, 4, 3),
     ("el_dorefa2_codes2", LutWeights.dorefa(2), IntCodes(2, 0, 3), 18, 4, 6, 4),
     # (4-bit x 4-bit tables: tests/test_layer_properties.py draws 3-bit ones; cost in benchmarks.)
+    # Bit-plane style: binary weights (shared code sum, two lane groups), ternary (no shared
+    # term), DoReFa (affine masks), power-of-two weights on pixels (one mask per value).
+    ("bp_binary_codes3", weight_encoding("binary"), IntCodes(3, 0, 7), 32, 4, 16, 2),
+    ("bp_ternary_codes2", TernaryWeights(), IntCodes(2, -1, 2), 20, 4, 5, 2),
+    ("bp_dorefa2_codes2", LutWeights.dorefa(2), IntCodes(2, 0, 3), 18, 4, 6, 4),
+    ("bp_shift3_pixels", ShiftWeights(3), PIXELS, 12, 6, 4, 3),
 ]
 
 
@@ -115,7 +121,9 @@ def test_mvau_elements(verilator, name, w_enc, x_enc, mw, mh, simd, pe):
     x[2], x[3] = 0, x_top
     dut = MatrixVectorUnit(mw=mw, mh=mh, simd=simd, pe=pe,
                            weight_words=weight_words(w_codes, simd, pe, w_enc.code_bits),
-                           weight_encoding=w_enc, input_encoding=x_enc)
+                           weight_encoding=w_enc, input_encoding=x_enc,
+                           element_style="bitplane" if name.startswith("bp_") else "tree")
+    assert dut.element.style == ("bitplane" if name.startswith("bp_") else "tree")
     acc = hw_dot(w_enc, x_enc, x, w_codes)
     lo, hi = lane_range(w_enc, x_enc)
     assert (acc[0, 0], acc[1, 1]) == (mw * hi, mw * lo) == (dut.acc_hi, dut.acc_lo)

@@ -49,9 +49,13 @@ def expected_outputs(top, trace):
             for label, row in zip(trace.labels, trace.scores)]
 
 
-def check_network(network, folding, name, pixels, *, stall_runs=((0.5, 0.5),)):
+def check_network(network, folding, name, pixels, *, stall_runs=((0.5, 0.5),), netlist=None):
+    """Simulate ``network`` at ``folding`` (its generated Verilog, or with ``netlist`` its
+    synthesised netlist, see :class:`~sim_tests.harness.Simulation`) on ``pixels``: every
+    label and score equal to golden, the exact II, and the ``stall_runs``; returns the
+    simulation."""
     top = NetworkTop(network, folding)
-    sim = Simulation(top, name)
+    sim = Simulation(top, name, netlist=netlist)
     trace = run(network, pixels)
     x = network.input(pixels)
     in_bits = top.layers[0][0].in_bits
@@ -70,7 +74,7 @@ def check_network(network, folding, name, pixels, *, stall_runs=((0.5, 0.5),)):
         res = sim.run(in_beats, len(expected), valid_prob=pv, ready_prob=pr, seed=seed,
                       max_cycles=budget / min(pv, pr))
         assert res.outputs == expected, f"differs from golden with valid={pv} ready={pr}"
-    return res
+    return sim
 
 
 @pytest.mark.parametrize("folding", [
@@ -153,7 +157,11 @@ def lowbit_network(seed, threshold, specs, sizes=(64, 32, 24, 10)):
     # The same with foldings that pad every layer (ternary, shift and LUT pad lanes).
     (None, [(TernaryWeights(), 2), (ShiftWeights(1), 1), (LutWeights.dorefa(2), None)],
      [LayerFolding(12, 5), LayerFolding(9, 5), LayerFolding(5, 3)]),
-], ids=["ternary_shift_lut", "binary_lut_shift", "padded_ternary_shift_lut"])
+    # Bit-plane elements on the code inputs (pixels x binary, 2-bit codes x DoReFa), padded.
+    (None, [(weight_encoding("binary"), 3), (LutWeights.dorefa(2), 1), (ShiftWeights(3), None)],
+     [LayerFolding(12, 8, "bitplane"), LayerFolding(9, 3, "bitplane"), LayerFolding(24, 2)]),
+], ids=["ternary_shift_lut", "binary_lut_shift", "padded_ternary_shift_lut",
+        "bitplane_binary_lut_shift"])
 def test_lowbit_network(verilator, threshold, specs, folding):
     network = lowbit_network(21, threshold, specs)
     rng = np.random.default_rng(13)
@@ -163,7 +171,7 @@ def test_lowbit_network(verilator, threshold, specs, folding):
     for layer_trace in trace.layers[:-1]:   # the thresholds really produce several codes
         assert len(np.unique(layer_trace.outputs)) > 1
     name = "net_lowbit_" + "_".join(layer.weight_encoding.kind for layer in network.layers) \
-        + "_" + "_".join(map(str, folding))
+        + "_" + "_".join(str(f).replace(":", "_") for f in folding)
     check_network(network, folding, name, pixels, stall_runs=((0.5, 0.5),))
 
 

@@ -66,10 +66,10 @@ def faulty_stream(network, images):
     return line, bad, lost
 
 
-def check_serial(network, name, count, faults):
-    folding = choose_folding(network, cycles=4096)
+def check_serial(network, name, count, faults, folding=None, netlist=None):
+    folding = folding or choose_folding(network, cycles=4096)
     dut = SerialAccelerator(network, folding, DIVISOR)
-    sim = Simulation(dut, name)
+    sim = Simulation(dut, name, netlist=netlist)
     images = images_for(network, count)
     images[0] = 255   # all pixels on, then all off
     images[1] = 0

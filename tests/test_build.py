@@ -209,3 +209,67 @@ def test_no_zero_width_signals_in_the_verilog():
     for network, folding in cases:
         text, _ = generate_verilog(network, choose_folding(network, folding))
         assert "[-1:0]" not in text, folding
+
+
+# --- Element styles (tree / bit-plane) -----------------------------------------------------
+
+def _codes_network():
+    """8-bit pixels x ternary -> 2-bit codes x DoReFa 4-bit levels -> bias (random)."""
+    from golden.model import Dense, InputQuant, Network, Thresholds
+    from golden.weights import LutWeights, TernaryWeights
+    rng = np.random.default_rng(3)
+    inp = InputQuant((4, 4), None)
+    t = np.sort(rng.integers(-200, 200, (12, 3)), axis=1)
+    l0 = Dense(rng.choice([-1, 0, 1], (12, 16)), Thresholds(t, np.ones(12, np.int64), offset=0),
+               weight_encoding=TernaryWeights(), input_encoding=inp.encoding)
+    w4 = LutWeights.dorefa(4)
+    l1 = Dense(rng.choice(np.array(w4.values), (4, 12)), Bias(rng.integers(-9, 9, 4)),
+               weight_encoding=w4, input_encoding=l0.activation.next_encoding())
+    return Network("codes", inp, [l0, l1])
+
+
+def test_element_styles_are_parsed_checked_and_chosen():
+    from golden.errors import ModelError
+    from hdl.flow.plan import choose_elements, parse_folding
+    from hdl.flow.resources import element_lut4
+    net = _codes_network()
+    assert parse_folding("8x4:bitplane,4x2:tree", 2) == [LayerFolding(8, 4, "bitplane"),
+                                                        LayerFolding(4, 2, "tree")]
+    assert parse_folding("8x4,auto", 2) == [LayerFolding(8, 4, "auto"), None]
+    assert str(LayerFolding(8, 4, "bitplane")) == "8x4:bitplane" and str(LayerFolding(8, 4)) == "8x4"
+    with pytest.raises(ModelError, match="element style 'planes' is not one of tree, bitplane"):
+        parse_folding("8x4:planes,4x2", 2)
+    # auto: per layer the style with fewer LUT4 by the measured element table.
+    chosen = choose_elements(net, [LayerFolding(8, 4, "auto"), LayerFolding(6, 4, "auto")])
+    for layer, f in zip(net.layers, chosen):
+        cost = {s: element_lut4(layer, f.simd, f.pe, s) for s in ("tree", "bitplane")}
+        assert f.element == min(cost, key=lambda s: (cost[s], s != "tree"))
+    # 4-bit DoReFa levels: the table's 16-entry ROM per lane costs far more than 4 x 2 planes.
+    assert chosen[1].element == "bitplane"
+    assert [f.element for f in choose_elements(net, [LayerFolding(8, 4, "auto")] * 2, "tree")] \
+        == ["tree", "tree"]
+    # Binary inputs have no bit planes: forced bitplane keeps the tree there, given one refuses.
+    from tests.test_golden import small_network
+    small = small_network()
+    assert choose_elements(small, [LayerFolding(4, 2, "auto"), LayerFolding(2, 1, "auto")],
+                           "bitplane")[0].element == "tree"
+    with pytest.raises(ModelError, match="layer 0: the bit-plane element needs multi-bit input"):
+        choose_folding(small, "4x2:bitplane,2x1")
+
+
+def test_elements_option_builds_bitplane_verilog(tmp_path):
+    save(_codes_network(), tmp_path / "codes.npz")
+    reports = {}
+    for mode in ("tree", "bitplane", "auto"):
+        r = cli("--model", str(tmp_path / "codes.npz"), "--out", str(tmp_path / mode),
+                "--folding", "8x4,6x4", "--elements", mode)
+        assert r.returncode == 0, r.stderr
+        reports[mode] = json.loads((tmp_path / mode / "report.json").read_text())
+    assert [l["element"] for l in reports["tree"]["layers"]] == ["zeroskip", "lut"]
+    assert [l["element"] for l in reports["bitplane"]["layers"]] == ["zeroskip/bitplane",
+                                                                      "lut/bitplane"]
+    assert reports["bitplane"]["folding"] == ["8x4:bitplane", "6x4:bitplane"]
+    assert reports["auto"]["layers"][1]["element"] == "lut/bitplane"
+    r = cli("--model", str(tmp_path / "codes.npz"), "--out", str(tmp_path / "x"),
+            "--elements", "planes")
+    assert r.returncode == 2 and "invalid choice: 'planes'" in r.stderr

@@ -318,7 +318,8 @@ def synthesize(board_name, network, folding, out, *, baud=None, clock_hz=None):
     return used, seconds
 
 
-def fit_folding(board_name, network, out, *, baud=None, start_cycles=1024, log=print):
+def fit_folding(board_name, network, out, *, baud=None, start_cycles=1024, log=print,
+                elements="auto"):
     """The fastest automatic folding whose synthesised design fits the board.
 
     Candidates are the automatic foldings (:func:`hdl.flow.plan.auto_folding`) for cycle
@@ -342,7 +343,7 @@ def fit_folding(board_name, network, out, *, baud=None, start_cycles=1024, log=p
     candidates = []
     budget = 1
     while budget <= 2 * slowest:
-        folding = auto_folding(network, budget)
+        folding = auto_folding(network, budget, elements)
         ii = initiation_interval(network, folding)
         if not candidates or candidates[-1][1] != folding:
             candidates.append((ii, folding))

@@ -30,8 +30,10 @@ from pathlib import Path
 from golden.errors import ModelError
 from golden.formats import load_model
 
-from ..folding import check_folding, compute_layers, initiation_interval, layer_cycles, stage_cycles
-from .plan import DEFAULT_CYCLES, auto_folding, cycles_for_fps, parse_folding
+from ..folding import (LayerFolding, check_folding, compute_layers, initiation_interval,
+                       layer_cycles, stage_cycles)
+from .plan import (DEFAULT_CYCLES, ELEMENT_MODES, auto_folding, choose_elements, cycles_for_fps,
+                   parse_folding)
 
 __all__ = ["DEFAULT_MODEL", "choose_folding", "design_report", "generate_verilog", "main"]
 
@@ -44,14 +46,18 @@ DEFAULT_BAUD = 3_000_000   # the FT2232H's fastest UART rate (iCEBreaker, ULX3S)
 DEFAULT_DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "mnist"
 
 
-def choose_folding(network, folding=None, cycles=None):
+def choose_folding(network, folding=None, cycles=None, elements="auto"):
     """The folding from a ``"SIMDxPE,..."`` string (``auto`` entries chosen for the cycle
-    budget), or the automatic choice for the budget (default :data:`DEFAULT_CYCLES`)."""
-    auto = auto_folding(network, DEFAULT_CYCLES if cycles is None else cycles)
+    budget), or the automatic choice for the budget (default :data:`DEFAULT_CYCLES`);
+    element styles not given are chosen by ``elements`` (:func:`~hdl.flow.plan.choose_elements`)."""
+    auto = auto_folding(network, DEFAULT_CYCLES if cycles is None else cycles, elements)
     if folding is None:
         return auto
     given = parse_folding(folding, len(compute_layers(network)))
-    return check_folding(network, [a if g is None else g for g, a in zip(given, auto)])
+    # check_folding first: the style choice reads the cost of a valid folding only.
+    chosen = [a if g is None else g for g, a in zip(given, auto)]
+    check_folding(network, [LayerFolding(f.simd, f.pe) for f in chosen])
+    return check_folding(network, choose_elements(network, chosen, elements))
 
 
 def budget_note(network, requested):
@@ -80,7 +86,7 @@ def design_report(network, folding, top):
             "windows": layer.out_shape[0] * layer.out_shape[1] if conv else 1,
             "cycles_per_vector": layer_cycles(layer, f),
             "weights": layer.weight_encoding.kind,
-            "element": mvau.element.kind,
+            "element": mvau.element.name,
             "acc_width": mvau.acc_width,
             "activation": type(act).__name__,
             "weight_bits": layer.in_features * layer.out_features * mvau.w_bits,
@@ -171,6 +177,11 @@ def main(argv=None):
                         help="inferences per second to reach: the cycle budget becomes "
                              "clock / fps (clock: --clock-mhz, or --target-mhz on a board) and "
                              "each layer gets the fewest lanes that meet it")
+    parser.add_argument("--elements", choices=list(ELEMENT_MODES), default="auto",
+                        help="lane arithmetic for layers with multi-bit input codes: per layer "
+                             "the cheaper by the resource model (auto, default), or always the "
+                             "adder tree or the bit planes; a --folding entry SIMDxPE:tree or "
+                             ":bitplane sets one layer")
     parser.add_argument("--clock-mhz", type=float, default=NOMINAL_HZ / 1e6,
                         help="clock assumed by --target-fps for Verilog (default 100)")
     parser.add_argument("--name", default="bnn_top", help="top-level module name")
@@ -194,7 +205,7 @@ def main(argv=None):
     start = time.perf_counter()
     network = load_model(args.model)
     requested = budget(args, args.clock_mhz * 1e6)
-    folding = choose_folding(network, args.folding, requested)
+    folding = choose_folding(network, args.folding, requested, args.elements)
     cycle_budget, note = budget_note(network, requested or DEFAULT_CYCLES)
     if note:
         print(note)
@@ -322,10 +333,10 @@ def _board_main(args, out):
     if fit:
         from .bitstream import fit_folding
         folding, _, fit_tried = fit_folding(args.board, network, out, baud=args.baud,
-                                            start_cycles=BOARD_CYCLES)
+                                            start_cycles=BOARD_CYCLES, elements=args.elements)
     else:
         requested = budget(args, args.target_mhz * 1e6) or BOARD_CYCLES
-        folding = choose_folding(network, args.folding, requested)
+        folding = choose_folding(network, args.folding, requested, args.elements)
         cycle_budget, note = budget_note(network, requested)
         if note:
             print(note)

@@ -9,16 +9,21 @@ from golden.errors import ModelError
 from ..folding import (MAX_WORD_BITS, LayerFolding, compute_layers, divisors,
                        initiation_interval, layer_cycles, residual_ends, simd_choices, word_bits)
 
-__all__ = ["DEFAULT_CYCLES", "parse_folding", "auto_folding", "fastest_folding",
-           "fastest_cycles", "folding_cost", "cycles_for_fps"]
+__all__ = ["DEFAULT_CYCLES", "ELEMENT_MODES", "parse_folding", "auto_folding",
+           "fastest_folding", "fastest_cycles", "folding_cost", "cycles_for_fps",
+           "choose_elements"]
 
 # Default cycle budget per layer: FINN's choice for LFC (512 cycles/inference).
 DEFAULT_CYCLES = 512
+# --elements: per layer the cheaper style by the resource model, or one style forced.
+ELEMENT_MODES = ("auto", "tree", "bitplane")
 
 
 def parse_folding(text, n_layers):
     """Parse ``"SIMDxPE,SIMDxPE,..."`` (one entry per layer) into a list of LayerFolding;
-    an entry ``auto`` gives None (chosen by :func:`auto_folding`)."""
+    an entry ``auto`` gives None (chosen by :func:`auto_folding`). An entry may name its
+    element style, ``SIMDxPE:tree`` or ``SIMDxPE:bitplane``; without one its style is
+    ``"auto"`` (chosen by :func:`choose_elements`)."""
     parts = [p.strip() for p in text.split(",")]
     if len(parts) != n_layers:
         raise ModelError(f"--folding gives {len(parts)} entries for {n_layers} layers; "
@@ -29,12 +34,43 @@ def parse_folding(text, n_layers):
         if part.lower() == "auto":
             out.append(None)
             continue
+        size, _, style = part.lower().partition(":")
         try:
-            simd, pe = (int(v) for v in part.lower().split("x"))
+            simd, pe = (int(v) for v in size.split("x"))
         except ValueError:
-            raise ModelError(f"--folding entry {i} is {part!r}; write SIMDxPE (e.g. 32x16) "
-                             f"or auto") from None
-        out.append(LayerFolding(simd, pe))
+            raise ModelError(f"--folding entry {i} is {part!r}; write SIMDxPE (e.g. 32x16), "
+                             f"SIMDxPE:tree, SIMDxPE:bitplane or auto") from None
+        if style not in ("", "tree", "bitplane"):
+            raise ModelError(f"--folding entry {i} is {part!r}: element style {style!r} is "
+                             f"not one of tree, bitplane")
+        out.append(LayerFolding(simd, pe, style or "auto"))
+    return out
+
+
+def choose_elements(network, folding, mode="auto"):
+    """``folding`` with every ``"auto"`` element style decided: ``mode`` ``"tree"`` or
+    ``"bitplane"`` forces that style (bit-plane only where the inputs are multi-bit codes;
+    binary inputs keep the tree elements), ``"auto"`` takes per layer the style with fewer
+    LUT4 for its SIMD and PE by the measured element costs
+    (:func:`hdl.flow.resources.element_lut4`: every PE row, plus the terms the rows share).
+    Styles given explicitly are kept."""
+    from .resources import element_lut4
+    if mode not in ELEMENT_MODES:
+        raise ModelError(f"--elements must be one of {', '.join(ELEMENT_MODES)}, not {mode!r}")
+    out = []
+    for layer, f in zip(compute_layers(network), folding):
+        if f.element != "auto":
+            out.append(f)
+            continue
+        codes = layer.input_encoding != "binary"
+        if mode == "tree" or not codes:
+            style = "tree"
+        elif mode == "bitplane":
+            style = "bitplane"
+        else:
+            cost = {s: element_lut4(layer, f.simd, f.pe, s) for s in ("tree", "bitplane")}
+            style = "bitplane" if cost["bitplane"] < cost["tree"] else "tree"
+        out.append(LayerFolding(f.simd, f.pe, style))
     return out
 
 
@@ -91,7 +127,7 @@ def folding_cost(layer, f):
     return 3 * f.simd * f.pe * w_bits * x_bits + 2 * f.pe * acc_bits + replay
 
 
-def auto_folding(network, cycles=DEFAULT_CYCLES):
+def auto_folding(network, cycles=DEFAULT_CYCLES, elements="auto"):
     """Per layer, the fewest SIMD*PE lanes with ``pixels*SF*NF <= budget``, where the
     budget is ``cycles`` raised to :func:`fastest_cycles` when that is larger: no layer
     gets lanes that would only wait for the slowest stage. When that folding replays its
@@ -103,7 +139,8 @@ def auto_folding(network, cycles=DEFAULT_CYCLES):
     A layer that cannot reach the budget even fully unrolled gets its fastest buildable
     folding (weight words within MAX_WORD_BITS).
     The two paths of a residual block end at one PE (the add takes both lane by lane):
-    the larger of the two choices.
+    the larger of the two choices. Element styles: :func:`choose_elements` with
+    ``elements``.
     """
     if not isinstance(cycles, int) or cycles < 1:
         raise ModelError(f"cycle budget must be a positive integer, not {cycles!r}")
@@ -127,7 +164,8 @@ def auto_folding(network, cycles=DEFAULT_CYCLES):
             out.append(no_replay)
         else:
             out.append(best[1])
-    return _same_pe_at_residual_ends(network, out)
+    out = _same_pe_at_residual_ends(network, out)
+    return choose_elements(network, [LayerFolding(f.simd, f.pe, "auto") for f in out], elements)
 
 
 def cycles_for_fps(fps, clock_hz):

@@ -41,7 +41,11 @@ class Memory:
         if self.kind == "registers" or self.depth < 2:
             return 0
         blocks = ebr_count(self.width, self.depth)
+        # Yosys's memory_libmap puts a memory in logic when that costs less than its
+        # block RAMs: a bit of logic costs 1/16 (ROM) or 1 (RAM) against 64 per EBR.
         if self.kind == "rom" and self.bits / 16 <= EBR_COST * blocks:
+            return 0
+        if self.kind == "ram" and self.bits <= EBR_COST * blocks:
             return 0
         return blocks
 
@@ -160,27 +164,59 @@ def _rom_luts(width, depth):
     return width * (2 * blocks - 1)
 
 
-def element_row_lut4(element, n):
-    """LUT4s of one PE row of ``n`` lanes of ``element`` with its registered sum
-    (:data:`ELEMENT_ROWS`, interpolated)."""
-    key = (element.kind, element.w_bits, element.x_bits)
-    scale = 1.0
-    if key not in ELEMENT_ROWS:
-        # Not measured: the measured element of the same kind with the closest operand
-        # widths, scaled by the operand bits per lane.
-        near = min((k for k in ELEMENT_ROWS if k[0] == element.kind),
-                   key=lambda k: abs(k[1] + k[2] - element.w_bits - element.x_bits),
-                   default=("lut", 2, 2))
-        scale = (element.w_bits + element.x_bits) / (near[1] + near[2])
-        key = near
-    points = sorted(ELEMENT_ROWS[key].items())
+def _element_points(table, element):
+    """``(points, scale)``: the measured ``{n: LUT4}`` of ``element`` in ``table`` (keyed by
+    ``(name, w_bits, x_bits)``), or, if not measured, of the measured element of the same
+    name with the closest operand widths, scaled by the operand bits per lane."""
+    key = (element.name, element.w_bits, element.x_bits)
+    if key in table:
+        return table[key], 1.0
+    near = min((k for k in table if k[0] == element.name),
+               key=lambda k: abs(k[1] + k[2] - element.w_bits - element.x_bits),
+               default=("lut", 2, 2))
+    return table[near], (element.w_bits + element.x_bits) / (near[1] + near[2])
+
+
+def _interpolate(points, n):
+    points = sorted(points.items())
     lo = max((p for p in points if p[0] <= n), default=points[0])
     hi = min((p for p in points if p[0] >= n), default=None)
     if hi is None:
         lo, hi = points[-2], points[-1]
     if hi[0] == lo[0]:
-        return scale * lo[1]
-    return scale * (lo[1] + (hi[1] - lo[1]) * (n - lo[0]) / (hi[0] - lo[0]))
+        return lo[1]
+    return lo[1] + (hi[1] - lo[1]) * (n - lo[0]) / (hi[0] - lo[0])
+
+
+def element_row_lut4(element, n):
+    """LUT4s of one PE row of ``n`` lanes of ``element`` with its registered sum, the
+    terms shared by the rows included (:data:`ELEMENT_ROWS`, interpolated)."""
+    points, scale = _element_points(ELEMENT_ROWS, element)
+    return scale * _interpolate(points, n)
+
+
+def element_shared_lut4(element, n):
+    """LUT4s of the terms all PE rows of a beat share (:data:`ELEMENT_SHARED`; 0 for
+    elements that share none)."""
+    if not any(k[0] == element.name for k in ELEMENT_SHARED):
+        return 0.0
+    points, scale = _element_points(ELEMENT_SHARED, element)
+    return max(0.0, scale * _interpolate(points, n))
+
+
+def element_lut4(layer, simd, pe, style):
+    """LUT4 of a layer's lanes at ``simd`` x ``pe`` in element ``style``: per group of at
+    most GROUP lanes (as the MVAU sums them), ``pe`` rows without their shared terms plus
+    the shared terms once. What :func:`hdl.flow.plan.choose_elements` compares."""
+    from ..elements import make_element
+    from ..mvau import GROUP
+    element = make_element(layer.weight_encoding, layer.input_encoding, style)
+    total = 0.0
+    for g in range(0, simd, GROUP):
+        n = min(GROUP, simd - g)
+        shared = element_shared_lut4(element, n)
+        total += pe * (element_row_lut4(element, n) - shared) + shared
+    return total
 
 
 def mvau_features(mvau):
@@ -358,21 +394,44 @@ def _dot(coefficients, features):
 
 
 # Fitted coefficients (python -m benchmarks.ice40_resources --fit).
-# LUT4s of one registered PE row of n lanes, measured (python -m benchmarks.ice40_elements
-# --simd 1 2 4 8): (kind, w_bits, x_bits) -> {n: LUT4}; other n by linear interpolation.
+# LUT4s of one registered PE row of n lanes with its shared terms, measured (python -m
+# benchmarks.ice40_elements --simd 1 2 4 8, Yosys 0.70): (element name: kind or
+# kind/bitplane, w_bits, x_bits) -> {n: LUT4}; other n by linear interpolation.
 ELEMENT_ROWS = {
     ('xnor', 1, 1): {1: 1, 2: 2, 4: 7, 8: 17},
     ('signflip', 1, 2): {1: 5, 2: 13, 4: 32, 8: 74},
+    ('signflip/bitplane', 1, 2): {1: 5, 2: 16, 4: 35, 8: 72},
     ('zeroskip', 2, 1): {1: 1, 2: 3, 4: 8, 8: 18},
     ('zeroskip', 2, 2): {1: 7, 2: 17, 4: 40, 8: 93},
+    ('zeroskip/bitplane', 2, 2): {1: 5, 2: 16, 4: 38, 8: 82},
     ('shift', 3, 1): {1: 2, 2: 6, 4: 18, 8: 40},
     ('shift', 3, 2): {1: 12, 2: 30, 4: 76, 8: 158},
+    ('shift/bitplane', 3, 2): {1: 14, 2: 48, 4: 93, 8: 190},
     ('lut', 2, 2): {1: 5, 2: 14, 4: 42, 8: 103},
+    ('lut/bitplane', 2, 2): {1: 8, 2: 27, 4: 67, 8: 128},
     ('lut', 3, 3): {1: 27, 2: 62, 4: 133, 8: 293},
+    ('lut/bitplane', 3, 3): {1: 26, 2: 70, 4: 156, 8: 293},
     ('lut', 2, 4): {1: 12, 2: 32, 4: 84, 8: 193},
+    ('lut/bitplane', 2, 4): {1: 27, 2: 66, 4: 148, 8: 271},
     ('lut', 4, 4): {1: 9, 2: 201, 4: 428, 8: 915},
+    ('lut/bitplane', 4, 4): {1: 60, 2: 129, 4: 268, 8: 522},
     ('signflip', 1, 8): {1: 23, 2: 49, 4: 115, 8: 268},
+    ('signflip/bitplane', 1, 8): {1: 23, 2: 68, 4: 163, 8: 305},
     ('zeroskip', 2, 8): {1: 25, 2: 53, 4: 154, 8: 336},
+    ('zeroskip/bitplane', 2, 8): {1: 22, 2: 75, 4: 183, 8: 353},
+}
+# LUT4s of the terms the PE rows of a beat share (the same benchmark: one row's LUT4
+# minus what a second row adds), for the elements that share any: the code sum of sign
+# flip and the base term of binary and DoReFa bit planes; (name, w_bits, x_bits) -> {n: LUT4}.
+ELEMENT_SHARED = {
+    ('signflip', 1, 2): {1: 2, 2: 4, 4: 15, 8: 34},
+    ('signflip/bitplane', 1, 2): {1: 2, 2: 5, 4: 11, 8: 26},
+    ('lut/bitplane', 2, 2): {1: 0, 2: 2, 4: 17, 8: 36},
+    ('lut/bitplane', 3, 3): {1: 0, 2: 14, 4: 42, 8: 87},
+    ('lut/bitplane', 2, 4): {1: 13, 2: 29, 4: 54, 8: 88},
+    ('lut/bitplane', 4, 4): {1: 14, 2: 44, 4: 71, 8: 172},
+    ('signflip', 1, 8): {1: 8, 2: 22, 4: 55, 8: 121},
+    ('signflip/bitplane', 1, 8): {1: 8, 2: 22, 4: 58, 8: 115},
 }
 LUT4_MODEL = {
     "act": {"add": 0.712, "rom": 1.164, "rom_shallow": 0.048, "counts": 0.281, "control": 3.982, "const": 4.493},
