@@ -6,6 +6,10 @@ Designs (each measured in this one run):
 
 * single binary matrix-vector units on the iCE40UP5K at several SIMD x PE
   (:mod:`benchmarks.ice40_mvau`: synth_ice40 + nextpnr, Fmax included);
+* one PE row of every processing element, tree and bit-plane style, at SIMD 8 (the lanes
+  the MVAU sums per cycle before a register) and the multi-bit elements also at SIMD 32
+  (:mod:`benchmarks.ice40_elements`: synth_ice40, no place and route, so no Fmax): LUT4
+  per lane with the terms the rows share, and per further PE row;
 * the default iCEBreaker network (``models/mnist_bnn.npz``) as the full board build of
   ``python -m hdl.build --board icebreaker`` (UART, PLL, timing-driven clock);
 * LFC-W1A1 (when ``../shared`` is there) as Verilog at its 512-cycle folding, synthesised
@@ -15,7 +19,7 @@ For each: LUT4, carry cells, flip-flops, block RAMs, Fmax, cycles per inference 
 for a single unit), inferences per second at Fmax (or at the board clock), LUT4 per binary
 lane, and binary operations per cycle per LUT4 (an XNOR and an add per lane: ``2 * MW *
 MH / cycles / LUT4``). Writes ``OUT/suite.json`` (compare runs with it) and
-``OUT/suite.png`` (matplotlib). ``--quick`` keeps two units and skips LFC.
+``OUT/suite.png`` (matplotlib). ``--quick`` keeps two units and skips the elements and LFC.
 """
 
 import argparse
@@ -47,6 +51,30 @@ def unit_rows(build_root, units):
             "bitops_per_cycle_per_lut4": round(2 * mw * mh / cycles / r["lut4"], 3),
             "seconds": r["build_seconds"],
         })
+    return rows
+
+
+# Elements measured at SIMD 32 as well (the issue's targets: the XNOR lane, binary x 2-bit
+# codes, binary x 8-bit pixels, DoReFa w2 x a2).
+WIDE_ELEMENTS = ("binary x 1b", "binary x 2b", "binary x 8b pixels", "dorefa w2 x a2")
+
+
+def element_rows(simds, wide=32):
+    from .ice40_elements import measure, variants
+    rows = []
+    for label, w, x, style in variants():
+        for simd in simds + ((wide,) if label.split(" (")[0] in WIDE_ELEMENTS else ()):
+            r = measure(label, w, x, simd, style)
+            rows.append({
+                "design": f"element {label} @ SIMD {simd}", "kind": "element", "lanes": simd,
+                "lut4": r["lut4"], "carry": r["carry"], "ff": r["ff"], "bram": 0,
+                "fmax_mhz": None, "cycles": 1, "per_second": None,
+                "lut4_per_lane": r["lut4_per_lane"],
+                "row_lut4_per_lane": r["row_lut4_per_lane"], "shared_lut4": r["shared_lut4"],
+                # A multiply and an add per lane per cycle (k-bit operands for k-bit codes).
+                "bitops_per_cycle_per_lut4": round(2 * simd / r["lut4"], 3),
+                "seconds": r["seconds"],
+            })
     return rows
 
 
@@ -134,8 +162,9 @@ def plot(rows, path):
     a.set_ylabel("LUT4 per lane")
     a2.set_ylabel("Fmax (MHz)", color="tab:red")
     a.set_title("matrix-vector units")
-    names = [r["design"] for r in rows]
-    b.barh(names, [r["bitops_per_cycle_per_lut4"] for r in rows])
+    whole = [r for r in rows if r["kind"] != "element"]   # elements: the table only
+    names = [r["design"] for r in whole]
+    b.barh(names, [r["bitops_per_cycle_per_lut4"] for r in whole])
     b.set_xlabel("binary operations per cycle per LUT4")
     b.set_title("efficiency")
     fig.tight_layout()
@@ -146,24 +175,27 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m benchmarks.suite",
                                      description=__doc__.split("\n")[0])
     parser.add_argument("--out", default="build/bench")
-    parser.add_argument("--quick", action="store_true", help="two units, no LFC")
+    parser.add_argument("--quick", action="store_true", help="two units, no elements, no LFC")
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     units = UNITS[:2] if args.quick else UNITS
     rows = unit_rows(out / "units", units)
+    if not args.quick:
+        rows += element_rows((8,))
     rows.append(icebreaker_row(out))
     if not args.quick:
         lfc = lfc_row(out)
         if lfc:
             rows.append(lfc)
-    header = ("design", "LUT4", "carry", "FF", "BRAM", "Fmax", "cycles", "per s", "LUT4/lane",
-              "bitops/cyc/LUT4")
+    header = ("design", "LUT4", "carry", "FF", "BRAM", "clock", "Fmax", "cycles", "per s",
+              "LUT4/lane", "row LUT4/lane", "bitops/cyc/LUT4")
     print(" | ".join(header))
     for r in rows:
-        print(" | ".join(str(v) for v in (
-            r["design"], r["lut4"], r["carry"], r["ff"], r["bram"], r["fmax_mhz"], r["cycles"],
-            r["per_second"], r["lut4_per_lane"], r["bitops_per_cycle_per_lut4"])))
+        print(" | ".join("-" if v is None else str(v) for v in (
+            r["design"], r["lut4"], r["carry"], r["ff"], r["bram"], r.get("clock_mhz"),
+            r["fmax_mhz"], r["cycles"], r["per_second"], r["lut4_per_lane"],
+            r.get("row_lut4_per_lane"), r["bitops_per_cycle_per_lut4"])))
     (out / "suite.json").write_text(json.dumps(rows, indent=2) + "\n")
     try:
         plot(rows, out / "suite.png")

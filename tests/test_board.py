@@ -202,6 +202,45 @@ def test_fit_on_the_ecp5_stays_under_the_fill_limit_and_skips_tool_failures(monk
     assert [t for t in tried if t.get("error")][0]["fits"] is False
 
 
+def test_ecp5_synthesis_falls_back_to_no_lut_ram_after_a_yosys_failure(monkeypatch, tmp_path):
+    """A Yosys failure on the ULX3S (the ABC9 assertion CNV-W1A1 hits at 8,192 cycles) is
+    retried once with ``synth_ecp5 -nolutram``; a second failure is one clear error. The
+    tools are stand-ins; the board design is elaborated for real."""
+    import subprocess
+
+    import hdl.flow.bitstream as bitstream
+    from boards import board
+    network = load_model(MLP)
+    folding = choose_folding(network, cycles=4096)
+    scripts = []
+
+    def fake_run(cmd, cwd, tools):
+        if cmd[0] == "yosys":
+            script = next(Path(cwd).glob("*.ys")).read_text()
+            scripts.append(script)
+            if "-nolutram" not in script or fail_twice:
+                (Path(cwd) / "bnn_ulx3s.rpt").write_text(
+                    "ERROR: Assert `GetSize(conn.first) == GetSize(conn.second)' failed\n")
+                return subprocess.CompletedProcess(cmd, 1, "", ""), 1.0
+            (Path(cwd) / "bnn_ulx3s.rpt").write_text("     900   LUT4\n      40   TRELLIS_FF\n"
+                                                     "       2   DP16KD\n")
+            return subprocess.CompletedProcess(cmd, 0, "", ""), 1.0
+        (Path(cwd) / "pack.log").write_text("Info:        TRELLIS_COMB:    950/  83640     1%\n")
+        return subprocess.CompletedProcess(cmd, 0, "", ""), 1.0
+
+    monkeypatch.setattr(bitstream, "_run", fake_run)
+    fail_twice = False
+    b = board("ulx3s")
+    used, _, _, opts = bitstream._synthesize(b, network, folding, tmp_path / "s", None,
+                                            b["clock"](25e6))
+    assert opts == "-nolutram" and used["lut4"] == 900 and used["comb"] == 950
+    assert "-nolutram" not in scripts[0] and "synth_ecp5 -nolutram" in scripts[1]
+    fail_twice = True
+    with pytest.raises(BoardBuildError, match=r"synthesis failed: ERROR: Assert .* \(also with "
+                                              r"-nolutram\)"):
+        bitstream._synthesize(b, network, folding, tmp_path / "t", None, b["clock"](25e6))
+
+
 def test_default_baud_is_the_fastest_standard_rate_within_2_percent():
     from hdl.uart import choose_baud
     assert choose_baud(30e6) == 3_000_000         # divisor 10, exact

@@ -149,8 +149,8 @@ def build_board(board_name, network, folding, out, *, baud=None, target_hz=30e6,
             raise BoardBuildError(str(error)) from None
         run_dir = out / f"run{attempt}"
         # Each run synthesises again: the netlist differs in the clock settings only.
-        used, seconds, (_, pnr, pack) = _synthesize(board, network, folding, run_dir, baud,
-                                                    clock)
+        used, seconds, (_, pnr, pack), synth_opts = _synthesize(board, network, folding,
+                                                                run_dir, baud, clock)
         times["synthesis_s"] += seconds
         check_fit(used, capacity, device, ii)
         # A design near the chip's size (the iCEBreaker default fills 95 % of its logic
@@ -186,7 +186,8 @@ def build_board(board_name, network, folding, out, *, baud=None, target_hz=30e6,
             times["pack_s"] += seconds
             if result.returncode:
                 raise BoardBuildError(f"bitstream packing failed: {result.stderr.strip()[-300:]}")
-            best = {"dir": run_dir, "clock": clock, "fmax": fmax, "used": used, "path": path}
+            best = {"dir": run_dir, "clock": clock, "fmax": fmax, "used": used, "path": path,
+                    "synth_opts": synth_opts}
             try:
                 higher = board["clock"](fmax * 1e6)["freq_hz"]
             except ValueError:
@@ -228,6 +229,7 @@ def build_board(board_name, network, folding, out, *, baud=None, target_hz=30e6,
         "board": board["name"], "device": device, "bitstream": bitstream.name,
         "clock_mhz": round(clk_hz / 1e6, 3), "fmax_mhz": best["fmax"],
         "critical_path": best["path"],
+        "synth_options": best["synth_opts"] or None,
         "clock": {k: v for k, v in best["clock"].items() if k != "freq_hz"},
         "uart": {"baud": baud, "divisor": divisor, "actual_baud": round(clk_hz / divisor)},
         "link": link,
@@ -261,25 +263,36 @@ LUT4_MODEL_MARGIN = 1.2
 def _synthesize(board, network, folding, out, baud, clock):
     """Elaborate the board design into ``out`` and synthesise it.
 
-    Returns ``(cells used, seconds, the plan's three tool commands)``.
+    If synthesis fails and the board names a fallback (``synth_fallback``: options for
+    ``synth_<family>``), it is tried once more with them. Returns ``(cells used, seconds,
+    the plan's three tool commands, the synthesis options that worked)``.
     """
     from ..serial import SerialAccelerator
     from ..uart import choose_baud, uart_divisor
 
     name = _top_name(board)
-    try:
-        top = board["top"](lambda hz: SerialAccelerator(
-            network, folding, uart_divisor(hz, choose_baud(hz, baud))), clock)
-    except ValueError as error:
-        raise BoardBuildError(str(error)) from None
     out = Path(out)
-    if out.exists():
-        shutil.rmtree(out)
-    board["platform"]().prepare(top, name=name).extract(str(out))
-    commands = json.loads((out / f"build_{name}.json").read_text())["commands"]
-    result, seconds = _run(commands[0], out, board["tools"])
-    if result.returncode:
-        raise BoardBuildError(f"synthesis failed: {_last_error(result, out / f'{name}.rpt')}")
+    seconds = 0.0
+    fallback = board.get("synth_fallback")
+    for opts in ("", *([fallback[0]] if fallback else [])):
+        try:
+            top = board["top"](lambda hz: SerialAccelerator(
+                network, folding, uart_divisor(hz, choose_baud(hz, baud))), clock)
+        except ValueError as error:
+            raise BoardBuildError(str(error)) from None
+        if out.exists():
+            shutil.rmtree(out)
+        overrides = {"synth_opts": opts} if opts else {}
+        board["platform"]().prepare(top, name=name, **overrides).extract(str(out))
+        commands = json.loads((out / f"build_{name}.json").read_text())["commands"]
+        result, spent = _run(commands[0], out, board["tools"])
+        seconds += spent
+        if not result.returncode:
+            break
+        error = f"synthesis failed: {_last_error(result, out / f'{name}.rpt')}"
+        if not fallback or opts:
+            raise BoardBuildError(error + (f" (also with {opts})" if opts else ""))
+        print(f"{error}; retrying with synth options {fallback[0]} ({fallback[1]})")
     used = board["summary"](cell_counts((out / f"{name}.rpt").read_text()))
     if "packed_cell" in board:
         # LUT4 and flip-flop counts alone do not say whether the design fits: a flip-flop
@@ -287,7 +300,7 @@ def _synthesize(board, network, folding, out, baud, clock):
         # packer (a few seconds) gives the real count.
         used[board["packed_cell"][1]], pack_seconds = _pack(commands[1], out, board)
         seconds += pack_seconds
-    return used, seconds, commands
+    return used, seconds, commands, opts
 
 
 def _pack(pnr, out, board):
@@ -313,7 +326,7 @@ def synthesize(board_name, network, folding, out, *, baud=None, clock_hz=None):
     from boards import board as get_board
 
     board = get_board(board_name)
-    used, seconds, _ = _synthesize(board, network, folding, out, baud,
+    used, seconds, _, _ = _synthesize(board, network, folding, out, baud,
                                    board["clock"](clock_hz or 24e6))
     return used, seconds
 
