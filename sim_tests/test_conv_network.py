@@ -168,6 +168,7 @@ def test_cnv_w1a1(verilator, shared):
     check_network(network, folding, "net_cnvW1A1_32768", pixels, stall_runs=())
 
 
+@pytest.mark.slow     # about 7 min of one worker from a cold Verilator cache
 def test_cnv_w1a1_taps(verilator, shared):
     """CNV-W1A1 with its first two convolutions in taps mode (a whole 3-tap kernel column
     per beat: SIMD 9 on the RGB layer, 192 on the 64-channel one), the first layers that
