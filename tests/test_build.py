@@ -270,6 +270,14 @@ def test_elements_option_builds_bitplane_verilog(tmp_path):
                                                                       "lut/bitplane"]
     assert reports["bitplane"]["folding"] == ["8x4:bitplane", "6x4:bitplane"]
     assert reports["auto"]["layers"][1]["element"] == "lut/bitplane"
+    # Same model and options, another process: byte-identical Verilog.
+    r = cli("--model", str(tmp_path / "codes.npz"), "--out", str(tmp_path / "again"),
+            "--folding", "8x4,6x4", "--elements", "bitplane")
+    assert r.returncode == 0, r.stderr
+    assert ((tmp_path / "again" / "bnn_top.v").read_bytes()
+            == (tmp_path / "bitplane" / "bnn_top.v").read_bytes())
+    assert ((tmp_path / "tree" / "bnn_top.v").read_bytes()
+            != (tmp_path / "bitplane" / "bnn_top.v").read_bytes())
     r = cli("--model", str(tmp_path / "codes.npz"), "--out", str(tmp_path / "x"),
             "--elements", "planes")
     assert r.returncode == 2 and "invalid choice: 'planes'" in r.stderr
