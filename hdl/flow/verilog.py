@@ -71,7 +71,19 @@ write_verilog -norename design.v
 
 
 class YosysFailed(RuntimeError):
-    pass
+    """Yosys could not write the Verilog; the message is one line saying why."""
+
+
+def _yosys_reason(stderr):
+    """One line from the converter's output: its memory running out (the WebAssembly Yosys
+    has a 4 GiB address space; CNV-W1A1 fully unrolled needs more) or its last error."""
+    if "bad_alloc" in stderr or "out of memory" in stderr.lower():
+        return ("the design is too large for the WebAssembly Yosys that writes the Verilog "
+                "(it ran out of its 4 GiB of memory); choose a slower folding with fewer "
+                "lanes (a larger --cycles)")
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    errors = [line for line in lines if "ERROR" in line or "error" in line.lower()]
+    return f"Yosys failed to write Verilog: {(errors or lines or ['no output'])[-1][:300]}"
 
 
 def to_rtlil(component, name):
@@ -89,5 +101,5 @@ def to_verilog(component, name):
                                  _SCRIPT.replace("\n", "; ")], cwd=tmp,
                                 capture_output=True, text=True)
         if result.returncode:
-            raise YosysFailed(f"Yosys failed to write Verilog: {result.stderr.strip()}")
+            raise YosysFailed(_yosys_reason(result.stderr))
         return Path(tmp, "design.v").read_text()
