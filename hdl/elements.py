@@ -34,15 +34,14 @@ from golden.elements import element_kind, lane_range, lut_table
 from golden.model import BINARY
 from golden.packing import signed_width, unsigned_width
 
+from .folding import ELEMENT_STYLES, bitplane_applies
 from .params import check_positive_int
 from .popcount import fit, popcount, tree_sum
 
 __all__ = ["Element", "XnorPopcount", "SignFlip", "ZeroSkip", "ShiftAdd", "LutMultiply",
            "BitPlane", "STYLES", "bitplane_applies", "weight_masks", "make_element", "DotRow"]
 
-# Element styles: "tree" (the element of the encodings, an adder tree of lane values) and
-# "bitplane" (k-bit input codes as k bit planes; inputs that are codes only).
-STYLES = ("tree", "bitplane")
+STYLES = ELEMENT_STYLES     # the styles :func:`make_element` builds (:mod:`hdl.folding`)
 
 
 class Element:
@@ -258,20 +257,11 @@ class BitPlane(Element):
 
 def _in_set(code, codes):
     """One bit: ``code`` is one of ``codes``."""
-    hits = [code == c for c in codes]
-    out = hits[0]
-    for h in hits[1:]:
-        out = out | h
-    return out
+    return Cat(*[code == c for c in codes]).any()
 
 
 _ELEMENTS = {"xnor": XnorPopcount, "signflip": SignFlip, "zeroskip": ZeroSkip,
              "shift": ShiftAdd, "lut": LutMultiply}
-
-
-def bitplane_applies(w_enc, x_enc):
-    """Whether the bit-plane style can compute this pair: inputs are multi-bit codes."""
-    return x_enc != BINARY
 
 
 def make_element(w_enc, x_enc, style="tree"):

@@ -26,14 +26,25 @@ from math import gcd
 
 from golden.conv import window_simd_choices
 from golden.errors import ModelError
+from golden.model import BINARY
 
 __all__ = ["LayerFolding", "divisors", "check_folding", "layer_cycles", "initiation_interval",
-           "compute_layers", "simd_choices", "input_simd", "layer_vectors", "MAX_WORD_BITS", "word_bits", "residual_ends", "stage_cycles"]
+           "compute_layers", "simd_choices", "input_simd", "ELEMENT_STYLES", "bitplane_applies", "layer_vectors", "MAX_WORD_BITS", "word_bits", "residual_ends", "stage_cycles"]
+
+# Element styles (:mod:`hdl.elements`): "tree" (the element of the encodings, an adder tree
+# of lane values) and "bitplane" (k-bit input codes as k bit planes).
+ELEMENT_STYLES = ("tree", "bitplane")
+
+
+def bitplane_applies(w_enc, x_enc):
+    """Whether the bit-plane style can compute this pair: inputs are multi-bit codes."""
+    return x_enc != BINARY
+
 
 @dataclass(frozen=True)
 class LayerFolding:
     """``simd`` lanes x ``pe`` rows of one compute layer, and the style of its lanes'
-    arithmetic (:data:`hdl.elements.STYLES`: ``"tree"`` or, for multi-bit input codes,
+    arithmetic (:data:`ELEMENT_STYLES`: ``"tree"`` or, for multi-bit input codes,
     ``"bitplane"``; the cycles are the same). Written ``SIMDxPE`` or ``SIMDxPE:bitplane``."""
     simd: int
     pe: int
@@ -126,10 +137,11 @@ def check_folding(network, folding):
                 raise ModelError(f"layer {i}: PE {f.pe} does not divide MH {mh}; choose one of "
                                  f"{divisors(mh)} (rows are padded only where a dense layer "
                                  f"or the class decision follows)")
-        if f.element not in ("tree", "bitplane"):
-            raise ModelError(f"layer {i}: element style {f.element!r} is not one of tree, "
-                             f"bitplane")
-        if f.element == "bitplane" and layer.input_encoding == "binary":
+        if f.element not in ELEMENT_STYLES:
+            raise ModelError(f"layer {i}: element style {f.element!r} is not one of "
+                             f"{', '.join(ELEMENT_STYLES)}")
+        if f.element == "bitplane" and not bitplane_applies(layer.weight_encoding,
+                                                            layer.input_encoding):
             raise ModelError(f"layer {i}: the bit-plane element needs multi-bit input codes; "
                              f"this layer's inputs are binary (drop ':bitplane')")
         if word_bits(layer, f) > MAX_WORD_BITS:

