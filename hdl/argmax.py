@@ -1,6 +1,6 @@
 """Class decision over a stream of score beats: label and all scores of a vector."""
 
-from amaranth.hdl import Array, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -13,11 +13,14 @@ class Argmax(wiring.Component):
     """``label = argmax(scores)``, the lowest index among equal maxima (as :func:`golden.argmax`).
 
     Takes ``NF = ceil(classes/PE)`` beats of PE signed scores per vector (class ``nf*PE + p``
-    in lane ``p``; lanes past the last class, a padded layer's, are ignored) and emits one beat with the label and every score of the vector. The scores
-    of a beat are stored, then scanned one per cycle against the running maximum (a later
-    class wins only when strictly greater): one comparator and one PE-to-1 multiplexer, a
-    short path whatever the number of classes, where a comparison tree over a whole beat
-    set the clock. A vector arrives once per initiation interval, so the scan has time.
+    in lane ``p``; lanes past the last class, a padded layer's, are ignored) and emits one
+    beat with the label and every score of the vector. The scores of a beat are stored,
+    then scanned one per cycle against the running maximum (a later class wins only when
+    strictly greater): the stored beat shifts one lane per cycle and a counter holds the
+    class, so the path is a register, one comparator and the maximum's enable, whatever
+    the number of classes (a comparison tree over a whole beat, then a PE-to-1
+    multiplexer, set the clock before). A vector arrives once per initiation interval, so
+    the scan has time.
 
     Latency: the result is valid ``PE`` cycles after the vector's last beat is accepted;
     a beat is accepted every ``PE + 1`` cycles at most (:attr:`cycles` per vector).
@@ -47,8 +50,12 @@ class Argmax(wiring.Component):
         m = Module()
         pe, nf_n = self.pe, self.nf
         nf = counter(nf_n)
-        lane = Signal(range(pe + 1), init=pe)   # the lane being scanned; pe: idle
+        lane = Signal(range(pe + 1), init=pe)   # lanes scanned of this beat; pe: idle
+        # The stored beat shifts down one lane per scanned score, so the score under
+        # scan is always beat[0] (no PE-to-1 multiplexer in front of the comparator), and
+        # its class is a counter (no nf*PE + lane adder).
         beat = [Signal(signed(self.width), name=f"beat{p}") for p in range(pe)]
+        label = Signal(range(nf_n * pe + 1))
         best = Signal(signed(self.width))
         best_label = Signal(self.label_width)
         scanning = lane != pe
@@ -63,17 +70,16 @@ class Argmax(wiring.Component):
                     for p in range(min(pe, self.classes - k * pe)):
                         m.d.sync += self.o.payload.scores[k * pe + p].eq(self.i.payload[p])
         with m.If(scanning):
-            value = Array(beat)[lane]
-            label = nf * pe + lane
-            first = (nf == 0) & (lane == 0)
-            take = (first | (value > best)) & (label < self.classes)
+            value = beat[0]
+            take = ((label == 0) | (value > best)) & (label < self.classes)
             with m.If(take):
                 m.d.sync += [best.eq(value), best_label.eq(label)]
+            m.d.sync += [b.eq(n) for b, n in zip(beat, beat[1:])]
             last_lane = lane == pe - 1
-            m.d.sync += lane.eq(Mux(last_lane, pe, lane + 1))
+            m.d.sync += [lane.eq(Mux(last_lane, pe, lane + 1)), label.eq(label + 1)]
             with m.If(last_lane):
                 m.d.sync += nf.eq(Mux(nf == nf_n - 1, 0, nf + 1))
                 with m.If(nf == nf_n - 1):
-                    m.d.sync += [self.o.valid.eq(1),
+                    m.d.sync += [self.o.valid.eq(1), label.eq(0),
                                  self.o.payload.label.eq(Mux(take, label, best_label))]
         return m

@@ -20,12 +20,13 @@ from .dwc import PadGather, WidthConverter
 from .folding import check_folding, compute_layers, input_simd, layer_vectors
 from .mvau import GROUP, MatrixVectorUnit
 from .params import check_positive_int
-from .pool import WindowMax
+from .pool import LineMaxPool, WindowMax
 from .residual import AddStreams, Broadcast
 from .thresholding import Thresholding
 from .window import SlidingWindow
 
-__all__ = ["NetworkTop", "build_layer", "connect_streams", "skip_fifo_depth"]
+__all__ = ["NetworkTop", "build_layer", "connect_streams", "register_handshakes",
+           "skip_fifo_depth"]
 
 
 def connect_streams(m, src, dst):
@@ -153,6 +154,35 @@ class ResidualBlock(wiring.Component):
         return m
 
 
+def register_handshakes(units):
+    """``units`` with register slices (:class:`StreamFifo` of 2 words) where a ready chain
+    would run through a whole layer.
+
+    A matrix-vector unit, an activation, a line pool, a window max and a width converter
+    pass their output's ready to their input through logic (the whole pipeline stalls
+    together); a sliding window, a FIFO and the argmax take it from registers. Without
+    slices, one combinational path ran from a window's row count through an activation
+    and a matrix-vector unit into the previous window's counters (the default network's
+    critical path on the iCE40). A slice in front of every matrix-vector unit that does
+    not already read a FIFO, and behind every activation that feeds a pass-through unit,
+    leaves at most an activation and a matrix-vector unit (or a pool and a width
+    converter) on any ready chain. A slice's words are registers: ``2 * width``
+    flip-flops, one more cycle of latency, one beat per cycle.
+    """
+    passes = (MatrixVectorUnit, Thresholding, BiasAdd, LineMaxPool, WindowMax,
+              WidthConverter, PadGather)
+    out = []
+    for index, unit in enumerate(units):
+        if isinstance(unit, MatrixVectorUnit) and out and not isinstance(out[-1], StreamFifo):
+            out.append(StreamFifo(len(Value.cast(unit.i.payload)), 2))
+        out.append(unit)
+        after = units[index + 1] if index + 1 < len(units) else None
+        if (isinstance(unit, (Thresholding, BiasAdd, ResidualBlock))
+                and isinstance(after, passes)):
+            out.append(StreamFifo(len(Value.cast(unit.o.payload)), 2))
+    return out
+
+
 class _Builder:
     """Turns a chain of golden layers into units, tracking the stream between them:
     ``cpb`` codes of ``bits`` bits per beat."""
@@ -212,16 +242,20 @@ class _Builder:
                     raise ModelError(f"a {type(layer).__name__} cannot be the first layer of "
                                      f"the hardware; start with a dense or convolution layer")
                 h, w, c = layer.in_shape
-                if hasattr(layer, "kernel"):
+                if getattr(layer, "kernel", 0) >= 2 and layer.stride == layer.kernel:
+                    # Non-overlapping windows: one pass over the stream, no window.
+                    units.append(LineMaxPool(height=h, width=w, channels=c, simd=cpb,
+                                             bits=bits, kernel=layer.kernel))
+                elif hasattr(layer, "kernel"):
                     units.append(SlidingWindow(height=h, width=w, channels=c, simd=cpb,
                                                bits=bits, kernel=layer.kernel,
                                                stride=layer.stride))
-                    positions = layer.kernel ** 2
+                    units.append(WindowMax(channels=c, simd=cpb, bits=bits,
+                                           positions=layer.kernel ** 2))
                 else:
-                    positions = h * w
-                units.append(WindowMax(channels=c, simd=cpb, bits=bits, positions=positions))
+                    units.append(WindowMax(channels=c, simd=cpb, bits=bits, positions=h * w))
             first = False
-        return units, cpb, bits
+        return register_handshakes(units), cpb, bits
 
     def sub_chain(self, layers, cpb, bits):
         units, out_cpb, out_bits = self.chain(layers, cpb, bits, first=False)
@@ -240,8 +274,9 @@ class NetworkTop(wiring.Component):
     cycle during its first neuron fold, and the FIFO lets the previous layer finish the
     next vector meanwhile, so in steady state the slowest stage never waits. A
     convolution has a :class:`~hdl.window.SlidingWindow` (whose row ring is its buffer)
-    in place of the FIFO; a max-pool is a sliding window and a
-    :class:`~hdl.pool.WindowMax` at the incoming stream's channels per beat (the previous
+    in place of the FIFO; a max-pool with stride equal to its kernel is a
+    :class:`~hdl.pool.LineMaxPool`, any other a sliding window and a
+    :class:`~hdl.pool.WindowMax`, at the incoming stream's channels per beat (the previous
     layer's PE); a global max-pool a WindowMax over the whole map; a residual block a
     :class:`ResidualBlock`. One inference per :func:`hdl.folding.initiation_interval`
     cycles.
@@ -290,7 +325,7 @@ class NetworkTop(wiring.Component):
         for unit in self.units:
             kind = {MatrixVectorUnit: "mvau", Thresholding: "act", BiasAdd: "act",
                     WidthConverter: "dwc", StreamFifo: "fifo", SlidingWindow: "window",
-                    WindowMax: "pool", ResidualBlock: "residual", PadGather: "pad"}[type(unit)]
+                    WindowMax: "pool", LineMaxPool: "pool", ResidualBlock: "residual", PadGather: "pad"}[type(unit)]
             index = names[kind] = names.get(kind, -1) + 1
             m.submodules[f"{kind}{index}"] = unit
             connect_streams(m, upstream, unit.i)

@@ -1,12 +1,26 @@
-"""Max over window positions, for max-pooling (after a sliding window) and global pooling."""
+"""Max-pooling: over window positions (after a sliding window, and global pooling), and
+the non-overlapping ``K x K``, stride ``K`` pool straight from the map stream."""
 
-from amaranth.hdl import Cat, Module, Mux, Signal
+from amaranth.hdl import Cat, Module, Mux, Signal, unsigned
 from amaranth.lib import stream, wiring
+from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from .params import check_positive_int, counter
 
-__all__ = ["WindowMax"]
+__all__ = ["LineMaxPool", "WindowMax", "lane_max"]
+
+
+def lane_max(a, b, simd, bits):
+    """Lane by lane the larger of two beats of ``simd`` codes of ``bits`` bits (on bits:
+    the bitwise OR). Codes order like their values (:mod:`golden.pool`)."""
+    if bits == 1:
+        return a | b
+    lanes = []
+    for s in range(simd):
+        x, y = a[s * bits:(s + 1) * bits], b[s * bits:(s + 1) * bits]
+        lanes.append(Mux(x >= y, x, y))
+    return Cat(*lanes)
 
 
 class WindowMax(wiring.Component):
@@ -42,13 +56,7 @@ class WindowMax(wiring.Component):
         })
 
     def lane_max(self, a, b):
-        if self.bits == 1:
-            return a | b
-        lanes = []
-        for s in range(self.simd):
-            x, y = a[s * self.bits:(s + 1) * self.bits], b[s * self.bits:(s + 1) * self.bits]
-            lanes.append(Mux(x >= y, x, y))
-        return Cat(*lanes)
+        return lane_max(a, b, self.simd, self.bits)
 
     def elaborate(self, platform):
         m = Module()
@@ -74,4 +82,100 @@ class WindowMax(wiring.Component):
             m.d.sync += c.eq(Mux(c == self.cf - 1, 0, c + 1))
             with m.If(c == self.cf - 1):
                 m.d.sync += pos.eq(Mux(last, 0, pos + 1))
+        return m
+
+
+class LineMaxPool(wiring.Component):
+    """``K x K`` max-pool with stride ``K`` on a streamed map, without a sliding window.
+
+    Input: per map ``H*W*CF`` beats of ``SIMD`` codes (``CF = C/SIMD``) in ``(y, x, cf)``
+    order, as a layer emits them; ``K`` divides ``H`` and ``W``. Output: per map
+    ``(H/K)*(W/K)*CF`` beats in ``(oy, ox, cf)`` order, lane by lane
+    ``max_{ky, kx < K} x[oy*K + ky, ox*K + kx]`` (:class:`golden.pool.MaxPool` with
+    ``S = K``): the same stream as a :class:`~hdl.window.SlidingWindow` and a
+    :class:`WindowMax`, from one line of partial maxima instead of a ring of ``2K`` rows,
+    and with no window address logic.
+
+    Every input pixel belongs to exactly one window, so the pool needs one pass: the
+    maxima along a window row's ``K`` pixels circulate in a shift register of ``CF`` words
+    (``C*bits`` flip-flops); at a window row's last pixel that maximum is combined with the
+    line memory's word for ``(ox, cf)`` (``OW*CF`` words of ``SIMD*bits`` bits: block RAM)
+    and written back, or, in a window's last row, sent. The line memory is read at the
+    address of the next combination one cycle ahead (read-before-write is never needed:
+    the word written last is read back no sooner than ``OW*CF`` combinations, and, when
+    that is 1, ``K >= 2`` beats, later).
+
+    Latency 1 cycle; one beat per cycle.
+
+    Parameters
+    ----------
+    height, width, channels, simd, bits, kernel : int
+        The map ``(H, W, C)``, codes per beat, bits per code, ``K >= 2``.
+    """
+
+    def __init__(self, *, height, width, channels, simd, bits, kernel):
+        for name, value in (("height", height), ("width", width), ("channels", channels),
+                            ("simd", simd), ("bits", bits), ("kernel", kernel)):
+            check_positive_int(name, value)
+        if channels % simd:
+            raise ValueError(f"SIMD {simd} does not divide the {channels} channels")
+        if kernel < 2:
+            raise ValueError(f"a {kernel}x{kernel} pool is the identity; the line pool needs "
+                             f"K >= 2")
+        if height % kernel or width % kernel:
+            raise ValueError(f"the {kernel}x{kernel} stride-{kernel} pool does not tile the "
+                             f"{height}x{width} map; K must divide H and W")
+        self.height, self.width, self.channels = height, width, channels
+        self.simd, self.bits, self.kernel = simd, bits, kernel
+        self.cf = channels // simd
+        self.out_height, self.out_width = height // kernel, width // kernel
+        self.line_words = self.out_width * self.cf
+        super().__init__({
+            "i": In(stream.Signature(simd * bits)),
+            "o": Out(stream.Signature(simd * bits)),
+        })
+
+    @property
+    def memories(self):
+        """``[(width, depth)]`` of the line memory."""
+        return [(self.simd * self.bits, max(2, self.line_words))]
+
+    def elaborate(self, platform):
+        m = Module()
+        k, cf, words = self.kernel, self.cf, self.line_words
+        width = self.simd * self.bits
+
+        def vmax(a, b):
+            return lane_max(a, b, self.simd, self.bits)
+
+        # At least two words: a one-word memory would have a zero-width address.
+        m.submodules.line = line = Memory(shape=unsigned(width), depth=max(2, words), init=[])
+        wr, rd = line.write_port(), line.read_port()
+        ring = [Signal(width, name=f"row_max{j}") for j in range(cf)]
+        c, kx, ky, addr = counter(cf), counter(k), counter(k), counter(words)
+
+        move = ~self.o.valid | self.o.ready
+        accept = self.i.valid & move
+        m.d.comb += self.i.ready.eq(move)
+        row_max = Signal(width)         # the window row's maximum up to this pixel
+        m.d.comb += row_max.eq(Mux(kx == 0, self.i.payload, vmax(self.i.payload, ring[0])))
+        combine = accept & (kx == k - 1)
+        value = Signal(width)
+        m.d.comb += value.eq(Mux(ky == 0, row_max, vmax(row_max, rd.data)))
+        next_addr = Mux(addr == words - 1, 0, addr + 1)
+        m.d.comb += [
+            rd.addr.eq(Mux(combine, next_addr, addr)), rd.en.eq(1),
+            wr.addr.eq(addr), wr.data.eq(value), wr.en.eq(combine & (ky != k - 1)),
+        ]
+        with m.If(move):
+            m.d.sync += self.o.valid.eq(combine & (ky == k - 1))
+        with m.If(accept):
+            m.d.sync += [ring[j].eq(ring[j + 1]) for j in range(cf - 1)]
+            m.d.sync += [ring[-1].eq(row_max), c.eq(Mux(c == cf - 1, 0, c + 1))]
+            with m.If(c == cf - 1):
+                m.d.sync += kx.eq(Mux(kx == k - 1, 0, kx + 1))
+        with m.If(combine):
+            m.d.sync += [self.o.payload.eq(value), addr.eq(next_addr)]
+            with m.If(addr == words - 1):
+                m.d.sync += ky.eq(Mux(ky == k - 1, 0, ky + 1))
         return m

@@ -6,7 +6,7 @@ import pytest
 from golden.conv import im2col
 from golden.packing import stream_beats
 from golden.pool import GlobalMaxPool, MaxPool
-from hdl.pool import WindowMax
+from hdl.pool import LineMaxPool, WindowMax
 from sim_tests.harness import Simulation
 
 
@@ -33,3 +33,42 @@ def test_window_max(verilator, bits, simd, kind):
         assert res.outputs == expected, f"valid_prob={pv} ready_prob={pr}"
     res = sim.run(in_beats, len(expected))
     assert res.in_cycles == list(range(res.in_cycles[0], res.in_cycles[0] + len(in_beats)))
+
+
+@pytest.mark.parametrize("shape,kernel,bits,simd", [
+    ((6, 4, 4), 2, 1, 2),       # binary, two channel folds
+    ((6, 6, 3), 3, 2, 3),       # 2-bit codes, K = 3, one fold
+    ((4, 2, 4), 2, 3, 1),       # one output column, four folds
+    ((2, 2, 1), 2, 1, 1),       # one word of line memory: written and read back
+])
+def test_line_max_pool(verilator, shape, kernel, bits, simd):
+    rng = np.random.default_rng(sum(shape) * kernel + bits)
+    maps = rng.integers(0, 1 << bits, (5,) + shape)
+    maps[0], maps[1] = (1 << bits) - 1, 0          # all ones, all zeros
+    maps[2] = 0
+    maps[2][kernel - 1::kernel, kernel - 1::kernel] = (1 << bits) - 1  # a window's last pixel
+    in_beats = stream_beats(maps, simd, bits)
+    expected = stream_beats(MaxPool(shape, kernel).forward(maps), simd, bits)
+    h, w, c = shape
+    dut = LineMaxPool(height=h, width=w, channels=c, simd=simd, bits=bits, kernel=kernel)
+    sim = Simulation(dut, f"line_pool_{'_'.join(map(str, shape))}_{kernel}_{bits}_{simd}")
+    for seed, (pv, pr) in enumerate([(1.0, 1.0), (0.5, 0.5), (1.0, 0.3), (0.3, 1.0)]):
+        res = sim.run(in_beats, len(expected), valid_prob=pv, ready_prob=pr, seed=seed)
+        assert res.outputs == expected, f"valid_prob={pv} ready_prob={pr}"
+    res = sim.run(in_beats, len(expected))
+    # One beat per cycle, and each window's result 1 cycle after its last input beat.
+    assert res.in_cycles == list(range(res.in_cycles[0], res.in_cycles[0] + len(in_beats)))
+    cf, per_map = c // simd, h * w * (c // simd)
+    last_beats = [n * per_map + ((oy * kernel + kernel - 1) * w + ox * kernel + kernel - 1) * cf + f
+                  for n in range(len(maps)) for oy in range(h // kernel)
+                  for ox in range(w // kernel) for f in range(cf)]
+    assert res.out_cycles == [res.in_cycles[b] + 1 for b in last_beats]
+
+
+def test_line_max_pool_refuses_what_it_cannot_pool():
+    with pytest.raises(ValueError, match="K must divide H and W"):
+        LineMaxPool(height=5, width=4, channels=2, simd=2, bits=1, kernel=2)
+    with pytest.raises(ValueError, match="identity"):
+        LineMaxPool(height=4, width=4, channels=2, simd=2, bits=1, kernel=1)
+    with pytest.raises(ValueError, match="does not divide"):
+        LineMaxPool(height=4, width=4, channels=3, simd=2, bits=1, kernel=2)

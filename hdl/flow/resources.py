@@ -106,6 +106,7 @@ def memories(top, image_buffer=None):
     from amaranth.lib.fifo import SyncFIFO, SyncFIFOBuffered
     from ..channelwise import ChannelwiseUnit
     from ..mvau import MatrixVectorUnit
+    from ..pool import LineMaxPool
     from ..window import SlidingWindow
     out = []
     if image_buffer:
@@ -124,6 +125,9 @@ def memories(top, image_buffer=None):
             out += [Memory(f"window{index}" + (f".row{row}" if len(unit.memories) > 1 else ""),
                            width, depth, kind)
                     for row, (width, depth) in enumerate(unit.memories)]
+        elif isinstance(unit, LineMaxPool):
+            (width, depth), = unit.memories
+            out.append(Memory(f"linepool{index}.line", width, depth, "ram"))
         elif isinstance(unit, MatrixVectorUnit):
             out.append(Memory(f"mvau{index}.weights", unit.pe * unit.simd * unit.w_bits,
                               unit.sf * unit.nf, "rom"))
@@ -270,13 +274,11 @@ def fifo_features(fifo):
     return features, dict(features)
 
 
-def register_fifo_features(fifo):
-    """Features of an ``amaranth.lib.fifo.SyncFIFO`` of depth <= 2 (words in flip-flops),
-    counted as a buffered FIFO plus its words in registers (a rough, conservative guess:
-    not fitted)."""
-    lut, ff = fifo_features(fifo)
-    ff = dict(ff, width=ff["width"] * (fifo.depth + 1))
-    return lut, ff
+def slice_features(fifo):
+    """Features of an ``amaranth.lib.fifo.SyncFIFO`` of depth <= 2 (a register slice, its
+    words in flip-flops)."""
+    features = {"width": fifo.width * fifo.depth // 2, "const": 1}
+    return features, dict(features)
 
 
 def dwc_features(dwc):
@@ -320,6 +322,16 @@ def pool_features(pool):
              "control": _bits(pool.cf) + _bits(pool.positions), "const": 1})
 
 
+def line_pool_features(pool):
+    """Features of a :class:`hdl.pool.LineMaxPool` (its line in EBR)."""
+    width = pool.simd * pool.bits
+    control = _bits(pool.cf) + 2 * _bits(pool.kernel) + _bits(pool.line_words)
+    return ({"compare": 2 * width if pool.bits == 1 else 6 * width, "width": width,
+             "control": control, "const": 1},
+            {"ring": pool.channels * pool.bits, "width": width, "control": control,
+             "const": 1})
+
+
 def add_features(add):
     """Features of a :class:`hdl.residual.AddStreams`."""
     return ({"add": add.pe * add.sum_width, "const": 1},
@@ -337,18 +349,19 @@ def _model_of(unit):
     from ..channelwise import ChannelwiseUnit
     from ..dwc import PadGather, WidthConverter
     from ..mvau import MatrixVectorUnit
-    from ..pool import WindowMax
+    from ..pool import LineMaxPool, WindowMax
     from ..residual import AddStreams, Broadcast
     from ..window import SlidingWindow
     for cls, kind, func in ((MatrixVectorUnit, "mvau", mvau_features),
                             (ChannelwiseUnit, "act", act_features),
                             (SyncFIFOBuffered, "fifo", fifo_features),
-                            (SyncFIFO, "fifo", register_fifo_features),
+                            (SyncFIFO, "slice", slice_features),
                             (WidthConverter, "dwc", dwc_features),
                             (PadGather, "dwc", dwc_features),
                             (Argmax, "argmax", argmax_features),
                             (SlidingWindow, "window", window_features),
                             (WindowMax, "pool", pool_features),
+                            (LineMaxPool, "linepool", line_pool_features),
                             (AddStreams, "add", add_features),
                             (Broadcast, "broadcast", broadcast_features)):
         if isinstance(unit, cls):
@@ -442,6 +455,8 @@ LUT4_MODEL = {
     "fifo": {"control": 6.163, "width": 1.256, "const": 5.17},
     "mvau": {"rows": 0.774, "acc": 2.263, "replay": 0.952, "replay_words": 0.974, "rom": 1.091, "control": 2.014},
     "pool": {"compare": 0.732, "ring": 0.012, "control": 0.63, "const": 12.904},
+    "linepool": {"compare": 0.475, "width": 0.996, "control": 1.108, "const": 19.615},
+    "slice": {"width": 1.0, "const": 12.0},
     "window": {"width": 0.423, "control": 3.202, "const": 23.83},
 }
 FF_MODEL = {
@@ -453,5 +468,7 @@ FF_MODEL = {
     "fifo": {"control": 1.803, "width": 2.496, "const": 9.773},
     "mvau": {"registers": 1.027},
     "pool": {"ring": 1.0, "width": 1.0, "control": 1.0, "const": 1.0},
+    "linepool": {"ring": 0.993, "width": 1.025, "control": 1.108},
+    "slice": {"width": 2.0, "const": 4.0},
     "window": {"width": 2.077, "control": 1.491},
 }
