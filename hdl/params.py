@@ -21,4 +21,6 @@ def counter(n, **kwargs):
     """A ``Signal`` for the values ``0..n-1``, at least one bit wide: ``range(1)`` would be
     a zero-width signal, which Verilog writes as ``wire [-1:0]`` (two bits to a reader, a
     lint warning to Verilator)."""
-    return Signal(range(max(2, n)), **kwargs)
+    # src_loc_at=1: the signal takes the caller's variable name (not "$signal"), so that
+    # critical paths and waveforms name it.
+    return Signal(range(max(2, n)), src_loc_at=1, **kwargs)

@@ -143,6 +143,8 @@ class SlidingWindow(wiring.Component):
         def wrap_add(value, const):
             """``(value + const) mod ring`` for ``value`` in ``[0, ring)``, a constant."""
             const %= ring
+            if not const:
+                return value
             total = value + const
             return Mux(total >= ring, total - ring, total)[:len(value)]
 
@@ -180,8 +182,8 @@ class SlidingWindow(wiring.Component):
         ix0 = Signal(signed(max(w, k + s).bit_length() + 2), init=-p)   # ox*S - P
         ix = Signal.like(ix0, init=-p)                                  # ix0 + kx
         low = Signal(range(h + 1))          # rows of this map released
-        base = counter(ring)                # ring address of the map's row 0
         top = counter(ring, init=(-p * unit) % ring)        # row iy0
+        next_top = counter(ring, init=((h - p) * unit) % ring)  # the next map's row -P
         row_addr = counter(ring, init=(-p * unit) % ring)   # row iy
         col = Signal(signed(len(ix0) + max(1, (cf - 1).bit_length()) + 1),
                      init=-p * cf)          # ix*CF + c
@@ -197,6 +199,21 @@ class SlidingWindow(wiring.Component):
         need = Signal(range(h + 1), init=h if oh == 1 or k - p >= h else k - p)
         have = Signal(range(h + rows + 1))  # rows of this map in (released ones included)
         rows_ok = have >= need
+
+        def clamp_rows(value):
+            return Mux(value <= 0, 0, Mux(value >= h, h, value))
+
+        # What the end of this output row sets (rows released, rows the next one needs)
+        # depends on iy0 and oy only, which change once per output row: computed into
+        # registers one cycle ahead, off the path into occ and need, when an output row
+        # is at least 2 beats long (it is 1 only for a 1x1 kernel on a 1-wide map).
+        if ow * (k // t) * k * cf >= 2:
+            next_low = Signal(range(h + 1), init=min(max(s - p, 0), h))
+            next_need = Signal.like(need, init=h if oh == 2 or s - p + k >= h else s - p + k)
+            m.d.sync += [next_low.eq(clamp_rows(iy0 + s)),
+                         next_need.eq(rows_needed(oy + 1, iy0 + s))]
+        else:
+            next_low, next_need = clamp_rows(iy0 + s), rows_needed(oy + 1, iy0 + s)
 
         move = ~self.o.valid | self.o.ready
         issue = move & rows_ok
@@ -247,17 +264,14 @@ class SlidingWindow(wiring.Component):
                                 # Map done: release every row, the next map starts H rows on.
                                 m.d.comb += [release.eq(h - low), map_done.eq(1)]
                                 m.d.sync += need.eq(rows_needed(0, Const(-p, iy0.shape())))
-                                next_base = wrap_add(base, h * unit)
-                                m.d.sync += [oy.eq(0), low.eq(0), base.eq(next_base),
-                                             iy0.eq(-p), iy.eq(-p),
-                                             top.eq(wrap_add(next_base, -p * unit)),
-                                             row_addr.eq(wrap_add(next_base, -p * unit))]
+                                m.d.sync += [oy.eq(0), low.eq(0), iy0.eq(-p), iy.eq(-p),
+                                             top.eq(next_top), row_addr.eq(next_top),
+                                             next_top.eq(wrap_add(next_top, h * unit))]
                             with m.Else():
                                 # Rows above the next output row's window are free.
-                                next_low = Mux(iy0 + s <= 0, 0, Mux(iy0 + s >= h, h, iy0 + s))
                                 m.d.comb += release.eq(next_low - low)
                                 m.d.sync += [oy.eq(oy + 1), low.eq(next_low),
-                                             need.eq(rows_needed(oy + 1, iy0 + s)),
+                                             need.eq(next_need),
                                              iy0.eq(iy0 + s), iy.eq(iy0 + s),
                                              top.eq(wrap_add(top, s * unit)),
                                              row_addr.eq(wrap_add(top, s * unit))]

@@ -114,13 +114,17 @@ DEEP_FOLDING = [LayerFolding(1, 2), LayerFolding(2, 4), LayerFolding(4, 2), Laye
 def test_residual_skip_fifo_depth_is_needed(verilator, monkeypatch):
     """With a two-convolution main path (4 rows of lag) the computed skip FIFO depth runs at
     the analytical rate; a 2-word FIFO deadlocks the block (the add waits for the main
-    path, which waits for rows the full skip path keeps the broadcast from sending)."""
+    path, which waits for rows the full skip path keeps the broadcast from sending). The
+    register slices (:func:`hdl.network.register_handshakes`) hold a few words more on
+    each path, enough for this small map, so the deadlock is shown without them: the
+    depth must not rely on them."""
     import hdl.network
     network = residual_network(43, deep=True)
     pixels = images(np.random.default_rng(44), (6, 6), 6)
     check_network(network, DEEP_FOLDING, "conv_residual_deep", pixels)
 
     monkeypatch.setattr(hdl.network, "skip_fifo_depth", lambda *args: 2)
+    monkeypatch.setattr(hdl.network, "register_handshakes", lambda units: units)
     from hdl.network import NetworkTop
     from sim_tests.harness import Simulation
     top = NetworkTop(network, DEEP_FOLDING)
