@@ -154,10 +154,20 @@ class MatrixVectorUnit(wiring.Component):
                                                   depth=max(2, sf_n), init=[],
                                                   attrs={"ram_style": "registers"})
             in_wr, in_rd = inputs.write_port(), inputs.read_port()
-            m.d.comb += [
-                in_wr.addr.eq(sf), in_wr.data.eq(self.i.payload), in_wr.en.eq(issue & from_stream),
-                in_rd.addr.eq(sf), in_rd.en.eq(move),
-            ]
+            m.d.comb += [in_rd.addr.eq(sf), in_rd.en.eq(move)]
+            if sf_n >= 2:
+                # The word is written from stage 1 (address, data and enable all
+                # registers, so the write is off the ready chain; rewriting it while the
+                # pipeline stalls changes nothing). Its first replay read is issued SF >= 2
+                # issues later, after the write.
+                s1_sf = counter(sf_n)
+                with m.If(move):
+                    m.d.sync += s1_sf.eq(sf)
+                m.d.comb += [in_wr.addr.eq(s1_sf), in_wr.data.eq(s1_in),
+                             in_wr.en.eq(s1_valid & s1_from_stream)]
+            else:
+                m.d.comb += [in_wr.addr.eq(sf), in_wr.data.eq(self.i.payload),
+                             in_wr.en.eq(issue & from_stream)]
             x = Mux(s1_from_stream, s1_in, in_rd.data)
         else:
             x = s1_in

@@ -285,3 +285,50 @@ def test_a_tool_failure_names_the_logs_last_error(tmp_path):
     result = subprocess.CompletedProcess([], 1, stdout="", stderr="")
     assert _last_error(result, log) == f"ERROR: Assert `x' failed in rtlil.cc:3091. (log: {log})"
     assert _last_error(result, tmp_path / "none.rpt").startswith("no output")
+
+
+def test_placement_tries_the_boards_attempts_in_turn(monkeypatch, tmp_path):
+    """On the iCEBreaker a placement that runs past its time limit or fails to legalise is
+    retried with the board's next attempt (a lower HeAP spreading density); the build
+    then goes on from the attempt that placed. Tools are stand-ins; the board design is
+    elaborated for real."""
+    import subprocess
+
+    import hdl.flow.bitstream as bitstream
+    from boards import board
+    network = load_model(MLP)
+    folding = choose_folding(network, cycles=4096)
+    pnr_calls = []
+
+    def fake_run(cmd, cwd, tools, timeout=None):
+        cwd = Path(cwd)
+        if cmd[0] == "yosys":
+            (cwd / "bnn_icebreaker.rpt").write_text("     900   SB_LUT4\n      40   SB_DFF\n"
+                                                    "       2   SB_RAM40_4K\n")
+        elif cmd[0] == "nextpnr-ice40" and "--pack-only" in cmd:
+            (cwd / "pack.log").write_text("Info:         ICESTORM_LC:    950/  5280    17%\n")
+        elif cmd[0] == "nextpnr-ice40":
+            pnr_calls.append((cmd[cmd.index("--seed"):], timeout))
+            if len(pnr_calls) == 1:
+                return subprocess.CompletedProcess(cmd, -1, "", bitstream.TIMED_OUT), 360.0
+            if len(pnr_calls) == 2:
+                (cwd / "bnn_icebreaker.tim").write_text(
+                    "ERROR: Unable to find legal placement for all cells, design is probably "
+                    "at utilisation limit.\n")
+                return subprocess.CompletedProcess(cmd, 1, "", ""), 200.0
+            (cwd / "bnn_icebreaker.tim").write_text(
+                "Info: Max frequency for clock 'clk': 31.00 MHz (PASS at 30.00 MHz)\n")
+        elif cmd[0] == "icepack":
+            (cwd / "bnn_icebreaker.bin").write_bytes(b"\0" * 16)
+        return subprocess.CompletedProcess(cmd, 0, "", ""), 1.0
+
+    monkeypatch.setattr(bitstream, "_run", fake_run)
+    lines = []
+    report = bitstream.build_board("icebreaker", network, folding, tmp_path / "ib",
+                                   target_hz=30e6, max_runs=1, log=lines.append)
+    attempts = board("icebreaker")["placement"]
+    assert pnr_calls == [(options, limit) for options, limit in attempts[:3]]
+    assert pnr_calls[0][1] and "--placer-heap-beta" in pnr_calls[2][0]
+    assert report["fmax_mhz"] == 31.0 and report["clock_mhz"] == 30.0
+    assert "placement failed" in lines[0] and "its time limit" in lines[0]
+    assert "placement failed" in lines[1] and "its time limit" not in lines[1]

@@ -94,8 +94,10 @@ def check_fit(used, capacity, device, ii):
                               f"--cycles {2 * ii}")
 
 
-# nextpnr seeds tried in turn when placement fails at high utilisation (deterministic).
-PLACEMENT_SEEDS = (1, 2, 3)
+# nextpnr attempts tried in turn while placement fails at high utilisation
+# (deterministic): (extra options, time limit in seconds or None). A board may give its own
+# (``placement``).
+PLACEMENT_ATTEMPTS = tuple((["--seed", str(seed)], None) for seed in (1, 2, 3))
 # A run that meets timing is followed by one at its Fmax only when that is at least 7 %
 # faster: nextpnr's Fmax varies by a few percent between runs, so a smaller step mostly
 # fails (the iCEBreaker default: 30 -> 31.88 MHz failed after 278 s of place and route).
@@ -103,14 +105,23 @@ RETRY_GAIN = 1.07
 _UNPLACED = "Unable to find legal placement"
 
 
-def _run(cmd, cwd, tools):
+def _run(cmd, cwd, tools, timeout=None):
+    """Run a tool: ``(CompletedProcess, seconds)``. Past ``timeout`` seconds the tool is
+    stopped and the result has return code -1 and ``TIMED_OUT`` as its stderr."""
     tool = shutil.which(tools.get(cmd[0], cmd[0]))
     if tool is None:
         raise BoardBuildError(f"{tools.get(cmd[0], cmd[0])} is not installed; run "
                               f"python -m pip install -e '.[bench]'")
     start = time.perf_counter()
-    result = subprocess.run([tool, *cmd[1:]], cwd=cwd, capture_output=True, text=True)
+    try:
+        result = subprocess.run([tool, *cmd[1:]], cwd=cwd, capture_output=True, text=True,
+                                timeout=timeout)
+    except subprocess.TimeoutExpired:
+        result = subprocess.CompletedProcess(cmd, -1, "", TIMED_OUT)
     return result, time.perf_counter() - start
+
+
+TIMED_OUT = "stopped at its time limit"
 
 
 def _last_error(result, log_path):
@@ -158,17 +169,20 @@ def build_board(board_name, network, folding, out, *, baud=None, target_hz=30e6,
                                                                 run_dir, baud, clock, log)
         times["synthesis_s"] += seconds
         check_fit(used, capacity, device, ii)
-        # A design near the chip's size (the iCEBreaker default fills 95 % of its logic
-        # cells) may fail to place from one seed and place from another: try a few.
-        for seed in PLACEMENT_SEEDS:
-            result, seconds = _run(pnr + ["--seed", str(seed)], run_dir, tools)
+        # A design near the chip's size may fail to place from one seed or placer
+        # setting and place from another: try the board's attempts in turn.
+        for options, limit in board.get("placement", PLACEMENT_ATTEMPTS):
+            result, seconds = _run(pnr + options, run_dir, tools, limit)
             times["place_route_s"] += seconds
             tim = ((run_dir / f"{name}.tim").read_text()
                    if (run_dir / f"{name}.tim").exists() else "")
             text = (result.stderr or "") + "\n" + tim
+            if result.stderr == TIMED_OUT:
+                text += "\n" + _UNPLACED
             if not (result.returncode and _UNPLACED in text):
                 break
-            log(f"placement failed with seed {seed} ({seconds:.0f} s)")
+            log(f"placement failed with {' '.join(options)} ({seconds:.0f} s"
+                f"{', its time limit' if result.stderr == TIMED_OUT else ''})")
         if result.returncode and "Max frequency" not in tim:
             if "no BELs remaining" in text or _UNPLACED in text:
                 raise BoardBuildError(
