@@ -198,7 +198,7 @@ def test_fit_on_the_ecp5_stays_under_the_fill_limit_and_skips_tool_failures(monk
     assert used["comb"] <= 0.4 * cap["comb"]
     assert initiation_interval(network, folding) > initiation_interval(network, failing[0])
     assert any("Assert" in line and "trying the next candidate" in line for line in lines)
-    assert any("slow to route" in line for line in lines)
+    assert any("slow to place and route" in line for line in lines)
     assert [t for t in tried if t.get("error")][0]["fits"] is False
 
 

@@ -424,9 +424,12 @@ def fit_folding(board_name, network, out, *, baud=None, start_cycles=1024, log=p
                           "fits": ok and not full, "used": used,
                           "synthesis_s": round(seconds, 1)})
             verdict = ("does not fit" if not ok else
-                       f"fits, but {', '.join(full)} (slow to route; the automatic folding "
-                       f"stays below)" if full else "fits")
-            log(f"fit: {ii} cycles ({text}): {verdict} (LUT4 {used['lut4']}, EBR {used['ebr']})")
+                       f"fits, but {', '.join(full)} (slow to place and route; the automatic "
+                       f"folding stays below)" if full else "fits")
+            packed = board.get("packed_cell", (None, None))[1]
+            cells = f", {packed.upper()} {used[packed]}" if packed in used else ""
+            log(f"fit: {ii} cycles ({text}): {verdict} (LUT4 {used['lut4']}, EBR {used['ebr']}"
+                f"{cells})")
             results[index] = (ok and not full, used)
         return results[index][0]
 
