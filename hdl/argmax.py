@@ -50,36 +50,39 @@ class Argmax(wiring.Component):
         m = Module()
         pe, nf_n = self.pe, self.nf
         nf = counter(nf_n)
-        lane = Signal(range(pe + 1), init=pe)   # lanes scanned of this beat; pe: idle
+        lane = counter(pe)                  # lanes of the stored beat scanned
+        scanning = Signal()
         # The stored beat shifts down one lane per scanned score, so the score under
-        # scan is always beat[0] (no PE-to-1 multiplexer in front of the comparator), and
-        # its class is a counter (no nf*PE + lane adder).
+        # scan is always beat[0] (no PE-to-1 multiplexer in front of the comparator); its
+        # class is a counter, and whether it is the first class or a real one (not a
+        # padded lane) are flags set a cycle ahead: the maximum's enable is the
+        # comparator's carry chain and one LUT.
         beat = [Signal(signed(self.width), name=f"beat{p}") for p in range(pe)]
         label = Signal(range(nf_n * pe + 1))
+        first = Signal(init=1)              # label == 0
+        real = Signal(init=1)               # label < classes
         best = Signal(signed(self.width))
         best_label = Signal(self.label_width)
-        scanning = lane != pe
         m.d.comb += self.i.ready.eq(~scanning & ~self.o.valid)
         with m.If(self.o.valid & self.o.ready):
             m.d.sync += self.o.valid.eq(0)
         with m.If(self.i.valid & self.i.ready):
             m.d.sync += [b.eq(self.i.payload[p]) for p, b in enumerate(beat)]
-            m.d.sync += lane.eq(0)
+            m.d.sync += scanning.eq(1)
             for k in range(nf_n):
                 with m.If(nf == k):
                     for p in range(min(pe, self.classes - k * pe)):
                         m.d.sync += self.o.payload.scores[k * pe + p].eq(self.i.payload[p])
         with m.If(scanning):
-            value = beat[0]
-            take = ((label == 0) | (value > best)) & (label < self.classes)
+            take = first | ((beat[0] > best) & real)
             with m.If(take):
-                m.d.sync += [best.eq(value), best_label.eq(label)]
+                m.d.sync += [best.eq(beat[0]), best_label.eq(label)]
             m.d.sync += [b.eq(n) for b, n in zip(beat, beat[1:])]
-            last_lane = lane == pe - 1
-            m.d.sync += [lane.eq(Mux(last_lane, pe, lane + 1)), label.eq(label + 1)]
-            with m.If(last_lane):
-                m.d.sync += nf.eq(Mux(nf == nf_n - 1, 0, nf + 1))
+            m.d.sync += [label.eq(label + 1), first.eq(0), real.eq(label < self.classes - 1),
+                         lane.eq(lane + 1)]
+            with m.If(lane == pe - 1):
+                m.d.sync += [scanning.eq(0), lane.eq(0), nf.eq(Mux(nf == nf_n - 1, 0, nf + 1))]
                 with m.If(nf == nf_n - 1):
-                    m.d.sync += [self.o.valid.eq(1), label.eq(0),
+                    m.d.sync += [self.o.valid.eq(1), label.eq(0), first.eq(1), real.eq(1),
                                  self.o.payload.label.eq(Mux(take, label, best_label))]
         return m

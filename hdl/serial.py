@@ -285,6 +285,13 @@ class AnswerFramer(wiring.Component):
 
     Frame: ``END``, the escaped body (``seq``, label, every score sign-extended to
     ``ceil(score_width / 8)`` bytes little-endian, CRC-8 of those), ``END``.
+
+    The answer beat and its ``seq`` are read in place (a byte-wide multiplexer over the
+    body, indexed by a counter) and accepted once the frame's last ``END`` is sent, so the
+    framer keeps no copy of the scores (it kept ``8 * body`` flip-flops and a shift
+    register; the argmax holds the beat meanwhile, for the few thousand cycles a frame
+    takes on the line, well under any network's initiation interval that is not
+    line-limited anyway).
     """
 
     def __init__(self, label_width, classes, score_width):
@@ -301,22 +308,19 @@ class AnswerFramer(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         w, lw, nb = self.score_width, self.label_width, self.score_bytes
-        frame = Signal(8 * self.body)
-        left = Signal(range(self.body + 1))
+        body = [self.seq.payload, self.i.payload[:lw]]
+        for k in range(self.classes):
+            wide = Signal(8 * nb, name=f"score{k}")     # sign-extended to whole bytes
+            m.d.comb += wide.eq(self.i.payload[lw + k * w:lw + (k + 1) * w].as_signed())
+            body += [wide[8 * j:8 * (j + 1)] for j in range(nb)]
+        sent_bytes = Signal(range(self.body + 1))   # body bytes sent; body: the CRC is next
         crc = Signal(8)
         pending_esc = Signal(8)         # the second byte of an escape, or 0
-        fields = [self.i.payload[lw + k * w:lw + (k + 1) * w].as_signed()
-                  for k in range(self.classes)]
         sent = self.o.valid & self.o.ready
         with m.FSM():
             with m.State("IDLE"):
-                m.d.comb += [self.i.ready.eq(self.seq.valid), self.seq.ready.eq(self.i.valid)]
                 with m.If(self.i.valid & self.seq.valid):
-                    assign = [frame[:8].eq(self.seq.payload), frame[8:16].eq(self.i.payload[:lw])]
-                    for k, f in enumerate(fields):
-                        lo = 16 + 8 * nb * k
-                        assign.append(frame[lo:lo + 8 * nb].eq(f))
-                    m.d.sync += assign + [left.eq(self.body), crc.eq(0), pending_esc.eq(0)]
+                    m.d.sync += [sent_bytes.eq(0), crc.eq(0), pending_esc.eq(0)]
                     m.next = "START"
             with m.State("START"):
                 m.d.comb += [self.o.valid.eq(1), self.o.payload.eq(END)]
@@ -324,31 +328,34 @@ class AnswerFramer(wiring.Component):
                     m.next = "BODY"
             with m.State("BODY"):
                 # Data bytes, then the CRC; END and ESC go out as two bytes.
-                byte = Mux(left == 0, crc, frame[:8])
+                last = sent_bytes == self.body
+                byte = Mux(last, crc, Array(body)[sent_bytes])
                 special = (byte == END) | (byte == ESC)
                 m.d.comb += self.o.valid.eq(1)
                 with m.If(pending_esc != 0):
                     m.d.comb += self.o.payload.eq(pending_esc)
                     with m.If(sent):
                         m.d.sync += pending_esc.eq(0)
-                        with m.If(left == 0):
+                        with m.If(last):
                             m.next = "STOP"
                         with m.Else():
-                            m.d.sync += [frame.eq(frame >> 8), left.eq(left - 1)]
+                            m.d.sync += sent_bytes.eq(sent_bytes + 1)
                 with m.Else():
                     m.d.comb += self.o.payload.eq(Mux(special, ESC, byte))
                     with m.If(sent):
-                        with m.If(left != 0):
+                        with m.If(~last):
                             m.d.sync += crc.eq(crc8_next(crc, byte))
                         with m.If(special):
                             m.d.sync += pending_esc.eq(Mux(byte == END, ESC_END, ESC_ESC))
-                        with m.Elif(left == 0):
+                        with m.Elif(last):
                             m.next = "STOP"
                         with m.Else():
-                            m.d.sync += [frame.eq(frame >> 8), left.eq(left - 1)]
+                            m.d.sync += sent_bytes.eq(sent_bytes + 1)
             with m.State("STOP"):
                 m.d.comb += [self.o.valid.eq(1), self.o.payload.eq(END)]
                 with m.If(sent):
+                    # The answer is out: release the beat and its sequence number.
+                    m.d.comb += [self.i.ready.eq(1), self.seq.ready.eq(1)]
                     m.next = "IDLE"
         return m
 
@@ -374,7 +381,7 @@ class SerialAccelerator(wiring.Component):
     rx : ``In(1)``, tx : ``Out(1)``
         The UART pins (idle high).
     done : ``Out(1)``
-        Pulses when an answer starts (e.g. for an LED).
+        Pulses when an answer has been sent (e.g. for an LED).
     """
 
     def __init__(self, network, folding, divisor):
