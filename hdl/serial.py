@@ -317,6 +317,12 @@ class AnswerFramer(wiring.Component):
         crc = Signal(8)
         pending_esc = Signal(8)         # the second byte of an escape, or 0
         sent = self.o.valid & self.o.ready
+        # The next byte, registered (the body multiplexer, the escape compare and the CRC
+        # in one cycle were the clock-limiting path); after a byte moves on, one cycle
+        # passes before the next goes out (a byte takes 10 bit times on the line anyway).
+        byte, stale = Signal(8), Signal()
+        m.d.sync += [byte.eq(Mux(sent_bytes == self.body, crc, Array(body)[sent_bytes])),
+                     stale.eq(0)]
         with m.FSM():
             with m.State("IDLE"):
                 with m.If(self.i.valid & self.seq.valid):
@@ -329,9 +335,8 @@ class AnswerFramer(wiring.Component):
             with m.State("BODY"):
                 # Data bytes, then the CRC; END and ESC go out as two bytes.
                 last = sent_bytes == self.body
-                byte = Mux(last, crc, Array(body)[sent_bytes])
                 special = (byte == END) | (byte == ESC)
-                m.d.comb += self.o.valid.eq(1)
+                m.d.comb += self.o.valid.eq(~stale)
                 with m.If(pending_esc != 0):
                     m.d.comb += self.o.payload.eq(pending_esc)
                     with m.If(sent):
@@ -339,7 +344,7 @@ class AnswerFramer(wiring.Component):
                         with m.If(last):
                             m.next = "STOP"
                         with m.Else():
-                            m.d.sync += sent_bytes.eq(sent_bytes + 1)
+                            m.d.sync += [sent_bytes.eq(sent_bytes + 1), stale.eq(1)]
                 with m.Else():
                     m.d.comb += self.o.payload.eq(Mux(special, ESC, byte))
                     with m.If(sent):
@@ -350,7 +355,7 @@ class AnswerFramer(wiring.Component):
                         with m.Elif(last):
                             m.next = "STOP"
                         with m.Else():
-                            m.d.sync += sent_bytes.eq(sent_bytes + 1)
+                            m.d.sync += [sent_bytes.eq(sent_bytes + 1), stale.eq(1)]
             with m.State("STOP"):
                 m.d.comb += [self.o.valid.eq(1), self.o.payload.eq(END)]
                 with m.If(sent):
