@@ -217,11 +217,14 @@ class SlidingWindow(wiring.Component):
 
         move = ~self.o.valid | self.o.ready
         issue = move & rows_ok
-        col_out = (ix < 0) | (ix >= w)
+        # Without padding every window position is inside the map (ix <= (OW-1)*S + K-1
+        # <= W-1, likewise iy): no pad compares on the read address path.
+        inside = Const(0)
+        col_out = (ix < 0) | (ix >= w) if p else inside
         lane_word = Const(sum(self.pad_value << (lane * self.bits)
                               for lane in range(self.in_simd)), word)
         if t == 1:
-            pad_here = (iy < 0) | (iy >= h) | col_out
+            pad_here = (iy < 0) | (iy >= h) | col_out if p else inside
             m.d.comb += [rd.addr.eq(Mux(pad_here, 0, row_addr + col)), rd.en.eq(move)]
             s1_pad = Signal()
             with m.If(move):
@@ -235,7 +238,7 @@ class SlidingWindow(wiring.Component):
                 m.d.sync += self.o.valid.eq(issue)
             for j in range(t):
                 row = iy + j
-                pad_j = (row < 0) | (row >= h) | col_out
+                pad_j = (row < 0) | (row >= h) | col_out if p else inside
                 s1_pad, s1_row = Signal(name=f"pad{j}"), counter(rows, name=f"row{j}")
                 with m.If(move):
                     m.d.sync += [s1_pad.eq(pad_j), s1_row.eq(wrap_add(row_addr, j))]
