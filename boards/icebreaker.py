@@ -110,11 +110,12 @@ BOARD = {
     "summary": _summary,
     # nextpnr's packed logic cells (one LUT4 and one flip-flop each), reported as "lc".
     "packed_cell": ("ICESTORM_LC", "lc"),
-    # The automatic folding stays at or below this fraction of the logic cells: at 99.2 %
-    # (the default network at 14,400 cycles) nextpnr had not placed after 10 minutes (seed
-    # 1 stopped at its 6-minute limit, beta 0.7 still in its first iteration after 4);
-    # at 96.6 % it placed in 71 s. A folding given with --folding/--cycles may fill it.
-    "fit_fill": {"lc": 0.97},
+    # The automatic folding stays at or below this fraction of the logic cells, where
+    # placement is quick: at 87 % (the default network at 28,800 cycles) each place and
+    # route took 25-40 s; at 95.6 % (14,400 cycles) seed 1 stopped at its 6-minute limit
+    # and beta 0.7 had not placed after 4 more; at 99.2 % nothing placed in 10 minutes.
+    # A folding given with --folding/--cycles may fill the chip; it only places slowly.
+    "fit_fill": {"lc": 0.90},
     # nextpnr attempts while placement fails: (options, time limit in s). Near the chip's
     # size HeAP's legaliser can fail from a seed after minutes (measured on the default
     # network at 87 % of the logic cells: 736 s and 253 s, seeds 1 and 2) where a lower

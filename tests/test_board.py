@@ -332,3 +332,26 @@ def test_placement_tries_the_boards_attempts_in_turn(monkeypatch, tmp_path):
     assert report["fmax_mhz"] == 31.0 and report["clock_mhz"] == 30.0
     assert "placement failed" in lines[0] and "its time limit" in lines[0]
     assert "placement failed" in lines[1] and "its time limit" not in lines[1]
+
+
+def test_board_clock_is_chosen_for_images_per_second_end_to_end():
+    """Below a target the build takes the PLL clock with the most images/s end to end: at
+    35.7 MHz the PLL's 35.25 MHz only carries 1 Mbaud (the line, 990 images/s, is then the
+    limit), 34.5 MHz carries 2 Mbaud and the chip's 1,198 inferences/s."""
+    from golden.serial import link_figures
+    from boards import board
+    from hdl.flow.bitstream import _fastest_link_clock
+    from hdl.uart import choose_baud
+    network = load_model(DEFAULT_MODEL)
+    b = board("icebreaker")
+
+    def end_to_end(hz):
+        return min(hz / 28800, link_figures(network, choose_baud(hz))["images_per_second"])
+
+    plain = b["clock"](35.7e6)["freq_hz"]
+    chosen = _fastest_link_clock(b, 35.7e6, network, 28800, None)["freq_hz"]
+    assert plain == 35.25e6 and choose_baud(plain) == 1_000_000
+    assert chosen <= 35.7e6 and choose_baud(chosen) >= 2_000_000
+    assert end_to_end(chosen) > end_to_end(plain)
+    # A clock that already carries 3 Mbaud is kept.
+    assert _fastest_link_clock(b, 30e6, network, 28800, None)["freq_hz"] == 30e6
