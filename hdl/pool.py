@@ -137,7 +137,8 @@ class LineMaxPool(wiring.Component):
 
     @property
     def memories(self):
-        """``[(width, depth)]`` of the line memory."""
+        """``[(width, depth)]`` of the line memory (at least two words: a one-word memory
+        would have a zero-width address)."""
         return [(self.simd * self.bits, max(2, self.line_words))]
 
     def elaborate(self, platform):
@@ -148,8 +149,8 @@ class LineMaxPool(wiring.Component):
         def vmax(a, b):
             return lane_max(a, b, self.simd, self.bits)
 
-        # At least two words: a one-word memory would have a zero-width address.
-        m.submodules.line = line = Memory(shape=unsigned(width), depth=max(2, words), init=[])
+        (_, depth), = self.memories
+        m.submodules.line = line = Memory(shape=unsigned(width), depth=depth, init=[])
         wr, rd = line.write_port(), line.read_port()
         ring = [Signal(width, name=f"row_max{j}") for j in range(cf)]
         c, kx, ky, addr = counter(cf), counter(k), counter(k), counter(words)

@@ -194,9 +194,13 @@ class SlidingWindow(wiring.Component):
             """Rows of the map output row ``oy`` needs (all H for the last one)."""
             return Mux((oy_value == oh - 1) | (iy0_value + k >= h), h, (iy0_value + k)[:len(need)])
 
+        def rows_needed_init(oy_value, iy0_value):
+            """:func:`rows_needed` of constants (a register's reset value)."""
+            return h if oy_value == oh - 1 or iy0_value + k >= h else iy0_value + k
+
         # Both registers, so that the issue decision is one short comparison (it was the
         # clock-limiting path: an add, a compare, a mux, an add and a compare).
-        need = Signal(range(h + 1), init=h if oh == 1 or k - p >= h else k - p)
+        need = Signal(range(h + 1), init=rows_needed_init(0, -p))
         have = Signal(range(h + rows + 1))  # rows of this map in (released ones included)
         rows_ok = have >= need
 
@@ -209,7 +213,7 @@ class SlidingWindow(wiring.Component):
         # is at least 2 beats long (it is 1 only for a 1x1 kernel on a 1-wide map).
         if ow * (k // t) * k * cf >= 2:
             next_low = Signal(range(h + 1), init=min(max(s - p, 0), h))
-            next_need = Signal.like(need, init=h if oh == 2 or s - p + k >= h else s - p + k)
+            next_need = Signal.like(need, init=rows_needed_init(1, s - p))
             m.d.sync += [next_low.eq(clamp_rows(iy0 + s)),
                          next_need.eq(rows_needed(oy + 1, iy0 + s))]
         else:
@@ -218,13 +222,17 @@ class SlidingWindow(wiring.Component):
         move = ~self.o.valid | self.o.ready
         issue = move & rows_ok
         # Without padding every window position is inside the map (ix <= (OW-1)*S + K-1
-        # <= W-1, likewise iy): no pad compares on the read address path.
-        inside = Const(0)
-        col_out = (ix < 0) | (ix >= w) if p else inside
+        # <= W-1, likewise the rows): no pad compares on the read address path.
+        col_out = ((ix < 0) | (ix >= w)) if p else Const(0)
+
+        def pad_at(row):
+            """Window row ``row`` at column ``ix`` is outside the map."""
+            return ((row < 0) | (row >= h) | col_out) if p else Const(0)
+
         lane_word = Const(sum(self.pad_value << (lane * self.bits)
                               for lane in range(self.in_simd)), word)
         if t == 1:
-            pad_here = (iy < 0) | (iy >= h) | col_out if p else inside
+            pad_here = pad_at(iy)
             m.d.comb += [rd.addr.eq(Mux(pad_here, 0, row_addr + col)), rd.en.eq(move)]
             s1_pad = Signal()
             with m.If(move):
@@ -238,7 +246,7 @@ class SlidingWindow(wiring.Component):
                 m.d.sync += self.o.valid.eq(issue)
             for j in range(t):
                 row = iy + j
-                pad_j = (row < 0) | (row >= h) | col_out if p else inside
+                pad_j = pad_at(row)
                 s1_pad, s1_row = Signal(name=f"pad{j}"), counter(rows, name=f"row{j}")
                 with m.If(move):
                     m.d.sync += [s1_pad.eq(pad_j), s1_row.eq(wrap_add(row_addr, j))]

@@ -158,9 +158,15 @@ def build_board(board_name, network, folding, out, *, baud=None, target_hz=30e6,
     runs, best = [], None
     target = target_hz
     times = {"synthesis_s": 0.0, "place_route_s": 0.0, "pack_s": 0.0}
+
+    def clock_at(hz):
+        # Every clock decision (the run's and whether another is worth it) uses the clock
+        # a run at ``hz`` would get.
+        return _fastest_link_clock(board, hz, network, ii, baud)
+
     for attempt in range(max_runs):
         try:
-            clock = _fastest_link_clock(board, target, network, ii, baud)
+            clock = clock_at(target)
         except ValueError as error:
             raise BoardBuildError(str(error)) from None
         run_dir = out / f"run{attempt}"
@@ -208,7 +214,7 @@ def build_board(board_name, network, folding, out, *, baud=None, target_hz=30e6,
             best = {"dir": run_dir, "clock": clock, "fmax": fmax, "used": used, "path": path,
                     "synth_opts": synth_opts}
             try:
-                higher = board["clock"](fmax * 1e6)["freq_hz"]
+                higher = clock_at(fmax * 1e6)["freq_hz"]
             except ValueError:
                 break
             if higher < clock["freq_hz"] * RETRY_GAIN:
@@ -220,7 +226,7 @@ def build_board(board_name, network, folding, out, *, baud=None, target_hz=30e6,
             target = min(clock["freq_hz"], (fmax or 12) * 1e6) * 0.97
             if best is not None:
                 try:
-                    lower = board["clock"](target)["freq_hz"]
+                    lower = clock_at(target)["freq_hz"]
                 except ValueError:
                     break
                 if lower <= best["clock"]["freq_hz"] * 1.02:
@@ -277,14 +283,16 @@ def _fastest_link_clock(board, target_hz, network, ii, baud):
         return min(hz / ii, line["images_per_second"]), hz
 
     best = board["clock"](target_hz)
+    best_rate = end_to_end(best)
     step = 0.125e6
     for k in range(1, int(0.15 * target_hz / step) + 1):
         try:
             clock = board["clock"](target_hz - k * step)
         except ValueError:
             break
-        if end_to_end(clock) > end_to_end(best):
-            best = clock
+        rate = end_to_end(clock)
+        if rate > best_rate:
+            best, best_rate = clock, rate
     return best
 
 
