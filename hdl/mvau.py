@@ -16,7 +16,7 @@ __all__ = ["MatrixVectorUnit", "GROUP"]
 
 # Lanes summed in one cycle before a pipeline register: an adder tree over more lanes is
 # split, its group sums registered, so that the popcount does not limit the clock.
-GROUP = 8
+GROUP = 4
 
 
 class MatrixVectorUnit(wiring.Component):
@@ -43,10 +43,11 @@ class MatrixVectorUnit(wiring.Component):
     buffer, so the unit accepts the next vector only after ``SF*NF`` cycles (FINN's cycle
     count).
 
-    Latency (:attr:`latency`): the accumulators of a neuron fold are valid 3 cycles after
-    the cycle the fold's last input beat was issued (memory read, element, accumulate), 4
-    when SIMD exceeds ``group`` (default :data:`GROUP`) lanes: then the lanes are summed in
-    groups of ``group``, the group sums registered, and summed in the next cycle. With no
+    Latency (:attr:`latency`): the accumulators of a neuron fold are valid 4 cycles after
+    the cycle the fold's last input beat was issued (input register, weight read and input
+    word register, element, accumulate), 5 when SIMD exceeds ``group`` (default
+    :data:`GROUP`) lanes: then the lanes are summed in groups of ``group``, the group sums
+    registered, and summed in the next cycle. With no
     backpressure, N vectors take ``N*SF*NF`` issue cycles.
 
     Memories: the weight ROM (``NF*SF`` words of ``PE*SIMD*w_bits`` bits, block RAM where
@@ -88,7 +89,7 @@ class MatrixVectorUnit(wiring.Component):
         self.sf, self.nf = mw // simd, mh // pe
         check_positive_int("group", group)
         self.group = group
-        self.latency = 3 if simd <= group else 4
+        self.latency = 4 if simd <= group else 5
         self.element = make_element(as_weight_encoding(weight_encoding), input_encoding,
                                     element_style)
         self.in_bits, self.w_bits = self.element.x_bits, self.element.w_bits
@@ -127,7 +128,12 @@ class MatrixVectorUnit(wiring.Component):
         move = ~self.o.valid | self.o.ready
         from_stream = nf == 0
         issue = move & (~from_stream | self.i.valid)
-        m.d.comb += [self.i.ready.eq(move & from_stream), w_rd.addr.eq(w_addr), w_rd.en.eq(move)]
+        # The weight word is read a cycle after its issue (from a registered address), so
+        # that it arrives with the registered input word of stage 1b.
+        w_addr1 = Signal.like(w_addr)
+        with m.If(move):
+            m.d.sync += w_addr1.eq(w_addr)
+        m.d.comb += [self.i.ready.eq(move & from_stream), w_rd.addr.eq(w_addr1), w_rd.en.eq(move)]
 
         with m.If(issue):
             m.d.sync += w_addr.eq(Mux(w_addr == sf_n * nf_n - 1, 0, w_addr + 1))
@@ -168,16 +174,25 @@ class MatrixVectorUnit(wiring.Component):
             else:
                 m.d.comb += [in_wr.addr.eq(sf), in_wr.data.eq(self.i.payload),
                              in_wr.en.eq(issue & from_stream)]
-            x = Mux(s1_from_stream, s1_in, in_rd.data)
+            x1 = Mux(s1_from_stream, s1_in, in_rd.data)
         else:
-            x = s1_in
+            x1 = s1_in
+
+        # Stage 1b: the input word registered after the stream/buffer choice (the replay
+        # buffer's read register sits far from the PE rows it feeds; measured on the
+        # iCE40, that route and the multiplexer set the clock), the weight word arrives.
+        x = Signal(simd * self.in_bits, name="x")
+        s1b_tags = [Signal(name=f"s1b_{n}") for n in ("valid", "first", "last")]
+        with m.If(move):
+            m.d.sync += x.eq(x1)
+            m.d.sync += [t.eq(v) for t, v in zip(s1b_tags, (s1_valid, s1_first, s1_last))]
 
         # Stage 2: per PE row, the element's sum over the SIMD lanes; with more than
         # GROUP lanes, first the sums of groups of GROUP lanes (registered), then their sum.
         element = self.element
         xb = self.in_bits
         groups = [(g, min(self.group, simd - g)) for g in range(0, simd, self.group)]
-        tags = (s1_valid, s1_first, s1_last)
+        tags = s1b_tags
         if len(groups) > 1:
             s2a_tags = [Signal(name=f"s2a_{n}") for n in ("valid", "first", "last")]
             # Per group, the input slice and its shared terms serve every PE row.

@@ -95,12 +95,16 @@ class Deframer(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         n = self.payload
+        # The UART's byte and error are registered first: the decoding below is several
+        # logic levels deep, and a byte arrives at most every ten bit times.
+        byte = Signal(8)
+        valid, error = Signal(), Signal()
+        m.d.sync += [byte.eq(self.i.payload), valid.eq(self.i.valid), error.eq(self.error)]
         count = Signal(range(n + 3))        # body bytes so far (saturates at n + 2)
         crc = Signal(8)
         bad = Signal()
         esc = Signal()
         seq = Signal(8)
-        byte = self.i.payload
         data = Signal(8)
         is_data = Signal()
         m.d.comb += self.i.ready.eq(1)
@@ -110,15 +114,15 @@ class Deframer(wiring.Component):
         # A data byte: plain, or the second byte of an escape.
         with m.If(esc):
             m.d.comb += [data.eq(Mux(byte == ESC_END, END, ESC)),
-                         is_data.eq(self.i.valid & (byte != END))]
+                         is_data.eq(valid & (byte != END))]
         with m.Else():
             m.d.comb += [data.eq(byte),
-                         is_data.eq(self.i.valid & (byte != END) & (byte != ESC))]
-        with m.If(self.error):
+                         is_data.eq(valid & (byte != END) & (byte != ESC))]
+        with m.If(error):
             m.d.sync += bad.eq(1)
-        with m.If(self.i.valid):
+        with m.If(valid):
             with m.If(byte == END):
-                good = (~bad & ~esc & ~self.error & (count == n + 2) & (crc == 0)
+                good = (~bad & ~esc & ~error & (count == n + 2) & (crc == 0)
                         & self.seq.ready)
                 with m.If(good):
                     m.d.sync += [self.commit.eq(1), self.seq.valid.eq(1)]
@@ -191,15 +195,21 @@ class FrameBuffer(wiring.Component):
         with m.If(put):
             m.d.sync += wp.eq(nxt(wp))
         # Commit and abort never coincide with a write (the deframer sees END then).
+        # The counts without this cycle's read come first and the read picks one less:
+        # ``take`` ends the reader's ready chain, so it only drives the last multiplexer.
+        used_put = Signal.like(used)
+        avail_put = Signal.like(avail)
         with m.If(self.commit):
-            m.d.sync += [cp.eq(wp), frame.eq(0), avail.eq(avail + frame - take),
-                         used.eq(used - take)]
+            m.d.sync += [cp.eq(wp), frame.eq(0)]
+            m.d.comb += [avail_put.eq(avail + frame), used_put.eq(used)]
         with m.Elif(self.abort):
-            m.d.sync += [wp.eq(cp), frame.eq(0), used.eq(used - frame - take),
-                         avail.eq(avail - take)]
+            m.d.sync += [wp.eq(cp), frame.eq(0)]
+            m.d.comb += [used_put.eq(used - frame), avail_put.eq(avail)]
         with m.Else():
-            m.d.sync += [frame.eq(frame + put), used.eq(used + put - take),
-                         avail.eq(avail - take)]
+            m.d.sync += frame.eq(frame + put)
+            m.d.comb += [used_put.eq(used + put), avail_put.eq(avail)]
+        m.d.sync += [used.eq(Mux(take, used_put - 1, used_put)),
+                     avail.eq(Mux(take, avail_put - 1, avail_put))]
         return m
 
 

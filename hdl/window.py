@@ -152,7 +152,11 @@ class SlidingWindow(wiring.Component):
         occ = Signal(range(rows + 1))
         row_done = Signal()
         release = Signal(range(h + 1))
-        m.d.sync += occ.eq(occ + row_done - release)
+        # Rows are freed for the writer a cycle after the reader releases them: the
+        # release is decided at the end of the issue logic, and adding it to ``occ`` in
+        # the same cycle made the clock-limiting path (measured on the iCE40).
+        release_q = Signal.like(release)
+        m.d.sync += [release_q.eq(release), occ.eq(occ + row_done - release_q)]
         map_done = Signal()
 
         # Writer.
@@ -190,9 +194,12 @@ class SlidingWindow(wiring.Component):
 
         last_row = oy == oh - 1
 
-        def rows_needed(oy_value, iy0_value):
-            """Rows of the map output row ``oy`` needs (all H for the last one)."""
-            return Mux((oy_value == oh - 1) | (iy0_value + k >= h), h, (iy0_value + k)[:len(need)])
+        def rows_needed(last, iy0_value, shift):
+            """Rows of the map the output row whose first window row is ``iy0_value +
+            shift`` needs (all H for the last one, ``last``); the compare is against a
+            constant, off the adder."""
+            return Mux(last | (iy0_value >= h - k - shift), h,
+                       (iy0_value + (k + shift))[:len(need)])
 
         def rows_needed_init(oy_value, iy0_value):
             """:func:`rows_needed` of constants (a register's reset value)."""
@@ -204,8 +211,9 @@ class SlidingWindow(wiring.Component):
         have = Signal(range(h + rows + 1))  # rows of this map in (released ones included)
         rows_ok = have >= need
 
-        def clamp_rows(value):
-            return Mux(value <= 0, 0, Mux(value >= h, h, value))
+        def clamp_rows(value, shift):
+            """``value + shift`` clamped to ``[0, H]``."""
+            return Mux(value <= -shift, 0, Mux(value >= h - shift, h, value + shift))
 
         # What the end of this output row sets (rows released, rows the next one needs)
         # depends on iy0 and oy only, which change once per output row: computed into
@@ -214,10 +222,10 @@ class SlidingWindow(wiring.Component):
         if ow * (k // t) * k * cf >= 2:
             next_low = Signal(range(h + 1), init=min(max(s - p, 0), h))
             next_need = Signal.like(need, init=rows_needed_init(1, s - p))
-            m.d.sync += [next_low.eq(clamp_rows(iy0 + s)),
-                         next_need.eq(rows_needed(oy + 1, iy0 + s))]
+            m.d.sync += [next_low.eq(clamp_rows(iy0, s)),
+                         next_need.eq(rows_needed(oy == oh - 2, iy0, s))]
         else:
-            next_low, next_need = clamp_rows(iy0 + s), rows_needed(oy + 1, iy0 + s)
+            next_low, next_need = clamp_rows(iy0, s), rows_needed(oy == oh - 2, iy0, s)
 
         move = ~self.o.valid | self.o.ready
         issue = move & rows_ok
@@ -274,7 +282,7 @@ class SlidingWindow(wiring.Component):
                             with m.If(last_row):
                                 # Map done: release every row, the next map starts H rows on.
                                 m.d.comb += [release.eq(h - low), map_done.eq(1)]
-                                m.d.sync += need.eq(rows_needed(0, Const(-p, iy0.shape())))
+                                m.d.sync += need.eq(rows_needed_init(0, -p))
                                 m.d.sync += [oy.eq(0), low.eq(0), iy0.eq(-p), iy.eq(-p),
                                              top.eq(next_top), row_addr.eq(next_top),
                                              next_top.eq(wrap_add(next_top, h * unit))]
@@ -286,5 +294,9 @@ class SlidingWindow(wiring.Component):
                                              iy0.eq(iy0 + s), iy.eq(iy0 + s),
                                              top.eq(wrap_add(top, s * unit)),
                                              row_addr.eq(wrap_add(top, s * unit))]
-        m.d.sync += have.eq(have + row_done - Mux(map_done, h, 0))
+        # The rows written come first, the map's end (decided at the end of the issue
+        # logic) only picks the result: it drives one multiplexer, not an adder.
+        have_in = Signal.like(have)
+        m.d.comb += have_in.eq(have + row_done)
+        m.d.sync += have.eq(Mux(map_done, have_in - h, have_in))
         return m
