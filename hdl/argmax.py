@@ -4,6 +4,7 @@ from amaranth.hdl import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from .folding import argmax_cycles
 from .params import check_positive_int, counter
 
 __all__ = ["Argmax"]
@@ -15,15 +16,17 @@ class Argmax(wiring.Component):
     Takes ``NF = ceil(classes/PE)`` beats of PE signed scores per vector (class ``nf*PE + p``
     in lane ``p``; lanes past the last class, a padded layer's, are ignored) and emits one
     beat with the label and every score of the vector. The scores of a beat are stored,
-    then scanned one per cycle against the running maximum (a later class wins only when
-    strictly greater): the stored beat shifts one lane per cycle and a counter holds the
-    class, so the path is a register, one comparator and the maximum's enable, whatever
-    the number of classes (a comparison tree over a whole beat, then a PE-to-1
-    multiplexer, set the clock before). A vector arrives once per initiation interval, so
-    the scan has time.
+    then scanned one per two cycles against the running maximum (a later class wins only
+    when strictly greater): the first cycle registers the comparison, the second loads the
+    maximum. The stored beat shifts one lane per scanned score and a counter holds the
+    class, so the paths are a comparator between registers and a registered enable,
+    whatever the number of classes (a comparison tree over a whole beat, then a PE-to-1
+    multiplexer, set the clock before; then the comparator feeding the maximum's enable
+    and the label). A vector arrives once per initiation interval, so the scan has time.
 
-    Latency: the result is valid ``PE`` cycles after the vector's last beat is accepted;
-    a beat is accepted every ``PE + 1`` cycles at most (:attr:`cycles` per vector).
+    Latency: the result is valid ``2*PE`` cycles after the vector's last beat is
+    accepted; a beat is accepted every ``2*PE + 1`` cycles at most (:attr:`cycles` per
+    vector).
 
     Members
     -------
@@ -36,8 +39,8 @@ class Argmax(wiring.Component):
             check_positive_int(name, value)
         self.classes, self.pe, self.width, self.nf = classes, pe, width, -(-classes // pe)
         self.label_width = max(1, (classes - 1).bit_length())
-        self.latency = pe
-        self.cycles = self.nf * (pe + 1)
+        self.latency = 2 * pe
+        self.cycles = argmax_cycles(classes, pe)
         super().__init__({
             "i": In(stream.Signature(data.ArrayLayout(signed(width), pe))),
             "o": Out(stream.Signature(data.StructLayout({
@@ -73,9 +76,13 @@ class Argmax(wiring.Component):
                 with m.If(nf == k):
                     for p in range(min(pe, self.classes - k * pe)):
                         m.d.sync += self.o.payload.scores[k * pe + p].eq(self.i.payload[p])
-        with m.If(scanning):
-            take = first | ((beat[0] > best) & real)
-            with m.If(take):
+        # Phase 0 registers the comparison, phase 1 acts on it.
+        phase, gt = Signal(), Signal()
+        with m.If(scanning & ~phase):
+            m.d.sync += [gt.eq(first | ((beat[0] > best) & real)), phase.eq(1)]
+        with m.If(scanning & phase):
+            m.d.sync += phase.eq(0)
+            with m.If(gt):
                 m.d.sync += [best.eq(beat[0]), best_label.eq(label)]
             m.d.sync += [b.eq(n) for b, n in zip(beat, beat[1:])]
             m.d.sync += [label.eq(label + 1), first.eq(0), real.eq(label < self.classes - 1),
@@ -84,5 +91,5 @@ class Argmax(wiring.Component):
                 m.d.sync += [scanning.eq(0), lane.eq(0), nf.eq(Mux(nf == nf_n - 1, 0, nf + 1))]
                 with m.If(nf == nf_n - 1):
                     m.d.sync += [self.o.valid.eq(1), label.eq(0), first.eq(1), real.eq(1),
-                                 self.o.payload.label.eq(Mux(take, label, best_label))]
+                                 self.o.payload.label.eq(Mux(gt, label, best_label))]
         return m

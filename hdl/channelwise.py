@@ -1,6 +1,6 @@
 """Skeleton of a per-channel activation stage: one parameter word per neuron fold."""
 
-from amaranth.hdl import Module, Mux, Signal, unsigned
+from amaranth.hdl import Const, Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -17,8 +17,10 @@ class ChannelwiseUnit(wiring.Component):
     fold are one word of a read-only memory of NF words. Subclasses define the lane
     function by overriding :meth:`lane`.
 
-    Latency: 2 cycles from an accepted input beat to the valid output beat (memory read,
-    lane function into the output register); one beat per cycle without backpressure.
+    Latency (:attr:`latency`): 2 cycles from an accepted input beat to the valid output
+    beat (memory read, lane function into the output register); 1 when there is one neuron
+    fold (``PE`` = channels): its parameters are constants folded into the lane logic, with
+    no memory and no input register. One beat per cycle without backpressure.
 
     Members
     -------
@@ -40,6 +42,7 @@ class ChannelwiseUnit(wiring.Component):
             raise ValueError(f"parameter words must be unsigned {param_width * pe}-bit integers")
         self.param_width = param_width
         self.param_words = list(param_words)
+        self.latency = 1 if self.nf == 1 else 2
         super().__init__({
             "i": In(stream.Signature(data.ArrayLayout(in_shape, pe))),
             "o": Out(stream.Signature(data.ArrayLayout(out_shape, pe))),
@@ -51,6 +54,18 @@ class ChannelwiseUnit(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
+        if self.nf == 1:
+            # Constant parameters: compares and adds against constants are cheaper than
+            # against a memory word, and there is nothing to read.
+            move = ~self.o.valid | self.o.ready
+            m.d.comb += self.i.ready.eq(move)
+            word = Const(self.param_words[0], self.param_width * self.pe)
+            with m.If(move):
+                m.d.sync += self.o.valid.eq(self.i.valid)
+                for p in range(self.pe):
+                    param = word[p * self.param_width:(p + 1) * self.param_width]
+                    m.d.sync += self.o.payload[p].eq(self.lane(self.i.payload[p], param))
+            return m
         # At least two words: a one-word memory would have a zero-width address.
         m.submodules.params = params = Memory(
             shape=unsigned(self.param_width * self.pe), depth=max(2, self.nf),

@@ -15,7 +15,7 @@ vector and cannot accept the next vector earlier (FINN's figure); a convolution 
 for each of its ``OH*OW`` windows. Every other stage moves at most one beat per cycle:
 the input (``features*bits / input beat bits`` beats), a sliding window
 (``H*W*C/in_simd`` beats in, ``OH*OW*K*K*C/SIMD`` out), a pool and a residual add (their beats); the argmax
-scans one score per cycle (``classes + NF`` cycles per vector). The stages run
+scans one score per two cycles (``2*classes + NF`` cycles per vector). The stages run
 concurrently on successive inputs, so in steady state the network finishes one
 inference every ``II = max`` over the stages (:func:`stage_cycles`) cycles: its cycles
 per inference.
@@ -29,7 +29,7 @@ from golden.errors import ModelError
 from golden.model import BINARY
 
 __all__ = ["LayerFolding", "divisors", "check_folding", "layer_cycles", "initiation_interval",
-           "compute_layers", "simd_choices", "input_simd", "ELEMENT_STYLES", "bitplane_applies", "layer_vectors", "MAX_WORD_BITS", "word_bits", "residual_ends", "stage_cycles"]
+           "compute_layers", "simd_choices", "input_simd", "ELEMENT_STYLES", "bitplane_applies", "layer_vectors", "MAX_WORD_BITS", "word_bits", "residual_ends", "stage_cycles", "argmax_cycles"]
 
 # Element styles (:mod:`hdl.elements`): "tree" (the element of the encodings, an adder tree
 # of lane values) and "bitplane" (k-bit input codes as k bit planes).
@@ -210,6 +210,12 @@ def layer_cycles(layer, f, in_vec=None):
     return pixels * sf * -(-layer.out_features // f.pe)
 
 
+def argmax_cycles(classes, pe):
+    """Cycles per vector of the argmax (:class:`hdl.argmax.Argmax`): ``NF = ceil(classes /
+    PE)`` beats, each accepted, then scanned two cycles per lane."""
+    return -(-classes // pe) * (2 * pe + 1)
+
+
 def stage_cycles(network, folding):
     """``[(stage name, cycles per inference)]`` of every stage of the dataflow (see the
     module docstring), in order."""
@@ -255,9 +261,9 @@ def stage_cycles(network, folding):
 
     walk(getattr(network, "layers", network), None, bits, "")
     if hasattr(network, "layers"):
-        # The argmax scans the scores one per cycle, a beat of PE after each other.
+        # The argmax scans the scores one per two cycles, a beat of PE after each other.
         classes, pe = layers[-1].out_features, fold[id(layers[-1])].pe
-        stages.append(("argmax", -(-classes // pe) * (pe + 1)))
+        stages.append(("argmax", argmax_cycles(classes, pe)))
     return stages
 
 

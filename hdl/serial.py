@@ -175,41 +175,38 @@ class FrameBuffer(wiring.Component):
         m.submodules.mem = mem = Memory(shape=8, depth=d, init=[])
         wr, rd = mem.write_port(), mem.read_port()
 
-        def nxt(p):
-            return Mux(p == d - 1, 0, p + 1)
+        # Three pointers, each with a wrap bit (toggled when it wraps): write, commit and
+        # read. ``used`` (written, not read) and ``avail`` (committed, not read) are their
+        # distances, but only ``used == depth`` and ``avail != 0`` are ever needed: two
+        # equality compares of registers, no counters to update (the counters' adders,
+        # fed by the reader's ready chain, were on the clock-limiting path).
+        def pointer(name):
+            return Signal(range(d), name=name), Signal(name=f"{name}_wrap")
 
-        wp, cp, rp = (Signal(range(d), name=n) for n in ("wp", "cp", "rp"))
-        used = Signal(range(d + 1))       # written (committed or not), not yet read
-        frame = Signal(range(d + 1))      # written since the last commit
-        avail = Signal(range(d + 1))      # committed, not yet read
+        def advance(ptr):
+            p, wrap = ptr
+            return [p.eq(Mux(p == d - 1, 0, p + 1)), wrap.eq(wrap ^ (p == d - 1))]
+
+        wp, cp, rp = pointer("wp"), pointer("cp"), pointer("rp")
+        full = (wp[0] == rp[0]) & (wp[1] != rp[1])
+        nonempty = (cp[0] != rp[0]) | (cp[1] != rp[1])
         move = ~self.o.valid | self.o.ready
-        take = move & (avail != 0)
-        put = self.wr_en & ~self.full
-        m.d.comb += [self.full.eq(used == d),
-                     wr.addr.eq(wp), wr.data.eq(self.wr_data), wr.en.eq(put),
-                     rd.addr.eq(rp), rd.en.eq(move), self.o.payload.eq(rd.data)]
+        take = move & nonempty
+        put = self.wr_en & ~full
+        m.d.comb += [self.full.eq(full),
+                     wr.addr.eq(wp[0]), wr.data.eq(self.wr_data), wr.en.eq(put),
+                     rd.addr.eq(rp[0]), rd.en.eq(move), self.o.payload.eq(rd.data)]
         with m.If(move):
-            m.d.sync += self.o.valid.eq(avail != 0)
+            m.d.sync += self.o.valid.eq(nonempty)
         with m.If(take):
-            m.d.sync += rp.eq(nxt(rp))
+            m.d.sync += advance(rp)
         with m.If(put):
-            m.d.sync += wp.eq(nxt(wp))
+            m.d.sync += advance(wp)
         # Commit and abort never coincide with a write (the deframer sees END then).
-        # The counts without this cycle's read come first and the read picks one less:
-        # ``take`` ends the reader's ready chain, so it only drives the last multiplexer.
-        used_put = Signal.like(used)
-        avail_put = Signal.like(avail)
         with m.If(self.commit):
-            m.d.sync += [cp.eq(wp), frame.eq(0)]
-            m.d.comb += [avail_put.eq(avail + frame), used_put.eq(used)]
+            m.d.sync += [cp[0].eq(wp[0]), cp[1].eq(wp[1])]
         with m.Elif(self.abort):
-            m.d.sync += [wp.eq(cp), frame.eq(0)]
-            m.d.comb += [used_put.eq(used - frame), avail_put.eq(avail)]
-        with m.Else():
-            m.d.sync += frame.eq(frame + put)
-            m.d.comb += [used_put.eq(used + put), avail_put.eq(avail)]
-        m.d.sync += [used.eq(Mux(take, used_put - 1, used_put)),
-                     avail.eq(Mux(take, avail_put - 1, avail_put))]
+            m.d.sync += [wp[0].eq(cp[0]), wp[1].eq(cp[1])]
         return m
 
 

@@ -156,7 +156,10 @@ class SlidingWindow(wiring.Component):
         # release is decided at the end of the issue logic, and adding it to ``occ`` in
         # the same cycle made the clock-limiting path (measured on the iCE40).
         release_q = Signal.like(release)
-        m.d.sync += [release_q.eq(release), occ.eq(occ + row_done - release_q)]
+        # ``row_done`` (the writer's handshake) only picks between two precomputed counts.
+        occ_kept = Signal.like(occ)
+        m.d.comb += occ_kept.eq(occ - release_q)
+        m.d.sync += [release_q.eq(release), occ.eq(Mux(row_done, occ_kept + 1, occ_kept))]
         map_done = Signal()
 
         # Writer.
@@ -219,7 +222,21 @@ class SlidingWindow(wiring.Component):
         # depends on iy0 and oy only, which change once per output row: computed into
         # registers one cycle ahead, off the path into occ and need, when an output row
         # is at least 2 beats long (it is 1 only for a 1x1 kernel on a 1-wide map).
-        if ow * (k // t) * k * cf >= 2:
+        # The ring addresses the row, window-row and map ends load are likewise computed
+        # a cycle ahead from the registers they step (each changes at most every second
+        # beat when rows are 2 beats or longer, window rows when K*CF >= 2).
+        def ahead(value, const, enough):
+            if not enough:
+                return wrap_add(value, const)
+            stepped = Signal.like(value, name=f"{value.name}_next")
+            m.d.sync += stepped.eq(wrap_add(value, const))
+            return stepped
+
+        row_long = ow * (k // t) * k * cf >= 2
+        top_next = ahead(top, s * unit, row_long)
+        next_top_next = ahead(next_top, h * unit, row_long)
+        row_addr_next = ahead(row_addr, t * unit, k * cf >= 2)
+        if row_long:
             next_low = Signal(range(h + 1), init=min(max(s - p, 0), h))
             next_need = Signal.like(need, init=rows_needed_init(1, s - p))
             m.d.sync += [next_low.eq(clamp_rows(iy0, s)),
@@ -271,7 +288,7 @@ class SlidingWindow(wiring.Component):
                 with m.If(end_kx):
                     # Next window row(s): back to the window's first column.
                     m.d.sync += [ky.eq(Mux(end_ky, 0, ky + 1)), iy.eq(iy + t),
-                                 row_addr.eq(wrap_add(row_addr, t * unit)),
+                                 row_addr.eq(row_addr_next),
                                  ix.eq(ix0), col.eq(ix0 * cf)]
                     with m.If(end_ky):
                         # Next window: S columns on, or the next output row.
@@ -285,18 +302,16 @@ class SlidingWindow(wiring.Component):
                                 m.d.sync += need.eq(rows_needed_init(0, -p))
                                 m.d.sync += [oy.eq(0), low.eq(0), iy0.eq(-p), iy.eq(-p),
                                              top.eq(next_top), row_addr.eq(next_top),
-                                             next_top.eq(wrap_add(next_top, h * unit))]
+                                             next_top.eq(next_top_next)]
                             with m.Else():
                                 # Rows above the next output row's window are free.
                                 m.d.comb += release.eq(next_low - low)
                                 m.d.sync += [oy.eq(oy + 1), low.eq(next_low),
                                              need.eq(next_need),
                                              iy0.eq(iy0 + s), iy.eq(iy0 + s),
-                                             top.eq(wrap_add(top, s * unit)),
-                                             row_addr.eq(wrap_add(top, s * unit))]
-        # The rows written come first, the map's end (decided at the end of the issue
-        # logic) only picks the result: it drives one multiplexer, not an adder.
-        have_in = Signal.like(have)
-        m.d.comb += have_in.eq(have + row_done)
-        m.d.sync += have.eq(Mux(map_done, have_in - h, have_in))
+                                             top.eq(top_next), row_addr.eq(top_next)]
+        # The counts are computed first; the map's end (decided at the end of the issue
+        # logic) and the writer's row end only pick one: they drive multiplexers, not adders.
+        m.d.sync += have.eq(Mux(map_done, Mux(row_done, have + 1 - h, have - h),
+                                Mux(row_done, have + 1, have)))
         return m

@@ -30,6 +30,7 @@ def test_argmax(verilator, classes, pe, width):
                 for label, row in zip(labels, scores)]
     res = sim.run(in_beats, len(expected))
     assert res.outputs == expected
-    assert res.out_cycles == [res.in_cycles[k * nf + nf - 1] + 1 + pe for k in range(len(scores))]
+    assert res.out_cycles == [res.in_cycles[k * nf + nf - 1] + 1 + dut.latency
+                              for k in range(len(scores))]
     res = sim.run(in_beats, len(expected), valid_prob=0.5, ready_prob=0.5, seed=1)
     assert res.outputs == expected

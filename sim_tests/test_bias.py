@@ -10,7 +10,7 @@ from hdl.bias import BiasAdd
 from sim_tests.harness import Simulation
 
 
-@pytest.mark.parametrize("channels,pe,acc_hi", [(10, 5, 1024), (6, 1, 15)])
+@pytest.mark.parametrize("channels,pe,acc_hi", [(10, 5, 1024), (6, 1, 15), (10, 10, 300)])
 def test_bias(verilator, channels, pe, acc_hi):
     name = f"bias_{channels}ch_pe{pe}_{acc_hi}"
     rng = np.random.default_rng(channels * 100 + pe)
@@ -29,15 +29,17 @@ def test_bias(verilator, channels, pe, acc_hi):
     expected = [w for row in y for w in pack_lanes(row.reshape(-1, pe), dut.out_width, signed=True)]
     res = sim.run(in_beats, len(expected))
     assert res.outputs == expected
-    assert res.out_cycles == [c + 2 for c in res.in_cycles]
+    assert res.out_cycles == [c + dut.latency for c in res.in_cycles]
     res = sim.run(in_beats, len(expected), valid_prob=0.6, ready_prob=0.4, seed=3)
     assert res.outputs == expected
 
 
-def test_bias_with_per_channel_scale(verilator):
+@pytest.mark.parametrize("pe", [3, 6])
+def test_bias_with_per_channel_scale(verilator, pe):
     """Signed accumulators, per-channel constants and different power-of-two scales
-    (IR-Net): each lane shifts by its own stored exponent."""
-    channels, pe, lo, hi = 6, 3, -40, 40
+    (IR-Net): each lane shifts by its own stored exponent (at PE 6, one neuron fold, a
+    constant)."""
+    channels, lo, hi = 6, -40, 40
     rng = np.random.default_rng(17)
     exp = np.array([0, 3, 1, 2, 0, 3])
     const = rng.integers(-30, 30, channels)
@@ -45,7 +47,7 @@ def test_bias_with_per_channel_scale(verilator):
     act = Bias(rng.integers(-100, 100, channels))
     dut = BiasAdd(act, pe=pe, acc=acc_map)
     assert dut.exp_width == 2
-    sim = Simulation(dut, "bias_scaled")
+    sim = Simulation(dut, f"bias_scaled_pe{pe}")
     acc_hw = np.concatenate([np.full((1, channels), lo), np.full((1, channels), hi),
                              rng.integers(lo, hi + 1, (10, channels))])
     y = add_bias(acc_map.golden(acc_hw), act)

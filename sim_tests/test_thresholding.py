@@ -51,10 +51,10 @@ def test_thresholding(verilator, name, channels, pe, count, acc_hi):
 
     res = sim.run(in_beats, len(expected))
     assert res.outputs == expected
-    # One beat per cycle, each result 2 cycles after its input.
+    # One beat per cycle, each result dut.latency cycles after its input.
     c0 = res.in_cycles[0]
     assert res.in_cycles == list(range(c0, c0 + len(in_beats)))
-    assert res.out_cycles == [c + 2 for c in res.in_cycles]
+    assert res.out_cycles == [c + dut.latency for c in res.in_cycles]
 
     for seed, (pv, pr) in enumerate([(0.5, 0.5), (0.9, 0.3)]):
         res = sim.run(in_beats, len(expected), valid_prob=pv, ready_prob=pr, seed=seed)

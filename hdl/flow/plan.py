@@ -6,7 +6,7 @@ The folding itself and the cycle model it is measured by live with the hardware
 
 from golden.errors import ModelError
 
-from ..folding import (ELEMENT_STYLES, MAX_WORD_BITS, LayerFolding, bitplane_applies,
+from ..folding import (argmax_cycles, ELEMENT_STYLES, MAX_WORD_BITS, LayerFolding, bitplane_applies,
                        compute_layers, divisors,
                        initiation_interval, layer_cycles, residual_ends, simd_choices, word_bits)
 
@@ -147,11 +147,13 @@ def auto_folding(network, cycles=DEFAULT_CYCLES, elements="auto"):
     cycles = max(cycles, fastest_cycles(network))
     layers = compute_layers(network)
     out = []
-    for layer in layers:
+    for index, layer in enumerate(layers):
         mh = layer.out_features
         best, no_replay = None, None
         for f in _foldings(layer):
-            if layer_cycles(layer, f) <= cycles:
+            # The last layer's PE also sets the argmax's scan.
+            if layer_cycles(layer, f) <= cycles and (
+                    index < len(layers) - 1 or argmax_cycles(mh, f.pe) <= cycles):
                 key = (f.simd * f.pe, max(f.simd, f.pe), -f.simd)
                 if best is None or key < best[0]:
                     best = (key, f)
