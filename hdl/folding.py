@@ -45,10 +45,16 @@ def bitplane_applies(w_enc, x_enc):
 class LayerFolding:
     """``simd`` lanes x ``pe`` rows of one compute layer, and the style of its lanes'
     arithmetic (:data:`ELEMENT_STYLES`: ``"tree"`` or, for multi-bit input codes,
-    ``"bitplane"``; the cycles are the same). Written ``SIMDxPE`` or ``SIMDxPE:bitplane``."""
+    ``"bitplane"``; the cycles are the same). Written ``SIMDxPE`` or ``SIMDxPE:bitplane``.
+
+    ``replay``: where the unit keeps its input vector for replay when ``NF > 1``:
+    ``"auto"`` (flip-flops up to :attr:`hdl.mvau.MatrixVectorUnit.REPLAY_REGISTER_BITS`,
+    else RAM) or ``"registers"`` (always flip-flops: a board build chooses it when the
+    RAM would overflow the block RAMs)."""
     simd: int
     pe: int
     element: str = "tree"
+    replay: str = "auto"
 
     def __str__(self):
         return f"{self.simd}x{self.pe}" + ("" if self.element == "tree" else f":{self.element}")

@@ -52,7 +52,9 @@ class MatrixVectorUnit(wiring.Component):
 
     Memories: the weight ROM (``NF*SF`` words of ``PE*SIMD*w_bits`` bits, block RAM where
     the tools find it worthwhile) and, when ``NF > 1``, the replay buffer of one input
-    vector (``SF`` words of ``SIMD*x_bits``), asked to be flip-flops.
+    vector (``SF`` words of ``SIMD*x_bits``), asked to be flip-flops up to
+    :attr:`REPLAY_REGISTER_BITS` bits (:attr:`replay_in_registers`), else left to the
+    tools' RAM.
 
     Parameters
     ----------
@@ -68,6 +70,8 @@ class MatrixVectorUnit(wiring.Component):
     element_style : optional
         ``"tree"`` (default) or ``"bitplane"`` (multi-bit input codes only): how the lanes'
         sum is built (:mod:`hdl.elements`); same sum, same latency, different LUT4 cost.
+    replay : optional
+        ``"auto"`` (default) or ``"registers"``: see :attr:`replay_in_registers`.
 
     Members
     -------
@@ -78,7 +82,7 @@ class MatrixVectorUnit(wiring.Component):
     """
 
     def __init__(self, *, mw, mh, simd, pe, weight_words, weight_encoding=BINARY_WEIGHTS,
-                 input_encoding=BINARY, group=GROUP, element_style="tree"):
+                 input_encoding=BINARY, group=GROUP, element_style="tree", replay="auto"):
         for name, value in (("mw", mw), ("mh", mh), ("simd", simd), ("pe", pe)):
             check_positive_int(name, value)
         if mw % simd:
@@ -86,6 +90,9 @@ class MatrixVectorUnit(wiring.Component):
         if mh % pe:
             raise ValueError(f"PE {pe} does not divide MH {mh}; choose a divisor of {mh}")
         self.mw, self.mh, self.simd, self.pe = mw, mh, simd, pe
+        if replay not in ("auto", "registers"):
+            raise ValueError(f"replay must be 'auto' or 'registers', not {replay!r}")
+        self.replay = replay
         self.sf, self.nf = mw // simd, mh // pe
         check_positive_int("group", group)
         self.group = group
@@ -108,6 +115,18 @@ class MatrixVectorUnit(wiring.Component):
             "i": In(stream.Signature(simd * self.in_bits)),
             "o": Out(stream.Signature(data.ArrayLayout(acc_shape, pe))),
         })
+
+    #: The replay buffer (one input vector) is asked to be flip-flops up to this many bits.
+    REPLAY_REGISTER_BITS = 256
+
+    @property
+    def replay_bits(self):
+        """Bits of the replay buffer (0 when NF = 1: no replay)."""
+        return self.mw * self.in_bits if self.nf > 1 else 0
+
+    @property
+    def replay_in_registers(self):
+        return self.replay == "registers" or self.replay_bits <= self.REPLAY_REGISTER_BITS
 
     def elaborate(self, platform):
         m = Module()
@@ -153,12 +172,15 @@ class MatrixVectorUnit(wiring.Component):
                 s1_in.eq(self.i.payload),
             ]
         if nf_n > 1:
-            # One input vector (MW codes) is small: kept in flip-flops so that the block
-            # RAMs stay free for weights ("registers" is understood by Yosys and Vivado).
+            # A small input vector is kept in flip-flops so that the block RAMs stay free
+            # for weights ("registers" is understood by Yosys and Vivado); a larger one is
+            # left to the tools (block or LUT RAM): in flip-flops each bit takes a logic
+            # cell of its own, plus an SF-to-1 multiplexer. The read is registered either
+            # way, and stage 1b registers it again before the PE rows.
             # At least 2 words: a 1-word memory has a 0-bit address ("[-1:0]" in Verilog).
+            attrs = {"ram_style": "registers"} if self.replay_in_registers else None
             m.submodules.inputs = inputs = Memory(shape=unsigned(simd * self.in_bits),
-                                                  depth=max(2, sf_n), init=[],
-                                                  attrs={"ram_style": "registers"})
+                                                  depth=max(2, sf_n), init=[], attrs=attrs)
             in_wr, in_rd = inputs.write_port(), inputs.read_port()
             m.d.comb += [in_rd.addr.eq(sf), in_rd.en.eq(move)]
             if sf_n >= 2:

@@ -101,9 +101,9 @@ class LineMaxPool(wiring.Component):
     (``C*bits`` flip-flops); at a window row's last pixel that maximum is combined with the
     line memory's word for ``(ox, cf)`` (``OW*CF`` words of ``SIMD*bits`` bits: block RAM)
     and written back, or, in a window's last row, sent. The line memory is read at the
-    address of the next combination one cycle ahead (read-before-write is never needed:
-    the word written last is read back no sooner than ``OW*CF`` combinations, and, when
-    that is 1, ``K >= 2`` beats, later).
+    address of the next combination by each combination, and its read register holds
+    the word until then (when ``OW*CF`` is 1 the word read is the one being written: a
+    transparent read).
 
     Latency 1 cycle; one beat per cycle.
 
@@ -151,7 +151,9 @@ class LineMaxPool(wiring.Component):
 
         (_, depth), = self.memories
         m.submodules.line = line = Memory(shape=unsigned(width), depth=depth, init=[])
-        wr, rd = line.write_port(), line.read_port()
+        wr = line.write_port()
+        # One word: it is read back by the combination that writes it (transparent read).
+        rd = line.read_port(transparent_for=(wr,) if words == 1 else ())
         ring = [Signal(width, name=f"row_max{j}") for j in range(cf)]
         c, kx, ky, addr = counter(cf), counter(k), counter(k), counter(words)
 
@@ -165,7 +167,9 @@ class LineMaxPool(wiring.Component):
         m.d.comb += value.eq(Mux(ky == 0, row_max, vmax(row_max, rd.data)))
         next_addr = Mux(addr == words - 1, 0, addr + 1)
         m.d.comb += [
-            rd.addr.eq(Mux(combine, next_addr, addr)), rd.en.eq(1),
+            # Each combination reads the next one's word; the read register holds it until
+            # then (the handshake only enables the read, no address multiplexer after it).
+            rd.addr.eq(next_addr), rd.en.eq(combine),
             wr.addr.eq(addr), wr.data.eq(value), wr.en.eq(combine & (ky != k - 1)),
         ]
         with m.If(move):

@@ -212,7 +212,11 @@ class SlidingWindow(wiring.Component):
         # clock-limiting path: an add, a compare, a mux, an add and a compare).
         need = Signal(range(h + 1), init=rows_needed_init(0, -p))
         have = Signal(range(h + rows + 1))  # rows of this map in (released ones included)
-        rows_ok = have >= need
+        # ``have >= need``, kept as a register (the compare's carry chain was at the head of
+        # the issue path): its next value picks, by the handshakes of this cycle, among
+        # compares of registers computed in parallel (see the end of this method).
+        rows_ok = Signal(init=int(0 >= rows_needed_init(0, -p)))
+        row_end = Signal()
 
         def clamp_rows(value, shift):
             """``value + shift`` clamped to ``[0, H]``."""
@@ -305,7 +309,7 @@ class SlidingWindow(wiring.Component):
                                              next_top.eq(next_top_next)]
                             with m.Else():
                                 # Rows above the next output row's window are free.
-                                m.d.comb += release.eq(next_low - low)
+                                m.d.comb += [release.eq(next_low - low), row_end.eq(1)]
                                 m.d.sync += [oy.eq(oy + 1), low.eq(next_low),
                                              need.eq(next_need),
                                              iy0.eq(iy0 + s), iy.eq(iy0 + s),
@@ -314,4 +318,11 @@ class SlidingWindow(wiring.Component):
         # logic) and the writer's row end only pick one: they drive multiplexers, not adders.
         m.d.sync += have.eq(Mux(map_done, Mux(row_done, have + 1 - h, have - h),
                                 Mux(row_done, have + 1, have)))
+        # need becomes next_need at a row's end and the first row's need at the map's end,
+        # when have also drops by H.
+        need0 = rows_needed_init(0, -p)
+        m.d.sync += rows_ok.eq(Mux(
+            map_done, Mux(row_done, have + 1 >= need0 + h, have >= need0 + h),
+            Mux(row_end, Mux(row_done, have + 1 >= next_need, have >= next_need),
+                Mux(row_done, have + 1 >= need, have >= need))))
         return m

@@ -21,7 +21,7 @@ from golden.errors import ModelError
 from ..folding import initiation_interval
 
 __all__ = ["BoardBuildError", "build_board", "cell_counts", "check_fit", "fit_folding",
-           "nextpnr_fmax", "synthesize"]
+           "nextpnr_fmax", "replay_for_board", "synthesize"]
 
 
 class BoardBuildError(ModelError):
@@ -296,6 +296,26 @@ def _fastest_link_clock(board, target_hz, network, ii, baud):
     return best
 
 
+def replay_for_board(board, network, folding, log=print):
+    """``folding`` as built on ``board``: on the iCE40, when the replay buffers in RAM would
+    take more block RAM than the chip has and in flip-flops they would not (the resource
+    model), every layer keeps its replay in flip-flops."""
+    from dataclasses import replace
+    if board["name"] != "icebreaker" or all(f.replay == "registers" for f in folding):
+        return folding
+    cap = board["capacity"]["ebr"]
+    ebr, _ = _model_estimates(network, folding)
+    if ebr <= cap:
+        return folding
+    regs = [replace(f, replay="registers") for f in folding]
+    ebr_regs, _ = _model_estimates(network, regs)
+    if ebr_regs >= ebr:
+        return folding
+    log(f"replay buffers in flip-flops: in block RAM the model needs {ebr} of {cap} EBR, "
+        f"in flip-flops {ebr_regs}")
+    return regs
+
+
 def _model_estimates(network, folding):
     """``(EBR, {"lut4", "ff"})`` that :mod:`hdl.flow.resources` expects for the network at
     ``folding`` (EBR including the serial accelerator's frame buffer)."""
@@ -410,7 +430,8 @@ def fit_folding(board_name, network, out, *, baud=None, start_cycles=1024, log=p
     candidates = []
     budget = 1
     while budget <= 2 * slowest:
-        folding = auto_folding(network, budget, elements)
+        folding = replay_for_board(board, network, auto_folding(network, budget, elements),
+                                   log=lambda *_: None)
         ii = initiation_interval(network, folding)
         if not candidates or candidates[-1][1] != folding:
             candidates.append((ii, folding))

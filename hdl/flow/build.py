@@ -88,6 +88,9 @@ def design_report(network, folding, top):
             "cycles_per_vector": layer_cycles(layer, f),
             "weights": layer.weight_encoding.kind,
             "element": mvau.element.name,
+            # Where the input vector is kept for replay (NF > 1).
+            "replay": (None if mvau.nf == 1 else
+                       "registers" if mvau.replay_in_registers else "ram"),
             "acc_width": mvau.acc_width,
             "activation": type(act).__name__,
             "weight_bits": layer.in_features * layer.out_features * mvau.w_bits,
@@ -344,6 +347,9 @@ def _board_main(args, out):
         cycle_budget, note = budget_note(network, requested)
         if note:
             print(note)
+        from boards import board as get_board
+        from .bitstream import replay_for_board
+        folding = replay_for_board(get_board(args.board), network, folding)
     print(f"model {network.name}: folding {','.join(str(f) for f in folding)}, "
           f"{initiation_interval(network, folding)} cycles per inference; building for "
           f"{args.board} in {out}")

@@ -5,7 +5,8 @@ choices Yosys 0.70's ``memory_libmap`` was seen to make in ``synth_ice40`` logs 
 designs:
 
 * memories with a write port (the FIFOs) go to EBR, however small;
-* memories marked ``ram_style = "registers"`` (the MVAU replay buffers) go to flip-flops;
+* memories marked ``ram_style = "registers"`` (the MVAU replay buffers up to 256 bits)
+  go to flip-flops; larger replay buffers are RAMs like the FIFOs' (``"ram"`` below);
 * read-only memories (weights, thresholds, biases) go to EBR when their logic cost, taken
   as ``bits / 16`` (a LUT4 holds 16 bits), exceeds the cost of the EBRs they need (64
   each, from Yosys's ``brams.txt``), and to logic otherwise;
@@ -133,7 +134,7 @@ def memories(top, image_buffer=None):
                               unit.sf * unit.nf, "rom"))
             if unit.nf > 1:
                 out.append(Memory(f"mvau{index}.inputs", unit.simd * unit.in_bits, unit.sf,
-                                  "registers"))
+                                  "registers" if unit.replay_in_registers else "ram"))
         elif isinstance(unit, ChannelwiseUnit):
             out.append(Memory(f"act{index}.params", unit.param_width * unit.pe, unit.nf, "rom"))
     return out
@@ -230,7 +231,9 @@ def mvau_features(mvau):
     row_w = mvau.row_shape.width
     w_bits, w_depth = pe * simd * mvau.w_bits, mvau.sf * mvau.nf
     rom = _rom_in_logic(w_bits, w_depth)
-    replay = mvau.sf * simd * mvau.in_bits if mvau.nf > 1 else 0
+    # Only a replay buffer in flip-flops costs logic (a larger one is block RAM).
+    in_ffs = mvau.nf > 1 and mvau.replay_in_registers
+    replay = mvau.replay_bits if in_ffs else 0
     control = _bits(mvau.sf) + _bits(mvau.nf) + _bits(w_depth)
     registers = (control + 4 + simd * mvau.in_bits + replay + (w_bits if rom else 0)
                  + (3 + pe * sum(e.sum_shape(n).width for n in groups) if len(groups) > 1 else 0)
@@ -239,8 +242,8 @@ def mvau_features(mvau):
         "rows": pe * sum(element_row_lut4(e, n) for n in groups),
         "acc": pe * (mvau.acc_width + (row_w if len(groups) > 1 else 0)),
         "replay": replay,
-        "replay_words": mvau.sf if mvau.nf > 1 else 0,
-        "replay_mux": simd * mvau.in_bits if mvau.nf > 1 else 0,
+        "replay_words": mvau.sf if in_ffs else 0,
+        "replay_mux": simd * mvau.in_bits if in_ffs else 0,
         "rom": _rom_luts(w_bits, w_depth) if rom else 0,
         "control": control,
         "const": 1,
