@@ -67,9 +67,26 @@ def test_ulx3s_plan():
     plan = b["platform"]().prepare(top, name="bnn_ulx3s")
     files = dict(plan.files)
     assert 'LOCATE COMP "uart_0__rx__io" SITE "M1"' in files["bnn_ulx3s.lpf"]
+    il = files["bnn_ulx3s.il"].replace("parameter \\", "")
+    # 50 MHz = 25 MHz / 1 * 2, VCO 50 * 8 = 400 MHz.
+    assert "EHXPLLL" in il and "CLKFB_DIV 2" in il and "CLKOP_DIV 8" in il
     commands = json.loads(files["build_bnn_ulx3s.json"])["commands"]
     assert [c[0] for c in commands] == ["yosys", "nextpnr-ecp5", "ecppack"]
     assert set(b["tools"]) == {c[0] for c in commands}
+
+
+def test_ecp5_pll_config_stays_in_the_data_sheet_ranges():
+    from boards.ulx3s import pll_config
+    for target in np.arange(10e6, 200e6, 0.37e6):
+        c = pll_config(target)
+        pfd = 25e6 / c["clki_div"]
+        assert abs(pfd * c["clkfb_div"] - c["freq_hz"]) < 1
+        assert 3.125e6 <= pfd <= 400e6 and 400e6 <= c["freq_hz"] * c["clkop_div"] <= 800e6
+        assert 10e6 <= c["freq_hz"] <= target
+        assert c["freq_hz"] > 0.85 * target   # steps of 25/CLKI_DIV MHz, CLKI_DIV <= 8
+    assert pll_config(25e6)["freq_hz"] == 25e6 and pll_config(50e6)["freq_hz"] == 50e6
+    with pytest.raises(ValueError, match="no ECP5 PLL setting reaches 9 MHz"):
+        pll_config(9e6)
 
 
 def test_uart_divisor_errors():
@@ -355,3 +372,26 @@ def test_board_clock_is_chosen_for_images_per_second_end_to_end():
     assert end_to_end(chosen) > end_to_end(plain)
     # A clock that already carries 3 Mbaud is kept.
     assert _fastest_link_clock(b, 30e6, network, 28800, None)["freq_hz"] == 30e6
+
+
+def test_replay_buffers_move_to_flip_flops_when_block_ram_would_overflow():
+    """On the iCE40 a replay buffer over 256 bits is RAM, unless that overflows the EBRs:
+    the MLP at 1024 cycles (49x2,4x2,1x1) needs 34 of 30 by the model with its 784-bit
+    replay words in block RAM (a 49-bit word takes 4 EBRs), 30 with them in flip-flops."""
+    from boards import board
+    from hdl.flow.bitstream import _model_estimates, replay_for_board
+    from hdl.flow.plan import auto_folding
+    network = load_model(MLP)
+    folding = auto_folding(network, 1024)
+    assert all(f.replay == "auto" for f in folding)
+    assert _model_estimates(network, folding)[0] > 30
+    lines = []
+    built = replay_for_board(board("icebreaker"), network, folding, log=lines.append)
+    assert [f.replay for f in built] == ["registers"] * len(folding)
+    assert [(f.simd, f.pe) for f in built] == [(f.simd, f.pe) for f in folding]
+    assert _model_estimates(network, built)[0] <= 30
+    assert len(lines) == 1 and "flip-flops" in lines[0]
+    # A folding that fits keeps its RAM; the ULX3S (LUT RAM, 208 EBRs) is left alone.
+    default = choose_folding(load_model(DEFAULT_MODEL), "1x16,8x8,1x1")
+    assert replay_for_board(board("icebreaker"), load_model(DEFAULT_MODEL), default) == default
+    assert replay_for_board(board("ulx3s"), network, folding) == folding
