@@ -179,6 +179,14 @@ def test_fit_search_finds_the_fastest_fitting_folding(monkeypatch, tmp_path):
         if initiation_interval(network, other) < ii:
             assert 40 * sum(f.simd * f.pe for f in other) > 5280
     assert max(calls) <= 2 * 5280 // 40 * 4   # never a design far larger than the answer
+    # Between budgets: the folding for one cycle under the answer's interval (faster in its
+    # slowest layers only) does not fit either, unless the refinement ran out of steps.
+    finer = auto_folding(network, ii - 1)
+    refined = sum(1 for t in tried if t["cycles"] not in
+                  {initiation_interval(network, auto_folding(network, 2 ** k)) for k in range(20)})
+    if initiation_interval(network, finer) < ii and refined < bitstream.REFINE_STEPS:
+        # Tried (synthesised, or ruled out by the resource model) and found not to fit.
+        assert any(t["folding"] == [str(f) for f in finer] and not t["fits"] for t in tried)
 
     monkeypatch.setattr(bitstream, "synthesize", lambda *a, **k: (
         {"lut4": 9999, "carry": 0, "ff": 0, "ebr": 0, "spram": 0, "dsp": 0}, 0.0))

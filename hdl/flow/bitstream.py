@@ -415,7 +415,9 @@ def fit_folding(board_name, network, out, *, baud=None, start_cycles=1024, log=p
     steps to ever faster candidates while they fit (or slower ones until one fits), one
     synthesis per step: it never synthesises a design much larger than the answer, which
     a bisection over the whole range would (the fully unrolled first layer alone has
-    100,352 lanes). Returns ``(folding, used, tried)``.
+    100,352 lanes). Then up to :data:`REFINE_STEPS` faster foldings between the answer
+    and the next candidate are tried: the automatic folding for one cycle under the
+    answer's interval speeds up only its slowest layers. Returns ``(folding, used, tried)``.
     """
     from boards import board as get_board
 
@@ -520,4 +522,22 @@ def fit_folding(board_name, network, out, *, baud=None, start_cycles=1024, log=p
             raise BoardBuildError(f"no folding of this model fits the {board['device']}: the "
                                   f"closest ({closest['cycles']} cycles, "
                                   f"{','.join(closest['folding'])}) needs {', '.join(over)}")
+    # Budgets double, so the answer's interval can be up to twice the next candidate's:
+    # its slowest layers get the next faster folding (the budget just under its
+    # interval) while that fits and is not a candidate already tried.
+    for _ in range(REFINE_STEPS):
+        ii = candidates[index][0]
+        finer = replay_for_board(board, network, auto_folding(network, ii - 1, elements),
+                                 log=lambda *_: None)
+        finer_ii = initiation_interval(network, finer)
+        if finer_ii >= ii or any(finer == f for _, f in candidates):
+            break
+        candidates.append((finer_ii, finer))
+        if not fits(len(candidates) - 1):
+            break
+        index = len(candidates) - 1
     return candidates[index][1], results[index][1], tried
+
+
+# Refinement steps after the doubling search (one synthesis each).
+REFINE_STEPS = 3
