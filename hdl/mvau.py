@@ -10,7 +10,7 @@ from golden.weights import BINARY_WEIGHTS, weight_encoding as as_weight_encoding
 
 from .elements import make_element
 from .popcount import tree_sum
-from .params import check_positive_int, counter
+from .params import check_positive_int, counter, wrap_counter
 
 __all__ = ["MatrixVectorUnit", "GROUP"]
 
@@ -139,14 +139,14 @@ class MatrixVectorUnit(wiring.Component):
         w_rd = weights.read_port()
         w_data = w_rd.data
 
-        sf = counter(sf_n)
-        nf = counter(nf_n)
-        w_addr = counter(sf_n * nf_n)
-
         # The whole pipeline advances together unless a finished result waits at the output.
         move = ~self.o.valid | self.o.ready
-        from_stream = nf == 0
-        issue = move & (~from_stream | self.i.valid)
+        issue = Signal()
+        # Counters with registered end flags: the issue logic starts at flip-flops.
+        sf, sf_first, sf_last = wrap_counter(m, sf_n, issue, "sf")
+        nf, from_stream, _ = wrap_counter(m, nf_n, issue & sf_last, "nf")
+        w_addr, _, _ = wrap_counter(m, sf_n * nf_n, issue, "w_addr")
+        m.d.comb += issue.eq(move & (~from_stream | self.i.valid))
         # The weight word is read a cycle after its issue (from a registered address), so
         # that it arrives with the registered input word of stage 1b.
         w_addr1 = Signal.like(w_addr)
@@ -154,20 +154,14 @@ class MatrixVectorUnit(wiring.Component):
             m.d.sync += w_addr1.eq(w_addr)
         m.d.comb += [self.i.ready.eq(move & from_stream), w_rd.addr.eq(w_addr1), w_rd.en.eq(move)]
 
-        with m.If(issue):
-            m.d.sync += w_addr.eq(Mux(w_addr == sf_n * nf_n - 1, 0, w_addr + 1))
-            m.d.sync += sf.eq(Mux(sf == sf_n - 1, 0, sf + 1))
-            with m.If(sf == sf_n - 1):
-                m.d.sync += nf.eq(Mux(nf == nf_n - 1, 0, nf + 1))
-
         # Stage 1: the weight word arrives; the input comes from the stream or the buffer.
         s1_valid, s1_first, s1_last, s1_from_stream = Signal(), Signal(), Signal(), Signal()
         s1_in = Signal(simd * self.in_bits)
         with m.If(move):
             m.d.sync += [
                 s1_valid.eq(issue),
-                s1_first.eq(sf == 0),
-                s1_last.eq(sf == sf_n - 1),
+                s1_first.eq(sf_first),
+                s1_last.eq(sf_last),
                 s1_from_stream.eq(from_stream),
                 s1_in.eq(self.i.payload),
             ]

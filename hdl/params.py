@@ -1,8 +1,8 @@
 """Parameter validation shared by the components (raised from ``__init__``)."""
 
-from amaranth.hdl import Signal
+from amaranth.hdl import Mux, Signal
 
-__all__ = ["check_positive_int", "check_code", "counter"]
+__all__ = ["check_positive_int", "check_code", "counter", "wrap_counter"]
 
 
 def check_positive_int(name, value):
@@ -24,3 +24,19 @@ def counter(n, **kwargs):
     # src_loc_at=1: the signal takes the caller's variable name (not "$signal"), so that
     # critical paths and waveforms name it.
     return Signal(range(max(2, n)), src_loc_at=1, **kwargs)
+
+
+def wrap_counter(m, n, step, name):
+    """A counter ``0..n-1`` that advances when ``step`` and wraps, with registered flags:
+    returns ``(value, first, last)``, ``first == (value == 0)`` and ``last == (value ==
+    n-1)`` as flip-flops, so that logic deciding on the counter's ends (and the wrap
+    itself) starts at a register instead of behind a compare. Each flag's next value is a
+    compare of the counter against a constant, picked by ``step``."""
+    value = Signal(range(max(2, n)), name=name)
+    first = Signal(init=1, name=f"{name}_first")
+    last = Signal(init=int(n == 1), name=f"{name}_last")
+    with m.If(step):
+        m.d.sync += [value.eq(Mux(last, 0, value + 1)),
+                     first.eq(last),
+                     last.eq(Mux(last, n == 1, value == n - 2))]
+    return value, first, last

@@ -6,7 +6,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from .params import check_positive_int, counter
+from .params import check_positive_int, counter, wrap_counter
 
 __all__ = ["LineMaxPool", "WindowMax", "lane_max"]
 
@@ -155,32 +155,30 @@ class LineMaxPool(wiring.Component):
         # One word: it is read back by the combination that writes it (transparent read).
         rd = line.read_port(transparent_for=(wr,) if words == 1 else ())
         ring = [Signal(width, name=f"row_max{j}") for j in range(cf)]
-        c, kx, ky, addr = counter(cf), counter(k), counter(k), counter(words)
-
         move = ~self.o.valid | self.o.ready
         accept = self.i.valid & move
-        m.d.comb += self.i.ready.eq(move)
+        combine = Signal()
+        # Counters with registered end flags (the handshake logic starts at flip-flops).
+        _, _, c_last = wrap_counter(m, cf, accept, "c")
+        _, kx_first, kx_last = wrap_counter(m, k, accept & c_last, "kx")
+        addr, _, addr_last = wrap_counter(m, words, combine, "addr")
+        _, ky_first, ky_last = wrap_counter(m, k, combine & addr_last, "ky")
+        m.d.comb += [self.i.ready.eq(move), combine.eq(accept & kx_last)]
         row_max = Signal(width)         # the window row's maximum up to this pixel
-        m.d.comb += row_max.eq(Mux(kx == 0, self.i.payload, vmax(self.i.payload, ring[0])))
-        combine = accept & (kx == k - 1)
+        m.d.comb += row_max.eq(Mux(kx_first, self.i.payload, vmax(self.i.payload, ring[0])))
         value = Signal(width)
-        m.d.comb += value.eq(Mux(ky == 0, row_max, vmax(row_max, rd.data)))
-        next_addr = Mux(addr == words - 1, 0, addr + 1)
+        m.d.comb += value.eq(Mux(ky_first, row_max, vmax(row_max, rd.data)))
         m.d.comb += [
             # Each combination reads the next one's word; the read register holds it until
             # then (the handshake only enables the read, no address multiplexer after it).
-            rd.addr.eq(next_addr), rd.en.eq(combine),
-            wr.addr.eq(addr), wr.data.eq(value), wr.en.eq(combine & (ky != k - 1)),
+            rd.addr.eq(Mux(addr_last, 0, addr + 1)), rd.en.eq(combine),
+            wr.addr.eq(addr), wr.data.eq(value), wr.en.eq(combine & ~ky_last),
         ]
         with m.If(move):
-            m.d.sync += self.o.valid.eq(combine & (ky == k - 1))
+            m.d.sync += self.o.valid.eq(combine & ky_last)
         with m.If(accept):
             m.d.sync += [ring[j].eq(ring[j + 1]) for j in range(cf - 1)]
-            m.d.sync += [ring[-1].eq(row_max), c.eq(Mux(c == cf - 1, 0, c + 1))]
-            with m.If(c == cf - 1):
-                m.d.sync += kx.eq(Mux(kx == k - 1, 0, kx + 1))
+            m.d.sync += ring[-1].eq(row_max)
         with m.If(combine):
-            m.d.sync += [self.o.payload.eq(value), addr.eq(next_addr)]
-            with m.If(addr == words - 1):
-                m.d.sync += ky.eq(Mux(ky == k - 1, 0, ky + 1))
+            m.d.sync += self.o.payload.eq(value)
         return m

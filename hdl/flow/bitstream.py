@@ -139,7 +139,7 @@ def _top_name(board):
 
 
 def build_board(board_name, network, folding, out, *, baud=None, target_hz=30e6,
-                max_runs=3, log=print):
+                max_runs=5, log=print):
     """Build ``network`` at ``folding`` for board ``board_name`` into ``out``; returns the
     report (see :mod:`hdl.build`)."""
     from boards import board as get_board
