@@ -235,7 +235,10 @@ def mvau_features(mvau):
     in_ffs = mvau.nf > 1 and mvau.replay_in_registers
     replay = mvau.replay_bits if in_ffs else 0
     control = _bits(mvau.sf) + _bits(mvau.nf) + _bits(w_depth)
-    registers = (control + 4 + simd * mvau.in_bits + replay + (w_bits if rom else 0)
+    # Stage 1 and 1b (the input word twice, their tags), the delayed weight address and
+    # the counters' end flags.
+    registers = (control + 4 + 2 * simd * mvau.in_bits + 3 + _bits(w_depth) + 6 + replay
+                 + (w_bits if rom else 0)
                  + (3 + pe * sum(e.sum_shape(n).width for n in groups) if len(groups) > 1 else 0)
                  + 3 + pe * row_w + pe * mvau.acc_width + 1)
     return {
@@ -267,8 +270,9 @@ def act_features(act):
         "counts": act.pe * act.count if thresholds and act.count > 1 else 0,
         "control": _bits(act.nf),
         "const": 1,
-    }, {"registers": _bits(act.nf) + 2 + act.pe * (in_w + out_w)
-        + (act.param_width * act.pe if rom else 0)}
+    }, {"registers": (1 + act.pe * out_w if act.nf == 1   # constants: no input register
+                      else _bits(act.nf) + 2 + act.pe * (in_w + out_w)
+                      + (act.param_width * act.pe if rom else 0))}
 
 
 def fifo_features(fifo):
@@ -450,28 +454,28 @@ ELEMENT_SHARED = {
     ('signflip/bitplane', 1, 8): {1: 8, 2: 22, 4: 58, 8: 115},
 }
 LUT4_MODEL = {
-    "act": {"add": 0.712, "rom": 1.164, "rom_shallow": 0.048, "counts": 0.281, "control": 3.982, "const": 4.493},
+    "act": {"add": 0.711, "rom": 1.165, "rom_shallow": 0.05, "counts": 0.274, "control": 4.09, "const": 4.024},
     "add": {"add": 1.0, "const": 2.0},
-    "argmax": {"compare": 2.162, "const": 29.677},
+    "argmax": {"compare": 0.88, "scores": 0.098, "const": 41.045},
     "broadcast": {"const": 2.0},
     "dwc": {"wide": 0.243, "const": 16.849},
     "fifo": {"control": 6.163, "width": 1.256, "const": 5.17},
-    "mvau": {"rows": 0.774, "acc": 2.263, "replay": 0.952, "replay_words": 0.974, "rom": 1.091, "control": 2.014},
-    "pool": {"compare": 0.732, "ring": 0.012, "control": 0.63, "const": 12.904},
-    "linepool": {"compare": 0.475, "width": 0.996, "control": 1.108, "const": 19.615},
-    "slice": {"width": 1.0, "const": 12.0},
-    "window": {"width": 0.423, "control": 3.202, "const": 23.83},
+    "linepool": {"compare": 0.254, "width": 2.384, "control": 1.598, "const": 19.535},
+    "mvau": {"rows": 1.151, "acc": 1.757, "replay": 0.554, "replay_words": 1.163, "replay_mux": 1.27, "rom": 1.044, "control": 4.877},
+    "pool": {"compare": 0.737, "ring": 0.01, "control": 0.677, "const": 12.697},
+    "slice": {"width": 0.997, "const": 12.304},
+    "window": {"control": 2.617, "const": 98.285},
 }
 FF_MODEL = {
-    "act": {"registers": 0.602},
+    "act": {"registers": 0.588},
     "add": {"registers": 1.0},
-    "argmax": {"scores": 0.847, "best": 2.27, "const": 0.546},
+    "argmax": {"scores": 0.934, "best": 5.463, "const": 1.342},
     "broadcast": {},
     "dwc": {"wide": 0.931, "const": 6.836},
     "fifo": {"control": 1.803, "width": 2.496, "const": 9.773},
-    "mvau": {"registers": 1.027},
-    "pool": {"ring": 1.0, "width": 1.0, "control": 1.0, "const": 1.0},
-    "linepool": {"ring": 0.993, "width": 1.025, "control": 1.108},
+    "linepool": {"ring": 1.017, "width": 2.966, "control": 1.218, "const": 9.574},
+    "mvau": {"registers": 1.078},
+    "pool": {"ring": 0.997, "width": 1.015, "control": 1.107, "const": 0.481},
     "slice": {"width": 2.0, "const": 4.0},
-    "window": {"width": 2.077, "control": 1.491},
+    "window": {"width": 1.513, "control": 1.752, "const": 41.403},
 }
