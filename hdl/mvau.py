@@ -1,11 +1,12 @@
 """Folded matrix-vector unit (MVAU): SIMD x PE lanes of a multiplier-free element."""
 
-from amaranth.hdl import Module, Mux, Signal, unsigned
+from amaranth.hdl import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from golden.model import BINARY
+from golden.packing import signed_width, unsigned_width
 from golden.weights import BINARY_WEIGHTS, weight_encoding as as_weight_encoding
 
 from .elements import make_element
@@ -45,9 +46,10 @@ class MatrixVectorUnit(wiring.Component):
 
     Latency (:attr:`latency`): the accumulators of a neuron fold are valid 4 cycles after
     the cycle the fold's last input beat was issued (input register, weight read and input
-    word register, element, accumulate), 5 when SIMD exceeds ``group`` (default
-    :data:`GROUP`) lanes: then the lanes are summed in groups of ``group``, the group sums
-    registered, and summed in the next cycle. With no
+    word register, element, accumulate), plus :meth:`reduction_stages` when SIMD exceeds
+    ``group`` (default :data:`GROUP`) lanes: then the lanes are summed in groups of
+    ``group``, the group sums registered, and reduced ``group`` at a time, registered,
+    until at most ``group`` are left for the final sum (one more cycle each). With no
     backpressure, N vectors take ``N*SF*NF`` issue cycles.
 
     Memories: the weight ROM (``NF*SF`` words of ``PE*SIMD*w_bits`` bits, block RAM where
@@ -96,7 +98,7 @@ class MatrixVectorUnit(wiring.Component):
         self.sf, self.nf = mw // simd, mh // pe
         check_positive_int("group", group)
         self.group = group
-        self.latency = 4 if simd <= group else 5
+        self.latency = 4 + self.reduction_stages(simd, group)
         self.element = make_element(as_weight_encoding(weight_encoding), input_encoding,
                                     element_style)
         self.in_bits, self.w_bits = self.element.x_bits, self.element.w_bits
@@ -115,6 +117,34 @@ class MatrixVectorUnit(wiring.Component):
             "i": In(stream.Signature(simd * self.in_bits)),
             "o": Out(stream.Signature(data.ArrayLayout(acc_shape, pe))),
         })
+
+    @staticmethod
+    def reduction_stages(simd, group):
+        """Registered stages summing a row's lanes before the final sum: the group sums
+        when SIMD > ``group``, then one per further ``group``-to-1 reduction."""
+        n = -(-simd // group)
+        if n == 1:
+            return 0
+        stages = 1
+        while n > group:
+            stages, n = stages + 1, -(-n // group)
+        return stages
+
+    def reduction_register_bits(self):
+        """Flip-flops of one PE row's registered partial sums (all reduction stages)."""
+        e, g = self.element, self.group
+        if self.simd <= g:
+            return 0
+        ranges = [(n * e.lane_lo, n * e.lane_hi)
+                  for n in (min(g, self.simd - k) for k in range(0, self.simd, g))]
+        bits = 0
+        while True:
+            bits += sum(signed_width(lo, hi) if lo < 0 else unsigned_width(hi)
+                        for lo, hi in ranges)
+            if len(ranges) <= g:
+                return bits
+            ranges = [(sum(r[0] for r in ranges[k:k + g]), sum(r[1] for r in ranges[k:k + g]))
+                      for k in range(0, len(ranges), g)]
 
     #: The replay buffer (one input vector) is asked to be flip-flops up to this many bits.
     REPLAY_REGISTER_BITS = 256
@@ -214,7 +244,7 @@ class MatrixVectorUnit(wiring.Component):
             # Per group, the input slice and its shared terms serve every PE row.
             slices = [x[g * xb:(g + n) * xb] for g, n in groups]
             shared = [element.shared(xs, n) for xs, (g, n) in zip(slices, groups)]
-            partial = []
+            rows = []
             for p in range(pe):
                 w_row = w_data[p * simd * wb:(p + 1) * simd * wb]
                 row = []
@@ -224,10 +254,32 @@ class MatrixVectorUnit(wiring.Component):
                     with m.If(move):
                         m.d.sync += reg.eq(value)
                     row.append((reg, n * element.lane_lo, n * element.lane_hi))
-                partial.append(tree_sum(row))
+                rows.append(row)
             with m.If(move):
                 m.d.sync += [t.eq(v) for t, v in zip(s2a_tags, tags)]
             tags = s2a_tags
+            # More than ``group`` group sums: reduce them ``group`` at a time, registered,
+            # so that no cycle adds more than ``group`` values (a pipelined adder tree).
+            level = 0
+            while len(rows[0]) > self.group:
+                level += 1
+                level_tags = [Signal(name=f"s2{level}_{n}") for n in ("valid", "first", "last")]
+                for p, row in enumerate(rows):
+                    reduced = []
+                    for k in range(0, len(row), self.group):
+                        chunk = row[k:k + self.group]
+                        lo, hi = sum(c[1] for c in chunk), sum(c[2] for c in chunk)
+                        reg = Signal(signed(signed_width(lo, hi)) if lo < 0
+                                     else unsigned(unsigned_width(hi)),
+                                     name=f"s2{level}_sum{p}_{k // self.group}")
+                        with m.If(move):
+                            m.d.sync += reg.eq(tree_sum(chunk))
+                        reduced.append((reg, lo, hi))
+                    rows[p] = reduced
+                with m.If(move):
+                    m.d.sync += [t.eq(v) for t, v in zip(level_tags, tags)]
+                tags = level_tags
+            partial = [tree_sum(row) for row in rows]
         else:
             shared = element.shared(x, simd)
             partial = [element.row(x, w_data[p * simd * wb:(p + 1) * simd * wb], simd, shared)

@@ -239,7 +239,8 @@ def mvau_features(mvau):
     # the counters' end flags.
     registers = (control + 4 + 2 * simd * mvau.in_bits + 3 + _bits(w_depth) + 6 + replay
                  + (w_bits if rom else 0)
-                 + (3 + pe * sum(e.sum_shape(n).width for n in groups) if len(groups) > 1 else 0)
+                 + 3 * mvau.reduction_stages(simd, mvau.group)
+                 + pe * mvau.reduction_register_bits()
                  + 3 + pe * row_w + pe * mvau.acc_width + 1)
     return {
         "rows": pe * sum(element_row_lut4(e, n) for n in groups),
