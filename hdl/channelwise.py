@@ -54,37 +54,34 @@ class ChannelwiseUnit(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        if self.nf == 1:
-            # Constant parameters: compares and adds against constants are cheaper than
-            # against a memory word, and there is nothing to read.
-            move = ~self.o.valid | self.o.ready
-            m.d.comb += self.i.ready.eq(move)
-            word = Const(self.param_words[0], self.param_width * self.pe)
-            with m.If(move):
-                m.d.sync += self.o.valid.eq(self.i.valid)
-                for p in range(self.pe):
-                    param = word[p * self.param_width:(p + 1) * self.param_width]
-                    m.d.sync += self.o.payload[p].eq(self.lane(self.i.payload[p], param))
-            return m
-        # At least two words: a one-word memory would have a zero-width address.
-        m.submodules.params = params = Memory(
-            shape=unsigned(self.param_width * self.pe), depth=max(2, self.nf),
-            init=self.param_words)
-        rd = params.read_port()
-        nf = counter(self.nf)
-
         move = ~self.o.valid | self.o.ready
         accept = self.i.valid & move
-        m.d.comb += [self.i.ready.eq(move), rd.addr.eq(nf), rd.en.eq(move)]
-        with m.If(accept):
-            m.d.sync += nf.eq(Mux(nf == self.nf - 1, 0, nf + 1))
-
-        # Stage 1 holds the input while the parameter word is read.
-        s1_valid = Signal()
-        s1_in = Signal.like(self.i.payload)
+        m.d.comb += self.i.ready.eq(move)
+        if self.nf == 1:
+            # Constant parameters: compares and adds against constants are cheaper than
+            # against a memory word, and there is nothing to read: the lanes take the
+            # input directly.
+            params = Const(self.param_words[0], self.param_width * self.pe)
+            valid, lanes_in = self.i.valid, self.i.payload
+        else:
+            # At least two words: a one-word memory would have a zero-width address.
+            m.submodules.params = memory = Memory(
+                shape=unsigned(self.param_width * self.pe), depth=max(2, self.nf),
+                init=self.param_words)
+            rd = memory.read_port()
+            nf = counter(self.nf)
+            m.d.comb += [rd.addr.eq(nf), rd.en.eq(move)]
+            with m.If(accept):
+                m.d.sync += nf.eq(Mux(nf == self.nf - 1, 0, nf + 1))
+            # Stage 1 holds the input while the parameter word is read.
+            valid = Signal(name="s1_valid")
+            lanes_in = Signal.like(self.i.payload, name="s1_in")
+            with m.If(move):
+                m.d.sync += [valid.eq(accept), lanes_in.eq(self.i.payload)]
+            params = rd.data
         with m.If(move):
-            m.d.sync += [s1_valid.eq(accept), s1_in.eq(self.i.payload), self.o.valid.eq(s1_valid)]
+            m.d.sync += self.o.valid.eq(valid)
             for p in range(self.pe):
-                param = rd.data[p * self.param_width:(p + 1) * self.param_width]
-                m.d.sync += self.o.payload[p].eq(self.lane(s1_in[p], param))
+                param = params[p * self.param_width:(p + 1) * self.param_width]
+                m.d.sync += self.o.payload[p].eq(self.lane(lanes_in[p], param))
         return m

@@ -26,17 +26,17 @@ adder-tree node is sized from the proven range of the lanes below it
 """
 
 import numpy as np
-from amaranth.hdl import Array, Cat, Const, Module, Mux, signed, unsigned
+from amaranth.hdl import Array, Cat, Const, Module, Mux
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from golden.elements import element_kind, lane_range, lut_table
 from golden.model import BINARY
-from golden.packing import signed_width, unsigned_width
+from golden.packing import unsigned_width
 
 from .folding import ELEMENT_STYLES, bitplane_applies
 from .params import check_positive_int
-from .popcount import fit, popcount, tree_sum
+from .popcount import fit, popcount, range_shape, tree_sum
 
 __all__ = ["Element", "XnorPopcount", "SignFlip", "ZeroSkip", "ShiftAdd", "LutMultiply",
            "BitPlane", "STYLES", "bitplane_applies", "weight_masks", "make_element", "DotRow"]
@@ -69,8 +69,7 @@ class Element:
         self.lane_lo, self.lane_hi = lane_range(w_enc, x_enc)
 
     def sum_shape(self, simd):
-        lo, hi = simd * self.lane_lo, simd * self.lane_hi
-        return signed(signed_width(lo, hi)) if lo < 0 else unsigned(unsigned_width(hi))
+        return range_shape(simd * self.lane_lo, simd * self.lane_hi)
 
     def lanes(self, value, bits, simd):
         return [value[s * bits:(s + 1) * bits] for s in range(simd)]
@@ -134,8 +133,7 @@ class LutMultiply(Element):
     def __init__(self, w_enc, x_enc):
         super().__init__(w_enc, x_enc)
         table = lut_table(w_enc, x_enc)
-        lo, hi = self.lane_lo, self.lane_hi
-        shape = signed(signed_width(lo, hi)) if lo < 0 else unsigned(unsigned_width(hi))
+        shape = range_shape(self.lane_lo, self.lane_hi)
         # Entry x_code + w_code * 2**x_bits: the index is Cat(x_code, w_code).
         self.table = [Const(int(v), shape) for row in table for v in row]
 

@@ -48,7 +48,7 @@ class LayerFolding:
     ``"bitplane"``; the cycles are the same). Written ``SIMDxPE`` or ``SIMDxPE:bitplane``.
 
     ``replay``: where the unit keeps its input vector for replay when ``NF > 1``:
-    ``"auto"`` (flip-flops up to :attr:`hdl.mvau.MatrixVectorUnit.REPLAY_REGISTER_BITS`,
+    ``"auto"`` (flip-flops up to :data:`hdl.mvau.REPLAY_REGISTER_BITS`,
     else RAM) or ``"registers"`` (always flip-flops: a board build chooses it when the
     RAM would overflow the block RAMs)."""
     simd: int

@@ -1,23 +1,32 @@
 """Folded matrix-vector unit (MVAU): SIMD x PE lanes of a multiplier-free element."""
 
-from amaranth.hdl import Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from golden.model import BINARY
-from golden.packing import signed_width, unsigned_width
 from golden.weights import BINARY_WEIGHTS, weight_encoding as as_weight_encoding
 
 from .elements import make_element
-from .popcount import tree_sum
+from .popcount import range_shape, tree_sum
 from .params import check_positive_int, counter, wrap_counter
 
-__all__ = ["MatrixVectorUnit", "GROUP"]
+__all__ = ["MatrixVectorUnit", "GROUP", "REPLAY_REGISTER_BITS", "replay_in_registers"]
 
 # Lanes summed in one cycle before a pipeline register: an adder tree over more lanes is
 # split, its group sums registered, so that the popcount does not limit the clock.
 GROUP = 4
+
+
+#: A replay buffer (one input vector) is asked to be flip-flops up to this many bits.
+REPLAY_REGISTER_BITS = 256
+
+
+def replay_in_registers(bits, replay="auto"):
+    """Whether a replay buffer of ``bits`` is kept in flip-flops (``replay``: ``"auto"``
+    or ``"registers"``, see :class:`MatrixVectorUnit`); else it is left to the tools' RAM."""
+    return replay == "registers" or bits <= REPLAY_REGISTER_BITS
 
 
 class MatrixVectorUnit(wiring.Component):
@@ -46,7 +55,8 @@ class MatrixVectorUnit(wiring.Component):
 
     Latency (:attr:`latency`): the accumulators of a neuron fold are valid 4 cycles after
     the cycle the fold's last input beat was issued (input register, weight read and input
-    word register, element, accumulate), plus :meth:`reduction_stages` when SIMD exceeds
+    word register, element, accumulate), plus one per level of :meth:`reduction_levels` when
+    SIMD exceeds
     ``group`` (default :data:`GROUP`) lanes: then the lanes are summed in groups of
     ``group``, the group sums registered, and reduced ``group`` at a time, registered,
     until at most ``group`` are left for the final sum (one more cycle each). With no
@@ -55,7 +65,7 @@ class MatrixVectorUnit(wiring.Component):
     Memories: the weight ROM (``NF*SF`` words of ``PE*SIMD*w_bits`` bits, block RAM where
     the tools find it worthwhile) and, when ``NF > 1``, the replay buffer of one input
     vector (``SF`` words of ``SIMD*x_bits``), asked to be flip-flops up to
-    :attr:`REPLAY_REGISTER_BITS` bits (:attr:`replay_in_registers`), else left to the
+    :data:`REPLAY_REGISTER_BITS` bits (:attr:`replay_in_registers`), else left to the
     tools' RAM.
 
     Parameters
@@ -98,9 +108,9 @@ class MatrixVectorUnit(wiring.Component):
         self.sf, self.nf = mw // simd, mh // pe
         check_positive_int("group", group)
         self.group = group
-        self.latency = 4 + self.reduction_stages(simd, group)
         self.element = make_element(as_weight_encoding(weight_encoding), input_encoding,
                                     element_style)
+        self.latency = 4 + len(self.reduction_levels())
         self.in_bits, self.w_bits = self.element.x_bits, self.element.w_bits
         word_bits = pe * simd * self.w_bits
         if len(weight_words) != self.sf * self.nf:
@@ -118,36 +128,22 @@ class MatrixVectorUnit(wiring.Component):
             "o": Out(stream.Signature(data.ArrayLayout(acc_shape, pe))),
         })
 
-    @staticmethod
-    def reduction_stages(simd, group):
-        """Registered stages summing a row's lanes before the final sum: the group sums
-        when SIMD > ``group``, then one per further ``group``-to-1 reduction."""
-        n = -(-simd // group)
-        if n == 1:
-            return 0
-        stages = 1
-        while n > group:
-            stages, n = stages + 1, -(-n // group)
-        return stages
-
-    def reduction_register_bits(self):
-        """Flip-flops of one PE row's registered partial sums (all reduction stages)."""
+    def reduction_levels(self):
+        """The ranges ``(lo, hi)`` of one PE row's registered partial sums, level by level:
+        with more than ``group`` lanes, the sums of groups of ``group`` lanes, then, while
+        more than ``group`` are left, the sums of ``group`` of those. Empty when SIMD <=
+        ``group`` (the row is summed in one cycle). Each level is one pipeline stage."""
         e, g = self.element, self.group
         if self.simd <= g:
-            return 0
+            return []
         ranges = [(n * e.lane_lo, n * e.lane_hi)
                   for n in (min(g, self.simd - k) for k in range(0, self.simd, g))]
-        bits = 0
-        while True:
-            bits += sum(signed_width(lo, hi) if lo < 0 else unsigned_width(hi)
-                        for lo, hi in ranges)
-            if len(ranges) <= g:
-                return bits
+        levels = [ranges]
+        while len(ranges) > g:
             ranges = [(sum(r[0] for r in ranges[k:k + g]), sum(r[1] for r in ranges[k:k + g]))
                       for k in range(0, len(ranges), g)]
-
-    #: The replay buffer (one input vector) is asked to be flip-flops up to this many bits.
-    REPLAY_REGISTER_BITS = 256
+            levels.append(ranges)
+        return levels
 
     @property
     def replay_bits(self):
@@ -156,7 +152,7 @@ class MatrixVectorUnit(wiring.Component):
 
     @property
     def replay_in_registers(self):
-        return self.replay == "registers" or self.replay_bits <= self.REPLAY_REGISTER_BITS
+        return replay_in_registers(self.replay_bits, self.replay)
 
     def elaborate(self, platform):
         m = Module()
@@ -239,7 +235,8 @@ class MatrixVectorUnit(wiring.Component):
         xb = self.in_bits
         groups = [(g, min(self.group, simd - g)) for g in range(0, simd, self.group)]
         tags = s1b_tags
-        if len(groups) > 1:
+        levels = self.reduction_levels()
+        if levels:
             s2a_tags = [Signal(name=f"s2a_{n}") for n in ("valid", "first", "last")]
             # Per group, the input slice and its shared terms serve every PE row.
             slices = [x[g * xb:(g + n) * xb] for g, n in groups]
@@ -248,31 +245,26 @@ class MatrixVectorUnit(wiring.Component):
             for p in range(pe):
                 w_row = w_data[p * simd * wb:(p + 1) * simd * wb]
                 row = []
-                for (g, n), xs, sh in zip(groups, slices, shared):
+                for (g, n), xs, sh, (lo, hi) in zip(groups, slices, shared, levels[0]):
                     value = element.row(xs, w_row[g * wb:(g + n) * wb], n, sh)
-                    reg = Signal(element.sum_shape(n), name=f"s2a_sum{p}_{g // self.group}")
+                    reg = Signal(range_shape(lo, hi), name=f"s2a_sum{p}_{g // self.group}")
                     with m.If(move):
                         m.d.sync += reg.eq(value)
-                    row.append((reg, n * element.lane_lo, n * element.lane_hi))
+                    row.append((reg, lo, hi))
                 rows.append(row)
             with m.If(move):
                 m.d.sync += [t.eq(v) for t, v in zip(s2a_tags, tags)]
             tags = s2a_tags
-            # More than ``group`` group sums: reduce them ``group`` at a time, registered,
+            # Further levels: the previous level's sums ``group`` at a time, registered,
             # so that no cycle adds more than ``group`` values (a pipelined adder tree).
-            level = 0
-            while len(rows[0]) > self.group:
-                level += 1
+            for level, ranges in enumerate(levels[1:], 1):
                 level_tags = [Signal(name=f"s2{level}_{n}") for n in ("valid", "first", "last")]
                 for p, row in enumerate(rows):
                     reduced = []
-                    for k in range(0, len(row), self.group):
-                        chunk = row[k:k + self.group]
-                        lo, hi = sum(c[1] for c in chunk), sum(c[2] for c in chunk)
-                        reg = Signal(signed(signed_width(lo, hi)) if lo < 0
-                                     else unsigned(unsigned_width(hi)),
-                                     name=f"s2{level}_sum{p}_{k // self.group}")
+                    for k, (lo, hi) in enumerate(ranges):
+                        reg = Signal(range_shape(lo, hi), name=f"s2{level}_sum{p}_{k}")
                         with m.If(move):
+                            chunk = row[k * self.group:(k + 1) * self.group]
                             m.d.sync += reg.eq(tree_sum(chunk))
                         reduced.append((reg, lo, hi))
                     rows[p] = reduced

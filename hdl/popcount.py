@@ -9,11 +9,17 @@ overflow and carries no unused bit. ``popcount(v)`` is the tree sum of the bits 
 Purely combinational (no latency).
 """
 
-from amaranth.hdl import Const
+from amaranth.hdl import Const, signed, unsigned
 
 from golden.packing import signed_width, unsigned_width
 
-__all__ = ["compressor_popcount", "fit", "popcount", "tree_sum"]
+__all__ = ["compressor_popcount", "fit", "popcount", "range_shape", "tree_sum"]
+
+
+def range_shape(lo, hi):
+    """The smallest shape holding every integer in ``[lo, hi]``: unsigned when ``lo >= 0``,
+    else two's complement."""
+    return unsigned(unsigned_width(hi)) if lo >= 0 else signed(signed_width(lo, hi))
 
 
 def fit(value, lo, hi):

@@ -210,12 +210,13 @@ class SlidingWindow(wiring.Component):
 
         # Both registers, so that the issue decision is one short comparison (it was the
         # clock-limiting path: an add, a compare, a mux, an add and a compare).
-        need = Signal(range(h + 1), init=rows_needed_init(0, -p))
+        need0 = rows_needed_init(0, -p)     # what a map's first output row needs
+        need = Signal(range(h + 1), init=need0)
         have = Signal(range(h + rows + 1))  # rows of this map in (released ones included)
         # ``have >= need``, kept as a register (the compare's carry chain was at the head of
         # the issue path): its next value picks, by the handshakes of this cycle, among
         # compares of registers computed in parallel (see the end of this method).
-        rows_ok = Signal(init=int(0 >= rows_needed_init(0, -p)))
+        rows_ok = Signal(init=int(0 >= need0))
         row_end = Signal()
 
         def clamp_rows(value, shift):
@@ -303,7 +304,7 @@ class SlidingWindow(wiring.Component):
                             with m.If(last_row):
                                 # Map done: release every row, the next map starts H rows on.
                                 m.d.comb += [release.eq(h - low), map_done.eq(1)]
-                                m.d.sync += need.eq(rows_needed_init(0, -p))
+                                m.d.sync += need.eq(need0)
                                 m.d.sync += [oy.eq(0), low.eq(0), iy0.eq(-p), iy.eq(-p),
                                              top.eq(next_top), row_addr.eq(next_top),
                                              next_top.eq(next_top_next)]
@@ -320,9 +321,10 @@ class SlidingWindow(wiring.Component):
                                 Mux(row_done, have + 1, have)))
         # need becomes next_need at a row's end and the first row's need at the map's end,
         # when have also drops by H.
-        need0 = rows_needed_init(0, -p)
-        m.d.sync += rows_ok.eq(Mux(
-            map_done, Mux(row_done, have + 1 >= need0 + h, have >= need0 + h),
-            Mux(row_end, Mux(row_done, have + 1 >= next_need, have >= next_need),
-                Mux(row_done, have + 1 >= need, have >= need))))
+        def reached(bound):
+            """``have`` after this cycle's row (if any) is at least ``bound``."""
+            return Mux(row_done, have + 1 >= bound, have >= bound)
+
+        m.d.sync += rows_ok.eq(Mux(map_done, reached(need0 + h),
+                                   Mux(row_end, reached(next_need), reached(need))))
         return m

@@ -6,10 +6,10 @@ The folding itself and the cycle model it is measured by live with the hardware
 
 from golden.errors import ModelError
 
-from ..folding import (ELEMENT_STYLES, argmax_cycles, MAX_WORD_BITS, LayerFolding, bitplane_applies,
-                       compute_layers, divisors,
-                       initiation_interval, layer_cycles, residual_ends, simd_choices, word_bits)
-from ..mvau import MatrixVectorUnit
+from ..folding import (ELEMENT_STYLES, MAX_WORD_BITS, LayerFolding, argmax_cycles,
+                       bitplane_applies, compute_layers, divisors, initiation_interval,
+                       layer_cycles, residual_ends, simd_choices, word_bits)
+from ..mvau import replay_in_registers
 
 __all__ = ["DEFAULT_CYCLES", "ELEMENT_MODES", "parse_folding", "auto_folding",
            "fastest_folding", "fastest_cycles", "folding_cost", "cycles_for_fps",
@@ -113,25 +113,19 @@ def _same_pe_at_residual_ends(network, out):
     return out
 
 
-REPLAY_REGISTER_BITS = MatrixVectorUnit.REPLAY_REGISTER_BITS
-
-
 def folding_cost(layer, f):
     """A rough logic-cell cost of a layer's matrix-vector unit at folding ``f``, to rank
     foldings of the same speed: about 3 cells per lane and weight-times-input bit, 2 per
     accumulator bit, and, when ``NF > 1``, one flip-flop per bit of the input vector kept
     for replay (``SF*SIMD*x_bits``), which for a wide, narrow layer (a dense layer
     of 1600 inputs and 10 outputs) dwarfs its lanes; over
-    :attr:`~hdl.mvau.MatrixVectorUnit.REPLAY_REGISTER_BITS` it is RAM and costs no cells."""
+    :data:`~hdl.mvau.REPLAY_REGISTER_BITS` it is RAM and costs no cells."""
     w_bits = layer.weight_encoding.code_bits
     enc = layer.input_encoding
     x_bits = 1 if enc == "binary" else enc.bits
     mw, mh = layer.in_features, layer.out_features
     acc_bits = (mw * (1 << (w_bits + x_bits))).bit_length() + 1
-    # A replay buffer over REPLAY_REGISTER_BITS is block RAM, not logic cells.
-    replay = (mw * x_bits if mh // f.pe > 1 and (f.replay == "registers"
-                                                  or mw * x_bits <= REPLAY_REGISTER_BITS)
-              else 0)
+    replay = mw * x_bits if mh // f.pe > 1 and replay_in_registers(mw * x_bits, f.replay) else 0
     return 3 * f.simd * f.pe * w_bits * x_bits + 2 * f.pe * acc_bits + replay
 
 

@@ -226,6 +226,7 @@ def element_lut4(layer, simd, pe, style):
 
 def mvau_features(mvau):
     """LUT4 and flip-flop features of a :class:`hdl.mvau.MatrixVectorUnit`."""
+    from ..popcount import range_shape
     e, simd, pe = mvau.element, mvau.simd, mvau.pe
     groups = [min(mvau.group, simd - g) for g in range(0, simd, mvau.group)]
     row_w = mvau.row_shape.width
@@ -239,8 +240,8 @@ def mvau_features(mvau):
     # the counters' end flags.
     registers = (control + 4 + 2 * simd * mvau.in_bits + 3 + _bits(w_depth) + 6 + replay
                  + (w_bits if rom else 0)
-                 + 3 * mvau.reduction_stages(simd, mvau.group)
-                 + pe * mvau.reduction_register_bits()
+                 + sum(3 + pe * sum(range_shape(lo, hi).width for lo, hi in ranges)
+                       for ranges in mvau.reduction_levels())
                  + 3 + pe * row_w + pe * mvau.acc_width + 1)
     return {
         "rows": pe * sum(element_row_lut4(e, n) for n in groups),
