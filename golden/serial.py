@@ -181,12 +181,16 @@ def board_reply(network, stream, bad=()):
     return bytes(out)
 
 
-def link_figures(network, baud):
+def link_figures(network, baud, answer_baud=None):
     """Bytes per request and answer frame (no escapes; one shared ``END`` per frame), the
-    requests a host keeps in flight, and the line-limited images/s at ``baud`` (8N1: 10
-    bits per byte)."""
+    requests a host keeps in flight, and the line-limited images/s (8N1: 10 bits per
+    byte). Requests arrive at the host's ``baud``; answers leave at ``answer_baud`` (the
+    board's clock over its divisor, within 2 % of ``baud``; default ``baud``): the
+    receiver re-times every byte on its start edge, so it takes bytes at the host's rate."""
+    answer_baud = baud if answer_baud is None else answer_baud
     request = 1 + 1 + payload_bytes(network) + 1
     answer = 1 + 1 + 1 + len(network.classes) * -(-score_width(network) // 8) + 1
     return {"baud": baud, "request_bytes": request, "answer_bytes": answer,
             "in_flight": frames_in_flight(network),
-            "images_per_second": round(baud / (10 * max(request, answer)), 1)}
+            "images_per_second": round(min(baud / (10 * request),
+                                           answer_baud / (10 * answer)), 1)}

@@ -18,19 +18,19 @@ from cocotb.triggers import FallingEdge, RisingEdge, Timer, with_timeout
 CLK_NS = 10
 
 
-async def send(dut, data, bit_ns, chunk, gap_bits):
+async def send(dut, data, bit_ps, chunk, gap_bits):
     for k, byte in enumerate(data):
         if chunk and k and k % chunk == 0:
-            await Timer(gap_bits * bit_ns, unit="ns")
+            await Timer(gap_bits * bit_ps, unit="ps")
         if byte < 0:
             dut.rx.value = 0
-            await Timer(-byte * bit_ns, unit="ns")
+            await Timer(-byte * bit_ps, unit="ps")
             dut.rx.value = 1
-            await Timer(12 * bit_ns, unit="ns")
+            await Timer(12 * bit_ps, unit="ps")
             continue
         for bit in [0] + [(byte >> i) & 1 for i in range(8)] + [1]:
             dut.rx.value = bit
-            await Timer(bit_ns, unit="ns")
+            await Timer(bit_ps, unit="ps")
 
 
 async def receive(dut, n, bit_ns, out, starts):
@@ -61,7 +61,8 @@ async def uart_session(dut):
 
     out, starts = [], []
     receiver = cocotb.start_soon(receive(dut, case["n_out"], bit_ns, out, starts))
-    await send(dut, case["inputs"], bit_ns, case.get("chunk", 0), case.get("gap_bits", 0))
+    await send(dut, case["inputs"], case.get("host_bit_ps", bit_ns * 1000),
+               case.get("chunk", 0), case.get("gap_bits", 0))
     sent_cycle = cocotb.utils.get_sim_time(unit="ns") // CLK_NS
     try:
         await with_timeout(receiver, case["limit_bits"] * bit_ns, timeout_unit="ns")

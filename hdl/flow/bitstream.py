@@ -246,7 +246,7 @@ def build_board(board_name, network, folding, out, *, baud=None, target_hz=30e6,
     clk_hz = best["clock"]["freq_hz"]
     baud = choose_baud(clk_hz, baud)
     divisor = uart_divisor(clk_hz, baud)
-    link = link_figures(network, round(clk_hz / divisor))
+    link = link_figures(network, baud, round(clk_hz / divisor))
     link["accelerator_inferences_per_second"] = round(clk_hz / ii)
     link["end_to_end_images_per_second"] = min(link.pop("images_per_second"),
                                                link["accelerator_inferences_per_second"])
@@ -272,14 +272,16 @@ def _fastest_link_clock(board, target_hz, network, ii, baud):
     to end: the chip's ``clock / ii`` or the UART line's rate, whichever is lower. The line
     runs at the fastest standard rate whose divisor is within 2 % of the clock, so a
     slightly lower clock can carry a faster rate (measured: 35.25 MHz gets 1 Mbaud, 997
-    images/s; 33 MHz gets 3 Mbaud). Ties go to the higher clock."""
+    images/s; 33 MHz gets 3 Mbaud). The line's figures are those of the report
+    (:func:`golden.serial.link_figures`: requests at the host's rate, answers at the
+    divisor's). Ties go to the higher clock."""
     from golden.serial import link_figures
-    from ..uart import choose_baud
+    from ..uart import choose_baud, uart_divisor
 
     def end_to_end(clock):
-        # The nominal rate: the host's side of the line sets it.
         hz = clock["freq_hz"]
-        line = link_figures(network, choose_baud(hz, baud))
+        rate = choose_baud(hz, baud)
+        line = link_figures(network, rate, round(hz / uart_divisor(hz, rate)))
         return min(hz / ii, line["images_per_second"]), hz
 
     best = board["clock"](target_hz)
