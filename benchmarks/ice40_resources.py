@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from amaranth.hdl import Module, Value
 from amaranth.lib import wiring
-from amaranth.lib.fifo import SyncFIFO, SyncFIFOBuffered
+from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
 from golden.model import BINARY, Bias, Dense, IntCodes, Thresholds
@@ -36,6 +36,7 @@ from hdl.dwc import WidthConverter
 from hdl.folding import LayerFolding
 from hdl.network import build_layer
 from hdl.pool import LineMaxPool, WindowMax
+from hdl.skid import SkidBuffer
 from hdl.flow.verilog import to_verilog
 from hdl.window import SlidingWindow
 
@@ -137,7 +138,7 @@ def build_unit(kind, args):
     if kind == "fifo":
         return SyncFIFOBuffered(**args)
     if kind == "slice":
-        return SyncFIFO(depth=2, **args)
+        return SkidBuffer(**args)
     if kind == "dwc":
         return WidthConverter(**args)
     if kind == "window":

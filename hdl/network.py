@@ -3,9 +3,9 @@
 from math import gcd
 
 import numpy as np
-from amaranth.hdl import Module, Value
+from amaranth.hdl import Module, Signal, Value
 from amaranth.lib import stream, wiring
-from amaranth.lib.fifo import SyncFIFO, SyncFIFOBuffered
+from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
 from golden.errors import ModelError
@@ -22,6 +22,7 @@ from .mvau import GROUP, MatrixVectorUnit
 from .params import check_positive_int
 from .pool import LineMaxPool, WindowMax
 from .residual import AddStreams, Broadcast
+from .skid import SkidBuffer
 from .thresholding import Thresholding
 from .window import SlidingWindow
 
@@ -56,23 +57,38 @@ def build_layer(layer, f, group=GROUP):
 
 
 class StreamFifo(wiring.Component):
-    """A FIFO of ``depth`` words with ``i``/``o`` stream ports: ``SyncFIFOBuffered`` (its
-    words in a memory, block RAM when large), or for ``depth <= 2`` a ``SyncFIFO`` (two
-    registers): a buffered FIFO of 2 keeps 1 word in a memory with a 0-bit address, which
-    Verilog writes as ``[-1:0]``."""
+    """A FIFO of ``depth`` words with ``i``/``o`` stream ports whose valid and ready are
+    flip-flops: for ``depth <= 2`` a :class:`~hdl.skid.SkidBuffer` (two registers; a
+    buffered FIFO of 2 would keep 1 word in a memory with a 0-bit address, which Verilog
+    writes as ``[-1:0]``), else a ``SyncFIFOBuffered`` of ``depth + 1`` words (its words in
+    a memory, block RAM when large; ``r_rdy`` is its output register) taking a word only
+    while it held at most ``depth - 1`` at the start of the previous cycle: ``i.ready`` is
+    that registered compare instead of the FIFO's own ``w_rdy``, a LUT chain on its level
+    that otherwise starts the upstream unit's ready path (measured on the iCE40: the
+    1,600-word FIFO's level into the line pool's registers limited the clock). The word
+    of reserve keeps the capacity at ``depth``."""
 
     def __init__(self, width, depth):
         check_positive_int("depth", depth)
         self.width, self.depth = width, depth
-        self.fifo = (SyncFIFO(width=width, depth=depth) if depth <= 2
-                     else SyncFIFOBuffered(width=width, depth=depth))
+        self.fifo = (SkidBuffer(width) if depth <= 2
+                     else SyncFIFOBuffered(width=width, depth=depth + 1))
         super().__init__({"i": In(stream.Signature(width)), "o": Out(stream.Signature(width))})
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.fifo = self.fifo
-        wiring.connect(m, wiring.flipped(self.i), self.fifo.w_stream)
-        wiring.connect(m, self.fifo.r_stream, wiring.flipped(self.o))
+        m.submodules.fifo = fifo = self.fifo
+        if isinstance(fifo, SkidBuffer):
+            wiring.connect(m, wiring.flipped(self.i), fifo.i)
+        else:
+            # At most one word is written per cycle, so a FIFO that held <= depth - 1
+            # words last cycle holds <= depth now: the (depth+1)-word FIFO has room.
+            ready = Signal()
+            m.d.sync += ready.eq(fifo.level <= self.depth - 1)
+            m.d.comb += [fifo.w_data.eq(self.i.payload), fifo.w_en.eq(self.i.valid & ready),
+                         self.i.ready.eq(ready)]
+        source = fifo.o if isinstance(fifo, SkidBuffer) else fifo.r_stream
+        wiring.connect(m, source, wiring.flipped(self.o))
         return m
 
 

@@ -188,11 +188,32 @@ class FrameBuffer(wiring.Component):
             return [p.eq(Mux(p == d - 1, 0, p + 1)), wrap.eq(wrap ^ (p == d - 1))]
 
         wp, cp, rp = pointer("wp"), pointer("cp"), pointer("rp")
-        full = (wp[0] == rp[0]) & (wp[1] != rp[1])
+
+        def distance_is(a, b, n):
+            """``a`` is ``n`` (1..depth) bytes ahead of ``b``: pointer compares only."""
+            (pa, wa), (pb, wb) = a, b
+            ahead = pb + n
+            if n == d:
+                return (pa == pb) & (wa != wb)
+            # b + n wraps past the end iff b >= d - n.
+            wraps = pb >= d - n
+            return (pa == Mux(wraps, ahead - d, ahead)[:len(pa)]) & ((wa != wb) == wraps)
+
         nonempty = (cp[0] != rp[0]) | (cp[1] != rp[1])
         move = ~self.o.valid | self.o.ready
         take = move & nonempty
+        # ``full`` is a register (``used == depth``), its next value picked by this cycle's
+        # events among compares of the pointers: the compare had started the path through
+        # the write into the write pointer (measured on the iCE40).
+        full = Signal()
         put = self.wr_en & ~full
+        with m.If(self.abort):
+            # The write pointer returns to the commit pointer (never with a write).
+            m.d.sync += full.eq(distance_is(cp, rp, d) & ~take)
+        with m.Elif(put & ~take):
+            m.d.sync += full.eq(distance_is(wp, rp, d - 1) if d > 1 else 1)
+        with m.Elif(take & ~put):
+            m.d.sync += full.eq(0)
         m.d.comb += [self.full.eq(full),
                      wr.addr.eq(wp[0]), wr.data.eq(self.wr_data), wr.en.eq(put),
                      rd.addr.eq(rp[0]), rd.en.eq(move), self.o.payload.eq(rd.data)]

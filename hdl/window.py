@@ -7,7 +7,7 @@ from amaranth.lib.wiring import In, Out
 
 from golden.conv import window_simd_choices
 
-from .params import check_code, check_positive_int, counter
+from .params import check_code, check_positive_int, counter, wrap_counter
 
 __all__ = ["SlidingWindow", "window_rows"]
 
@@ -159,14 +159,18 @@ class SlidingWindow(wiring.Component):
         # ``row_done`` (the writer's handshake) only picks between two precomputed counts.
         occ_kept = Signal.like(occ)
         m.d.comb += occ_kept.eq(occ - release_q)
-        m.d.sync += [release_q.eq(release), occ.eq(Mux(row_done, occ_kept + 1, occ_kept))]
+        occ_next = Mux(row_done, occ_kept + 1, occ_kept)
+        # ``i.ready`` is a register (``occ < rows`` one cycle ahead): the compare on ``occ``
+        # began the writer's path into the row end and the counts.
+        space = Signal(init=1)
+        m.d.sync += [release_q.eq(release), occ.eq(occ_next), space.eq(occ_next < rows)]
         map_done = Signal()
 
         # Writer.
-        w_pos = counter(row_words)
         w_row_addr = counter(ring)
         w_en = self.i.valid & self.i.ready
-        m.d.comb += self.i.ready.eq(occ < rows)
+        w_pos, _, w_last = wrap_counter(m, row_words, w_en, "w_pos")
+        m.d.comb += self.i.ready.eq(space)
         if t == 1:
             m.d.comb += [wr.addr.eq(w_row_addr + w_pos), wr.data.eq(self.i.payload),
                          wr.en.eq(w_en)]
@@ -174,16 +178,12 @@ class SlidingWindow(wiring.Component):
             for index, (bank_wr, _) in enumerate(banks):
                 m.d.comb += [bank_wr.addr.eq(w_pos), bank_wr.data.eq(self.i.payload),
                              bank_wr.en.eq(w_en & (w_row_addr == index))]
-        with m.If(w_en):
-            m.d.sync += w_pos.eq(Mux(w_pos == row_words - 1, 0, w_pos + 1))
-            with m.If(w_pos == row_words - 1):
-                m.d.comb += row_done.eq(1)
-                m.d.sync += w_row_addr.eq(wrap_add(w_row_addr, unit))
+        with m.If(w_en & w_last):
+            m.d.comb += row_done.eq(1)
+            m.d.sync += w_row_addr.eq(wrap_add(w_row_addr, unit))
 
         # Reader: output row oy, column ox, window row ky (in steps of T), column kx,
         # channel fold c.
-        oy, ox = counter(oh), counter(ow)
-        ky, kx, c = counter(k // t), counter(k), counter(cf)
         iy0 = Signal(signed(max(h, k + s).bit_length() + 2), init=-p)   # oy*S - P
         iy = Signal.like(iy0, init=-p)                                  # iy0 + ky*T
         ix0 = Signal(signed(max(w, k + s).bit_length() + 2), init=-p)   # ox*S - P
@@ -194,8 +194,6 @@ class SlidingWindow(wiring.Component):
         row_addr = counter(ring, init=(-p * unit) % ring)   # row iy
         col = Signal(signed(len(ix0) + max(1, (cf - 1).bit_length()) + 1),
                      init=-p * cf)          # ix*CF + c
-
-        last_row = oy == oh - 1
 
         def rows_needed(last, iy0_value, shift):
             """Rows of the map the output row whose first window row is ``iy0_value +
@@ -218,6 +216,16 @@ class SlidingWindow(wiring.Component):
         # compares of registers computed in parallel (see the end of this method).
         rows_ok = Signal(init=int(0 >= need0))
         row_end = Signal()
+
+        move = ~self.o.valid | self.o.ready
+        issue = move & rows_ok
+        # The loop counters with registered end flags (the ends' compares sat on the path
+        # from the issue into ``have``, measured on the iCE40).
+        c, _, end_c = wrap_counter(m, cf, issue, "c")
+        kx, _, end_kx = wrap_counter(m, k, issue & end_c, "kx")
+        ky, _, end_ky = wrap_counter(m, k // t, issue & end_c & end_kx, "ky")
+        ox, _, end_ox = wrap_counter(m, ow, issue & end_c & end_kx & end_ky, "ox")
+        oy, _, last_row = wrap_counter(m, oh, issue & end_c & end_kx & end_ky & end_ox, "oy")
 
         def clamp_rows(value, shift):
             """``value + shift`` clamped to ``[0, H]``."""
@@ -249,8 +257,6 @@ class SlidingWindow(wiring.Component):
         else:
             next_low, next_need = clamp_rows(iy0, s), rows_needed(oy == oh - 2, iy0, s)
 
-        move = ~self.o.valid | self.o.ready
-        issue = move & rows_ok
         # Without padding every window position is inside the map (ix <= (OW-1)*S + K-1
         # <= W-1, likewise the rows): no pad compares on the read address path.
         col_out = ((ix < 0) | (ix >= w)) if p else Const(0)
@@ -285,33 +291,32 @@ class SlidingWindow(wiring.Component):
                     data = Mux(s1_row == index, bank_rd.data, data)
                 m.d.comb += self.o.payload.word_select(j, word).eq(Mux(s1_pad, lane_word, data))
 
-        end_c, end_kx, end_ky = c == cf - 1, kx == k - 1, ky == k // t - 1
         with m.If(issue):
-            m.d.sync += [c.eq(Mux(end_c, 0, c + 1)), col.eq(col + 1)]
+            m.d.sync += col.eq(col + 1)
             with m.If(end_c):
-                m.d.sync += [kx.eq(Mux(end_kx, 0, kx + 1)), ix.eq(ix + 1)]
+                m.d.sync += ix.eq(ix + 1)
                 with m.If(end_kx):
                     # Next window row(s): back to the window's first column.
-                    m.d.sync += [ky.eq(Mux(end_ky, 0, ky + 1)), iy.eq(iy + t),
+                    m.d.sync += [iy.eq(iy + t),
                                  row_addr.eq(row_addr_next),
                                  ix.eq(ix0), col.eq(ix0 * cf)]
                     with m.If(end_ky):
                         # Next window: S columns on, or the next output row.
-                        m.d.sync += [iy.eq(iy0), row_addr.eq(top), ox.eq(ox + 1),
+                        m.d.sync += [iy.eq(iy0), row_addr.eq(top),
                                      ix0.eq(ix0 + s), ix.eq(ix0 + s), col.eq((ix0 + s) * cf)]
-                        with m.If(ox == ow - 1):
-                            m.d.sync += [ox.eq(0), ix0.eq(-p), ix.eq(-p), col.eq(-p * cf)]
+                        with m.If(end_ox):
+                            m.d.sync += [ix0.eq(-p), ix.eq(-p), col.eq(-p * cf)]
                             with m.If(last_row):
                                 # Map done: release every row, the next map starts H rows on.
                                 m.d.comb += [release.eq(h - low), map_done.eq(1)]
                                 m.d.sync += need.eq(need0)
-                                m.d.sync += [oy.eq(0), low.eq(0), iy0.eq(-p), iy.eq(-p),
+                                m.d.sync += [low.eq(0), iy0.eq(-p), iy.eq(-p),
                                              top.eq(next_top), row_addr.eq(next_top),
                                              next_top.eq(next_top_next)]
                             with m.Else():
                                 # Rows above the next output row's window are free.
                                 m.d.comb += [release.eq(next_low - low), row_end.eq(1)]
-                                m.d.sync += [oy.eq(oy + 1), low.eq(next_low),
+                                m.d.sync += [low.eq(next_low),
                                              need.eq(next_need),
                                              iy0.eq(iy0 + s), iy.eq(iy0 + s),
                                              top.eq(top_next), row_addr.eq(top_next)]

@@ -104,7 +104,7 @@ def silence(top):
 def memories(top, image_buffer=None):
     """The memories of a :class:`hdl.network.NetworkTop` (and of the serial accelerator's
     frame buffer, given as ``(width, depth)``)."""
-    from amaranth.lib.fifo import SyncFIFO, SyncFIFOBuffered
+    from amaranth.lib.fifo import SyncFIFOBuffered
     from ..channelwise import ChannelwiseUnit
     from ..mvau import MatrixVectorUnit
     from ..pool import LineMaxPool
@@ -119,8 +119,6 @@ def memories(top, image_buffer=None):
         index = count[kind] = count.get(kind, -1) + 1
         if isinstance(unit, SyncFIFOBuffered):
             out.append(Memory(f"fifo{index}", unit.width, unit.depth - 1, "ram"))
-        elif isinstance(unit, SyncFIFO):
-            out.append(Memory(f"fifo{index}", unit.width, unit.depth, "registers"))
         elif isinstance(unit, SlidingWindow):
             kind = "registers" if unit.row_in_registers else "ram"
             out += [Memory(f"window{index}" + (f".row{row}" if len(unit.memories) > 1 else ""),
@@ -284,9 +282,9 @@ def fifo_features(fifo):
 
 
 def slice_features(fifo):
-    """Features of an ``amaranth.lib.fifo.SyncFIFO`` of depth <= 2 (a register slice, its
-    words in flip-flops)."""
-    features = {"width": fifo.width * fifo.depth // 2, "const": 1}
+    """Features of a :class:`hdl.skid.SkidBuffer` (a register slice of two words in
+    flip-flops)."""
+    features = {"width": fifo.width, "const": 1}
     return features, dict(features)
 
 
@@ -353,18 +351,19 @@ def broadcast_features(broadcast):
 
 def _model_of(unit):
     """``(kind, features function)`` of a generated unit."""
-    from amaranth.lib.fifo import SyncFIFO, SyncFIFOBuffered
+    from amaranth.lib.fifo import SyncFIFOBuffered
     from ..argmax import Argmax
     from ..channelwise import ChannelwiseUnit
     from ..dwc import PadGather, WidthConverter
     from ..mvau import MatrixVectorUnit
     from ..pool import LineMaxPool, WindowMax
     from ..residual import AddStreams, Broadcast
+    from ..skid import SkidBuffer
     from ..window import SlidingWindow
     for cls, kind, func in ((MatrixVectorUnit, "mvau", mvau_features),
                             (ChannelwiseUnit, "act", act_features),
                             (SyncFIFOBuffered, "fifo", fifo_features),
-                            (SyncFIFO, "slice", slice_features),
+                            (SkidBuffer, "slice", slice_features),
                             (WidthConverter, "dwc", dwc_features),
                             (PadGather, "dwc", dwc_features),
                             (Argmax, "argmax", argmax_features),
