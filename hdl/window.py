@@ -178,8 +178,10 @@ class SlidingWindow(wiring.Component):
             for index, (bank_wr, _) in enumerate(banks):
                 m.d.comb += [bank_wr.addr.eq(w_pos), bank_wr.data.eq(self.i.payload),
                              bank_wr.en.eq(w_en & (w_row_addr == index))]
-        with m.If(w_en & w_last):
-            m.d.comb += row_done.eq(1)
+        # A plain assignment (no process): Icarus never ran a process whose inputs all
+        # settled at time 0, which left it X.
+        m.d.comb += row_done.eq(w_en & w_last)
+        with m.If(row_done):
             m.d.sync += w_row_addr.eq(wrap_add(w_row_addr, unit))
 
         # Reader: output row oy, column ox, window row ky (in steps of T), column kx,
@@ -291,6 +293,11 @@ class SlidingWindow(wiring.Component):
                     data = Mux(s1_row == index, bank_rd.data, data)
                 m.d.comb += self.o.payload.word_select(j, word).eq(Mux(s1_pad, lane_word, data))
 
+        # Plain assignments (no process): a simulator need not run a process at time 0,
+        # and Icarus leaves one whose inputs are all registers X until they change.
+        row_ends = issue & end_c & end_kx & end_ky & end_ox
+        m.d.comb += [map_done.eq(row_ends & last_row), row_end.eq(row_ends & ~last_row),
+                     release.eq(Mux(map_done, h - low, Mux(row_end, next_low - low, 0)))]
         with m.If(issue):
             m.d.sync += col.eq(col + 1)
             with m.If(end_c):
@@ -308,14 +315,12 @@ class SlidingWindow(wiring.Component):
                             m.d.sync += [ix0.eq(-p), ix.eq(-p), col.eq(-p * cf)]
                             with m.If(last_row):
                                 # Map done: release every row, the next map starts H rows on.
-                                m.d.comb += [release.eq(h - low), map_done.eq(1)]
                                 m.d.sync += need.eq(need0)
                                 m.d.sync += [low.eq(0), iy0.eq(-p), iy.eq(-p),
                                              top.eq(next_top), row_addr.eq(next_top),
                                              next_top.eq(next_top_next)]
                             with m.Else():
                                 # Rows above the next output row's window are free.
-                                m.d.comb += [release.eq(next_low - low), row_end.eq(1)]
                                 m.d.sync += [low.eq(next_low),
                                              need.eq(next_need),
                                              iy0.eq(iy0 + s), iy.eq(iy0 + s),
