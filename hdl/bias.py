@@ -26,9 +26,11 @@ class BiasAdd(ChannelwiseUnit):
     activation : golden.model.Bias
     pe : int
     acc : golden.packing.AccMap
+    interval : optional
+        Cycles between input beats at most (see :class:`~hdl.channelwise.ChannelwiseUnit`).
     """
 
-    def __init__(self, activation, *, pe, acc):
+    def __init__(self, activation, *, pe, acc, interval=1):
         b, e = bias_hw(activation, acc)
         self.bias_width = signed_width(int(b.min()), int(b.max()))
         self.out_width = signed_width(*score_range(activation, acc))
@@ -38,7 +40,8 @@ class BiasAdd(ChannelwiseUnit):
         in_shape = signed(acc.width) if acc.signed else unsigned(acc.width)
         super().__init__(channels=activation.channels, pe=pe, in_shape=in_shape,
                          out_shape=signed(self.out_width),
-                         param_width=self.bias_width + self.exp_width, param_words=words)
+                         param_width=self.bias_width + self.exp_width, param_words=words,
+                         interval=interval)
 
     def lane(self, acc, param):
         bias = param[:self.bias_width].as_signed()

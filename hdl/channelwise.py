@@ -22,15 +22,26 @@ class ChannelwiseUnit(wiring.Component):
     fold (``PE`` = channels): its parameters are constants folded into the lane logic, with
     no memory and no input register. One beat per cycle without backpressure.
 
+    Handshakes: when the producer offers a beat at most every ``interval`` cycles (a
+    matrix-vector unit: every SF cycles) and ``interval >= latency + 1``, ``i.ready`` is a
+    flip-flop: one beat at a time is in the unit, from its acceptance until the output
+    register hands it on (:attr:`registered_ready`), which costs no throughput at that
+    interval. The downstream ``o.ready`` then ends at that flip-flop instead of running
+    on through this unit into the producer's pipeline (measured on the iCE40: that chain,
+    into the matrix-vector unit's fold counters, limited the clock). Otherwise the
+    pipeline stalls as a whole and ``i.ready`` passes ``o.ready`` through logic.
+
     Members
     -------
     i : ``In(stream.Signature(data.ArrayLayout(in_shape, PE)))``
     o : ``Out(stream.Signature(data.ArrayLayout(out_shape, PE)))``
     """
 
-    def __init__(self, *, channels, pe, in_shape, out_shape, param_width, param_words):
+    def __init__(self, *, channels, pe, in_shape, out_shape, param_width, param_words,
+                 interval=1):
         check_positive_int("channels", channels)
         check_positive_int("pe", pe)
+        check_positive_int("interval", interval)
         if channels % pe:
             raise ValueError(f"PE {pe} does not divide the {channels} channels; "
                              f"choose a divisor of {channels}")
@@ -43,6 +54,9 @@ class ChannelwiseUnit(wiring.Component):
         self.param_width = param_width
         self.param_words = list(param_words)
         self.latency = 1 if self.nf == 1 else 2
+        self.interval = interval
+        #: ``i.ready`` is a flip-flop (one beat in the unit at a time), see above.
+        self.registered_ready = interval >= self.latency + 1
         super().__init__({
             "i": In(stream.Signature(data.ArrayLayout(in_shape, pe))),
             "o": Out(stream.Signature(data.ArrayLayout(out_shape, pe))),
@@ -54,15 +68,27 @@ class ChannelwiseUnit(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        move = ~self.o.valid | self.o.ready
-        accept = self.i.valid & move
-        m.d.comb += self.i.ready.eq(move)
+        if self.registered_ready:
+            # ``busy`` from an accepted beat until its result leaves the output register:
+            # nothing is ever overwritten, so the stages need no stall enable.
+            busy = Signal()
+            accept = self.i.valid & ~busy
+            m.d.comb += self.i.ready.eq(~busy)
+            leave = self.o.valid & self.o.ready
+            m.d.sync += busy.eq(Mux(busy, ~leave, accept))
+            with m.If(leave):
+                m.d.sync += self.o.valid.eq(0)
+            move = Const(1)
+        else:
+            move = ~self.o.valid | self.o.ready
+            accept = self.i.valid & move
+            m.d.comb += self.i.ready.eq(move)
         if self.nf == 1:
             # Constant parameters: compares and adds against constants are cheaper than
             # against a memory word, and there is nothing to read: the lanes take the
             # input directly.
             params = Const(self.param_words[0], self.param_width * self.pe)
-            valid, lanes_in = self.i.valid, self.i.payload
+            valid, lanes_in = accept, self.i.payload
         else:
             # At least two words: a one-word memory would have a zero-width address.
             m.submodules.params = memory = Memory(
@@ -79,9 +105,14 @@ class ChannelwiseUnit(wiring.Component):
             with m.If(move):
                 m.d.sync += [valid.eq(accept), lanes_in.eq(self.i.payload)]
             params = rd.data
-        with m.If(move):
-            m.d.sync += self.o.valid.eq(valid)
-            for p in range(self.pe):
-                param = params[p * self.param_width:(p + 1) * self.param_width]
-                m.d.sync += self.o.payload[p].eq(self.lane(lanes_in[p], param))
+        lanes = [self.o.payload[p].eq(self.lane(lanes_in[p],
+                                                 params[p * self.param_width:
+                                                        (p + 1) * self.param_width]))
+                 for p in range(self.pe)]
+        if self.registered_ready:
+            with m.If(valid):
+                m.d.sync += [self.o.valid.eq(1)] + lanes
+        else:
+            with m.If(move):
+                m.d.sync += [self.o.valid.eq(valid)] + lanes
         return m

@@ -53,7 +53,8 @@ def build_layer(layer, f, group=GROUP):
     # The unit's own range (from its element) and golden's must be the same proof.
     assert (acc.lo, acc.hi, acc.width) == (mvau.acc_lo, mvau.acc_hi, mvau.acc_width)
     act_cls = {Thresholds: Thresholding, Bias: BiasAdd}[type(layer.activation)]
-    return mvau, act_cls(layer.activation, pe=f.pe, acc=acc)
+    # The unit emits a beat at most every SF cycles.
+    return mvau, act_cls(layer.activation, pe=f.pe, acc=acc, interval=mvau.sf)
 
 
 class StreamFifo(wiring.Component):
@@ -171,18 +172,22 @@ class ResidualBlock(wiring.Component):
 
 
 def register_handshakes(units):
-    """``units`` with register slices (:class:`StreamFifo` of 2 words) where a ready chain
-    would run through a whole layer.
+    """``units`` with register slices (:class:`StreamFifo` of 2 words, a
+    :class:`~hdl.skid.SkidBuffer`) where a ready chain would run through a whole layer.
 
-    A matrix-vector unit, an activation, a line pool, a window max and a width converter
-    pass their output's ready to their input through logic (the whole pipeline stalls
-    together); a sliding window, a FIFO and the argmax take it from registers. Without
-    slices, one combinational path ran from a window's row count through an activation
-    and a matrix-vector unit into the previous window's counters (the default network's
-    critical path on the iCE40). A slice in front of every matrix-vector unit that does
-    not already read a FIFO, and behind every activation that feeds a pass-through unit,
-    leaves at most an activation and a matrix-vector unit (or a pool and a width
-    converter) on any ready chain. A slice's words are registers: ``2 * width``
+    A matrix-vector unit, a line pool, a window max and a width converter pass their
+    output's ready to their input through logic (the whole pipeline stalls together), and
+    so does an activation unless its input ready is a register
+    (:attr:`~hdl.channelwise.ChannelwiseUnit.registered_ready`, behind a matrix-vector
+    unit with SF >= its latency + 1); a sliding window, a FIFO and the argmax take it from
+    registers. Without slices, one combinational path ran from a window's row count
+    through an activation and a matrix-vector unit into the previous window's counters
+    (the default network's critical path on the iCE40). A slice goes in front of every
+    matrix-vector unit that does not already read a FIFO, behind every activation whose
+    ready passes through when a pass-through unit follows, and behind every pool that
+    feeds a pass-through unit (a width converter): so at most an activation and a
+    matrix-vector unit, or an activation (registered ready) and a pool, or a width
+    converter, are on any ready chain. A slice's words are registers: ``2 * width``
     flip-flops, one more cycle of latency, one beat per cycle.
     """
     passes = (MatrixVectorUnit, Thresholding, BiasAdd, LineMaxPool, WindowMax,
@@ -193,8 +198,10 @@ def register_handshakes(units):
             out.append(StreamFifo(len(Value.cast(unit.i.payload)), 2))
         out.append(unit)
         after = units[index + 1] if index + 1 < len(units) else None
-        if (isinstance(unit, (Thresholding, BiasAdd, ResidualBlock))
-                and isinstance(after, passes)):
+        passes_ready = (isinstance(unit, ResidualBlock)
+                        or isinstance(unit, (Thresholding, BiasAdd)) and not unit.registered_ready
+                        or isinstance(unit, (LineMaxPool, WindowMax)))
+        if passes_ready and isinstance(after, passes):
             out.append(StreamFifo(len(Value.cast(unit.o.payload)), 2))
     return out
 

@@ -27,9 +27,11 @@ class Thresholding(ChannelwiseUnit):
     acc : golden.packing.AccMap
         Proven range of the input accumulators (their width is ``acc.width``) and their
         map to the golden accumulator.
+    interval : optional
+        Cycles between input beats at most (see :class:`~hdl.channelwise.ChannelwiseUnit`).
     """
 
-    def __init__(self, activation, *, pe, acc):
+    def __init__(self, activation, *, pe, acc, interval=1):
         self.acc = acc
         self.signed = acc.signed
         self.count = activation.count
@@ -39,7 +41,8 @@ class Thresholding(ChannelwiseUnit):
         in_shape = signed(acc.width) if self.signed else unsigned(acc.width)
         super().__init__(channels=activation.channels, pe=pe, in_shape=in_shape,
                          out_shape=unsigned(activation.out_bits),
-                         param_width=self.count * self.t_width + 1, param_words=words)
+                         param_width=self.count * self.t_width + 1, param_words=words,
+                         interval=interval)
 
     def lane(self, acc, param):
         w = self.t_width

@@ -61,6 +61,34 @@ def test_thresholding(verilator, name, channels, pe, count, acc_hi):
         assert res.outputs == expected
 
 
+@pytest.mark.parametrize("name,channels,pe,count,acc_hi", CASES[:2], ids=[c[0] for c in CASES[:2]])
+def test_thresholding_registered_ready(verilator, name, channels, pe, count, acc_hi):
+    """Behind a producer that offers a beat every ``latency + 1`` cycles at most (a
+    matrix-vector unit with SF >= that), ``i.ready`` is a flip-flop: one beat in the unit at
+    a time. Offered a beat every cycle, it takes one per ``latency + 1`` cycles."""
+    rng = np.random.default_rng(sum(map(ord, name)) + 1)
+    act = make_activation(rng, channels, count, acc_hi)
+    acc_map = AccMap(0, acc_hi, np.zeros(channels, np.int64), np.zeros(channels, np.int64))
+    probe = Thresholding(act, pe=pe, acc=acc_map)
+    dut = Thresholding(act, pe=pe, acc=acc_map, interval=probe.latency + 1)
+    assert dut.registered_ready and not probe.registered_ready
+    sim = Simulation(dut, name + "_rr")
+    acc = boundary_inputs(act, acc_hi, rng, 20)
+    y = threshold(acc, act)
+    in_beats = [w for row in acc for w in pack_lanes(row.reshape(-1, pe), acc_map.width)]
+    expected = [w for row in y for w in pack_lanes(row.reshape(-1, pe), act.out_bits)]
+    res = sim.run(in_beats, len(expected))
+    assert res.outputs == expected
+    step, c0 = dut.latency + 1, res.in_cycles[0]
+    assert res.in_cycles == list(range(c0, c0 + step * len(in_beats), step))
+    assert res.out_cycles == [c + dut.latency for c in res.in_cycles]
+    for seed, (pv, pr) in enumerate([(0.5, 0.5), (0.9, 0.3), (1.0, 0.1)]):
+        res = sim.run(in_beats, len(expected), valid_prob=pv, ready_prob=pr, seed=seed)
+        assert res.outputs == expected
+        # One beat at a time: the next is taken only after the previous has left.
+        assert all(i > o for i, o in zip(res.in_cycles[1:], res.out_cycles))
+
+
 def test_threshold_hw_form_is_exact():
     """The clamped, flipped hardware form equals golden for every accumulator value."""
     rng = np.random.default_rng(1)
