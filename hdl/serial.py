@@ -188,16 +188,15 @@ class FrameBuffer(wiring.Component):
             return [p.eq(Mux(p == d - 1, 0, p + 1)), wrap.eq(wrap ^ (p == d - 1))]
 
         wp, cp, rp = pointer("wp"), pointer("cp"), pointer("rp")
+        # The read pointer's previous value (one byte behind it; (depth-1, 1) before the
+        # first read): the write pointer is depth-1 bytes ahead of the read pointer iff it
+        # is depth bytes ahead of this one, a compare of registers with no adder.
+        behind = (Signal(range(d), init=d - 1, name="rp_behind"),
+                  Signal(init=1, name="rp_behind_wrap"))
 
-        def distance_is(a, b, n):
-            """``a`` is ``n`` (1..depth) bytes ahead of ``b``: pointer compares only."""
-            (pa, wa), (pb, wb) = a, b
-            ahead = pb + n
-            if n == d:
-                return (pa == pb) & (wa != wb)
-            # b + n wraps past the end iff b >= d - n.
-            wraps = pb >= d - n
-            return (pa == Mux(wraps, ahead - d, ahead)[:len(pa)]) & ((wa != wb) == wraps)
+        def is_full(a, b):
+            """Pointer ``a`` is ``depth`` bytes ahead of pointer ``b``."""
+            return (a[0] == b[0]) & (a[1] != b[1])
 
         nonempty = (cp[0] != rp[0]) | (cp[1] != rp[1])
         move = ~self.o.valid | self.o.ready
@@ -209,9 +208,9 @@ class FrameBuffer(wiring.Component):
         put = self.wr_en & ~full
         with m.If(self.abort):
             # The write pointer returns to the commit pointer (never with a write).
-            m.d.sync += full.eq(distance_is(cp, rp, d) & ~take)
+            m.d.sync += full.eq(is_full(cp, rp) & ~take)
         with m.Elif(put & ~take):
-            m.d.sync += full.eq(distance_is(wp, rp, d - 1) if d > 1 else 1)
+            m.d.sync += full.eq(is_full(wp, behind))
         with m.Elif(take & ~put):
             m.d.sync += full.eq(0)
         m.d.comb += [self.full.eq(full),
@@ -221,6 +220,7 @@ class FrameBuffer(wiring.Component):
             m.d.sync += self.o.valid.eq(nonempty)
         with m.If(take):
             m.d.sync += advance(rp)
+            m.d.sync += [behind[0].eq(rp[0]), behind[1].eq(rp[1])]
         with m.If(put):
             m.d.sync += advance(wp)
         # Commit and abort never coincide with a write (the deframer sees END then).
