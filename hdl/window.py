@@ -156,14 +156,18 @@ class SlidingWindow(wiring.Component):
         # release is decided at the end of the issue logic, and adding it to ``occ`` in
         # the same cycle made the clock-limiting path (measured on the iCE40).
         release_q = Signal.like(release)
-        # ``row_done`` (the writer's handshake) only picks between two precomputed counts.
-        occ_kept = Signal.like(occ)
-        m.d.comb += occ_kept.eq(occ - release_q)
-        occ_next = Mux(row_done, occ_kept + 1, occ_kept)
+        release_q1 = Signal(range(-1, h + 1), init=-1)      # release_q - 1
+        # ``row_done`` (the writer's handshake) only picks between two counts, and two
+        # compares, computed in parallel from registers (one subtraction each, no add
+        # behind it: that carry chain ended the clock-limiting path, measured on the iCE40).
+        occ_kept = (occ - release_q)[:len(occ)]
+        occ_kept1 = (occ - release_q1)[:len(occ)]   # occ_kept + 1 (<= rows)
+        occ_next = Mux(row_done, occ_kept1, occ_kept)
         # ``i.ready`` is a register (``occ < rows`` one cycle ahead): the compare on ``occ``
         # began the writer's path into the row end and the counts.
         space = Signal(init=1)
-        m.d.sync += [release_q.eq(release), occ.eq(occ_next), space.eq(occ_next < rows)]
+        m.d.sync += [release_q.eq(release), release_q1.eq(release - 1), occ.eq(occ_next),
+                     space.eq(Mux(row_done, occ_kept1 < rows, occ_kept < rows))]
         map_done = Signal()
 
         # Writer.
