@@ -6,7 +6,7 @@ from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .params import check_code, check_positive_int, counter
+from .params import check_code, check_positive_int, counter, wrap_counter
 
 __all__ = ["WidthConverter", "PadGather"]
 
@@ -53,32 +53,31 @@ class WidthConverter(wiring.Component):
 
     def _gather(self, m, k):
         a = self.in_width
-        count = Signal(range(k + 1))
-        m.d.comb += self.o.valid.eq(count == k)
-        take = self.o.valid & self.o.ready
-        m.d.comb += self.i.ready.eq(~self.o.valid | self.o.ready)
+        # The slot counter and ``full`` (= o.valid) are registers with registered end
+        # flags: the handshake logic starts at flip-flops (a compare of the count was at
+        # the head of the ready path, measured on the iCE40).
+        full = Signal()
+        m.d.comb += self.o.valid.eq(full)
+        take = full & self.o.ready
+        m.d.comb += self.i.ready.eq(~full | self.o.ready)
         accept = self.i.valid & self.i.ready
-        slot = Mux(count == k, 0, count)
+        slot, _, slot_last = wrap_counter(m, k, accept, "slot")
         with m.If(accept):
             for j in range(k):
                 with m.If(slot == j):
                     m.d.sync += self.o.payload[j * a:(j + 1) * a].eq(self.i.payload)
-            m.d.sync += count.eq(slot + 1)
-        with m.Elif(take):
-            m.d.sync += count.eq(0)
+        m.d.sync += full.eq(Mux(accept & slot_last, 1, full & ~take))
 
     def _split(self, m, k):
         b = self.out_width
         word = Signal(self.in_width)
-        index = counter(k)
         have = Signal()
         m.d.comb += self.o.valid.eq(have)
-        m.d.comb += self.o.payload.eq(word.word_select(index, b))
         take = self.o.valid & self.o.ready
-        last = take & (index == k - 1)
+        index, _, index_last = wrap_counter(m, k, take, "index")
+        m.d.comb += self.o.payload.eq(word.word_select(index, b))
+        last = take & index_last
         m.d.comb += self.i.ready.eq(~have | last)
-        with m.If(take):
-            m.d.sync += index.eq(Mux(index == k - 1, 0, index + 1))
         with m.If(self.i.valid & self.i.ready):
             m.d.sync += [word.eq(self.i.payload), have.eq(1)]
         with m.Elif(last):

@@ -343,47 +343,55 @@ class AnswerFramer(wiring.Component):
             body += [wide[8 * j:8 * (j + 1)] for j in range(nb)]
         sent_bytes = Signal(range(self.body + 1))   # body bytes sent; body: the CRC is next
         crc = Signal(8)
-        pending_esc = Signal(8)         # the second byte of an escape, or 0
+        pending_esc = Signal(8)         # the second byte of an escape
+        escaping = Signal()             # pending_esc is to go out next
         sent = self.o.valid & self.o.ready
         # The next byte, registered (the body multiplexer, the escape compare and the CRC
-        # in one cycle were the clock-limiting path); after a byte moves on, one cycle
-        # passes before the next goes out (a byte takes 10 bit times on the line anyway).
-        byte, stale = Signal(8), Signal()
+        # in one cycle were the clock-limiting path), and its flags registered a cycle
+        # later: after a byte moves on, two cycles pass before the next goes out (a byte
+        # takes 10 bit times on the line anyway), so the send logic starts at flip-flops.
+        byte, stale, stale2 = Signal(8), Signal(), Signal()
+        special, is_end, last = Signal(), Signal(), Signal()
         m.d.sync += [byte.eq(Mux(sent_bytes == self.body, crc, Array(body)[sent_bytes])),
-                     stale.eq(0)]
+                     special.eq((byte == END) | (byte == ESC)), is_end.eq(byte == END),
+                     last.eq(sent_bytes == self.body),
+                     stale2.eq(0), stale.eq(stale2)]
         with m.FSM():
             with m.State("IDLE"):
                 with m.If(self.i.valid & self.seq.valid):
-                    m.d.sync += [sent_bytes.eq(0), crc.eq(0), pending_esc.eq(0)]
+                    m.d.sync += [sent_bytes.eq(0), crc.eq(0), escaping.eq(0)]
                     m.next = "START"
             with m.State("START"):
                 m.d.comb += [self.o.valid.eq(1), self.o.payload.eq(END)]
                 with m.If(sent):
+                    # The first body byte's flags settle (its count was set in IDLE).
+                    m.d.sync += [stale2.eq(1), stale.eq(1)]
                     m.next = "BODY"
             with m.State("BODY"):
                 # Data bytes, then the CRC; END and ESC go out as two bytes.
-                last = sent_bytes == self.body
-                special = (byte == END) | (byte == ESC)
-                m.d.comb += self.o.valid.eq(~stale)
-                with m.If(pending_esc != 0):
+                m.d.comb += self.o.valid.eq(~stale & ~stale2)
+                with m.If(escaping):
                     m.d.comb += self.o.payload.eq(pending_esc)
                     with m.If(sent):
-                        m.d.sync += pending_esc.eq(0)
+                        m.d.sync += escaping.eq(0)
                         with m.If(last):
                             m.next = "STOP"
                         with m.Else():
-                            m.d.sync += [sent_bytes.eq(sent_bytes + 1), stale.eq(1)]
+                            m.d.sync += [sent_bytes.eq(sent_bytes + 1), stale2.eq(1),
+                                         stale.eq(1)]
                 with m.Else():
                     m.d.comb += self.o.payload.eq(Mux(special, ESC, byte))
                     with m.If(sent):
                         with m.If(~last):
                             m.d.sync += crc.eq(crc8_next(crc, byte))
                         with m.If(special):
-                            m.d.sync += pending_esc.eq(Mux(byte == END, ESC_END, ESC_ESC))
+                            m.d.sync += [escaping.eq(1),
+                                         pending_esc.eq(Mux(is_end, ESC_END, ESC_ESC))]
                         with m.Elif(last):
                             m.next = "STOP"
                         with m.Else():
-                            m.d.sync += [sent_bytes.eq(sent_bytes + 1), stale.eq(1)]
+                            m.d.sync += [sent_bytes.eq(sent_bytes + 1), stale2.eq(1),
+                                         stale.eq(1)]
             with m.State("STOP"):
                 m.d.comb += [self.o.valid.eq(1), self.o.payload.eq(END)]
                 with m.If(sent):

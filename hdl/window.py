@@ -228,10 +228,16 @@ class SlidingWindow(wiring.Component):
         # The loop counters with registered end flags (the ends' compares sat on the path
         # from the issue into ``have``, measured on the iCE40).
         c, _, end_c = wrap_counter(m, cf, issue, "c")
-        kx, _, end_kx = wrap_counter(m, k, issue & end_c, "kx")
-        ky, _, end_ky = wrap_counter(m, k // t, issue & end_c & end_kx, "ky")
-        ox, _, end_ox = wrap_counter(m, ow, issue & end_c & end_kx & end_ky, "ox")
-        oy, _, last_row = wrap_counter(m, oh, issue & end_c & end_kx & end_ky & end_ox, "oy")
+        _, _, wrow_last = wrap_counter(m, k * cf, issue, "wrow_beat")
+        wrow_ends = issue & wrow_last
+        _, _, win_last = wrap_counter(m, (k // t) * k * cf, issue, "win_beat")
+        win_ends = issue & win_last
+        ox, _, end_ox = wrap_counter(m, ow, win_ends, "ox")
+        # The output row's end as one registered flag (a counter of its beats): the
+        # conjunction of the four end flags was two LUT levels in front of the counts.
+        _, _, row_last = wrap_counter(m, ow * (k // t) * k * cf, issue, "row_beat")
+        row_ends = issue & row_last
+        oy, _, last_row = wrap_counter(m, oh, row_ends, "oy")
 
         def clamp_rows(value, shift):
             """``value + shift`` clamped to ``[0, H]``."""
@@ -299,36 +305,40 @@ class SlidingWindow(wiring.Component):
 
         # Plain assignments (no process): a simulator need not run a process at time 0,
         # and Icarus leaves one whose inputs are all registers X until they change.
-        row_ends = issue & end_c & end_kx & end_ky & end_ox
         m.d.comb += [map_done.eq(row_ends & last_row), row_end.eq(row_ends & ~last_row),
                      release.eq(Mux(map_done, h - low, Mux(row_end, next_low - low, 0)))]
+        # Each loop level's end enabled by one registered flag (counters of the beats of a
+        # window row, a window and an output row) rather than the chain of the inner
+        # levels' end flags; the blocks are in loop order, so that the outer level's
+        # assignments win.
         with m.If(issue):
             m.d.sync += col.eq(col + 1)
             with m.If(end_c):
                 m.d.sync += ix.eq(ix + 1)
-                with m.If(end_kx):
-                    # Next window row(s): back to the window's first column.
-                    m.d.sync += [iy.eq(iy + t),
-                                 row_addr.eq(row_addr_next),
-                                 ix.eq(ix0), col.eq(ix0 * cf)]
-                    with m.If(end_ky):
-                        # Next window: S columns on, or the next output row.
-                        m.d.sync += [iy.eq(iy0), row_addr.eq(top),
-                                     ix0.eq(ix0 + s), ix.eq(ix0 + s), col.eq((ix0 + s) * cf)]
-                        with m.If(end_ox):
-                            m.d.sync += [ix0.eq(-p), ix.eq(-p), col.eq(-p * cf)]
-                            with m.If(last_row):
-                                # Map done: release every row, the next map starts H rows on.
-                                m.d.sync += need.eq(need0)
-                                m.d.sync += [low.eq(0), iy0.eq(-p), iy.eq(-p),
-                                             top.eq(next_top), row_addr.eq(next_top),
-                                             next_top.eq(next_top_next)]
-                            with m.Else():
-                                # Rows above the next output row's window are free.
-                                m.d.sync += [low.eq(next_low),
-                                             need.eq(next_need),
-                                             iy0.eq(iy0 + s), iy.eq(iy0 + s),
-                                             top.eq(top_next), row_addr.eq(top_next)]
+        with m.If(wrow_ends):
+            # Next window row(s): back to the window's first column.
+            m.d.sync += [iy.eq(iy + t), row_addr.eq(row_addr_next),
+                         ix.eq(ix0), col.eq(ix0 * cf)]
+        with m.If(win_ends):
+            # Next window: S columns on, or the next output row.
+            m.d.sync += [iy.eq(iy0), row_addr.eq(top),
+                         ix0.eq(ix0 + s), ix.eq(ix0 + s), col.eq((ix0 + s) * cf)]
+        # The output row's end (after the issue block, so that its assignments win), enabled
+        # by one registered flag rather than the chain of the loop counters' end flags.
+        with m.If(row_ends):
+            m.d.sync += [ix0.eq(-p), ix.eq(-p), col.eq(-p * cf)]
+            with m.If(last_row):
+                # Map done: release every row, the next map starts H rows on.
+                m.d.sync += need.eq(need0)
+                m.d.sync += [low.eq(0), iy0.eq(-p), iy.eq(-p),
+                             top.eq(next_top), row_addr.eq(next_top),
+                             next_top.eq(next_top_next)]
+            with m.Else():
+                # Rows above the next output row's window are free.
+                m.d.sync += [low.eq(next_low),
+                             need.eq(next_need),
+                             iy0.eq(iy0 + s), iy.eq(iy0 + s),
+                             top.eq(top_next), row_addr.eq(top_next)]
         # The counts are computed first; the map's end (decided at the end of the issue
         # logic) and the writer's row end only pick one: they drive multiplexers, not adders.
         m.d.sync += have.eq(Mux(map_done, Mux(row_done, have + 1 - h, have - h),
