@@ -358,8 +358,9 @@ class AnswerFramer(wiring.Component):
                      stale2.eq(0), stale.eq(stale2)]
         with m.FSM():
             with m.State("IDLE"):
+                # Cleared while idle, not on the handshake: off the answer's valid path.
+                m.d.sync += [sent_bytes.eq(0), crc.eq(0), escaping.eq(0)]
                 with m.If(self.i.valid & self.seq.valid):
-                    m.d.sync += [sent_bytes.eq(0), crc.eq(0), escaping.eq(0)]
                     m.next = "START"
             with m.State("START"):
                 m.d.comb += [self.o.valid.eq(1), self.o.payload.eq(END)]

@@ -116,15 +116,17 @@ class UartTx(wiring.Component):
         timer = Signal(range(self.divisor))
         bits = Signal(range(11))
         shreg = Signal(10, init=0x3FF)
-        m.d.comb += [self.i.ready.eq(bits == 0), self.tx.eq(shreg[0])]
-        with m.If(bits == 0):
+        # ``bits == 0`` as a register: ``i.ready`` starts the sender's handshake logic.
+        idle = Signal(init=1)
+        m.d.comb += [self.i.ready.eq(idle), self.tx.eq(shreg[0])]
+        with m.If(idle):
             with m.If(self.i.valid):
                 # Start bit 0, the data LSB first, stop bit 1.
                 m.d.sync += [shreg.eq(Cat(0, self.i.payload, 1)), bits.eq(10),
-                             timer.eq(self.divisor - 1)]
+                             timer.eq(self.divisor - 1), idle.eq(0)]
         with m.Elif(timer == 0):
             m.d.sync += [shreg.eq(Cat(shreg[1:], 1)), bits.eq(bits - 1),
-                         timer.eq(self.divisor - 1)]
+                         timer.eq(self.divisor - 1), idle.eq(bits == 1)]
         with m.Else():
             m.d.sync += timer.eq(timer - 1)
         return m
