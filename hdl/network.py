@@ -81,6 +81,7 @@ class StreamFifo(wiring.Component):
         m.submodules.fifo = fifo = self.fifo
         if isinstance(fifo, SkidBuffer):
             wiring.connect(m, wiring.flipped(self.i), fifo.i)
+            wiring.connect(m, fifo.o, wiring.flipped(self.o))
         else:
             # At most one word is written per cycle, so a FIFO that held <= depth - 1
             # words last cycle holds <= depth now: the (depth+1)-word FIFO has room.
@@ -88,8 +89,7 @@ class StreamFifo(wiring.Component):
             m.d.sync += ready.eq(fifo.level <= self.depth - 1)
             m.d.comb += [fifo.w_data.eq(self.i.payload), fifo.w_en.eq(self.i.valid & ready),
                          self.i.ready.eq(ready)]
-        source = fifo.o if isinstance(fifo, SkidBuffer) else fifo.r_stream
-        wiring.connect(m, source, wiring.flipped(self.o))
+            wiring.connect(m, fifo.r_stream, wiring.flipped(self.o))
         return m
 
 

@@ -232,9 +232,9 @@ class SlidingWindow(wiring.Component):
         wrow_ends = issue & wrow_last
         _, _, win_last = wrap_counter(m, (k // t) * k * cf, issue, "win_beat")
         win_ends = issue & win_last
-        ox, _, end_ox = wrap_counter(m, ow, win_ends, "ox")
-        # The output row's end as one registered flag (a counter of its beats): the
-        # conjunction of the four end flags was two LUT levels in front of the counts.
+        # The output row's end as one registered flag (a counter of its beats, in place of
+        # a window-column counter): the conjunction of the four end flags was two LUT
+        # levels in front of the counts.
         _, _, row_last = wrap_counter(m, ow * (k // t) * k * cf, issue, "row_beat")
         row_ends = issue & row_last
         oy, _, last_row = wrap_counter(m, oh, row_ends, "oy")
