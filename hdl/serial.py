@@ -177,9 +177,10 @@ class FrameBuffer(wiring.Component):
 
         # Three pointers, each with a wrap bit (toggled when it wraps): write, commit and
         # read. ``used`` (written, not read) and ``avail`` (committed, not read) are their
-        # distances, but only ``used == depth`` and ``avail != 0`` are ever needed: two
-        # equality compares of registers, no counters to update (the counters' adders,
-        # fed by the reader's ready chain, were on the clock-limiting path).
+        # distances, but only ``used == depth`` (kept as a register, below) and
+        # ``avail != 0`` are ever needed: equality compares of registers, no counters to
+        # update (the counters' adders, fed by the reader's ready chain, were on the
+        # clock-limiting path).
         def pointer(name):
             return Signal(range(d), name=name), Signal(name=f"{name}_wrap")
 
