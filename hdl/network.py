@@ -67,13 +67,18 @@ class StreamFifo(wiring.Component):
     that registered compare instead of the FIFO's own ``w_rdy``, a LUT chain on its level
     that otherwise starts the upstream unit's ready path (measured on the iCE40: the
     1,600-word FIFO's level into the line pool's registers limited the clock). The word
-    of reserve keeps the capacity at ``depth``."""
+    of reserve keeps the capacity at ``depth``. Its output goes through a
+    :class:`~hdl.skid.SkidBuffer` (``out_slice``, 2 more words, 1 more cycle of latency):
+    the FIFO's output register then reloads on a flip-flop's ready, not on the downstream
+    unit's ready chain behind the compare of its level (that path set the clock, measured
+    on the iCE40)."""
 
     def __init__(self, width, depth):
         check_positive_int("depth", depth)
         self.width, self.depth = width, depth
         self.fifo = (SkidBuffer(width) if depth <= 2
                      else SyncFIFOBuffered(width=width, depth=depth + 1))
+        self.out_slice = None if depth <= 2 else SkidBuffer(width)
         super().__init__({"i": In(stream.Signature(width)), "o": Out(stream.Signature(width))})
 
     def elaborate(self, platform):
@@ -89,7 +94,9 @@ class StreamFifo(wiring.Component):
             m.d.sync += ready.eq(fifo.level <= self.depth - 1)
             m.d.comb += [fifo.w_data.eq(self.i.payload), fifo.w_en.eq(self.i.valid & ready),
                          self.i.ready.eq(ready)]
-            wiring.connect(m, fifo.r_stream, wiring.flipped(self.o))
+            m.submodules.out_slice = self.out_slice
+            wiring.connect(m, fifo.r_stream, self.out_slice.i)
+            wiring.connect(m, self.out_slice.o, wiring.flipped(self.o))
         return m
 
 

@@ -199,9 +199,23 @@ class FrameBuffer(wiring.Component):
             """Pointer ``a`` is ``depth`` bytes ahead of pointer ``b``."""
             return (a[0] == b[0]) & (a[1] != b[1])
 
-        nonempty = (cp[0] != rp[0]) | (cp[1] != rp[1])
+        # The read pointer's next value (one byte ahead of it), so that whether a byte is
+        # committed and unread after this cycle's read is a compare of registers too.
+        ahead = (Signal(range(d), init=1 % d, name="rp_ahead"),
+                 Signal(init=int(d == 1), name="rp_ahead_wrap"))
+
+        def differ(a, b):
+            return (a[0] != b[0]) | (a[1] != b[1])
+
+        # ``nonempty`` (a committed byte is unread) is a register, its next value picked by
+        # this cycle's read and commit among four compares of registers: the compare of
+        # the pointers began the path through the read into the read pointer's enable
+        # (measured on the iCE40).
+        nonempty = Signal()
         move = ~self.o.valid | self.o.ready
         take = move & nonempty
+        m.d.sync += nonempty.eq(Mux(self.commit, Mux(take, differ(wp, ahead), differ(wp, rp)),
+                                    Mux(take, differ(cp, ahead), differ(cp, rp))))
         # ``full`` is a register (``used == depth``), its next value picked by this cycle's
         # events among compares of the pointers: the compare had started the path through
         # the write into the write pointer (measured on the iCE40).
@@ -220,7 +234,7 @@ class FrameBuffer(wiring.Component):
         with m.If(move):
             m.d.sync += self.o.valid.eq(nonempty)
         with m.If(take):
-            m.d.sync += advance(rp)
+            m.d.sync += advance(rp) + advance(ahead)
             m.d.sync += [behind[0].eq(rp[0]), behind[1].eq(rp[1])]
         with m.If(put):
             m.d.sync += advance(wp)
@@ -349,14 +363,21 @@ class AnswerFramer(wiring.Component):
         sent = self.o.valid & self.o.ready
         # The next byte, registered (the body multiplexer, the escape compare and the CRC
         # in one cycle were the clock-limiting path), and its flags registered a cycle
-        # later: after a byte moves on, two cycles pass before the next goes out (a byte
-        # takes 10 bit times on the line anyway), so the send logic starts at flip-flops.
-        byte, stale, stale2 = Signal(8), Signal(), Signal()
+        # later. A sent byte only lowers ``o.valid`` (``stale``) and is acted on the next
+        # cycle (``sent_q``, a register): the handshake ends at flip-flops, and the count,
+        # CRC and state updates start at them (the handshake through the state decode into
+        # the count's enable set the clock, measured on the iCE40). ``o.valid`` rises again
+        # once the next byte and its flags have settled, 3 to 4 cycles after a byte is sent
+        # (a byte takes 10 bit times on the line).
+        byte, stale, stale2, sent_q = Signal(8), Signal(), Signal(), Signal()
         special, is_end, last = Signal(), Signal(), Signal()
         m.d.sync += [byte.eq(Mux(sent_bytes == self.body, crc, Array(body)[sent_bytes])),
                      special.eq((byte == END) | (byte == ESC)), is_end.eq(byte == END),
                      last.eq(sent_bytes == self.body),
-                     stale2.eq(0), stale.eq(stale2)]
+                     stale2.eq(0), stale.eq(stale2), sent_q.eq(sent)]
+        with m.If(sent):
+            m.d.sync += [stale2.eq(1), stale.eq(1)]
+        ready = ~stale & ~stale2
         with m.FSM():
             with m.State("IDLE"):
                 # Cleared while idle, not on the handshake: off the answer's valid path.
@@ -364,17 +385,15 @@ class AnswerFramer(wiring.Component):
                 with m.If(self.i.valid & self.seq.valid):
                     m.next = "START"
             with m.State("START"):
-                m.d.comb += [self.o.valid.eq(1), self.o.payload.eq(END)]
-                with m.If(sent):
-                    # The first body byte's flags settle (its count was set in IDLE).
-                    m.d.sync += [stale2.eq(1), stale.eq(1)]
+                m.d.comb += [self.o.valid.eq(ready), self.o.payload.eq(END)]
+                with m.If(sent_q):
                     m.next = "BODY"
             with m.State("BODY"):
                 # Data bytes, then the CRC; END and ESC go out as two bytes.
-                m.d.comb += self.o.valid.eq(~stale & ~stale2)
+                m.d.comb += self.o.valid.eq(ready)
                 with m.If(escaping):
                     m.d.comb += self.o.payload.eq(pending_esc)
-                    with m.If(sent):
+                    with m.If(sent_q):
                         m.d.sync += escaping.eq(0)
                         with m.If(last):
                             m.next = "STOP"
@@ -383,7 +402,7 @@ class AnswerFramer(wiring.Component):
                                          stale.eq(1)]
                 with m.Else():
                     m.d.comb += self.o.payload.eq(Mux(special, ESC, byte))
-                    with m.If(sent):
+                    with m.If(sent_q):
                         with m.If(~last):
                             m.d.sync += crc.eq(crc8_next(crc, byte))
                         with m.If(special):
@@ -395,8 +414,8 @@ class AnswerFramer(wiring.Component):
                             m.d.sync += [sent_bytes.eq(sent_bytes + 1), stale2.eq(1),
                                          stale.eq(1)]
             with m.State("STOP"):
-                m.d.comb += [self.o.valid.eq(1), self.o.payload.eq(END)]
-                with m.If(sent):
+                m.d.comb += [self.o.valid.eq(ready), self.o.payload.eq(END)]
+                with m.If(sent_q):
                     # The answer is out: release the beat and its sequence number.
                     m.d.comb += [self.i.ready.eq(1), self.seq.ready.eq(1)]
                     m.next = "IDLE"

@@ -48,7 +48,8 @@ class SlidingWindow(wiring.Component):
     window needs. A map can start streaming in while the previous one's last windows are
     read.
 
-    Latency: an output beat is valid 1 cycle after it is issued; with its rows present and
+    Latency: an output beat is valid 1 cycle after it is issued; a row counts as present
+    from the second cycle after its last word is taken. With its rows present and
     no backpressure the generator emits one beat per cycle, ``OH*OW*K*K*C/SIMD`` per map.
 
     Parameters
@@ -229,9 +230,7 @@ class SlidingWindow(wiring.Component):
         # from the issue into ``have``, measured on the iCE40).
         c, _, end_c = wrap_counter(m, cf, issue, "c")
         _, _, wrow_last = wrap_counter(m, k * cf, issue, "wrow_beat")
-        wrow_ends = issue & wrow_last
         _, _, win_last = wrap_counter(m, (k // t) * k * cf, issue, "win_beat")
-        win_ends = issue & win_last
         # The output row's end as one registered flag (a counter of its beats, in place of
         # a window-column counter): the conjunction of the four end flags was two LUT
         # levels in front of the counts.
@@ -307,47 +306,56 @@ class SlidingWindow(wiring.Component):
         # and Icarus leaves one whose inputs are all registers X until they change.
         m.d.comb += [map_done.eq(row_ends & last_row), row_end.eq(row_ends & ~last_row),
                      release.eq(Mux(map_done, h - low, Mux(row_end, next_low - low, 0)))]
-        # Each loop level's end enabled by one registered flag (counters of the beats of a
-        # window row, a window and an output row) rather than the chain of the inner
-        # levels' end flags; the blocks are in loop order, so that the outer level's
-        # assignments win.
+        # The loop levels nest (a channel fold's beats divide a window row's, which divide
+        # a window's, which divide an output row's, all counted from the same beat), so
+        # each register is enabled by the issue and the one end flag of the innermost
+        # level it changes at, and the outer levels' registered flags pick its next value:
+        # every enable is one gate of the issue (with every level's end in the enables,
+        # the issue went through up to four LUTs into them, measured on the iCE40).
+        map_end = row_last & last_row
         with m.If(issue):
-            m.d.sync += col.eq(col + 1)
-            with m.If(end_c):
-                m.d.sync += ix.eq(ix + 1)
-        with m.If(wrow_ends):
-            # Next window row(s): back to the window's first column.
-            m.d.sync += [iy.eq(iy + t), row_addr.eq(row_addr_next),
-                         ix.eq(ix0), col.eq(ix0 * cf)]
-        with m.If(win_ends):
-            # Next window: S columns on, or the next output row.
-            m.d.sync += [iy.eq(iy0), row_addr.eq(top),
-                         ix0.eq(ix0 + s), ix.eq(ix0 + s), col.eq((ix0 + s) * cf)]
-        # The output row's end (after the issue block, so that its assignments win), enabled
-        # by one registered flag rather than the chain of the loop counters' end flags.
-        with m.If(row_ends):
-            m.d.sync += [ix0.eq(-p), ix.eq(-p), col.eq(-p * cf)]
-            with m.If(last_row):
-                # Map done: release every row, the next map starts H rows on.
-                m.d.sync += need.eq(need0)
-                m.d.sync += [low.eq(0), iy0.eq(-p), iy.eq(-p),
-                             top.eq(next_top), row_addr.eq(next_top),
-                             next_top.eq(next_top_next)]
-            with m.Else():
-                # Rows above the next output row's window are free.
-                m.d.sync += [low.eq(next_low),
-                             need.eq(next_need),
-                             iy0.eq(iy0 + s), iy.eq(iy0 + s),
-                             top.eq(top_next), row_addr.eq(top_next)]
+            m.d.sync += col.eq(Mux(wrow_last, Mux(win_last, Mux(row_last, -p * cf,
+                                                                (ix0 + s) * cf),
+                                                  ix0 * cf),
+                                   col + 1))
+        with m.If(issue & end_c):
+            m.d.sync += ix.eq(Mux(wrow_last, Mux(win_last, Mux(row_last, -p, ix0 + s), ix0),
+                                  ix + 1))
+        with m.If(issue & wrow_last):
+            # Next window row(s); at a window's end the next window (S columns on), at an
+            # output row's end the next output row, at the map's end the next map.
+            m.d.sync += [
+                iy.eq(Mux(win_last, Mux(row_last, Mux(last_row, -p, iy0 + s), iy0), iy + t)),
+                row_addr.eq(Mux(win_last, Mux(row_last, Mux(last_row, next_top, top_next),
+                                              top),
+                                row_addr_next)),
+            ]
+        with m.If(issue & win_last):
+            m.d.sync += ix0.eq(Mux(row_last, -p, ix0 + s))
+        with m.If(issue & row_last):
+            # The map's end releases every row and the next map starts H rows on; an
+            # output row's end frees the rows above the next output row's window.
+            m.d.sync += [need.eq(Mux(last_row, need0, next_need)),
+                         low.eq(Mux(last_row, 0, next_low)),
+                         iy0.eq(Mux(last_row, -p, iy0 + s)),
+                         top.eq(Mux(last_row, next_top, top_next))]
+        with m.If(issue & map_end):
+            m.d.sync += next_top.eq(next_top_next)
+        # The reader counts a written row a cycle after the writer's last word (a register,
+        # ``row_in``): the writer's handshake, which starts at the upstream unit's valid,
+        # then ends at that register and not in the counts, the compares and their enables
+        # (that path set the clock, measured on the iCE40). The row is in memory by then.
+        row_in = Signal()
+        m.d.sync += row_in.eq(row_done)
         # The counts are computed first; the map's end (decided at the end of the issue
-        # logic) and the writer's row end only pick one: they drive multiplexers, not adders.
-        m.d.sync += have.eq(Mux(map_done, Mux(row_done, have + 1 - h, have - h),
-                                Mux(row_done, have + 1, have)))
+        # logic) and the written row only pick one: they drive multiplexers, not adders.
+        m.d.sync += have.eq(Mux(map_done, Mux(row_in, have + 1 - h, have - h),
+                                Mux(row_in, have + 1, have)))
         # need becomes next_need at a row's end and the first row's need at the map's end,
         # when have also drops by H.
         def reached(bound):
             """``have`` after this cycle's row (if any) is at least ``bound``."""
-            return Mux(row_done, have + 1 >= bound, have >= bound)
+            return Mux(row_in, have + 1 >= bound, have >= bound)
 
         m.d.sync += rows_ok.eq(Mux(map_done, reached(need0 + h),
                                    Mux(row_end, reached(next_need), reached(need))))

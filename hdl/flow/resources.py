@@ -59,13 +59,15 @@ def ebr_count(width, depth):
 def _components(top):
     """Every component object of a network (or of a chain or residual block): the
     containers first, then their parts, in stream order; a FIFO wrapper and then its
-    ``SyncFIFOBuffered``."""
+    ``SyncFIFOBuffered`` (and its output slice)."""
     from ..network import Chain, ResidualBlock, StreamFifo
     yield top
     for unit in getattr(top, "units", []):
         if isinstance(unit, StreamFifo):
             yield unit
             yield unit.fifo
+            if unit.out_slice is not None:
+                yield unit.out_slice
         elif isinstance(unit, Chain):
             yield from _components(unit)
         elif isinstance(unit, ResidualBlock):
@@ -74,6 +76,8 @@ def _components(top):
             for fifo in (unit.main_fifo, unit.skip_fifo):
                 yield fifo
                 yield fifo.fifo
+                if fifo.out_slice is not None:
+                    yield fifo.out_slice
             yield from _components(unit.main)
             yield from _components(unit.skip)
             yield unit.add
