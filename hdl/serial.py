@@ -296,15 +296,17 @@ class Unpacker(wiring.Component):
             f = self.features
             shreg = Signal(8)
             left = Signal(range(9))           # bits of the current byte still to send
+            # ``left == 0`` as a register: the compare began the frame buffer's read path.
+            empty = Signal(init=1)
             feature = counter(f)              # index of the next bit in the image
-            m.d.comb += [self.i.ready.eq(left == 0), self.o.valid.eq(left != 0),
+            m.d.comb += [self.i.ready.eq(empty), self.o.valid.eq(~empty),
                          self.o.payload.eq(shreg[0])]
-            with m.If(self.i.valid & (left == 0)):
+            with m.If(self.i.valid & empty):
                 last = f - 8 * (-(-f // 8) - 1)
-                m.d.sync += [shreg.eq(self.i.payload),
+                m.d.sync += [shreg.eq(self.i.payload), empty.eq(0),
                              left.eq(Mux(feature + 8 >= f, last, 8))]
             with m.If(self.o.valid & self.o.ready):
-                m.d.sync += [shreg.eq(shreg >> 1), left.eq(left - 1),
+                m.d.sync += [shreg.eq(shreg >> 1), left.eq(left - 1), empty.eq(left == 1),
                              feature.eq(Mux(feature == f - 1, 0, feature + 1))]
             return m
         pixel = self.i.payload

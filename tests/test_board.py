@@ -359,6 +359,48 @@ def test_placement_tries_the_boards_attempts_in_turn(monkeypatch, tmp_path):
     assert "placement failed" in lines[1] and "its time limit" not in lines[1]
 
 
+@pytest.mark.parametrize("first_fmax, seeds, synths", [(28.5, ["1", "2"], 1),
+                                                      (25.0, ["1", "1"], 2)])
+def test_a_near_miss_places_the_same_netlist_from_the_next_seed(monkeypatch, tmp_path,
+                                                                first_fmax, seeds, synths):
+    """A run that misses the clock by less than SEED_MARGIN is placed again from the next
+    seed (no new synthesis) before the clock steps down; a wider miss steps down at once
+    (a new synthesis at the lower clock). Tools are stand-ins."""
+    import subprocess
+
+    import hdl.flow.bitstream as bitstream
+    network = load_model(MLP)
+    folding = choose_folding(network, cycles=4096)
+    calls = {"yosys": 0, "seeds": []}
+
+    def fake_run(cmd, cwd, tools, timeout=None):
+        cwd = Path(cwd)
+        if cmd[0] == "yosys":
+            calls["yosys"] += 1
+            (cwd / "bnn_icebreaker.rpt").write_text("     900   SB_LUT4\n      40   SB_DFF\n"
+                                                    "       2   SB_RAM40_4K\n")
+        elif cmd[0] == "nextpnr-ice40" and "--pack-only" in cmd:
+            (cwd / "pack.log").write_text("Info:         ICESTORM_LC:    950/  5280    17%\n")
+        elif cmd[0] == "nextpnr-ice40":
+            calls["seeds"].append(cmd[cmd.index("--seed") + 1])
+            fmax = first_fmax if len(calls["seeds"]) == 1 else 30.4
+            (cwd / "bnn_icebreaker.tim").write_text(
+                f"Info: Max frequency for clock 'clk': {fmax:.2f} MHz (FAIL at 30.00 MHz)\n")
+            return subprocess.CompletedProcess(cmd, int(fmax < 30), "", ""), 1.0
+        elif cmd[0] == "icepack":
+            (cwd / "bnn_icebreaker.bin").write_bytes(b"\0" * 16)
+        return subprocess.CompletedProcess(cmd, 0, "", ""), 1.0
+
+    monkeypatch.setattr(bitstream, "_run", fake_run)
+    report = bitstream.build_board("icebreaker", network, folding, tmp_path / "ib",
+                                   target_hz=30e6, max_runs=2, log=lambda *_: None)
+    assert calls["seeds"] == seeds and calls["yosys"] == synths
+    assert [r["passed"] for r in report["runs"]] == [False, True]
+    assert report["runs"][1]["nextpnr_options"].startswith(f"--seed {seeds[1]}")
+    # After the near miss the same clock passes; after the wide one a lower clock does.
+    assert (report["clock_mhz"] == 30.0) == (synths == 1)
+
+
 def test_board_clock_is_chosen_for_images_per_second_end_to_end():
     """Below a target the build takes the PLL clock with the most images/s end to end: at
     35.7 MHz the PLL's 35.25 MHz only carries 1 Mbaud (the line, 990 images/s, is then the
