@@ -183,6 +183,7 @@ def build_board(board_name, network, folding, out, *, baud=None, target_hz=30e6,
         return _fastest_link_clock(board, hz, network, ii, baud)
 
     retry = None        # (options, seeds left) while the same netlist is placed again
+    missed = {}         # clock (Hz) that failed from every seed tried -> the best Fmax
     for attempt in range(max_runs):
         if retry is None:
             try:
@@ -252,7 +253,8 @@ def build_board(board_name, network, folding, out, *, baud=None, target_hz=30e6,
                 higher = clock_at(fmax * 1e6)["freq_hz"]
             except ValueError:
                 break
-            if higher < clock["freq_hz"] * RETRY_GAIN:
+            # The tools are deterministic: a clock that failed already fails again.
+            if higher < clock["freq_hz"] * RETRY_GAIN or higher in missed:
                 break
             target = fmax * 1e6
         elif fmax and fmax * 1e6 >= clock["freq_hz"] * (1 - SEED_MARGIN) and (
@@ -260,9 +262,12 @@ def build_board(board_name, network, folding, out, *, baud=None, target_hz=30e6,
             # A near miss: the same netlist again from another seed.
             retry = (options, seeds)
         else:
-            # A miss: try just below the Fmax this run reached, unless that gains < 2 %
-            # over the best run that passed.
-            target = min(clock["freq_hz"], (fmax or 12) * 1e6) * 0.97
+            # A miss: try just below the best Fmax the seeds reached at this clock, unless
+            # that gains < 2 % over the best run that passed.
+            reached = [r["fmax_mhz"] or 12 for r in runs
+                       if r["clock_mhz"] == runs[-1]["clock_mhz"]]
+            missed[clock["freq_hz"]] = max(reached)
+            target = min(clock["freq_hz"], max(reached) * 1e6) * 0.97
             if best is not None:
                 try:
                     lower = clock_at(target)["freq_hz"]
