@@ -71,7 +71,8 @@ class Deframer(wiring.Component):
     A body is ``seq``, ``payload`` (``payload`` bytes) and a CRC; at the closing ``END`` a
     body of that length whose CRC checks (the CRC over the whole body is 0) is committed
     and its ``seq`` pushed out; any other body is aborted. ``error`` (a UART framing error)
-    marks the current body bad. Always ready: one byte per cycle at most.
+    marks the current body bad. Always ready; bytes come at least 2 cycles apart (a UART
+    byte takes ten bit times of at least 4 cycles each).
 
     Members
     -------
@@ -100,8 +101,22 @@ class Deframer(wiring.Component):
         byte = Signal(8)
         valid, error = Signal(), Signal()
         m.d.sync += [byte.eq(self.i.payload), valid.eq(self.i.valid), error.eq(self.error)]
+        # The byte's class is registered with it, and the compares of the count and the CRC
+        # are registers a cycle behind them (current again by the next byte, at least 2
+        # cycles later): the decisions below start at flip-flops (the byte's compares, the
+        # escape and the count's compares into the sequence number's enable set the clock,
+        # measured on the iCE40).
+        is_end, is_esc, is_esc_end, is_esc_esc = (Signal(name=f"byte_{k}") for k in
+                                                   ("end", "esc", "esc_end", "esc_esc"))
+        m.d.sync += [is_end.eq(self.i.payload == END), is_esc.eq(self.i.payload == ESC),
+                     is_esc_end.eq(self.i.payload == ESC_END),
+                     is_esc_esc.eq(self.i.payload == ESC_ESC)]
         count = Signal(range(n + 3))        # body bytes so far (saturates at n + 2)
         crc = Signal(8)
+        first, in_payload, room = Signal(init=1), Signal(init=1), Signal(init=1)
+        complete, crc_ok = Signal(), Signal(init=1)
+        m.d.sync += [first.eq(count == 0), in_payload.eq(count <= n), room.eq(count < n + 2),
+                     complete.eq(count == n + 2), crc_ok.eq(crc == 0)]
         bad = Signal()
         esc = Signal()
         seq = Signal(8)
@@ -113,37 +128,36 @@ class Deframer(wiring.Component):
         m.d.comb += self.seq.payload.eq(seq)
         # A data byte: plain, or the second byte of an escape.
         with m.If(esc):
-            m.d.comb += [data.eq(Mux(byte == ESC_END, END, ESC)),
-                         is_data.eq(valid & (byte != END))]
+            m.d.comb += [data.eq(Mux(is_esc_end, END, ESC)),
+                         is_data.eq(valid & ~is_end)]
         with m.Else():
             m.d.comb += [data.eq(byte),
-                         is_data.eq(valid & (byte != END) & (byte != ESC))]
+                         is_data.eq(valid & ~is_end & ~is_esc)]
         with m.If(error):
             m.d.sync += bad.eq(1)
         with m.If(valid):
-            with m.If(byte == END):
-                good = (~bad & ~esc & ~error & (count == n + 2) & (crc == 0)
-                        & self.seq.ready)
+            with m.If(is_end):
+                good = ~bad & ~esc & ~error & complete & crc_ok & self.seq.ready
                 with m.If(good):
                     m.d.sync += [self.commit.eq(1), self.seq.valid.eq(1)]
-                with m.Elif((count != 0) | bad | esc):
+                with m.Elif(~first | bad | esc):
                     m.d.sync += self.abort.eq(1)
                 m.d.sync += [count.eq(0), crc.eq(0), bad.eq(0), esc.eq(0)]
-            with m.Elif(~esc & (byte == ESC)):
+            with m.Elif(~esc & is_esc):
                 m.d.sync += esc.eq(1)
             with m.Else():
-                with m.If(esc & (byte != ESC_END) & (byte != ESC_ESC)):
+                with m.If(esc & ~is_esc_end & ~is_esc_esc):
                     m.d.sync += bad.eq(1)
                 m.d.sync += esc.eq(0)
         with m.If(is_data):
             m.d.sync += crc.eq(crc8_next(crc, data))
-            with m.If(count < n + 2):
+            with m.If(room):
                 m.d.sync += count.eq(count + 1)
             with m.Else():
                 m.d.sync += bad.eq(1)          # too long
-            with m.If(count == 0):
+            with m.If(first):
                 m.d.sync += seq.eq(data)
-            with m.Elif(count <= n):
+            with m.Elif(in_payload):
                 with m.If(self.wr_full):
                     m.d.sync += bad.eq(1)
                 with m.Else():
