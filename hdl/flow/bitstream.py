@@ -102,6 +102,7 @@ PLACEMENT_ATTEMPTS = tuple((["--seed", str(seed)], None) for seed in (1, 2, 3))
 # A run that meets timing is followed by one at its Fmax only when that is at least 7 %
 # faster: nextpnr's Fmax varies by a few percent between runs, so a smaller step mostly
 # fails (the iCEBreaker default: 30 -> 31.88 MHz failed after 278 s of place and route).
+# A board whose runs are quick may ask for smaller steps (``retry_gain``).
 RETRY_GAIN = 1.07
 # After a miss by less than this fraction of the clock, place and route runs again at the
 # same clock (same netlist, no synthesis) with the next of these seeds before the clock
@@ -254,7 +255,8 @@ def build_board(board_name, network, folding, out, *, baud=None, target_hz=30e6,
             except ValueError:
                 break
             # The tools are deterministic: a clock that failed already fails again.
-            if higher < clock["freq_hz"] * RETRY_GAIN or higher in missed:
+            gain = board.get("retry_gain", RETRY_GAIN)
+            if higher < clock["freq_hz"] * gain or higher in missed:
                 break
             target = fmax * 1e6
         elif fmax and fmax * 1e6 >= clock["freq_hz"] * (1 - SEED_MARGIN) and (
