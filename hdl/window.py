@@ -237,10 +237,6 @@ class SlidingWindow(wiring.Component):
         _, _, row_last = wrap_counter(m, ow * (k // t) * k * cf, issue, "row_beat")
         row_ends = issue & row_last
         oy, _, last_row = wrap_counter(m, oh, row_ends, "oy")
-        # The map's last beat as one registered flag too (a counter of the map's beats):
-        # ``row_last & last_row`` was a LUT level more in front of the counts and their
-        # enables (measured on the iCE40).
-        _, _, map_last = wrap_counter(m, oh * ow * (k // t) * k * cf, issue, "map_beat")
 
         def clamp_rows(value, shift):
             """``value + shift`` clamped to ``[0, H]``."""
@@ -308,7 +304,7 @@ class SlidingWindow(wiring.Component):
 
         # Plain assignments (no process): a simulator need not run a process at time 0,
         # and Icarus leaves one whose inputs are all registers X until they change.
-        m.d.comb += [map_done.eq(issue & map_last), row_end.eq(row_ends & ~map_last),
+        m.d.comb += [map_done.eq(row_ends & last_row), row_end.eq(row_ends & ~last_row),
                      release.eq(Mux(map_done, h - low, Mux(row_end, next_low - low, 0)))]
         # The loop levels nest (a channel fold's beats divide a window row's, which divide
         # a window's, which divide an output row's, all counted from the same beat), so
@@ -316,6 +312,7 @@ class SlidingWindow(wiring.Component):
         # level it changes at, and the outer levels' registered flags pick its next value:
         # every enable is one gate of the issue (with every level's end in the enables,
         # the issue went through up to four LUTs into them, measured on the iCE40).
+        map_end = row_last & last_row
         with m.If(issue):
             m.d.sync += col.eq(Mux(wrow_last, Mux(win_last, Mux(row_last, -p * cf,
                                                                 (ix0 + s) * cf),
@@ -342,7 +339,7 @@ class SlidingWindow(wiring.Component):
                          low.eq(Mux(last_row, 0, next_low)),
                          iy0.eq(Mux(last_row, -p, iy0 + s)),
                          top.eq(Mux(last_row, next_top, top_next))]
-        with m.If(issue & map_last):
+        with m.If(issue & map_end):
             m.d.sync += next_top.eq(next_top_next)
         # The reader counts a written row a cycle after the writer's last word (a register,
         # ``row_in``): the writer's handshake, which starts at the upstream unit's valid,
