@@ -259,17 +259,19 @@ def build_board(board_name, network, folding, out, *, baud=None, target_hz=30e6,
             if higher < clock["freq_hz"] * gain or higher in missed:
                 break
             target = fmax * 1e6
-        elif fmax and fmax * 1e6 >= clock["freq_hz"] * (1 - SEED_MARGIN) and (
+            continue
+        # The best Fmax the seeds reached at this clock so far.
+        reached = max(r["fmax_mhz"] or 12 for r in runs
+                      if r["clock_mhz"] == runs[-1]["clock_mhz"])
+        if reached * 1e6 >= clock["freq_hz"] * (1 - SEED_MARGIN) and (
                 seeds := [x for x in seeds if _with_seed(options, x) != options]):
             # A near miss: the same netlist again from another seed.
             retry = (options, seeds)
         else:
             # A miss: try just below the best Fmax the seeds reached at this clock, unless
             # that gains < 2 % over the best run that passed.
-            reached = [r["fmax_mhz"] or 12 for r in runs
-                       if r["clock_mhz"] == runs[-1]["clock_mhz"]]
-            missed[clock["freq_hz"]] = max(reached)
-            target = min(clock["freq_hz"], max(reached) * 1e6) * 0.97
+            missed[clock["freq_hz"]] = reached
+            target = min(clock["freq_hz"], reached * 1e6) * 0.97
             if best is not None:
                 try:
                     lower = clock_at(target)["freq_hz"]
