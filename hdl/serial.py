@@ -394,6 +394,8 @@ class AnswerFramer(wiring.Component):
         with m.If(sent):
             m.d.sync += [stale2.eq(1), stale.eq(1)]
         ready = ~stale & ~stale2
+        # On to the next body byte: two cycles for it and its flags to settle.
+        next_byte = [sent_bytes.eq(sent_bytes + 1), stale2.eq(1), stale.eq(1)]
         with m.FSM():
             with m.State("IDLE"):
                 # Cleared while idle, not on the handshake: off the answer's valid path.
@@ -414,8 +416,7 @@ class AnswerFramer(wiring.Component):
                         with m.If(last):
                             m.next = "STOP"
                         with m.Else():
-                            m.d.sync += [sent_bytes.eq(sent_bytes + 1), stale2.eq(1),
-                                         stale.eq(1)]
+                            m.d.sync += next_byte
                 with m.Else():
                     m.d.comb += self.o.payload.eq(Mux(special, ESC, byte))
                     with m.If(sent_q):
@@ -427,8 +428,7 @@ class AnswerFramer(wiring.Component):
                         with m.Elif(last):
                             m.next = "STOP"
                         with m.Else():
-                            m.d.sync += [sent_bytes.eq(sent_bytes + 1), stale2.eq(1),
-                                         stale.eq(1)]
+                            m.d.sync += next_byte
             with m.State("STOP"):
                 m.d.comb += [self.o.valid.eq(ready), self.o.payload.eq(END)]
                 with m.If(sent_q):

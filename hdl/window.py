@@ -228,7 +228,7 @@ class SlidingWindow(wiring.Component):
         issue = move & rows_ok
         # The loop counters with registered end flags (the ends' compares sat on the path
         # from the issue into ``have``, measured on the iCE40).
-        c, _, end_c = wrap_counter(m, cf, issue, "c")
+        _, _, end_c = wrap_counter(m, cf, issue, "c")
         _, _, wrow_last = wrap_counter(m, k * cf, issue, "wrow_beat")
         _, _, win_last = wrap_counter(m, (k // t) * k * cf, issue, "win_beat")
         # The output row's end as one registered flag (a counter of its beats, in place of

@@ -312,6 +312,29 @@ def test_a_tool_failure_names_the_logs_last_error(tmp_path):
     assert _last_error(result, tmp_path / "none.rpt").startswith("no output")
 
 
+def icebreaker_tools(place_and_route, commands):
+    """A stand-in for ``hdl.flow.bitstream._run`` on the iCEBreaker: Yosys, nextpnr's
+    packing and icepack write the files the build reads, and place and route is
+    ``place_and_route(cmd, cwd, timeout)`` (returning ``(CompletedProcess, seconds)``).
+    Every command run is appended to ``commands``."""
+    import subprocess
+
+    def fake_run(cmd, cwd, tools, timeout=None):
+        cwd = Path(cwd)
+        commands.append(cmd)
+        if cmd[0] == "yosys":
+            (cwd / "bnn_icebreaker.rpt").write_text("     900   SB_LUT4\n      40   SB_DFF\n"
+                                                    "       2   SB_RAM40_4K\n")
+        elif cmd[0] == "nextpnr-ice40" and "--pack-only" in cmd:
+            (cwd / "pack.log").write_text("Info:         ICESTORM_LC:    950/  5280    17%\n")
+        elif cmd[0] == "nextpnr-ice40":
+            return place_and_route(cmd, cwd, timeout)
+        elif cmd[0] == "icepack":
+            (cwd / "bnn_icebreaker.bin").write_bytes(b"\0" * 16)
+        return subprocess.CompletedProcess(cmd, 0, "", ""), 1.0
+    return fake_run
+
+
 def test_placement_tries_the_boards_attempts_in_turn(monkeypatch, tmp_path):
     """On the iCEBreaker a placement that runs past its time limit or fails to legalise is
     retried with the board's next attempt (a lower HeAP spreading density); the build
@@ -325,28 +348,20 @@ def test_placement_tries_the_boards_attempts_in_turn(monkeypatch, tmp_path):
     folding = choose_folding(network, cycles=4096)
     pnr_calls = []
 
-    def fake_run(cmd, cwd, tools, timeout=None):
-        cwd = Path(cwd)
-        if cmd[0] == "yosys":
-            (cwd / "bnn_icebreaker.rpt").write_text("     900   SB_LUT4\n      40   SB_DFF\n"
-                                                    "       2   SB_RAM40_4K\n")
-        elif cmd[0] == "nextpnr-ice40" and "--pack-only" in cmd:
-            (cwd / "pack.log").write_text("Info:         ICESTORM_LC:    950/  5280    17%\n")
-        elif cmd[0] == "nextpnr-ice40":
-            pnr_calls.append((cmd[cmd.index("--seed"):], timeout))
-            if len(pnr_calls) == 1:
-                return subprocess.CompletedProcess(cmd, -1, "", bitstream.TIMED_OUT), 360.0
-            if len(pnr_calls) == 2:
-                (cwd / "bnn_icebreaker.tim").write_text(
-                    "ERROR: Unable to find legal placement for all cells, design is probably "
-                    "at utilisation limit.\n")
-                return subprocess.CompletedProcess(cmd, 1, "", ""), 200.0
+    def place_and_route(cmd, cwd, timeout):
+        pnr_calls.append((cmd[cmd.index("--seed"):], timeout))
+        if len(pnr_calls) == 1:
+            return subprocess.CompletedProcess(cmd, -1, "", bitstream.TIMED_OUT), 360.0
+        if len(pnr_calls) == 2:
             (cwd / "bnn_icebreaker.tim").write_text(
-                "Info: Max frequency for clock 'clk': 31.00 MHz (PASS at 30.00 MHz)\n")
-        elif cmd[0] == "icepack":
-            (cwd / "bnn_icebreaker.bin").write_bytes(b"\0" * 16)
+                "ERROR: Unable to find legal placement for all cells, design is probably "
+                "at utilisation limit.\n")
+            return subprocess.CompletedProcess(cmd, 1, "", ""), 200.0
+        (cwd / "bnn_icebreaker.tim").write_text(
+            "Info: Max frequency for clock 'clk': 31.00 MHz (PASS at 30.00 MHz)\n")
         return subprocess.CompletedProcess(cmd, 0, "", ""), 1.0
 
+    fake_run = icebreaker_tools(place_and_route, [])
     monkeypatch.setattr(bitstream, "_run", fake_run)
     lines = []
     report = bitstream.build_board("icebreaker", network, folding, tmp_path / "ib",
@@ -371,30 +386,20 @@ def test_a_near_miss_places_the_same_netlist_from_the_next_seed(monkeypatch, tmp
     import hdl.flow.bitstream as bitstream
     network = load_model(MLP)
     folding = choose_folding(network, cycles=4096)
-    calls = {"yosys": 0, "seeds": []}
+    commands, seeds_run = [], []
 
-    def fake_run(cmd, cwd, tools, timeout=None):
-        cwd = Path(cwd)
-        if cmd[0] == "yosys":
-            calls["yosys"] += 1
-            (cwd / "bnn_icebreaker.rpt").write_text("     900   SB_LUT4\n      40   SB_DFF\n"
-                                                    "       2   SB_RAM40_4K\n")
-        elif cmd[0] == "nextpnr-ice40" and "--pack-only" in cmd:
-            (cwd / "pack.log").write_text("Info:         ICESTORM_LC:    950/  5280    17%\n")
-        elif cmd[0] == "nextpnr-ice40":
-            calls["seeds"].append(cmd[cmd.index("--seed") + 1])
-            fmax = first_fmax if len(calls["seeds"]) == 1 else 30.4
-            (cwd / "bnn_icebreaker.tim").write_text(
-                f"Info: Max frequency for clock 'clk': {fmax:.2f} MHz (FAIL at 30.00 MHz)\n")
-            return subprocess.CompletedProcess(cmd, int(fmax < 30), "", ""), 1.0
-        elif cmd[0] == "icepack":
-            (cwd / "bnn_icebreaker.bin").write_bytes(b"\0" * 16)
-        return subprocess.CompletedProcess(cmd, 0, "", ""), 1.0
+    def place_and_route(cmd, cwd, timeout):
+        seeds_run.append(cmd[cmd.index("--seed") + 1])
+        fmax = first_fmax if len(seeds_run) == 1 else 30.4
+        (cwd / "bnn_icebreaker.tim").write_text(
+            f"Info: Max frequency for clock 'clk': {fmax:.2f} MHz (FAIL at 30.00 MHz)\n")
+        return subprocess.CompletedProcess(cmd, int(fmax < 30), "", ""), 1.0
 
+    fake_run = icebreaker_tools(place_and_route, commands)
     monkeypatch.setattr(bitstream, "_run", fake_run)
     report = bitstream.build_board("icebreaker", network, folding, tmp_path / "ib",
                                    target_hz=30e6, max_runs=2, log=lambda *_: None)
-    assert calls["seeds"] == seeds and calls["yosys"] == synths
+    assert seeds_run == seeds and [c[0] for c in commands].count("yosys") == synths
     assert [r["passed"] for r in report["runs"]] == [False, True]
     assert report["runs"][1]["nextpnr_options"].startswith(f"--seed {seeds[1]}")
     # After the near miss the same clock passes; after the wide one a lower clock does.
@@ -412,28 +417,19 @@ def test_a_retry_seed_that_does_not_place_steps_the_clock_down(monkeypatch, tmp_
     folding = choose_folding(network, cycles=4096)
     seeds, lines = [], []
 
-    def fake_run(cmd, cwd, tools, timeout=None):
-        cwd = Path(cwd)
-        if cmd[0] == "yosys":
-            (cwd / "bnn_icebreaker.rpt").write_text("     900   SB_LUT4\n      40   SB_DFF\n"
-                                                    "       2   SB_RAM40_4K\n")
-        elif cmd[0] == "nextpnr-ice40" and "--pack-only" in cmd:
-            (cwd / "pack.log").write_text("Info:         ICESTORM_LC:    950/  5280    17%\n")
-        elif cmd[0] == "nextpnr-ice40":
-            seeds.append(cmd[cmd.index("--seed") + 1])
-            if len(seeds) == 2:
-                (cwd / "bnn_icebreaker.tim").write_text(
-                    "ERROR: Unable to find legal placement for all cells\n")
-                return subprocess.CompletedProcess(cmd, 1, "", ""), 1.0
-            # 28.5 MHz misses 30 by 5 % (a near miss); 29.0 passes the lower clock.
-            fmax = 28.5 if len(seeds) == 1 else 29.0
+    def place_and_route(cmd, cwd, timeout):
+        seeds.append(cmd[cmd.index("--seed") + 1])
+        if len(seeds) == 2:
             (cwd / "bnn_icebreaker.tim").write_text(
-                f"Info: Max frequency for clock 'clk': {fmax:.2f} MHz (FAIL at 30.00 MHz)\n")
-            return subprocess.CompletedProcess(cmd, int(len(seeds) == 1), "", ""), 1.0
-        elif cmd[0] == "icepack":
-            (cwd / "bnn_icebreaker.bin").write_bytes(b"\0" * 16)
-        return subprocess.CompletedProcess(cmd, 0, "", ""), 1.0
+                "ERROR: Unable to find legal placement for all cells\n")
+            return subprocess.CompletedProcess(cmd, 1, "", ""), 1.0
+        # 28.5 MHz misses 30 by 5 % (a near miss); 29.0 passes the lower clock.
+        fmax = 28.5 if len(seeds) == 1 else 29.0
+        (cwd / "bnn_icebreaker.tim").write_text(
+            f"Info: Max frequency for clock 'clk': {fmax:.2f} MHz (FAIL at 30.00 MHz)\n")
+        return subprocess.CompletedProcess(cmd, int(len(seeds) == 1), "", ""), 1.0
 
+    fake_run = icebreaker_tools(place_and_route, [])
     monkeypatch.setattr(bitstream, "_run", fake_run)
     report = bitstream.build_board("icebreaker", network, folding, tmp_path / "ib",
                                    target_hz=30e6, max_runs=3, log=lines.append)
