@@ -77,10 +77,10 @@ class RowBench(wiring.Component):
         x, w = Signal.like(self.x), Signal.like(self.w)
         m.d.sync += [x.eq(self.x), w.eq(self.w)]
         e, n = self.element, self.simd
-        shared = e.shared(x, n)
+        shared = e.shared(m, x, n)
         width = e.sum_shape(n).width
         for p in range(self.rows):
-            row = e.row(x, w[p * n * e.w_bits:(p + 1) * n * e.w_bits], n, shared)
+            row = e.row(m, x, w[p * n * e.w_bits:(p + 1) * n * e.w_bits], n, shared)
             m.d.sync += self.sum[p * width:(p + 1) * width].eq(row)
         return m
 

@@ -74,27 +74,28 @@ class Element:
     def lanes(self, value, bits, simd):
         return [value[s * bits:(s + 1) * bits] for s in range(simd)]
 
-    def shared(self, x, simd):
-        """Terms of a beat shared by all PE rows (None for most elements)."""
+    def shared(self, m, x, simd):
+        """Terms of a beat shared by all PE rows (None for most elements); ``m`` is the
+        module the adder nodes are driven in (:func:`hdl.popcount.tree_sum`)."""
         return None
 
-    def row(self, x, w, simd, shared):
+    def row(self, m, x, w, simd, shared):
         """Sum over ``simd`` lanes of inputs ``x`` and weight codes ``w`` (flat vectors)."""
         raise NotImplementedError
 
 
 class XnorPopcount(Element):
-    def row(self, x, w, simd, shared):
+    def row(self, m, x, w, simd, shared):
         return popcount(~(x ^ w))
 
 
 class SignFlip(Element):
-    def shared(self, x, simd):
-        return tree_sum([(c, self.top) for c in self.lanes(x, self.x_bits, simd)])
+    def shared(self, m, x, simd):
+        return tree_sum([(c, self.top) for c in self.lanes(x, self.x_bits, simd)], m)
 
-    def row(self, x, w, simd, shared):
+    def row(self, m, x, w, simd, shared):
         codes = self.lanes(x, self.x_bits, simd)
-        kept = tree_sum([(Mux(w[s], codes[s], 0), self.top) for s in range(simd)])
+        kept = tree_sum([(Mux(w[s], codes[s], 0), self.top) for s in range(simd)], m)
         return fit((kept << 1) - shared, -simd * self.top, simd * self.top)
 
 
@@ -104,17 +105,19 @@ class ZeroSkip(Element):
     def magnitude(self, code, x):
         return x, self.top
 
-    def row(self, x, w, simd, shared):
+    def row(self, m, x, w, simd, shared):
         ws = self.lanes(w, self.w_bits, simd)
         xs = self.lanes(x, self.x_bits, simd)
         if self.x_enc == BINARY:
             # Input bit 1 is +1: the product is +|w| exactly when x differs from the sign bit.
             one = [self.magnitude(code, Const(1, 1)) for code in ws]
             return tree_sum([(Mux(code[0] & (xb ^ code[1]), v, 0), hi)
-                             for code, xb, (v, hi) in zip(ws, xs, one)])
+                             for code, xb, (v, hi) in zip(ws, xs, one)], m)
         mags = [self.magnitude(code, c) for code, c in zip(ws, xs)]
-        pos = tree_sum([(Mux(code[0] & ~code[1], v, 0), hi) for code, (v, hi) in zip(ws, mags)])
-        neg = tree_sum([(Mux(code[0] & code[1], v, 0), hi) for code, (v, hi) in zip(ws, mags)])
+        pos = tree_sum([(Mux(code[0] & ~code[1], v, 0), hi) for code, (v, hi) in zip(ws, mags)],
+                       m)
+        neg = tree_sum([(Mux(code[0] & code[1], v, 0), hi) for code, (v, hi) in zip(ws, mags)],
+                       m)
         return fit(pos - neg, simd * self.lane_lo, simd * self.lane_hi)
 
 
@@ -137,11 +140,11 @@ class LutMultiply(Element):
         # Entry x_code + w_code * 2**x_bits: the index is Cat(x_code, w_code).
         self.table = [Const(int(v), shape) for row in table for v in row]
 
-    def row(self, x, w, simd, shared):
+    def row(self, m, x, w, simd, shared):
         ws = self.lanes(w, self.w_bits, simd)
         xs = self.lanes(x, self.x_bits, simd)
         return tree_sum([(Array(self.table)[Cat(c, code)], self.lane_lo, self.lane_hi)
-                         for c, code in zip(xs, ws)])
+                         for c, code in zip(xs, ws)], m)
 
 
 def _weight_values(w_enc):
@@ -222,34 +225,34 @@ class BitPlane(Element):
         return Cat(*[_in_set(code, sel) for code in ws])
 
     @staticmethod
-    def _scaled(count, n, mag):
+    def _scaled(m, count, n, mag):
         """``mag * count`` for ``count`` in [0, n] as a tree term (shifts only)."""
         parts = [(count << k, n << k) for k in range(mag.bit_length()) if mag >> k & 1]
-        return (tree_sum(parts), n * mag)
+        return (tree_sum(parts, m), n * mag)
 
-    def _terms(self, pairs, n):
+    def _terms(self, m, pairs, n):
         """``(positive terms, negative terms' magnitudes)`` of ``(count, coef)`` pairs."""
-        pos = [self._scaled(c, n, k) for c, k in pairs if k > 0]
-        neg = [self._scaled(c, n, -k) for c, k in pairs if k < 0]
+        pos = [self._scaled(m, c, n, k) for c, k in pairs if k > 0]
+        neg = [self._scaled(m, c, n, -k) for c, k in pairs if k < 0]
         return pos, neg
 
-    def shared(self, x, simd):
+    def shared(self, m, x, simd):
         if self.base == 0:
             return None
-        return self._terms([(popcount(plane), self.base << b)
-                            for b, plane in enumerate(self._planes(x, simd))], simd)
+        return self._terms(m, [(popcount(plane), self.base << b)
+                               for b, plane in enumerate(self._planes(x, simd))], simd)
 
-    def row(self, x, w, simd, shared):
+    def row(self, m, x, w, simd, shared):
         planes = self._planes(x, simd)
         pairs = []
         for coef, sel in self.masks:
             mask = self._mask(w, simd, sel)
             pairs += [(popcount(mask & plane), coef << b) for b, plane in enumerate(planes)]
-        pos, neg = self._terms(pairs, simd)
+        pos, neg = self._terms(m, pairs, simd)
         if shared is not None:
             pos, neg = pos + shared[0], neg + shared[1]
         # Positive and negative terms in two unsigned trees, one subtraction at the end.
-        total = tree_sum(pos) - tree_sum(neg) if neg else tree_sum(pos)
+        total = tree_sum(pos, m) - tree_sum(neg, m) if neg else tree_sum(pos, m)
         return fit(total, simd * self.lane_lo, simd * self.lane_hi)
 
 
@@ -294,6 +297,6 @@ class DotRow(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        shared = self.element.shared(self.x, self.simd)
-        m.d.comb += self.sum.eq(self.element.row(self.x, self.w, self.simd, shared))
+        shared = self.element.shared(m, self.x, self.simd)
+        m.d.comb += self.sum.eq(self.element.row(m, self.x, self.w, self.simd, shared))
         return m

@@ -240,13 +240,13 @@ class MatrixVectorUnit(wiring.Component):
             s2a_tags = [Signal(name=f"s2a_{n}") for n in ("valid", "first", "last")]
             # Per group, the input slice and its shared terms serve every PE row.
             slices = [x[g * xb:(g + n) * xb] for g, n in groups]
-            shared = [element.shared(xs, n) for xs, (g, n) in zip(slices, groups)]
+            shared = [element.shared(m, xs, n) for xs, (g, n) in zip(slices, groups)]
             rows = []
             for p in range(pe):
                 w_row = w_data[p * simd * wb:(p + 1) * simd * wb]
                 row = []
                 for (g, n), xs, sh, (lo, hi) in zip(groups, slices, shared, levels[0]):
-                    value = element.row(xs, w_row[g * wb:(g + n) * wb], n, sh)
+                    value = element.row(m, xs, w_row[g * wb:(g + n) * wb], n, sh)
                     reg = Signal(range_shape(lo, hi), name=f"s2a_sum{p}_{g // self.group}")
                     with m.If(move):
                         m.d.sync += reg.eq(value)
@@ -265,16 +265,16 @@ class MatrixVectorUnit(wiring.Component):
                         reg = Signal(range_shape(lo, hi), name=f"s2{level}_sum{p}_{k}")
                         with m.If(move):
                             chunk = row[k * self.group:(k + 1) * self.group]
-                            m.d.sync += reg.eq(tree_sum(chunk))
+                            m.d.sync += reg.eq(tree_sum(chunk, m))
                         reduced.append((reg, lo, hi))
                     rows[p] = reduced
                 with m.If(move):
                     m.d.sync += [t.eq(v) for t, v in zip(level_tags, tags)]
                 tags = level_tags
-            partial = [tree_sum(row) for row in rows]
+            partial = [tree_sum(row, m) for row in rows]
         else:
-            shared = element.shared(x, simd)
-            partial = [element.row(x, w_data[p * simd * wb:(p + 1) * simd * wb], simd, shared)
+            shared = element.shared(m, x, simd)
+            partial = [element.row(m, x, w_data[p * simd * wb:(p + 1) * simd * wb], simd, shared)
                        for p in range(pe)]
         s2_valid, s2_first, s2_last = Signal(), Signal(), Signal()
         s2_sum = [Signal(self.row_shape, name=f"s2_sum{p}") for p in range(pe)]

@@ -9,7 +9,7 @@ overflow and carries no unused bit. ``popcount(v)`` is the tree sum of the bits 
 Purely combinational (no latency).
 """
 
-from amaranth.hdl import Const, signed, unsigned
+from amaranth.hdl import Const, Signal, signed, unsigned
 
 from golden.packing import signed_width, unsigned_width
 
@@ -30,16 +30,32 @@ def fit(value, lo, hi):
     return value[:signed_width(lo, hi)].as_signed()
 
 
-def tree_sum(terms):
-    """Sum of ``(expression, hi)`` or ``(expression, lo, hi)`` terms."""
+def tree_sum(terms, m=None):
+    """Sum of ``(expression, hi)`` or ``(expression, lo, hi)`` terms.
+
+    With a module ``m``, every adder node is a kept signal (``keep`` attribute, driven in
+    ``m.d.comb``), so that synthesis maps each node to its own carry-chain adder. Without
+    it Yosys's ``alumacc`` merges a tree of multi-bit additions into one multi-operand
+    ``$macc`` cell, built from LUT full adders: 268 LUT4 (6 carries) for 32 lanes of
+    4 bits against 150 LUT4 (150 carries) kept, measured with ``synth_ice40``. A popcount
+    (1-bit leaves) is cheaper merged (53 LUT4 for 32 bits either way, 5 carries against
+    25): nodes are kept only when a leaf has more than one bit.
+    """
     level = [(t[0], 0, t[1]) if len(t) == 2 else tuple(t) for t in terms]
     if not level:
         return Const(0, 1)
+    if all(lo >= 0 and hi <= 1 for _, lo, hi in level):
+        m = None
     while len(level) > 1:
         nxt = []
         for k in range(0, len(level) - 1, 2):
             (a, la, ha), (b, lb, hb) = level[k], level[k + 1]
-            nxt.append((fit(a + b, la + lb, ha + hb), la + lb, ha + hb))
+            node = fit(a + b, la + lb, ha + hb)
+            if m is not None:
+                kept = Signal(range_shape(la + lb, ha + hb), name="sum", attrs={"keep": 1})
+                m.d.comb += kept.eq(node)
+                node = kept
+            nxt.append((node, la + lb, ha + hb))
         if len(level) % 2:
             nxt.append(level[-1])
         level = nxt
