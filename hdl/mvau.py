@@ -265,13 +265,13 @@ class MatrixVectorUnit(wiring.Component):
                         reg = Signal(range_shape(lo, hi), name=f"s2{level}_sum{p}_{k}")
                         with m.If(move):
                             chunk = row[k * self.group:(k + 1) * self.group]
-                            m.d.sync += reg.eq(tree_sum(chunk, m))
+                            m.d.sync += reg.eq(tree_sum(chunk))
                         reduced.append((reg, lo, hi))
                     rows[p] = reduced
                 with m.If(move):
                     m.d.sync += [t.eq(v) for t, v in zip(level_tags, tags)]
                 tags = level_tags
-            partial = [tree_sum(row, m) for row in rows]
+            partial = [tree_sum(row) for row in rows]
         else:
             shared = element.shared(m, x, simd)
             partial = [element.row(m, x, w_data[p * simd * wb:(p + 1) * simd * wb], simd, shared)
