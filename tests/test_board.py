@@ -406,31 +406,6 @@ def test_a_near_miss_places_the_same_netlist_from_the_next_seed(monkeypatch, tmp
     assert (report["clock_mhz"] == 30.0) == (synths == 1)
 
 
-def test_after_a_pass_the_next_run_aims_above_the_fmax_reached(monkeypatch, tmp_path):
-    """A run that passes is followed by one at the PLL setting just under REACH above its
-    Fmax, not at the Fmax: a placement made for a loose target stops improving once that
-    target is met. Tools are stand-ins: 48.84 MHz reached at 30, then 50.5 at the next."""
-    import subprocess
-
-    import hdl.flow.bitstream as bitstream
-    network = load_model(MLP)
-    folding = choose_folding(network, cycles=4096)
-    fmaxes = iter([48.84, 50.5])
-
-    def place_and_route(cmd, cwd, timeout):
-        (cwd / "bnn_icebreaker.tim").write_text(
-            f"Info: Max frequency for clock 'clk': {next(fmaxes):.2f} MHz (PASS at 30.00 MHz)\n")
-        return subprocess.CompletedProcess(cmd, 0, "", ""), 1.0
-
-    monkeypatch.setattr(bitstream, "_run", icebreaker_tools(place_and_route, []))
-    report = bitstream.build_board("icebreaker", network, folding, tmp_path / "ib",
-                                   target_hz=30e6, max_runs=2, log=lambda *_: None)
-    first, second = report["runs"]
-    assert first["passed"] and second["passed"]
-    assert 48.84 < second["clock_mhz"] <= 48.84 * (1 + bitstream.REACH)
-    assert report["clock_mhz"] == second["clock_mhz"] and report["fmax_mhz"] == 50.5
-
-
 def test_a_retry_seed_that_does_not_place_steps_the_clock_down(monkeypatch, tmp_path):
     """A near miss is placed again from the next seed; when that placement fails (it can,
     near the chip's size) the build goes on at a lower clock instead of stopping with an
