@@ -54,7 +54,7 @@ def tree_sum(terms, m=None):
             (a, la, ha), (b, lb, hb) = level[k], level[k + 1]
             node = fit(a + b, la + lb, ha + hb)
             if m is not None:
-                kept = Signal(range_shape(la + lb, ha + hb), name="sum", attrs={"keep": 1})
+                kept = Signal(range_shape(la + lb, ha + hb), name="tree_sum", attrs={"keep": 1})
                 m.d.comb += kept.eq(node)
                 node = kept
             nxt.append((node, la + lb, ha + hb))

@@ -265,3 +265,24 @@ def test_bitplane_masks_and_refusals():
         make_element(W_ENCODINGS["binary"], BINARY, "bitplane")
     with pytest.raises(ValueError, match="style must be one of tree, bitplane"):
         make_element(W_ENCODINGS["binary"], BINARY, "planes")
+
+
+def test_tree_elements_keep_their_adder_nodes():
+    """A tree element's adder over multi-bit lanes keeps every node (Yosys's ``keep``: one
+    carry chain per addition instead of one merged ``$macc`` of LUT full adders); a
+    popcount and the bit-plane count sums do not (cheaper merged, measured)."""
+    from hdl.elements import DotRow, make_element
+    from hdl.flow.verilog import to_verilog
+
+    def kept(w_name, x_enc, style="tree", simd=8):
+        lines = to_verilog(DotRow(make_element(W_ENCODINGS[w_name], x_enc, style), simd),
+                           "top").splitlines()
+        return sum(1 for a, b in zip(lines, lines[1:])
+                   if "(* keep" in a and b.strip().startswith("wire"))
+
+    assert kept("dorefa2", X_ENCODINGS["codes2"]) == 7           # 8 lanes: 7 adder nodes
+    assert kept("dorefa2", X_ENCODINGS["codes2"], simd=1) == 0   # one lane: no adder
+    assert kept("binary", X_ENCODINGS["pixels"]) == 14           # code sum (shared) + kept
+    assert kept("binary", BINARY) == 0                           # XNOR popcount
+    assert kept("ternary", BINARY) == 0                          # masked popcount
+    assert kept("dorefa2", X_ENCODINGS["codes2"], "bitplane") == 0
