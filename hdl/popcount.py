@@ -52,12 +52,13 @@ def tree_sum(terms, m=None):
         nxt = []
         for k in range(0, len(level) - 1, 2):
             (a, la, ha), (b, lb, hb) = level[k], level[k + 1]
-            node = fit(a + b, la + lb, ha + hb)
+            lo, hi = la + lb, ha + hb
+            node = fit(a + b, lo, hi)
             if m is not None:
-                kept = Signal(range_shape(la + lb, ha + hb), name="tree_sum", attrs={"keep": 1})
+                kept = Signal(range_shape(lo, hi), name="tree_sum", attrs={"keep": 1})
                 m.d.comb += kept.eq(node)
                 node = kept
-            nxt.append((node, la + lb, ha + hb))
+            nxt.append((node, lo, hi))
         if len(level) % 2:
             nxt.append(level[-1])
         level = nxt
