@@ -4,10 +4,15 @@ from amaranth.hdl import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .folding import argmax_cycles
 from .params import check_positive_int, counter
 
-__all__ = ["Argmax"]
+__all__ = ["Argmax", "argmax_cycles"]
+
+
+def argmax_cycles(classes, pe):
+    """Cycles per vector of the :class:`Argmax`: ``NF = ceil(classes / PE)`` beats, each
+    accepted, then scanned two cycles per lane."""
+    return -(-classes // pe) * (2 * pe + 1)
 
 
 class Argmax(wiring.Component):

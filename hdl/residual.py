@@ -1,18 +1,23 @@
-"""Residual block plumbing: a stream broadcast to two paths and the lane-wise add that
-joins them (the re-binarising thresholds are a :class:`~hdl.thresholding.Thresholding`)."""
+"""Residual block: a stream broadcast to two paths, the lane-wise add that joins them and
+the thresholds that re-quantise the sum (:class:`ResidualBlock`)."""
 
+import numpy as np
 from amaranth.hdl import Module
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .params import check_positive_int
+from golden.packing import AccMap
 
-__all__ = ["Broadcast", "AddStreams"]
+from .params import check_positive_int
+from .streams import StreamFifo, connect_streams, payload_width
+from .thresholding import Thresholding
+
+__all__ = ["Broadcast", "AddStreams", "ResidualBlock", "skip_fifo_depth"]
 
 
 class Broadcast(wiring.Component):
     """One stream to two: a beat is taken when both outputs can take it (no register;
-    the paths' FIFOs decouple them, see :func:`hdl.network.skip_fifo_depth`)."""
+    the paths' FIFOs decouple them, see :func:`skip_fifo_depth`)."""
 
     def __init__(self, width):
         check_positive_int("width", width)
@@ -66,4 +71,65 @@ class AddStreams(wiring.Component):
                 a = self.a.payload[p * self.bits_a:(p + 1) * self.bits_a]
                 b = self.b.payload[p * self.bits_b:(p + 1) * self.bits_b]
                 m.d.sync += self.o.payload[p].eq(a + b)
+        return m
+
+
+def skip_fifo_depth(lag, width, beats_per_pixel):
+    """Depth (beats of the block's input stream) of the FIFO at the head of a residual
+    block's skip path, so that the two paths cannot deadlock.
+
+    The add needs a pixel from both paths. The skip path (1x1 or same-size convolutions)
+    can emit output pixel ``(y, x)`` as soon as it has input pixel ``(y, x)``; the main
+    path's output lags its input by at most ``lag`` complete rows of its ``width``-pixel
+    input map (the sum of its stages' :meth:`~hdl.stages.Stage.row_lag`; a
+    convolution's window emits output row ``y`` once its input rows up to
+    ``y - P + K - 1`` are complete). Until the main path's first pixel, and in steady
+    state, the broadcast has sent the skip path at most ``lag`` rows plus one pixel more
+    than the add consumed; the FIFO holds them all, whatever the skip path's own buffers
+    hold: ``(lag + 1) * width`` pixels of ``beats_per_pixel`` beats.
+    """
+    return (lag + 1) * width * beats_per_pixel
+
+
+class ResidualBlock(wiring.Component):
+    """Broadcast, the two paths (the skip path behind its FIFO, :func:`skip_fifo_depth`),
+    the lane-wise add of their codes and the thresholds that re-quantise the sum.
+
+    ``main`` and ``skip`` are :class:`~hdl.streams.Chain` s over the same input stream of
+    ``in_width`` bits, ending at the same PE; ``skip_depth`` is the skip path's FIFO depth
+    in beats (:func:`skip_fifo_depth`)."""
+
+    def __init__(self, block, main, skip, in_width, skip_depth):
+        self.block = block
+        self.main, self.skip = main, skip
+        self.broadcast = Broadcast(in_width)
+        self.skip_depth = skip_depth
+        self.skip_fifo = StreamFifo(in_width, self.skip_depth)
+        self.main_fifo = StreamFifo(in_width, 2)
+        (ma, mb), (sa, sb) = (block.path_encodings[0], main.out_bits), \
+                             (block.path_encodings[1], skip.out_bits)
+        pe = main.out_pe
+        self.add = AddStreams(pe=pe, bits_a=mb, bits_b=sb, top_a=ma.top, top_b=sa.top)
+        channels = block.out_shape[-1]
+        acc = AccMap(0, ma.top + sa.top, np.zeros(channels, np.int64),
+                     np.full(channels, ma.offset + sa.offset, np.int64))
+        self.act = Thresholding(block.activation, pe=pe, acc=acc)
+        self.out_bits = block.activation.out_bits
+        self.out_pe = pe
+        super().__init__({"i": In(stream.Signature(in_width)),
+                          "o": Out(stream.Signature(payload_width(self.act.o)))})
+
+    def elaborate(self, platform):
+        m = Module()
+        for name in ("broadcast", "skip_fifo", "main_fifo", "main", "skip", "add", "act"):
+            m.submodules[name] = getattr(self, name)
+        wiring.connect(m, wiring.flipped(self.i), self.broadcast.i)
+        wiring.connect(m, self.broadcast.a, self.main_fifo.i)
+        wiring.connect(m, self.broadcast.b, self.skip_fifo.i)
+        connect_streams(m, self.main_fifo.o, self.main.i)
+        connect_streams(m, self.skip_fifo.o, self.skip.i)
+        connect_streams(m, self.main.o, self.add.a)
+        connect_streams(m, self.skip.o, self.add.b)
+        wiring.connect(m, self.add.o, self.act.i)
+        wiring.connect(m, self.act.o, wiring.flipped(self.o))
         return m

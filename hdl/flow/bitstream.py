@@ -19,7 +19,7 @@ from pathlib import Path
 
 from golden.errors import ModelError
 
-from ..folding import initiation_interval
+from ..stages import initiation_interval
 
 __all__ = ["BoardBuildError", "build_board", "cell_counts", "check_fit", "fit_folding",
            "nextpnr_fmax", "replay_for_board", "synthesize"]
@@ -465,7 +465,7 @@ def fit_folding(board_name, network, out, *, baud=None, start_cycles=1024, log=p
                 elements="auto"):
     """The fastest automatic folding whose synthesised design fits the board.
 
-    Candidates are the automatic foldings (:func:`hdl.flow.plan.auto_folding`) for cycle
+    Candidates are the automatic foldings (:func:`hdl.flow.folding.auto_folding`) for cycle
     budgets 1, 2, 4, ... up to the slowest folding; fewer cycles mean more lanes and memory words, so
     the resources grow as the budget shrinks. The search starts at ``start_cycles``, then
     steps to ever faster candidates while they fit (or slower ones until one fits), one
@@ -477,8 +477,9 @@ def fit_folding(board_name, network, out, *, baud=None, start_cycles=1024, log=p
     """
     from boards import board as get_board
 
-    from ..folding import LayerFolding, compute_layers
-    from .plan import auto_folding
+    from ..folding import LayerFolding
+    from ..stages import compute_layers
+    from .folding import auto_folding
 
     board = get_board(board_name)
     clock_hz = board["clock"](24e6)["freq_hz"]

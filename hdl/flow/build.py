@@ -30,11 +30,11 @@ from pathlib import Path
 from golden.errors import ModelError
 from golden.formats import load_model
 
-from ..folding import (LayerFolding, check_folding, compute_layers, initiation_interval,
-                       layer_cycles, stage_cycles)
+from ..folding import LayerFolding
+from ..stages import StageGraph, initiation_interval
+from .folding import (DEFAULT_CYCLES, ELEMENT_MODES, auto_folding, choose_elements,
+                      cycles_for_fps, fastest_cycles, parse_folding)
 from .verilog import YosysFailed
-from .plan import (DEFAULT_CYCLES, ELEMENT_MODES, auto_folding, choose_elements, cycles_for_fps,
-                   parse_folding)
 
 __all__ = ["DEFAULT_MODEL", "choose_folding", "design_report", "generate_verilog", "main"]
 
@@ -50,21 +50,21 @@ DEFAULT_DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "mnist"
 def choose_folding(network, folding=None, cycles=None, elements="auto"):
     """The folding from a ``"SIMDxPE,..."`` string (``auto`` entries chosen for the cycle
     budget), or the automatic choice for the budget (default :data:`DEFAULT_CYCLES`);
-    element styles not given are chosen by ``elements`` (:func:`~hdl.flow.plan.choose_elements`)."""
+    element styles not given are chosen by ``elements`` (:func:`~hdl.flow.folding.choose_elements`)."""
     auto = auto_folding(network, DEFAULT_CYCLES if cycles is None else cycles, elements)
     if folding is None:
         return auto
-    given = parse_folding(folding, len(compute_layers(network)))
-    # check_folding first: the style choice reads the cost of a valid folding only.
+    graph = StageGraph(network)
+    given = parse_folding(folding, len(graph.compute))
+    # Checked first: the style choice reads the cost of a valid folding only.
     chosen = [a if g is None else g for g, a in zip(given, auto)]
-    check_folding(network, [LayerFolding(f.simd, f.pe) for f in chosen])
-    return check_folding(network, choose_elements(network, chosen, elements))
+    graph.fold([LayerFolding(f.simd, f.pe) for f in chosen])
+    return graph.fold(choose_elements(network, chosen, elements)).folding
 
 
 def budget_note(network, requested):
     """``({"requested", "fastest"}, note)``: the cycle budget asked for and the fewest
     cycles any folding reaches; ``note`` is a line to print when the request is below."""
-    from .plan import fastest_cycles
     fastest = fastest_cycles(network)
     note = None
     if requested < fastest:
@@ -77,15 +77,14 @@ def budget_note(network, requested):
 def design_report(network, folding, top):
     """Parameters and analytical performance of a generated :class:`~hdl.network.NetworkTop`."""
     layers = []
-    for index, (layer, f, (mvau, act)) in enumerate(zip(compute_layers(network), folding,
-                                                         top.layers)):
-        conv = hasattr(layer, "dense")
+    for index, (stage, (mvau, act)) in enumerate(zip(top.graph.compute, top.layers)):
+        layer, f = stage.layer, stage.folding
         layers.append({
-            "index": index, "type": "conv" if conv else "dense",
+            "index": index, "type": stage.kind,
             "mw": layer.in_features, "mh": layer.out_features,
             "simd": f.simd, "pe": f.pe, "sf": mvau.sf, "nf": mvau.nf,
-            "windows": layer.out_shape[0] * layer.out_shape[1] if conv else 1,
-            "cycles_per_vector": layer_cycles(layer, f),
+            "windows": stage.windows,
+            "cycles_per_vector": stage.vector_cycles(),
             "weights": layer.weight_encoding.kind,
             "element": mvau.element.name,
             # Where the input vector is kept for replay (NF > 1).
@@ -96,8 +95,8 @@ def design_report(network, folding, top):
             "weight_bits": layer.in_features * layer.out_features * mvau.w_bits,
             "param_bits": act.param_width * act.pe * act.nf,
         })
-    stages = stage_cycles(network, folding)
-    ii = initiation_interval(network, folding)
+    stages = top.graph.cycles()
+    ii = top.graph.initiation_interval()
     return {
         "model": network.name,
         "classes": list(network.classes),

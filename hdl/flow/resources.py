@@ -214,7 +214,7 @@ def element_shared_lut4(element, n):
 def element_lut4(layer, simd, pe, style):
     """LUT4 of a layer's lanes at ``simd`` x ``pe`` in element ``style``: per group of at
     most GROUP lanes (as the MVAU sums them), ``pe`` rows without their shared terms plus
-    the shared terms once. What :func:`hdl.flow.plan.choose_elements` compares."""
+    the shared terms once. What :func:`hdl.flow.folding.choose_elements` compares."""
     from ..elements import make_element
     from ..mvau import GROUP
     element = make_element(layer.weight_encoding, layer.input_encoding, style)

@@ -1,15 +1,17 @@
 """Choosing a folding: the ``--folding`` syntax, cycle budgets and the automatic choice.
 
-The folding itself and the cycle model it is measured by live with the hardware
-(:mod:`hdl.folding`).
+Every choice asks the stages (:mod:`hdl.stages`): which foldings each allows, its cycles
+at one, and the graph's initiation interval. The folding value is
+:class:`hdl.folding.LayerFolding`.
 """
 
 from golden.errors import ModelError
 
-from ..folding import (ELEMENT_STYLES, MAX_WORD_BITS, LayerFolding, argmax_cycles,
-                       bitplane_applies, compute_layers, divisors, initiation_interval,
-                       layer_cycles, residual_ends, simd_choices, word_bits)
+from ..argmax import argmax_cycles
+from ..folding import ELEMENT_STYLES, LayerFolding, bitplane_applies
 from ..mvau import replay_in_registers
+from ..stages import StageGraph
+from .resources import element_lut4
 
 __all__ = ["DEFAULT_CYCLES", "ELEMENT_MODES", "parse_folding", "auto_folding",
            "fastest_folding", "fastest_cycles", "folding_cost", "cycles_for_fps",
@@ -56,11 +58,10 @@ def choose_elements(network, folding, mode="auto"):
     LUT4 for its SIMD and PE by the measured element costs
     (:func:`hdl.flow.resources.element_lut4`: every PE row, plus the terms the rows share).
     Styles given explicitly are kept."""
-    from .resources import element_lut4
     if mode not in ELEMENT_MODES:
         raise ModelError(f"--elements must be one of {', '.join(ELEMENT_MODES)}, not {mode!r}")
     out = []
-    for layer, f in zip(compute_layers(network), folding):
+    for layer, f in zip((s.layer for s in StageGraph(network).compute), folding):
         if f.element != "auto":
             out.append(f)
             continue
@@ -75,36 +76,29 @@ def choose_elements(network, folding, mode="auto"):
     return out
 
 
-def _foldings(layer):
-    """Every buildable folding of ``layer``: SIMD from :func:`simd_choices`, PE dividing
-    MH, weight words within :data:`~hdl.folding.MAX_WORD_BITS`."""
-    return [LayerFolding(simd, pe) for simd in simd_choices(layer)
-            for pe in divisors(layer.out_features)
-            if word_bits(layer, LayerFolding(simd, pe)) <= MAX_WORD_BITS]
-
-
-def _fastest(layer):
-    """The buildable folding of ``layer`` with the fewest cycles (fewest lanes among
+def _fastest(stage):
+    """The buildable folding of ``stage`` with the fewest cycles (fewest lanes among
     equals): fully unrolled (its largest SIMD, PE = MH) unless its weight word would
-    exceed MAX_WORD_BITS."""
-    return min(_foldings(layer), key=lambda f: (layer_cycles(layer, f), f.simd * f.pe))
+    exceed :data:`~hdl.folding.MAX_WORD_BITS`."""
+    return min(stage.foldings(), key=lambda f: (stage.vector_cycles(f), f.simd * f.pe))
 
 
 def fastest_folding(network):
-    """Every compute layer as fast as it can be built (:func:`_fastest`)."""
-    return _same_pe_at_residual_ends(network, [_fastest(layer)
-                                               for layer in compute_layers(network)])
+    """Every compute stage as fast as it can be built (:func:`_fastest`)."""
+    graph = StageGraph(network)
+    return _same_pe_at_residual_ends(graph, [_fastest(stage) for stage in graph.compute])
 
 
 def fastest_cycles(network):
     """The fewest cycles per inference any folding reaches: the initiation interval of
     :func:`fastest_folding` (a convolution's SIMD is bounded by its channels, so its
     windows set a floor; windows, pools and the input stage count too)."""
-    return initiation_interval(network, fastest_folding(network))
+    graph = StageGraph(network)
+    return graph.fold(fastest_folding(network), check=False).initiation_interval()
 
 
-def _same_pe_at_residual_ends(network, out):
-    for ends in residual_ends(network):
+def _same_pe_at_residual_ends(graph, out):
+    for ends in graph.residual_ends():
         pe = max(out[e].pe for e in ends)
         for e in ends:
             if out[e].pe != pe:
@@ -147,15 +141,16 @@ def auto_folding(network, cycles=DEFAULT_CYCLES, elements="auto"):
     if not isinstance(cycles, int) or cycles < 1:
         raise ModelError(f"cycle budget must be a positive integer, not {cycles!r}")
     cycles = max(cycles, fastest_cycles(network))
-    layers = compute_layers(network)
+    graph = StageGraph(network)
     out = []
-    for index, layer in enumerate(layers):
+    for index, stage in enumerate(graph.compute):
+        layer = stage.layer
         mh = layer.out_features
         best, no_replay = None, None
-        for f in _foldings(layer):
+        for f in stage.foldings():
             # The last layer's PE also sets the argmax's scan.
-            if layer_cycles(layer, f) <= cycles and (
-                    index < len(layers) - 1 or argmax_cycles(mh, f.pe) <= cycles):
+            if stage.vector_cycles(f) <= cycles and (
+                    index < len(graph.compute) - 1 or argmax_cycles(mh, f.pe) <= cycles):
                 key = (f.simd * f.pe, max(f.simd, f.pe), -f.simd)
                 if best is None or key < best[0]:
                     best = (key, f)
@@ -163,12 +158,12 @@ def auto_folding(network, cycles=DEFAULT_CYCLES, elements="auto"):
                                    or folding_cost(layer, f) < folding_cost(layer, no_replay)):
                     no_replay = f
         if best is None:
-            out.append(_fastest(layer))
+            out.append(_fastest(stage))
         elif no_replay is not None and folding_cost(layer, no_replay) < folding_cost(layer, best[1]):
             out.append(no_replay)
         else:
             out.append(best[1])
-    out = _same_pe_at_residual_ends(network, out)
+    out = _same_pe_at_residual_ends(graph, out)
     return choose_elements(network, [LayerFolding(f.simd, f.pe, "auto") for f in out], elements)
 
 
