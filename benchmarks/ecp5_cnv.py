@@ -35,16 +35,17 @@ BALANCED_8100 = "3x64,64x64,64x32,64x32,32x16,32x4,8x4,16x4,1x1"
 def unbalanced(network, cycles=512):
     """The old rule: per layer the fewest lanes with ``SF*NF*pixels <= cycles`` among
     divisor foldings (a convolution's SIMD a divisor of C), else fully unrolled."""
-    from hdl.folding import LayerFolding, compute_layers, divisors, layer_cycles
+    from hdl.folding import LayerFolding, divisors
+    from hdl.stages import StageGraph
     out = []
-    for layer in compute_layers(network):
-        conv = hasattr(layer, "dense")
-        simds = divisors(layer.in_shape[2] if conv else layer.in_features)
+    for stage in StageGraph(network).compute:
+        layer = stage.layer
+        simds = divisors(layer.in_shape[2] if stage.kind == "conv" else layer.in_features)
         best = None
         for simd in simds:
             for pe in divisors(layer.out_features):
                 f = LayerFolding(simd, pe)
-                if layer_cycles(layer, f) <= cycles:
+                if stage.vector_cycles(f) <= cycles:
                     key = (simd * pe, max(simd, pe), -simd)
                     if best is None or key < best[0]:
                         best = (key, f)
@@ -55,7 +56,7 @@ def unbalanced(network, cycles=512):
 def foldings(network, build_root):
     from hdl.flow.bitstream import fit_folding
     from hdl.flow.build import choose_folding
-    from hdl.flow.plan import fastest_folding
+    from hdl.flow.folding import fastest_folding
     return {
         "unbalanced512": lambda: unbalanced(network),
         "balanced8100": lambda: choose_folding(network, BALANCED_8100),
@@ -68,7 +69,7 @@ def foldings(network, build_root):
 def synth_row(network, name, folding, out):
     from hdl.flow.bitstream import cell_counts
     from hdl.flow.build import generate_verilog
-    from hdl.folding import initiation_interval
+    from hdl.stages import initiation_interval
     out.mkdir(parents=True, exist_ok=True)
     text, _ = generate_verilog(network, folding)
     (out / "bnn_top.v").write_text(text)

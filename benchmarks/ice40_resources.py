@@ -34,7 +34,7 @@ from hdl.flow import resources
 from hdl.argmax import Argmax
 from hdl.dwc import WidthConverter
 from hdl.folding import LayerFolding
-from hdl.network import build_layer
+from hdl.stages import build_layer
 from hdl.pool import LineMaxPool, WindowMax
 from hdl.skid import SkidBuffer
 from hdl.flow.verilog import to_verilog

@@ -81,7 +81,7 @@ def element_rows(simds, wide=32):
 def network_ops(network):
     """Binary operations (a multiply and an add per weight) per inference: a convolution
     counts its weights once per output pixel."""
-    from hdl.folding import compute_layers
+    from hdl.stages import compute_layers
     ops = 0
     for layer in compute_layers(network):
         pixels = layer.out_shape[0] * layer.out_shape[1] if hasattr(layer, "dense") else 1

@@ -115,16 +115,17 @@ def test_residual_skip_fifo_depth_is_needed(verilator, monkeypatch):
     """With a two-convolution main path (4 rows of lag) the computed skip FIFO depth runs at
     the analytical rate; a 2-word FIFO deadlocks the block (the add waits for the main
     path, which waits for rows the full skip path keeps the broadcast from sending). The
-    register slices (:func:`hdl.network.register_handshakes`) hold a few words more on
+    register slices (:func:`hdl.stages.register_handshakes`) hold a few words more on
     each path, enough for this small map, so the deadlock is shown without them: the
     depth must not rely on them."""
-    import hdl.network
+    import hdl.residual
+    import hdl.stages.base
     network = residual_network(43, deep=True)
     pixels = images(np.random.default_rng(44), (6, 6), 6)
     check_network(network, DEEP_FOLDING, "conv_residual_deep", pixels)
 
-    monkeypatch.setattr(hdl.network, "skip_fifo_depth", lambda *args: 2)
-    monkeypatch.setattr(hdl.network, "register_handshakes", lambda units: units)
+    monkeypatch.setattr(hdl.residual, "skip_fifo_depth", lambda *args: 2)
+    monkeypatch.setattr(hdl.stages.base, "register_handshakes", lambda units: units)
     from hdl.network import NetworkTop
     from sim_tests.harness import Simulation
     top = NetworkTop(network, DEEP_FOLDING)
@@ -177,7 +178,7 @@ def test_cnv_w1a1_taps(verilator, shared):
     """CNV-W1A1 with its first two convolutions in taps mode (a whole 3-tap kernel column
     per beat: SIMD 9 on the RGB layer, 192 on the 64-channel one), the first layers that
     set the floor of 8,100 cycles per inference before: equal to golden, exact II."""
-    from hdl.flow.plan import auto_folding
+    from hdl.flow.folding import auto_folding
     network, _, pixels = _cnv(shared, 32768, 4)
     folding = auto_folding(network, 32768)
     folding[:2] = [LayerFolding(9, 8), LayerFolding(192, 4)]

@@ -15,7 +15,8 @@ from golden.network import accumulate, layer_forward, run
 from golden.weights import LutWeights, ShiftWeights, TernaryWeights, weight_encoding
 from golden.packing import pack_lanes
 from hdl.flow.build import choose_folding
-from hdl.folding import LayerFolding, initiation_interval
+from hdl.folding import LayerFolding
+from hdl.stages import initiation_interval
 from hdl.network import NetworkTop
 from sim_tests.harness import Simulation
 

@@ -493,12 +493,14 @@ def test_the_widest_memory_word_is_never_chosen_and_refused_when_given():
     """Fully unrolled, the default MLP's first layer would need 784*256-bit weight words
     (over Amaranth's 65,536-bit limit): the automatic folding stays within it and an
     explicit folding beyond it is refused with the reason."""
-    from hdl.flow.plan import auto_folding, fastest_folding
-    from hdl.folding import LayerFolding, MAX_WORD_BITS, check_folding, compute_layers, word_bits
+    from hdl.flow.folding import auto_folding, fastest_folding
+    from hdl.folding import MAX_WORD_BITS, LayerFolding
+    from hdl.stages import check_folding, compute_layers
     network = load_model(ROOT / "models" / "mnist_bnn.npz")
     layers = compute_layers(network)
     for folding in (auto_folding(network, 1), fastest_folding(network)):
-        assert all(word_bits(layer, f) <= MAX_WORD_BITS for layer, f in zip(layers, folding))
+        assert all(f.simd * f.pe * layer.weight_encoding.code_bits <= MAX_WORD_BITS
+                   for layer, f in zip(layers, folding))
     full = [LayerFolding(layer.in_features, layer.out_features) for layer in layers]
     with pytest.raises(ModelError, match="bits a memory word"):
         check_folding(network, full)

@@ -158,8 +158,8 @@ def test_icebreaker_bitstream(tmp_path):
 def test_fit_search_finds_the_fastest_fitting_folding(monkeypatch, tmp_path):
     """--fit's search, with synthesis replaced by a stand-in: LUT4 = 40 per lane."""
     import hdl.flow.bitstream as bitstream
-    from hdl.folding import initiation_interval
-    from hdl.flow.plan import auto_folding
+    from hdl.stages import initiation_interval
+    from hdl.flow.folding import auto_folding
     network = load_model(MLP)
     calls = []
 
@@ -200,7 +200,7 @@ def test_fit_on_the_ecp5_stays_under_the_fill_limit_and_skips_tool_failures(monk
     candidate whose synthesis fails (a tool assertion) is skipped, not fatal."""
     import hdl.flow.bitstream as bitstream
     from boards import board
-    from hdl.folding import initiation_interval
+    from hdl.stages import initiation_interval
     network = load_model(MLP)
     cap = board("ulx3s")["capacity"]
     per_lane = 40 * 83640 // 5280             # the stand-in above, scaled to the ECP5
@@ -467,7 +467,7 @@ def test_replay_buffers_move_to_flip_flops_when_block_ram_would_overflow():
     replay words in block RAM (a 49-bit word takes 4 EBRs), 30 with them in flip-flops."""
     from boards import board
     from hdl.flow.bitstream import _model_estimates, replay_for_board
-    from hdl.flow.plan import auto_folding
+    from hdl.flow.folding import auto_folding
     network = load_model(MLP)
     folding = auto_folding(network, 1024)
     assert all(f.replay == "auto" for f in folding)

@@ -10,9 +10,10 @@ import pytest
 
 from golden.model import Bias
 from golden.formats.npz import save
-from hdl.folding import LayerFolding, initiation_interval
+from hdl.folding import LayerFolding
+from hdl.stages import initiation_interval
 from hdl.flow.build import choose_folding
-from hdl.flow.plan import auto_folding
+from hdl.flow.folding import auto_folding
 from tests.test_golden import small_network
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent
@@ -59,7 +60,7 @@ def test_cli_missing_model(tmp_path):
 
 
 def test_auto_folding_meets_budget_with_fewest_lanes():
-    from hdl.flow.plan import fastest_cycles, folding_cost
+    from hdl.flow.folding import fastest_cycles, folding_cost
     net = small_network()
     for request in (1, 3, 8, 16, 1000):
         # A budget below the fastest reachable interval (here the argmax's scan) is raised.
@@ -189,7 +190,7 @@ def test_auto_folding_is_balanced_to_the_fastest_reachable_interval(capsys):
     from golden.conv import Conv2D
     from golden.model import BINARY, Bias, Dense, InputQuant, Network, Thresholds
     from hdl.flow.build import budget_note
-    from hdl.flow.plan import fastest_cycles
+    from hdl.flow.folding import fastest_cycles
     rng = np.random.default_rng(0)
     conv = Conv2D((8, 8, 1), Dense(rng.choice([-1, 1], (16, 9)),
                                    Thresholds(rng.integers(2, 7, (16, 1)))), 3)
@@ -243,7 +244,7 @@ def _codes_network():
 
 def test_element_styles_are_parsed_checked_and_chosen():
     from golden.errors import ModelError
-    from hdl.flow.plan import choose_elements, parse_folding
+    from hdl.flow.folding import choose_elements, parse_folding
     from hdl.flow.resources import element_lut4
     net = _codes_network()
     assert parse_folding("8x4:bitplane,4x2:tree", 2) == [LayerFolding(8, 4, "bitplane"),

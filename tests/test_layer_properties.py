@@ -20,7 +20,7 @@ from golden.network import layer_forward
 from golden.packing import hw_accumulator, pack_lanes, unpack_lanes
 from golden.weights import LutWeights, ShiftWeights, TernaryWeights, weight_encoding
 from hdl.folding import LayerFolding
-from hdl.network import build_layer
+from hdl.stages import build_layer
 
 W_ENCODINGS = [weight_encoding("binary"), TernaryWeights(), ShiftWeights(1), ShiftWeights(2),
                LutWeights.dorefa(2), LutWeights.dorefa(3), LutWeights(2, (-2, 0, 3))]

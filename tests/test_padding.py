@@ -59,7 +59,8 @@ def test_folding_rules_for_padding():
     """A dense layer may take any SIMD up to its (padded) input and any PE up to its
     outputs; a convolution's SIMD and PE must still fit its window and channels."""
     from golden.formats import load_model
-    from hdl.folding import LayerFolding, check_folding
+    from hdl.folding import LayerFolding
+    from hdl.stages import check_folding
     from pathlib import Path
     network = load_model(Path(__file__).resolve().parents[1] / "models" / "mnist_bcnn.npz")
     conv_ok = ["1x16", "8x8", "1x10"]

@@ -19,6 +19,23 @@ Amaranth's ``SyncFIFOBuffered(width, depth)`` holds ``depth - 1`` words in its m
 
 from dataclasses import dataclass
 
+from amaranth.hdl import Value
+from amaranth.lib.fifo import SyncFIFOBuffered
+
+from ..argmax import Argmax
+from ..channelwise import ChannelwiseUnit
+from ..dwc import PadGather, WidthConverter
+from ..elements import make_element
+from ..mvau import GROUP, MatrixVectorUnit
+from ..network import NetworkTop
+from ..popcount import range_shape
+from ..pool import LineMaxPool, WindowMax
+from ..residual import AddStreams, Broadcast, ResidualBlock
+from ..skid import SkidBuffer
+from ..streams import Chain, StreamFifo
+from ..thresholding import Thresholding
+from ..window import SlidingWindow
+
 __all__ = ["Memory", "ebr_count", "memories", "ebr_estimate"]
 
 EBR_SHAPES = ((16, 256), (8, 512), (4, 1024), (2, 2048))
@@ -60,14 +77,11 @@ def _components(top):
     """Every component object of a network (or of a chain or residual block): the
     containers first, then their parts, in stream order; a FIFO wrapper and then its
     ``SyncFIFOBuffered`` (and its output slice)."""
-    from ..network import Chain, ResidualBlock, StreamFifo
     yield top
     for unit in getattr(top, "units", []):
         if isinstance(unit, StreamFifo):
             yield unit
-            yield unit.fifo
-            if unit.out_slice is not None:
-                yield unit.out_slice
+            yield from unit.parts()
         elif isinstance(unit, Chain):
             yield from _components(unit)
         elif isinstance(unit, ResidualBlock):
@@ -75,9 +89,7 @@ def _components(top):
             yield unit.broadcast
             for fifo in (unit.main_fifo, unit.skip_fifo):
                 yield fifo
-                yield fifo.fifo
-                if fifo.out_slice is not None:
-                    yield fifo.out_slice
+                yield from fifo.parts()
             yield from _components(unit.main)
             yield from _components(unit.skip)
             yield unit.add
@@ -91,7 +103,6 @@ def _components(top):
 def walk_units(top):
     """Every leaf unit of a :class:`hdl.network.NetworkTop` (or of a chain or residual
     block), in stream order; FIFOs as their ``SyncFIFOBuffered``."""
-    from ..network import Chain, NetworkTop, ResidualBlock, StreamFifo
     containers = (Chain, NetworkTop, ResidualBlock, StreamFifo)
     for obj in _components(top):
         if not isinstance(obj, containers):
@@ -108,11 +119,6 @@ def silence(top):
 def memories(top, image_buffer=None):
     """The memories of a :class:`hdl.network.NetworkTop` (and of the serial accelerator's
     frame buffer, given as ``(width, depth)``)."""
-    from amaranth.lib.fifo import SyncFIFOBuffered
-    from ..channelwise import ChannelwiseUnit
-    from ..mvau import MatrixVectorUnit
-    from ..pool import LineMaxPool
-    from ..window import SlidingWindow
     out = []
     if image_buffer:
         width, depth = image_buffer
@@ -215,8 +221,6 @@ def element_lut4(layer, simd, pe, style):
     """LUT4 of a layer's lanes at ``simd`` x ``pe`` in element ``style``: per group of at
     most GROUP lanes (as the MVAU sums them), ``pe`` rows without their shared terms plus
     the shared terms once. What :func:`hdl.flow.folding.choose_elements` compares."""
-    from ..elements import make_element
-    from ..mvau import GROUP
     element = make_element(layer.weight_encoding, layer.input_encoding, style)
     total = 0.0
     for g in range(0, simd, GROUP):
@@ -228,7 +232,6 @@ def element_lut4(layer, simd, pe, style):
 
 def mvau_features(mvau):
     """LUT4 and flip-flop features of a :class:`hdl.mvau.MatrixVectorUnit`."""
-    from ..popcount import range_shape
     e, simd, pe = mvau.element, mvau.simd, mvau.pe
     groups = [min(mvau.group, simd - g) for g in range(0, simd, mvau.group)]
     row_w = mvau.row_shape.width
@@ -259,7 +262,6 @@ def mvau_features(mvau):
 
 def act_features(act):
     """Features of an activation unit (:class:`~hdl.channelwise.ChannelwiseUnit`)."""
-    from ..thresholding import Thresholding
     in_w = len(act.i.payload.as_value()) // act.pe
     out_w = len(act.o.payload.as_value()) // act.pe
     rom = _rom_in_logic(act.param_width * act.pe, act.nf)
@@ -354,28 +356,8 @@ def broadcast_features(broadcast):
 
 
 def _model_of(unit):
-    """``(kind, features function)`` of a generated unit."""
-    from amaranth.lib.fifo import SyncFIFOBuffered
-    from ..argmax import Argmax
-    from ..channelwise import ChannelwiseUnit
-    from ..dwc import PadGather, WidthConverter
-    from ..mvau import MatrixVectorUnit
-    from ..pool import LineMaxPool, WindowMax
-    from ..residual import AddStreams, Broadcast
-    from ..skid import SkidBuffer
-    from ..window import SlidingWindow
-    for cls, kind, func in ((MatrixVectorUnit, "mvau", mvau_features),
-                            (ChannelwiseUnit, "act", act_features),
-                            (SyncFIFOBuffered, "fifo", fifo_features),
-                            (SkidBuffer, "slice", slice_features),
-                            (WidthConverter, "dwc", dwc_features),
-                            (PadGather, "dwc", dwc_features),
-                            (Argmax, "argmax", argmax_features),
-                            (SlidingWindow, "window", window_features),
-                            (WindowMax, "pool", pool_features),
-                            (LineMaxPool, "linepool", line_pool_features),
-                            (AddStreams, "add", add_features),
-                            (Broadcast, "broadcast", broadcast_features)):
+    """``(kind, features function)`` of a generated unit (:data:`UNIT_MODELS`)."""
+    for cls, (kind, func) in UNIT_MODELS.items():
         if isinstance(unit, cls):
             return kind, func
     raise TypeError(f"no resource model for {type(unit).__name__}")
@@ -400,7 +382,6 @@ def unit_logic(unit):
 
 def harness_ff(unit):
     """Flip-flops of the benchmark harness that registers a unit's stream inputs."""
-    from amaranth.hdl import Value
     i = unit.i if hasattr(unit, "i") else unit.w_stream
     return len(Value.cast(i.payload)) + 2
 
@@ -416,6 +397,24 @@ def logic_estimate(top):
 
 def _dot(coefficients, features):
     return sum(coefficients.get(k, 0) * v for k, v in features.items())
+
+
+#: Unit class -> (kind, features function): the kind keys :data:`LUT4_MODEL` and
+#: :data:`FF_MODEL`. A unit class with no entry has no resource model.
+UNIT_MODELS = {
+    MatrixVectorUnit: ("mvau", mvau_features),
+    ChannelwiseUnit: ("act", act_features),
+    SyncFIFOBuffered: ("fifo", fifo_features),
+    SkidBuffer: ("slice", slice_features),
+    WidthConverter: ("dwc", dwc_features),
+    PadGather: ("dwc", dwc_features),
+    Argmax: ("argmax", argmax_features),
+    SlidingWindow: ("window", window_features),
+    WindowMax: ("pool", pool_features),
+    LineMaxPool: ("linepool", line_pool_features),
+    AddStreams: ("add", add_features),
+    Broadcast: ("broadcast", broadcast_features),
+}
 
 
 # Fitted coefficients (python -m benchmarks.ice40_resources --fit).
