@@ -90,7 +90,8 @@ def network_ops(network):
 
 
 def icebreaker_row(build_root):
-    from hdl.flow.bitstream import build_board, fit_folding
+    from hdl.flow.bitstream import build_board
+    from hdl.flow.fit import fit_folding
     from hdl.flow.build import BOARD_CYCLES, DEFAULT_MODEL
     network = load_model(DEFAULT_MODEL)
     start = time.perf_counter()

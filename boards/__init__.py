@@ -1,19 +1,23 @@
 """Board files: I/O and clocks around :class:`hdl.serial.SerialAccelerator`, one per board.
 
-Each module defines ``BOARD``, a dict the bitstream flow (:mod:`hdl.flow.bitstream`) reads: the
-device and its ``capacity`` (cells a design may use), the amaranth-boards ``platform``, a
-``clock(target_hz)`` chooser, the ``top`` elaboratable, the cell ``summary`` of a Yosys
-report, the bitstream extension and the YoWASP ``tools``.
+Each module defines ``BOARD``, an instance of its :class:`~boards.base.Board` subclass:
+what the bitstream flow (:mod:`hdl.flow.bitstream`) asks of the board.
 """
 
-__all__ = ["BOARDS", "board", "wire_serial_core"]
+import importlib
+
+from amaranth.hdl import Signal
+from amaranth.lib import io
+
+from .base import Board
+
+__all__ = ["BOARDS", "Board", "board", "wire_serial_core"]
 
 BOARDS = ("icebreaker", "ulx3s")
 
 
 def board(name):
-    """The ``BOARD`` dict of board ``name``."""
-    import importlib
+    """The :class:`~boards.base.Board` of board ``name``."""
     if name not in BOARDS:
         raise ValueError(f"unknown board {name!r}; choose one of {', '.join(BOARDS)}")
     return importlib.import_module(f"boards.{name}").BOARD
@@ -23,8 +27,6 @@ def wire_serial_core(m, platform, core, uart_dir, led):
     """Connect ``core`` (a SerialAccelerator) to the board's UART 0 (``uart_dir``: the
     direction of each of its subsignals, "-" for raw ports) and toggle LED ``led`` on
     every answer."""
-    from amaranth.hdl import Signal
-    from amaranth.lib import io
     uart = platform.request("uart", 0, dir=uart_dir)
     m.submodules.rx_buf = rx_buf = io.Buffer("i", uart.rx)
     m.submodules.tx_buf = tx_buf = io.Buffer("o", uart.tx)

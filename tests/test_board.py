@@ -62,9 +62,9 @@ def test_ulx3s_plan():
     b = board("ulx3s")
     network = load_model(DEFAULT_MODEL)
     folding = choose_folding(network, cycles=BOARD_CYCLES)
-    top = b["top"](lambda hz: SerialAccelerator(network, folding, uart_divisor(hz, 115200)),
-                   b["clock"](50e6))
-    plan = b["platform"]().prepare(top, name="bnn_ulx3s")
+    top = b.top(lambda hz: SerialAccelerator(network, folding, uart_divisor(hz, 115200)),
+                b.clock(50e6))
+    plan = b.platform().prepare(top, name="bnn_ulx3s")
     files = dict(plan.files)
     assert 'LOCATE COMP "uart_0__rx__io" SITE "M1"' in files["bnn_ulx3s.lpf"]
     il = files["bnn_ulx3s.il"].replace("parameter \\", "")
@@ -72,7 +72,7 @@ def test_ulx3s_plan():
     assert "EHXPLLL" in il and "CLKFB_DIV 2" in il and "CLKOP_DIV 8" in il
     commands = json.loads(files["build_bnn_ulx3s.json"])["commands"]
     assert [c[0] for c in commands] == ["yosys", "nextpnr-ecp5", "ecppack"]
-    assert set(b["tools"]) == {c[0] for c in commands}
+    assert set(b.tools) == {c[0] for c in commands}
 
 
 def test_ecp5_pll_config_stays_in_the_data_sheet_ranges():
@@ -158,6 +158,7 @@ def test_icebreaker_bitstream(tmp_path):
 def test_fit_search_finds_the_fastest_fitting_folding(monkeypatch, tmp_path):
     """--fit's search, with synthesis replaced by a stand-in: LUT4 = 40 per lane."""
     import hdl.flow.bitstream as bitstream
+    import hdl.flow.fit as fit
     from hdl.stages import initiation_interval
     from hdl.flow.folding import auto_folding
     network = load_model(MLP)
@@ -169,8 +170,8 @@ def test_fit_search_finds_the_fastest_fitting_folding(monkeypatch, tmp_path):
         return {"lut4": 40 * lanes, "carry": 0, "ff": 0, "ebr": 0, "spram": 0, "dsp": 0}, 0.0
 
     monkeypatch.setattr(bitstream, "synthesize", fake_synthesize)
-    folding, used, tried = bitstream.fit_folding("icebreaker", network, tmp_path,
-                                                 log=lambda *_: None)
+    folding, used, tried = fit.fit_folding("icebreaker", network, tmp_path,
+                                           log=lambda *_: None)
     assert used["lut4"] <= 5280
     # Every faster automatic folding needs more than 5280 LUT4 under the stand-in.
     ii = initiation_interval(network, folding)
@@ -184,14 +185,14 @@ def test_fit_search_finds_the_fastest_fitting_folding(monkeypatch, tmp_path):
     finer = auto_folding(network, ii - 1)
     refined = sum(1 for t in tried if t["cycles"] not in
                   {initiation_interval(network, auto_folding(network, 2 ** k)) for k in range(20)})
-    if initiation_interval(network, finer) < ii and refined < bitstream.REFINE_STEPS:
+    if initiation_interval(network, finer) < ii and refined < fit.REFINE_STEPS:
         # Tried (synthesised, or ruled out by the resource model) and found not to fit.
         assert any(t["folding"] == [str(f) for f in finer] and not t["fits"] for t in tried)
 
     monkeypatch.setattr(bitstream, "synthesize", lambda *a, **k: (
         {"lut4": 9999, "carry": 0, "ff": 0, "ebr": 0, "spram": 0, "dsp": 0}, 0.0))
     with pytest.raises(BoardBuildError, match="no folding of this model fits the iCE40UP5K"):
-        bitstream.fit_folding("icebreaker", network, tmp_path, log=lambda *_: None)
+        fit.fit_folding("icebreaker", network, tmp_path, log=lambda *_: None)
 
 
 def test_fit_on_the_ecp5_stays_under_the_fill_limit_and_skips_tool_failures(monkeypatch,
@@ -199,10 +200,11 @@ def test_fit_on_the_ecp5_stays_under_the_fill_limit_and_skips_tool_failures(monk
     """On the ULX3S the automatic folding keeps TRELLIS_COMB under 40 % (routing time), and a
     candidate whose synthesis fails (a tool assertion) is skipped, not fatal."""
     import hdl.flow.bitstream as bitstream
+    import hdl.flow.fit as fit
     from boards import board
     from hdl.stages import initiation_interval
     network = load_model(MLP)
-    cap = board("ulx3s")["capacity"]
+    cap = board("ulx3s").capacity
     per_lane = 40 * 83640 // 5280             # the stand-in above, scaled to the ECP5
     failing = []
 
@@ -219,7 +221,7 @@ def test_fit_on_the_ecp5_stays_under_the_fill_limit_and_skips_tool_failures(monk
 
     monkeypatch.setattr(bitstream, "synthesize", fake_synthesize)
     lines = []
-    folding, used, tried = bitstream.fit_folding("ulx3s", network, tmp_path, log=lines.append)
+    folding, used, tried = fit.fit_folding("ulx3s", network, tmp_path, log=lines.append)
     assert used["comb"] <= 0.4 * cap["comb"]
     assert initiation_interval(network, folding) > initiation_interval(network, failing[0])
     assert any("Assert" in line and "trying the next candidate" in line for line in lines)
@@ -257,13 +259,13 @@ def test_ecp5_synthesis_falls_back_to_no_lut_ram_after_a_yosys_failure(monkeypat
     fail_twice = False
     b = board("ulx3s")
     used, _, _, opts = bitstream._synthesize(b, network, folding, tmp_path / "s", None,
-                                            b["clock"](25e6))
+                                            b.clock(25e6))
     assert opts == "-nolutram" and used["lut4"] == 900 and used["comb"] == 950
     assert "-nolutram" not in scripts[0] and "synth_ecp5 -nolutram" in scripts[1]
     fail_twice = True
     with pytest.raises(BoardBuildError, match=r"synthesis failed: ERROR: Assert .* \(also with "
                                               r"-nolutram\)"):
-        bitstream._synthesize(b, network, folding, tmp_path / "t", None, b["clock"](25e6))
+        bitstream._synthesize(b, network, folding, tmp_path / "t", None, b.clock(25e6))
 
 
 def test_default_baud_is_the_fastest_standard_rate_within_2_percent():
@@ -366,7 +368,7 @@ def test_placement_tries_the_boards_attempts_in_turn(monkeypatch, tmp_path):
     lines = []
     report = bitstream.build_board("icebreaker", network, folding, tmp_path / "ib",
                                    target_hz=30e6, max_runs=1, log=lines.append)
-    attempts = board("icebreaker")["placement"]
+    attempts = board("icebreaker").placement
     assert pnr_calls == [(options, limit) for options, limit in attempts[:3]]
     assert pnr_calls[0][1] and "--placer-heap-beta" in pnr_calls[2][0]
     assert report["fmax_mhz"] == 31.0 and report["clock_mhz"] == 30.0
@@ -452,7 +454,7 @@ def test_board_clock_is_chosen_for_images_per_second_end_to_end():
     def end_to_end(hz):
         return min(hz / 28800, link_figures(network, choose_baud(hz))["images_per_second"])
 
-    plain = b["clock"](35.7e6)["freq_hz"]
+    plain = b.clock(35.7e6)["freq_hz"]
     chosen = _fastest_link_clock(b, 35.7e6, network, 28800, None)["freq_hz"]
     assert plain == 35.25e6 and choose_baud(plain) == 1_000_000
     assert chosen <= 35.7e6 and choose_baud(chosen) >= 2_000_000
@@ -466,17 +468,18 @@ def test_replay_buffers_move_to_flip_flops_when_block_ram_would_overflow():
     the MLP at 1024 cycles (49x2,4x2,1x1) needs 34 of 30 by the model with its 784-bit
     replay words in block RAM (a 49-bit word takes 4 EBRs), 30 with them in flip-flops."""
     from boards import board
-    from hdl.flow.bitstream import _model_estimates, replay_for_board
+    from hdl.flow.fit import replay_for_board
+    from hdl.flow.resources import model_estimates
     from hdl.flow.folding import auto_folding
     network = load_model(MLP)
     folding = auto_folding(network, 1024)
     assert all(f.replay == "auto" for f in folding)
-    assert _model_estimates(network, folding)[0] > 30
+    assert model_estimates(network, folding)[0] > 30
     lines = []
     built = replay_for_board(board("icebreaker"), network, folding, log=lines.append)
     assert [f.replay for f in built] == ["registers"] * len(folding)
     assert [(f.simd, f.pe) for f in built] == [(f.simd, f.pe) for f in folding]
-    assert _model_estimates(network, built)[0] <= 30
+    assert model_estimates(network, built)[0] <= 30
     assert len(lines) == 1 and "flip-flops" in lines[0]
     # A folding that fits keeps its RAM; the ULX3S (LUT RAM, 208 EBRs) is left alone.
     default = choose_folding(load_model(DEFAULT_MODEL), "1x16,8x8,1x1")

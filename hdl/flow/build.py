@@ -27,11 +27,14 @@ import re
 import time
 from pathlib import Path
 
+from boards import board as get_board
 from golden.errors import ModelError
 from golden.formats import load_model
 
 from ..folding import LayerFolding
 from ..stages import StageGraph, initiation_interval
+from .bitstream import build_board
+from .fit import fit_folding, replay_for_board
 from .folding import (DEFAULT_CYCLES, ELEMENT_MODES, auto_folding, choose_elements,
                       cycles_for_fps, fastest_cycles, parse_folding)
 from .verilog import YosysFailed
@@ -329,7 +332,6 @@ def board_main(args):
 
 
 def _board_main(args, out):
-    from .bitstream import build_board
     start = time.perf_counter()
     network = load_model(args.model or DEFAULT_MODEL)
     fit_tried = None
@@ -337,7 +339,6 @@ def _board_main(args, out):
     # automatic folding that fits (as --fit does).
     fit = args.fit or not (args.folding or args.cycles or args.target_fps)
     if fit:
-        from .bitstream import fit_folding
         folding, _, fit_tried = fit_folding(args.board, network, out, baud=args.baud,
                                             start_cycles=BOARD_CYCLES, elements=args.elements)
     else:
@@ -346,8 +347,6 @@ def _board_main(args, out):
         cycle_budget, note = budget_note(network, requested)
         if note:
             print(note)
-        from boards import board as get_board
-        from .bitstream import replay_for_board
         folding = replay_for_board(get_board(args.board), network, folding)
     print(f"model {network.name}: folding {','.join(str(f) for f in folding)}, "
           f"{initiation_interval(network, folding)} cycles per inference; building for "

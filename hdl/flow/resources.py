@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from amaranth.hdl import Value
 from amaranth.lib.fifo import SyncFIFOBuffered
 
+from golden.serial import frames_in_flight, payload_bytes
+
 from ..argmax import Argmax
 from ..channelwise import ChannelwiseUnit
 from ..dwc import PadGather, WidthConverter
@@ -36,7 +38,8 @@ from ..streams import Chain, StreamFifo
 from ..thresholding import Thresholding
 from ..window import SlidingWindow
 
-__all__ = ["Memory", "ebr_count", "memories", "ebr_estimate"]
+__all__ = ["Memory", "ebr_count", "memories", "ebr_estimate", "logic_estimate", "model_estimates",
+           "silence", "walk_units"]
 
 EBR_SHAPES = ((16, 256), (8, 512), (4, 1024), (2, 2048))
 EBR_COST = 64
@@ -483,3 +486,13 @@ FF_MODEL = {
     "slice": {"width": 2.0, "const": 4.0},
     "window": {"width": 1.513, "control": 1.752, "const": 41.403},
 }
+
+
+def model_estimates(network, folding):
+    """``(EBR, {"lut4", "ff"})`` the model expects for ``network`` at ``folding``, the
+    serial accelerator's frame buffer included in the EBR."""
+    top = NetworkTop(network, folding)
+    # Built only to read its parameters: tell Amaranth it is not a forgotten design.
+    silence(top)
+    ebr = ebr_estimate(top, (8, frames_in_flight(network) * payload_bytes(network)))
+    return ebr, logic_estimate(top)

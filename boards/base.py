@@ -1,0 +1,73 @@
+"""What the bitstream flow asks of a board: :class:`Board`."""
+
+__all__ = ["Board"]
+
+
+class Board:
+    """A board the flow builds for: one subclass per board file, its facts as typed
+    attributes, its choices as methods. The flow asks these, never the board's name.
+
+    Attributes
+    ----------
+    name : str
+        The ``--board`` name.
+    device : str
+        The FPGA, as error messages and reports name it.
+    capacity : dict of str to int
+        Cells a design may use, by the keys :meth:`summary` gives.
+    bitstream : str
+        The bitstream file's extension.
+    tools : dict of str to str
+        The command each amaranth-boards build step names, as installed (YoWASP).
+    packed_cell : (str, str) or None
+        nextpnr's packed logic cell and the key its count is reported under: packing
+        (seconds) decides whether LUT4 and flip-flops fit together.
+    fit_fill : dict of str to float
+        The automatic folding keeps each of these resources at or below this fraction of
+        its capacity, where place and route stays quick.
+    placement : tuple of (list of str, float or None) or None
+        nextpnr attempts while placement fails: extra options and a time limit in seconds
+        (None: the flow's default seeds).
+    retry_gain : float or None
+        A run that meets timing is followed by one at its Fmax when that is at least this
+        factor faster (None: the flow's default).
+    synth_fallback : (str, str) or None
+        Synthesis options to retry with after a synthesis failure, and why.
+    block_ram_model : bool
+        The flow's block-RAM model (:mod:`hdl.flow.resources`, 4-kbit iCE40 EBR) applies.
+    programmer : str
+        The command that loads the bitstream.
+    serial_port : str
+        The UART the accelerator answers on, as the host sees it.
+    """
+
+    name = ""
+    device = ""
+    capacity = {}
+    bitstream = ""
+    tools = {}
+    packed_cell = None
+    fit_fill = {}
+    placement = None
+    retry_gain = None
+    synth_fallback = None
+    block_ram_model = False
+    programmer = ""
+    serial_port = ""
+
+    def platform(self):
+        """A fresh amaranth-boards platform of the board."""
+        raise NotImplementedError
+
+    def clock(self, target_hz):
+        """The PLL settings for the highest clock at or below ``target_hz``: a dict with
+        ``freq_hz`` and ``source``; ``ValueError`` when no setting reaches it."""
+        raise NotImplementedError
+
+    def top(self, make_core, clock):
+        """The board top around ``make_core(clock_hz)`` at ``clock`` (:meth:`clock`)."""
+        raise NotImplementedError
+
+    def summary(self, counts):
+        """Resources used, by the keys of :attr:`capacity`, from Yosys's cell counts."""
+        raise NotImplementedError
