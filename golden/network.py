@@ -8,7 +8,6 @@ from .argmax import argmax
 from .bias import add_bias
 from .conv import Conv2D
 from .model import BINARY, Bias, Dense, Thresholds
-from .pool import GlobalMaxPool, MaxPool
 from .residual import Residual
 from .mvau import signed_dot, xnor_popcount
 from .thresholding import threshold
@@ -61,7 +60,8 @@ def layer_forward(layer, x):
     """``(acc, outputs)`` of any layer on a batch ``x`` of its inputs, (N, *shape).
 
     Dense: ``x`` is flattened to (N, in_features); acc and outputs are (N, out_features).
-    Convolution: acc and outputs are maps (N, OH, OW, OC). Pools: acc is None. Residual:
+    Convolution: acc and outputs are maps (N, OH, OW, OC). Pools (and any layer with a
+    ``forward`` over maps): acc is None. Residual:
     acc is the summed value map ``s``, outputs the thresholded map.
     """
     x = np.asarray(x)
@@ -73,8 +73,6 @@ def layer_forward(layer, x):
         oh, ow, oc = layer.out_shape
         acc, out = dense_forward(layer, cols.reshape(n * oh * ow, -1))
         return acc.reshape(n, oh, ow, oc), out.reshape(n, oh, ow, oc)
-    if isinstance(layer, (MaxPool, GlobalMaxPool)):
-        return None, layer.forward(x.reshape((n,) + layer.in_shape))
     if isinstance(layer, Residual):
         x = x.reshape((n,) + layer.in_shape)
         ends = []
@@ -86,6 +84,9 @@ def layer_forward(layer, x):
         total = layer.add(*ends)
         flat = total.reshape(-1, total.shape[-1])
         return total, threshold(flat, layer.activation).reshape(total.shape)
+    if hasattr(layer, "forward"):
+        # A map-to-map layer without accumulators (the pools, or a kind of its own).
+        return None, layer.forward(x.reshape((n,) + layer.in_shape))
     raise TypeError(f"unsupported layer {type(layer).__name__}")
 
 
