@@ -54,8 +54,8 @@ def unbalanced(network, cycles=512):
 
 
 def foldings(network, build_root):
-    from hdl.flow.fit import fit_folding
     from hdl.flow.build import choose_folding
+    from hdl.flow.fit import fit_folding
     from hdl.flow.folding import fastest_folding
     return {
         "unbalanced512": lambda: unbalanced(network),

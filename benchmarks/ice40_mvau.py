@@ -109,7 +109,8 @@ def build_one(mw, mh, simd, pe, build_root):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.ice40_mvau", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.ice40_mvau",
+                                     description=__doc__.split("\n")[0])
     parser.add_argument("--configs", nargs="*", default=DEFAULT_CONFIGS,
                         help="MWxMH/SIMDxPE entries (default: %(default)s)")
     parser.add_argument("--out", default="build/bench/ice40_mvau.json")

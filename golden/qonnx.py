@@ -48,7 +48,8 @@ def main(argv=None):
             enc = getattr(layer, "weight_encoding", None)
             print(f"  layer {i}: {type(layer).__name__}"
                   + (f", {enc.kind} weights x {layer.input_encoding!r} inputs" if enc else ""))
-        print(f"float32 MatMul exact: {'yes' if result.exact_matmul else 'no (scales are not powers of two)'}; "
+        matmul = "yes" if result.exact_matmul else "no (scales are not powers of two)"
+        print(f"float32 MatMul exact: {matmul}; "
               f"scores an exact affine map: {'yes' if result.exact_scores else 'no (rounded)'}")
     else:
         if not args.out.lower().endswith(".onnx"):

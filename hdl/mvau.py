@@ -6,11 +6,12 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from golden.model import BINARY
-from golden.weights import BINARY_WEIGHTS, weight_encoding as as_weight_encoding
+from golden.weights import BINARY_WEIGHTS
+from golden.weights import weight_encoding as as_weight_encoding
 
 from .elements import make_element
-from .popcount import range_shape, tree_sum
 from .params import check_positive_int, counter, wrap_counter
+from .popcount import range_shape, tree_sum
 
 __all__ = ["MatrixVectorUnit", "GROUP", "REPLAY_REGISTER_BITS", "replay_in_registers"]
 

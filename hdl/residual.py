@@ -48,6 +48,7 @@ class AddStreams(wiring.Component):
     def __init__(self, *, pe, bits_a, bits_b, top_a, top_b):
         from amaranth.hdl import unsigned
         from amaranth.lib import data
+
         from golden.packing import unsigned_width
         for name, value in (("pe", pe), ("bits_a", bits_a), ("bits_b", bits_b)):
             check_positive_int(name, value)

@@ -42,7 +42,8 @@ class SlidingWindow(wiring.Component):
     The rows live in a ring of ``R`` rows (:func:`window_rows`): one memory of
     ``R*W*CF`` words of ``SIMD*bits`` bits, or in taps mode ``R`` memories (one per ring
     row) of ``W`` pixels, all read at the same column, lane ``j`` taking the row its tap
-    needs (in flip-flops when a row holds at most :attr:`REGISTER_ROW_BITS` bits). The writer takes a row when the ring has a free row; the reader emits output
+    needs (in flip-flops when a row holds at most :attr:`REGISTER_ROW_BITS` bits). The
+    writer takes a row when the ring has a free row; the reader emits output
     row ``oy`` once the map's rows up to ``oy*S - P + K - 1`` (all ``H`` rows for the last
     output row, so that every row is released) are in, and releases the rows no later
     window needs. A map can start streaming in while the previous one's last windows are

@@ -23,7 +23,6 @@ from golden.formats import load_model
 from golden.network import run as golden_run
 from golden.packing import score_width
 from golden.serial import END, crc8, frames, frames_in_flight, request_frame
-
 from hdl.flow.build import DEFAULT_BAUD, DEFAULT_MODEL
 
 __all__ = ["SerialClient", "main"]

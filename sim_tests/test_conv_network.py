@@ -8,9 +8,9 @@ import pytest
 from golden.conv import Conv2D
 from golden.model import BINARY, Bias, Dense, InputQuant, Network, Thresholds
 from golden.network import layer_forward
+from golden.packing import pack_lanes
 from golden.pool import GlobalMaxPool, MaxPool
 from golden.residual import Residual
-from golden.packing import pack_lanes
 from hdl.folding import LayerFolding
 from sim_tests.test_network import check_network
 
@@ -218,10 +218,11 @@ def test_brevitas_cnn_from_qonnx(verilator, shared):
     # Brevitas' own QONNX export (tests/data/make_brevitas_cases.py): an 8-bit input table,
     # zero-padded convolutions with 2-bit per-channel weights (shift elements), 2-bit ReLU
     # codes, max-pools and power-of-two score scales; every score equal to golden.
+    from pathlib import Path
+
     from golden.datasets import load_mnist
     from golden.formats import load_model
     from hdl.flow.build import choose_folding
-    from pathlib import Path
     root = Path(__file__).resolve().parent.parent
     network = load_model(root / "tests/data/brevitas_cnn_w2a2.onnx")
     images, _ = load_mnist(shared / "data/mnist", limit=4)

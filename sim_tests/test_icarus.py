@@ -3,8 +3,8 @@
 The same designs and comparisons as the Verilator tests (every label and score equal to
 golden, the exact II, backpressure), simulated by Icarus from the same generated Verilog:
 a random MLP with multi-bit codes and padding, a bit-plane low-bit net, a pooled
-convolution network in taps mode and a residual network. Skipped where ``iverilog`` is not installed (it is not
-on PyPI; Debian: ``apt install iverilog``).
+convolution network in taps mode and a residual network. Skipped where ``iverilog`` is
+not installed (it is not on PyPI; Debian: ``apt install iverilog``).
 """
 
 import shutil

@@ -9,15 +9,15 @@ import numpy as np
 import pytest
 
 from golden.datasets import load_mnist
-from golden.model import BINARY, Bias, Dense, InputQuant, Network, Thresholds
 from golden.formats import load_model
+from golden.model import BINARY, Bias, Dense, InputQuant, Network, Thresholds
 from golden.network import accumulate, layer_forward, run
-from golden.weights import LutWeights, ShiftWeights, TernaryWeights, weight_encoding
 from golden.packing import pack_lanes
+from golden.weights import LutWeights, ShiftWeights, TernaryWeights, weight_encoding
 from hdl.flow.build import choose_folding
 from hdl.folding import LayerFolding
-from hdl.stages import initiation_interval
 from hdl.network import NetworkTop
+from hdl.stages import initiation_interval
 from sim_tests.harness import Simulation
 
 

@@ -8,12 +8,13 @@ line: a dropped byte, a flipped bit, garbage between frames, an extra byte and a
 The same bytes then go through the host's decoder (:mod:`host.run`).
 """
 
+from pathlib import Path
+
 import numpy as np
+
 from golden.datasets import load_mnist
 from golden.formats import load_model
 from golden.serial import board_reply, frames, link_figures, request_frame
-from pathlib import Path
-
 from hdl.flow.build import choose_folding
 from hdl.serial import SerialAccelerator
 from host.run import SerialClient

@@ -2,15 +2,14 @@
 and its Verilog port names."""
 
 import numpy as np
-
 from amaranth.sim import Simulator
 
 from golden.model import Bias, Dense, InputQuant, Network, Thresholds
 from golden.network import run
 from golden.packing import pack_lanes, unpack_lanes
 from hdl.axi import AxiStreamTop
-from hdl.folding import LayerFolding
 from hdl.flow.verilog import to_verilog
+from hdl.folding import LayerFolding
 
 
 def small_network():

@@ -403,7 +403,7 @@ def test_bad_data_each_give_one_error_line(tmp_path, capsys):
         "no batch axis": np.zeros((28, 28), np.uint8),
         "values above 255": np.full((2, 28, 28), 300, np.int64),
     }
-    for index, (name, array) in enumerate(inputs.items()):
+    for index, array in enumerate(inputs.values()):
         path = tmp_path / f"x{index}.npy"
         if array is None:
             path.write_bytes(npy_bytes(np.array([{}], dtype=object), True))

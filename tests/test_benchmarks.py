@@ -35,9 +35,10 @@ def test_element_bench_verilog():
 def test_suite_plot_and_ops(tmp_path):
     """The suite's plot renders from rows shaped like a run's, and its operation count."""
     pytest.importorskip("matplotlib")
+    from pathlib import Path
+
     from benchmarks.suite import network_ops, plot
     from golden.formats import load_model
-    from pathlib import Path
     root = Path(__file__).resolve().parent.parent
     assert network_ops(load_model(root / "models/mnist_bnn.npz")) == 2 * (784 * 128 + 128 * 64
                                                                          + 64 * 10)

@@ -5,7 +5,6 @@ script runs it once).
 """
 
 import json
-
 from pathlib import Path
 
 import numpy as np
@@ -159,8 +158,8 @@ def test_fit_search_finds_the_fastest_fitting_folding(monkeypatch, tmp_path):
     """--fit's search, with synthesis replaced by a stand-in: LUT4 = 40 per lane."""
     import hdl.flow.bitstream as bitstream
     import hdl.flow.fit as fit
-    from hdl.stages import initiation_interval
     from hdl.flow.folding import auto_folding
+    from hdl.stages import initiation_interval
     network = load_model(MLP)
     calls = []
 
@@ -306,6 +305,7 @@ Info: 3.70 ns logic, 3.61 ns routing
 def test_a_tool_failure_names_the_logs_last_error(tmp_path):
     """Yosys writes its reason to the log, not to stderr: the one-line error carries it."""
     import subprocess
+
     from hdl.flow.bitstream import _last_error
     log = tmp_path / "top.rpt"
     log.write_text("2.46 Executing ABC9.\nERROR: Assert `x' failed in rtlil.cc:3091.\n")
@@ -444,8 +444,8 @@ def test_board_clock_is_chosen_for_images_per_second_end_to_end():
     """Below a target the build takes the PLL clock with the most images/s end to end: at
     35.7 MHz the PLL's 35.25 MHz only carries 1 Mbaud (the line, 990 images/s, is then the
     limit), 34.5 MHz carries 2 Mbaud and the chip's 1,198 inferences/s."""
-    from golden.serial import link_figures
     from boards import board
+    from golden.serial import link_figures
     from hdl.flow.bitstream import _fastest_link_clock
     from hdl.uart import choose_baud
     network = load_model(DEFAULT_MODEL)
@@ -469,8 +469,8 @@ def test_replay_buffers_move_to_flip_flops_when_block_ram_would_overflow():
     replay words in block RAM (a 49-bit word takes 4 EBRs), 30 with them in flip-flops."""
     from boards import board
     from hdl.flow.fit import replay_for_board
-    from hdl.flow.resources import model_estimates
     from hdl.flow.folding import auto_folding
+    from hdl.flow.resources import model_estimates
     network = load_model(MLP)
     folding = auto_folding(network, 1024)
     assert all(f.replay == "auto" for f in folding)

@@ -8,12 +8,12 @@ import sys
 import numpy as np
 import pytest
 
-from golden.model import Bias
 from golden.formats.npz import save
-from hdl.folding import LayerFolding
-from hdl.stages import initiation_interval
+from golden.model import Bias
 from hdl.flow.build import choose_folding
 from hdl.flow.folding import auto_folding
+from hdl.folding import LayerFolding
+from hdl.stages import initiation_interval
 from tests.test_golden import small_network
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent
@@ -90,7 +90,7 @@ def _memories(verilog, module):
     # The network sits under the AXI4-Stream wrapper (bnn_top.network.*).
     body = verilog.split(f"module \\bnn_top.network.{module} ", 1)[1].split("endmodule", 1)[0]
     mems = {}
-    for name, addr, width, value in re.findall(r"(\w+)\[(\d+)\] = (\d+)'h([0-9a-f]+);", body):
+    for name, addr, _width, value in re.findall(r"(\w+)\[(\d+)\] = (\d+)'h([0-9a-f]+);", body):
         mems.setdefault(name, {})[int(addr)] = int(value, 16)
     return mems
 
@@ -99,8 +99,8 @@ def _memories(verilog, module):
 def test_lfc_verilog_holds_every_weight_and_threshold(shared, tmp_path, name, cycles):
     """Decode the memories of the generated LFC Verilog, independently of golden.packing,
     and compare every bit with the imported model."""
-    from golden.model import BINARY
     from golden.formats import load_model
+    from golden.model import BINARY
     model_dir = shared / "models/bnn-pynq" / name
     r = cli("--target", "verilog", "--model", str(model_dir), "--out", str(tmp_path),
             "--cycles", str(cycles))
@@ -109,8 +109,8 @@ def test_lfc_verilog_holds_every_weight_and_threshold(shared, tmp_path, name, cy
     report = json.loads((tmp_path / "report.json").read_text())
     net = load_model(model_dir)
     assert report["cycles_per_inference"] == cycles
-    from hdl.network import NetworkTop
     from hdl.flow.resources import silence
+    from hdl.network import NetworkTop
     top = NetworkTop(net, [LayerFolding(r["simd"], r["pe"]) for r in report["layers"]])
     silence(top)
     for index, (layer, row) in enumerate(zip(net.layers, report["layers"])):

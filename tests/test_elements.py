@@ -16,8 +16,7 @@ from golden.elements import element_kind, hw_dot, lane_range
 from golden.errors import ModelError
 from golden.model import BINARY, PIXELS, Bias, Dense, InputQuant, IntCodes, Network, Thresholds
 from golden.network import accumulate
-from golden.packing import (bias_hw, hw_accumulator, threshold_hw, unpack_lanes,
-                            weight_words)
+from golden.packing import bias_hw, hw_accumulator, threshold_hw, unpack_lanes, weight_words
 from golden.thresholding import threshold
 from golden.weights import LutWeights, ShiftWeights, TernaryWeights, weight_encoding
 from tests.test_golden import assert_roundtrip
@@ -208,7 +207,7 @@ def _dot_rows(w_enc, x_enc, simd, x_rows, w_rows):
         dut = DotRow(make_element(w_enc, x_enc, style), simd)
         got = []
 
-        async def bench(ctx):
+        async def bench(ctx, dut=dut, got=got):
             for xr, wr in zip(x_rows, w_rows):
                 ctx.set(dut.x, pack_lanes([xr], dut.element.x_bits)[0])
                 ctx.set(dut.w, pack_lanes([wr], dut.element.w_bits)[0])

@@ -4,13 +4,12 @@ import numpy as np
 import pytest
 
 from golden.errors import ModelError
-from golden.model import Bias, Dense, InputQuant, Network, Thresholds
 from golden.formats import load_model
 from golden.formats.npz import load, save
+from golden.model import Bias, Dense, InputQuant, Network, Thresholds
 from golden.mvau import signed_dot, xnor_popcount, xnor_popcount_reference
 from golden.network import run
-from golden.packing import (pack_lanes, signed_width, unpack_lanes, unsigned_width,
-                            weight_words)
+from golden.packing import pack_lanes, signed_width, unpack_lanes, unsigned_width, weight_words
 from golden.thresholding import threshold
 
 

@@ -1,7 +1,8 @@
 """Property-based: one layer (MVAU + activation) in the Amaranth simulator equals golden.
 
 Hypothesis draws the layer shape, the folding (SIMD, PE and so SF, NF), the lanes summed
-before the MVAU's pipeline register, the weight and input encodings, the activation (1-3 thresholds with random directions, or a bias), per-channel
+before the MVAU's pipeline register, the weight and input encodings, the activation (1-3
+thresholds with random directions, or a bias), per-channel
 power-of-two scales and the output backpressure; numpy, seeded from the draw, fills in
 weights, thresholds and inputs (plus the all-zero and all-top input vectors). Derandomised,
 so a CI run is repeatable.

@@ -58,10 +58,11 @@ def test_padding_nothing_is_the_layer_and_dropping_is_refused():
 def test_folding_rules_for_padding():
     """A dense layer may take any SIMD up to its (padded) input and any PE up to its
     outputs; a convolution's SIMD and PE must still fit its window and channels."""
+    from pathlib import Path
+
     from golden.formats import load_model
     from hdl.folding import LayerFolding
     from hdl.stages import check_folding
-    from pathlib import Path
     network = load_model(Path(__file__).resolve().parents[1] / "models" / "mnist_bcnn.npz")
     conv_ok = ["1x16", "8x8", "1x10"]
 

@@ -8,14 +8,14 @@ before the PE rows, lane groups of 4 and their sums reduced 4 at a time in regis
 stages, counters with registered end flags and the two-cycle argmax).
 """
 
+from pathlib import Path
+
 import pytest
 
 from golden.formats import load_model
-from pathlib import Path
-
 from hdl.flow.build import choose_folding
-from hdl.network import NetworkTop
 from hdl.flow.resources import Memory, ebr_count, ebr_estimate, logic_estimate, silence
+from hdl.network import NetworkTop
 
 # The MLP (784 -> 128 -> 64 -> 10) the models were calibrated on, and the foldings measured
 # (the automatic foldings for 1024, 512, 256 and 128 cycles when they were measured).

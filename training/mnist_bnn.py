@@ -25,10 +25,10 @@ import numpy as np
 
 from golden.cli import ArgumentParser
 from golden.errors import ModelError
+from golden.formats.npz import save
+from golden.model import Bias, Dense, InputQuant, Network, Thresholds
 
 from .augment import random_shifts
-from golden.model import Bias, Dense, InputQuant, Network, Thresholds
-from golden.formats.npz import save
 
 __all__ = ["load_training_digits", "train", "fold_thresholds", "export", "main",
            "save_and_report"]

@@ -34,8 +34,7 @@ from golden.pool import MaxPool
 from golden.residual import Residual
 
 from .augment import random_shifts
-from .mnist_bnn import (INPUT_THRESHOLD, _Adam, _sign, load_training_digits,
-                        save_and_report)
+from .mnist_bnn import INPUT_THRESHOLD, _Adam, _sign, load_training_digits, save_and_report
 
 __all__ = ["train", "export", "main", "Q_SCALE", "Q_LO", "Q_HI"]
 

@@ -164,8 +164,8 @@ def train(images, labels, epochs=12, seed=0, batch=100, lr=2e-3, channels=(16, 3
 
 def export_onnx(model, path):
     torch = _torch()
-    from brevitas.export import export_qonnx
     import onnx
+    from brevitas.export import export_qonnx
     path = Path(path)
     export_qonnx(model, torch.zeros(1, 1, 28, 28), export_path=str(path))
     graph = onnx.load(str(path))

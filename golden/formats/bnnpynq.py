@@ -31,7 +31,7 @@ import numpy as np
 
 from ..conv import Conv2D
 from ..errors import ModelError
-from ..model import VALUE_LIMIT, BINARY, Bias, Dense, InputQuant, IntCodes, Network, Thresholds
+from ..model import BINARY, VALUE_LIMIT, Bias, Dense, InputQuant, IntCodes, Network, Thresholds
 from ..pool import MaxPool
 
 __all__ = ["is_bnnpynq_folder", "read_config", "load_bnnpynq"]

@@ -348,7 +348,7 @@ def _per_channel(node, value, channels, channel_axis, ndim):
 def _is_pow2(x):
     x = np.abs(np.asarray(x, np.float64)).ravel()
     m, _ = np.frexp(x)
-    return bool(np.all((m == 0.5)))
+    return bool(np.all(m == 0.5))
 
 
 def _canonical_index(shape):

@@ -20,7 +20,6 @@ Without ``--model`` it builds the project's trained default model, ``models/mnis
 """
 
 
-from golden.cli import ArgumentParser
 import hashlib
 import json
 import re
@@ -28,6 +27,7 @@ import time
 from pathlib import Path
 
 from boards import board as get_board
+from golden.cli import ArgumentParser
 from golden.errors import ModelError
 from golden.formats import load_model
 
@@ -35,8 +35,15 @@ from ..folding import LayerFolding
 from ..stages import StageGraph, initiation_interval
 from .bitstream import build_board
 from .fit import fit_folding, replay_for_board
-from .folding import (DEFAULT_CYCLES, ELEMENT_MODES, auto_folding, choose_elements,
-                      cycles_for_fps, fastest_cycles, parse_folding)
+from .folding import (
+    DEFAULT_CYCLES,
+    ELEMENT_MODES,
+    auto_folding,
+    choose_elements,
+    cycles_for_fps,
+    fastest_cycles,
+    parse_folding,
+)
 from .verilog import YosysFailed
 
 __all__ = ["DEFAULT_MODEL", "choose_folding", "design_report", "generate_verilog", "main"]
@@ -287,6 +294,7 @@ def check_options(args):
     """Numbers, names and paths in range before anything is built: one ``error:`` line
     otherwise."""
     import math
+
     from .verilog import check_identifier
     try:
         check_identifier(args.name, "--name")

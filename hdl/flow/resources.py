@@ -30,8 +30,8 @@ from ..dwc import PadGather, WidthConverter
 from ..elements import make_element
 from ..mvau import GROUP, MatrixVectorUnit
 from ..network import NetworkTop
-from ..popcount import range_shape
 from ..pool import LineMaxPool, WindowMax
+from ..popcount import range_shape
 from ..residual import AddStreams, Broadcast, ResidualBlock
 from ..skid import SkidBuffer
 from ..streams import Chain, StreamFifo
@@ -461,14 +461,16 @@ ELEMENT_SHARED = {
     ('signflip/bitplane', 1, 8): {1: 8, 2: 22, 4: 58, 8: 115},
 }
 LUT4_MODEL = {
-    "act": {"add": 0.711, "rom": 1.165, "rom_shallow": 0.05, "counts": 0.274, "control": 4.09, "const": 4.024},
+    "act": {"add": 0.711, "rom": 1.165, "rom_shallow": 0.05, "counts": 0.274, "control": 4.09,
+            "const": 4.024},
     "add": {"add": 1.0, "const": 2.0},
     "argmax": {"compare": 0.88, "scores": 0.098, "const": 41.045},
     "broadcast": {"const": 2.0},
     "dwc": {"wide": 0.243, "const": 16.849},
     "fifo": {"control": 6.163, "width": 1.256, "const": 5.17},
     "linepool": {"compare": 0.254, "width": 2.384, "control": 1.598, "const": 19.535},
-    "mvau": {"rows": 1.151, "acc": 1.757, "replay": 0.554, "replay_words": 1.163, "replay_mux": 1.27, "rom": 1.044, "control": 4.877},
+    "mvau": {"rows": 1.151, "acc": 1.757, "replay": 0.554, "replay_words": 1.163,
+             "replay_mux": 1.27, "rom": 1.044, "control": 4.877},
     "pool": {"compare": 0.737, "ring": 0.01, "control": 0.677, "const": 12.697},
     "slice": {"width": 0.997, "const": 12.304},
     "window": {"control": 2.617, "const": 98.285},

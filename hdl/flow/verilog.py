@@ -64,10 +64,11 @@ _SCRIPT = """\
 read_rtlil design.il
 proc -nomux -norom
 memory_collect
-attrmap -remove generator -remove top -remove src -remove amaranth.hierarchy -remove amaranth.decoding
-attrmap -modattr -remove generator -remove top -remove src -remove amaranth.hierarchy -remove amaranth.decoding
+attrmap {attrs}
+attrmap -modattr {attrs}
 write_verilog -norename design.v
-"""
+""".format(attrs="-remove generator -remove top -remove src -remove amaranth.hierarchy "
+                "-remove amaranth.decoding")
 
 
 class YosysFailed(RuntimeError):

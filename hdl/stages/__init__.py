@@ -6,8 +6,16 @@ residual blocks.
 """
 
 from . import conv, dense, pool, residual  # noqa: F401  (registers the kinds)
-from .base import (STAGE_KINDS, Builder, ComputeStage, Stage, Stream, make_stages, register,
-                   register_handshakes)
+from .base import (
+    STAGE_KINDS,
+    Builder,
+    ComputeStage,
+    Stage,
+    Stream,
+    make_stages,
+    register,
+    register_handshakes,
+)
 from .dense import build_layer
 from .graph import ArgmaxStage, InputStage, StageGraph
 

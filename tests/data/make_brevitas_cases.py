@@ -49,9 +49,13 @@ def networks():
             return 2 * x - 1
 
     import brevitas.nn as qnn
-    from brevitas.quant import (Int8ActPerTensorFixedPoint, Int8WeightPerTensorFixedPoint,
-                                SignedBinaryActPerTensorConst, SignedBinaryWeightPerTensorConst,
-                                Uint8ActPerTensorFixedPoint)
+    from brevitas.quant import (
+        Int8ActPerTensorFixedPoint,
+        Int8WeightPerTensorFixedPoint,
+        SignedBinaryActPerTensorConst,
+        SignedBinaryWeightPerTensorConst,
+        Uint8ActPerTensorFixedPoint,
+    )
     w2 = dict(weight_quant=Int8WeightPerTensorFixedPoint, weight_bit_width=2,
               weight_scaling_per_output_channel=True)
     relu2 = dict(act_quant=Uint8ActPerTensorFixedPoint, bit_width=2)

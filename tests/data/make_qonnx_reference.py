@@ -2,7 +2,8 @@
 
     python tests/data/make_qonnx_reference.py [--shared ../shared] [--limit N]
 
-For each model in ``<shared>/models/qonnx`` and each ``tests/data/brevitas_*.onnx`` it runs ``qonnx.core.onnx_exec.execute_onnx``
+For each model in ``<shared>/models/qonnx`` and each ``tests/data/brevitas_*.onnx`` it
+runs ``qonnx.core.onnx_exec.execute_onnx``
 (after ``qonnx.util.cleanup.cleanup_model``) on the MNIST test images (float32
 ``pixel / 255`` of shape (1, 1, 28, 28)) and writes ``tests/data/<model>.executor.npz``
 with ``pred`` (the argmax class per image, int16) and ``scores`` (the float32 outputs).
