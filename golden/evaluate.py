@@ -22,6 +22,7 @@ from .cli import ArgumentParser, run_cli
 from .datasets import load_mnist
 from .errors import ModelError
 from .formats import load_model
+from .formats.qonnx import import_qonnx
 from .network import run
 
 
@@ -90,7 +91,6 @@ def main(argv=None):
     imported = None
     if Path(args.model).suffix.lower() == ".onnx":
         # One import serves both the network and the float front end of its graph.
-        from .formats.qonnx import import_qonnx
         imported = import_qonnx(args.model)
         network = imported.network
     else:

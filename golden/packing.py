@@ -30,6 +30,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .conv import window_order
+from .elements import acc_map, lane_range
+
 __all__ = ["unsigned_width", "signed_width", "pack_lanes", "unpack_lanes", "stream_beats", "AccMap",
            "weight_words", "layer_weight_codes", "hw_accumulator", "threshold_hw",
            "threshold_words", "bias_hw",
@@ -123,7 +126,6 @@ def layer_weight_codes(layer, simd):
     :func:`golden.conv.window_order`."""
     codes = layer.weight_codes
     if hasattr(layer, "kernel"):
-        from .conv import window_order
         codes = codes[:, window_order(layer.kernel, layer.in_shape[2], simd)]
     return codes
 
@@ -165,7 +167,6 @@ def hw_accumulator(layer):
     ``o * sum_i w[j, i]`` as const; ternary weights on bits count matches (``exp`` 1,
     ``const = -sum_i |w[j, i]|``).
     """
-    from .elements import acc_map, lane_range
     mw = layer.in_features
     u_lo, u_hi = lane_range(layer.weight_encoding, layer.input_encoding)
     exp, const = acc_map(layer.weight_encoding, layer.input_encoding, layer.weights)

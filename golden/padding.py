@@ -24,6 +24,7 @@ the *padded layer* of :func:`pad_dense`, an ordinary :class:`~golden.model.Dense
 import numpy as np
 
 from .model import VALUE_LIMIT, Bias, Dense, Thresholds
+from .network import accumulate
 
 __all__ = ["PAD_CODE", "pad_weight", "pad_dense", "padded_size"]
 
@@ -49,7 +50,6 @@ def pad_dense(layer, in_total, out_total):
     inputs (the real ``MW`` first, then pads of code :data:`PAD_CODE`) and ``out_total``
     outputs (the real ``MH`` first): see the module docstring. Returns ``layer`` itself
     when there is nothing to pad."""
-    from .network import accumulate
     mh, mw = layer.weights.shape
     if in_total < mw or out_total < mh:
         raise ValueError(f"padding {mh}x{mw} to {out_total}x{in_total} would drop entries")

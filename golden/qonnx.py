@@ -15,6 +15,7 @@ import time
 from .cli import ArgumentParser, run_cli
 from .errors import ModelError
 from .formats import load_model, save_model
+from .formats.qonnx import import_qonnx
 
 __all__ = ["main"]
 
@@ -33,7 +34,6 @@ def main(argv=None):
     exp.add_argument("--out", required=True, help="QONNX graph to write (.onnx)")
     args = parser.parse_args(argv)
     if args.command == "import":
-        from .formats.qonnx import import_qonnx
         if not args.out.lower().endswith(".npz"):
             raise ModelError(f"{args.out}: name the imported model file .npz")
         start = time.perf_counter()

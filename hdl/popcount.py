@@ -9,7 +9,7 @@ overflow and carries no unused bit. ``popcount(v)`` is the tree sum of the bits 
 Purely combinational (no latency).
 """
 
-from amaranth.hdl import Const, Signal, signed, unsigned
+from amaranth.hdl import Cat, Const, Signal, signed, unsigned
 
 from golden.packing import signed_width, unsigned_width
 
@@ -78,7 +78,6 @@ def compressor_popcount(value):
     LUT4 on iCE40) and half adders until every weight has at most two bits; one final
     carry-chain addition of the two rows gives the count. Same result as :func:`popcount`.
     """
-    from amaranth.hdl import Cat
     columns = [[value[i] for i in range(len(value))]]
     while any(len(c) > 2 for c in columns):
         nxt = [[] for _ in range(len(columns) + 1)]

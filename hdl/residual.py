@@ -2,11 +2,11 @@
 the thresholds that re-quantise the sum (:class:`ResidualBlock`)."""
 
 import numpy as np
-from amaranth.hdl import Module
-from amaranth.lib import stream, wiring
+from amaranth.hdl import Module, unsigned
+from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from golden.packing import AccMap
+from golden.packing import AccMap, unsigned_width
 
 from .params import check_positive_int
 from .streams import StreamFifo, connect_streams, payload_width
@@ -46,10 +46,7 @@ class AddStreams(wiring.Component):
     """
 
     def __init__(self, *, pe, bits_a, bits_b, top_a, top_b):
-        from amaranth.hdl import unsigned
-        from amaranth.lib import data
 
-        from golden.packing import unsigned_width
         for name, value in (("pe", pe), ("bits_a", bits_a), ("bits_b", bits_b)):
             check_positive_int(name, value)
         self.pe, self.bits_a, self.bits_b = pe, bits_a, bits_b

@@ -23,10 +23,12 @@ from pathlib import Path
 
 import numpy as np
 
-from golden.cli import ArgumentParser
+from golden.cli import ArgumentParser, run_cli
+from golden.datasets import load_mnist
 from golden.errors import ModelError
 from golden.formats.npz import save
 from golden.model import Bias, Dense, InputQuant, Network, Thresholds
+from golden.network import run
 
 from .augment import random_shifts
 
@@ -197,8 +199,6 @@ def save_and_report(network, out, start, data=None):
     save(network, out)
     print(f"trained in {time.perf_counter() - start:.0f} s -> {out}")
     if data:
-        from golden.datasets import load_mnist
-        from golden.network import run
         test_images, test_labels = load_mnist(data)
         accuracy = float((run(network, test_images).labels == test_labels).mean())
         print(f"golden accuracy on {len(test_labels)} MNIST test images: {accuracy:.4f}")
@@ -206,5 +206,4 @@ def save_and_report(network, out, start, data=None):
 
 
 if __name__ == "__main__":
-    from golden.cli import run_cli
     run_cli(main)

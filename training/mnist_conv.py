@@ -27,7 +27,7 @@ import time
 
 import numpy as np
 
-from golden.cli import ArgumentParser
+from golden.cli import ArgumentParser, run_cli
 from golden.conv import Conv2D, im2col
 from golden.model import Bias, Dense, InputQuant, Network, Thresholds
 from golden.pool import MaxPool
@@ -283,5 +283,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    from golden.cli import run_cli
     run_cli(main)

@@ -20,6 +20,7 @@ only evaluated at the end and reported. Augmentation: random shifts of up to 2 p
 Seeded and deterministic (same command, same machine: same model file).
 """
 
+import copy
 import time
 from pathlib import Path
 
@@ -28,6 +29,9 @@ import numpy as np
 from golden.cli import ArgumentParser, run_cli
 from golden.datasets import load_mnist, read_idx
 from golden.errors import ModelError
+from golden.formats import save_model
+from golden.formats.qonnx import import_qonnx
+from golden.network import run
 
 from .augment import random_shifts
 
@@ -121,7 +125,6 @@ def train(images, labels, epochs=12, seed=0, batch=100, lr=2e-3, channels=(16, 3
     """Train on all but the last :data:`VALIDATION` images; returns the model whose
     validation accuracy was best (ties: the earlier epoch)."""
     torch = _torch()
-    import copy
     torch.manual_seed(seed)
     torch.use_deterministic_algorithms(True)
     torch.set_num_threads(2)
@@ -194,9 +197,6 @@ def main(argv=None):
     model = train(images, labels, args.epochs, args.seed, lr=args.lr, channels=args.channels)
     onnx_path = out.with_suffix(".onnx")
     export_onnx(model, onnx_path)
-    from golden.formats import save_model
-    from golden.formats.qonnx import import_qonnx
-    from golden.network import run
     result = import_qonnx(onnx_path)
     network = result.network
     save_model(network, out)

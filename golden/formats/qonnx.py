@@ -53,6 +53,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import onnx
+from onnx import helper, numpy_helper
 
 from ..conv import Conv2D
 from ..errors import ModelError
@@ -323,7 +325,6 @@ def _multithreshold_levels(x, thr, channel_axis):
 
 
 def _attrs(node):
-    from onnx import helper
     out = {}
     for a in node.attribute:
         v = helper.get_attribute_value(a)
@@ -378,7 +379,6 @@ class _Importer:
 
     # The graph's constants: initializers and Constant nodes.
     def _load_inputs(self):
-        from onnx import numpy_helper
         for init in self.graph.initializer:
             self.values[init.name] = _Const(numpy_helper.to_array(init))
         real = [i for i in self.graph.input if i.name not in self.values]
@@ -436,7 +436,6 @@ class _Importer:
                 and op not in QUANTIZERS + ("Constant",)):
             return _Const(self._fold(node, consts, attrs))
         if op == "Constant":
-            from onnx import numpy_helper
             for a in node.attribute:
                 if a.name == "value":
                     return _Const(numpy_helper.to_array(a.t))
@@ -1022,11 +1021,6 @@ def import_qonnx(path, divisor=DIVISOR):
     ``divisor``: the graph's input is ``pixel / divisor`` for 8-bit pixels (255: [0, 1]).
     """
     path = Path(path)
-    try:
-        import onnx
-    except ImportError:
-        raise ModelError("reading .onnx files needs the onnx package: "
-                         "python -m pip install onnx") from None
     if not path.is_file():
         raise ModelError(f"{path}: no such ONNX file")
     try:

@@ -24,6 +24,7 @@ The output ``scores`` ``(N, classes)`` equals :func:`golden.network.run`'s score
 from pathlib import Path
 
 import numpy as np
+from onnx import TensorProto, helper, numpy_helper
 
 from ..conv import Conv2D
 from ..errors import ModelError
@@ -47,13 +48,11 @@ class _Graph:
         return f"{stem}_{self.count}"
 
     def const(self, value, stem="c", dtype=F32):
-        from onnx import numpy_helper
         name = self.name(stem)
         self.inits.append(numpy_helper.from_array(np.asarray(value, dtype), name))
         return name
 
     def op(self, op_type, inputs, domain="", **attrs):
-        from onnx import helper
         out = self.name(op_type.lower())
         self.nodes.append(helper.make_node(op_type, inputs, [out], name=out, domain=domain,
                                            **attrs))
@@ -143,11 +142,6 @@ def _chain(g, x, layers, is_map):
 
 def to_onnx(network):
     """The QONNX ``onnx.ModelProto`` of ``network`` (see the module docstring)."""
-    try:
-        from onnx import TensorProto, helper
-    except ImportError:
-        raise ModelError("writing .onnx files needs the onnx package: "
-                         "python -m pip install onnx") from None
     g = _Graph()
     inp = network.input
     # Flat (N, features) in the golden input order, as InputQuant flattens.

@@ -22,16 +22,23 @@ Without ``--model`` it builds the project's trained default model, ``models/mnis
 
 import hashlib
 import json
+import math
+import os
 import re
+import shutil
 import time
 from pathlib import Path
 
 from boards import board as get_board
 from golden.cli import ArgumentParser
+from golden.datasets import load_mnist
 from golden.errors import ModelError
 from golden.formats import load_model
+from golden.network import run
 
+from ..axi import AxiStreamTop
 from ..folding import LayerFolding
+from ..network import NetworkTop
 from ..stages import StageGraph, initiation_interval
 from .bitstream import build_board
 from .fit import fit_folding, replay_for_board
@@ -44,7 +51,7 @@ from .folding import (
     fastest_cycles,
     parse_folding,
 )
-from .verilog import YosysFailed
+from .verilog import YosysFailed, check_identifier, to_verilog
 
 __all__ = ["DEFAULT_MODEL", "choose_folding", "design_report", "generate_verilog", "main"]
 
@@ -131,9 +138,6 @@ def generate_verilog(network, folding, name="bnn_top", interface="axis"):
     ``interface="axis"`` wraps the network in AXI4-Stream ports (:mod:`hdl.axi`);
     ``"stream"`` keeps Amaranth's stream ports (``i__*``, ``o__*``, ``clk``, ``rst``).
     """
-    from ..axi import AxiStreamTop
-    from ..network import NetworkTop
-    from .verilog import check_identifier, to_verilog
     try:
         check_identifier(name)
     except ValueError as error:
@@ -276,7 +280,6 @@ def check_out(out):
 def write_atomically(files):
     """Write ``{path: text}`` under temporary names, then rename them all: a run that fails
     before the end leaves no half-written result."""
-    import os
     temps = []
     try:
         for path, text in files.items():
@@ -293,9 +296,7 @@ def write_atomically(files):
 def check_options(args):
     """Numbers, names and paths in range before anything is built: one ``error:`` line
     otherwise."""
-    import math
 
-    from .verilog import check_identifier
     try:
         check_identifier(args.name, "--name")
     except ValueError as error:
@@ -324,7 +325,6 @@ def budget(args, clock_hz):
 def board_main(args):
     """A board build; a failed one leaves no result behind, nor an empty folder it made
     (the tools' working folders ``fit*``/``run*`` stay, with their logs, for a post-mortem)."""
-    import shutil
     out = Path(args.out) if args.out else Path("build") / args.board
     check_out(out)
     made = not out.exists()
@@ -367,8 +367,6 @@ def _board_main(args, out):
         report["cycle_budget"] = cycle_budget
     data = Path(args.data) if args.data else DEFAULT_DATA
     if network.input.shape == (28, 28) and data.is_dir():
-        from golden.datasets import load_mnist
-        from golden.network import run
         images, labels = load_mnist(data)
         report["golden_accuracy"] = float((run(network, images).labels == labels).mean())
         report["golden_accuracy_data"] = str(data)

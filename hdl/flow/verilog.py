@@ -7,6 +7,7 @@ seconds from a file. Source locations are not emitted, so the output depends onl
 the design: the same model and folding give byte-identical Verilog on any machine.
 """
 
+import re
 import subprocess
 import sys
 import tempfile
@@ -51,7 +52,6 @@ MAX_IDENTIFIER = 64
 def check_identifier(name, what="top-level name"):
     """Raise ``ValueError`` unless ``name`` is a plain Verilog identifier that is not a
     keyword and not longer than :data:`MAX_IDENTIFIER`."""
-    import re
     if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
         raise ValueError(f"{what} {name!r} is not a Verilog identifier (a letter or _, then "
                          f"letters, digits or _)")
