@@ -25,9 +25,9 @@ class Argmax(wiring.Component):
     when strictly greater): the first cycle registers the comparison, the second loads the
     maximum. The stored beat shifts one lane per scanned score and a counter holds the
     class, so the paths are a comparator between registers and a registered enable,
-    whatever the number of classes (a comparison tree over a whole beat, then a PE-to-1
-    multiplexer, set the clock before; then the comparator feeding the maximum's enable
-    and the label). A vector arrives once per initiation interval, so the scan has time.
+    whatever the number of classes, where a comparison tree over a whole beat and a PE-to-1
+    multiplexer would grow with PE. A vector arrives once per initiation interval, so the
+    scan has time.
 
     Latency: the result is valid ``2*PE`` cycles after the vector's last beat is
     accepted; a beat is accepted every ``2*PE + 1`` cycles at most (:attr:`cycles` per

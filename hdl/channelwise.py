@@ -27,8 +27,8 @@ class ChannelwiseUnit(wiring.Component):
     flip-flop: one beat at a time is in the unit, from its acceptance until the output
     register hands it on (:attr:`registered_ready`), which costs no throughput at that
     interval. The downstream ``o.ready`` then ends at that flip-flop instead of running
-    on through this unit into the producer's pipeline (measured on the iCE40: that chain,
-    into the matrix-vector unit's fold counters, limited the clock). Otherwise the
+    on through this unit into the producer's pipeline (the matrix-vector unit's fold
+    counters). Otherwise the
     pipeline stalls as a whole and ``i.ready`` passes ``o.ready`` through logic.
 
     Members

@@ -54,8 +54,7 @@ class WidthConverter(wiring.Component):
     def _gather(self, m, k):
         a = self.in_width
         # The slot counter and ``full`` (= o.valid) are registers with registered end
-        # flags: the handshake logic starts at flip-flops (a compare of the count was at
-        # the head of the ready path, measured on the iCE40).
+        # flags: the handshake logic starts at flip-flops.
         full = Signal()
         m.d.comb += self.o.valid.eq(full)
         take = full & self.o.ready

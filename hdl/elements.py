@@ -225,9 +225,7 @@ class BitPlane(Element):
         return Cat(*[_in_set(code, sel) for code in ws])
 
     # The counts' weighted sums stay one merged Yosys ``$macc`` (no module given to
-    # :func:`tree_sum`): with kept nodes the rows measured a few percent more LUT4 or
-    # fewer on synth_ice40, and more on synth_ecp5 (DoReFa w2 x a2 at 32 lanes, two rows:
-    # 1,245 LUT4 kept against 1,075 merged).
+    # :func:`tree_sum`): kept nodes cost more on synth_ecp5 (docs: design notes).
     @staticmethod
     def _scaled(count, n, mag):
         """``mag * count`` for ``count`` in [0, n] as a tree term (shifts only)."""

@@ -222,8 +222,7 @@ class MatrixVectorUnit(wiring.Component):
             x1 = s1_in
 
         # Stage 1b: the input word registered after the stream/buffer choice (the replay
-        # buffer's read register sits far from the PE rows it feeds; measured on the
-        # iCE40, that route and the multiplexer set the clock), the weight word arrives.
+        # buffer's read register sits far from the PE rows it feeds), the weight word arrives.
         x = Signal(simd * self.in_bits, name="x")
         s1b_tags = [Signal(name=f"s1b_{n}") for n in ("valid", "first", "last")]
         with m.If(move):

@@ -36,12 +36,11 @@ def tree_sum(terms, m=None):
     With a module ``m``, every adder node is a kept signal (``keep`` attribute, driven in
     ``m.d.comb``), so that synthesis maps each node to its own carry-chain adder. Without
     it Yosys's ``alumacc`` merges a tree of multi-bit additions into one multi-operand
-    ``$macc`` cell, built from LUT full adders: 268 LUT4 (6 carries) for 32 lanes of
-    4 bits against 150 LUT4 (150 carries) kept, measured with ``synth_ice40``. A popcount
-    (1-bit leaves) is cheaper merged (53 LUT4 for 32 bits either way, 5 carries against
-    25): nodes are kept only when a leaf has more than one bit. The tree elements' lane
-    sums pass a module; sums of popcounts (the MVAU's lane groups, the bit-plane counts)
-    do not: kept, they cost more on synth_ecp5 (LFC-W1A1: 27,460 LUT4 against 20,933).
+    ``$macc`` cell, built from LUT full adders, which costs more than carry-chain adders
+    for multi-bit leaves. A popcount (1-bit leaves) is cheaper merged: nodes are kept only
+    when a leaf has more than one bit. The tree elements' lane sums pass a module; sums of
+    popcounts (the MVAU's lane groups, the bit-plane counts) do not, being cheaper merged
+    on synth_ecp5. The figures are in the docs (design notes).
     """
     level = [(t[0], 0, t[1]) if len(t) == 2 else tuple(t) for t in terms]
     if not level:

@@ -103,9 +103,7 @@ class Deframer(wiring.Component):
         m.d.sync += [byte.eq(self.i.payload), valid.eq(self.i.valid), error.eq(self.error)]
         # The byte's class is registered with it, and the compares of the count and the CRC
         # are registers a cycle behind them (current again by the next byte, at least 2
-        # cycles later): the decisions below start at flip-flops (the byte's compares, the
-        # escape and the count's compares into the sequence number's enable set the clock,
-        # measured on the iCE40).
+        # cycles later): the decisions below start at flip-flops.
         is_end, is_esc, is_esc_end, is_esc_esc = (Signal(name=f"byte_{k}") for k in
                                                    ("end", "esc", "esc_end", "esc_esc"))
         m.d.sync += [is_end.eq(self.i.payload == END), is_esc.eq(self.i.payload == ESC),
@@ -193,8 +191,7 @@ class FrameBuffer(wiring.Component):
         # read. ``used`` (written, not read) and ``avail`` (committed, not read) are their
         # distances, but only ``used == depth`` (kept as a register, below) and
         # ``avail != 0`` are ever needed: equality compares of registers, no counters to
-        # update (the counters' adders, fed by the reader's ready chain, were on the
-        # clock-limiting path).
+        # update behind the reader's ready chain.
         def pointer(name):
             return Signal(range(d), name=name), Signal(name=f"{name}_wrap")
 
@@ -222,17 +219,16 @@ class FrameBuffer(wiring.Component):
             return (a[0] != b[0]) | (a[1] != b[1])
 
         # ``nonempty`` (a committed byte is unread) is a register, its next value picked by
-        # this cycle's read and commit among four compares of registers: the compare of
-        # the pointers began the path through the read into the read pointer's enable
-        # (measured on the iCE40).
+        # this cycle's read and commit among four compares of registers, so no compare of
+        # the pointers starts the path through the read into the read pointer's enable.
         nonempty = Signal()
         move = ~self.o.valid | self.o.ready
         take = move & nonempty
         m.d.sync += nonempty.eq(Mux(self.commit, Mux(take, differ(wp, ahead), differ(wp, rp)),
                                     Mux(take, differ(cp, ahead), differ(cp, rp))))
         # ``full`` is a register (``used == depth``), its next value picked by this cycle's
-        # events among compares of the pointers: the compare had started the path through
-        # the write into the write pointer (measured on the iCE40).
+        # events among compares of the pointers, off the path through the write into the
+        # write pointer.
         full = Signal()
         put = self.wr_en & ~full
         with m.If(self.abort):
@@ -378,11 +374,10 @@ class AnswerFramer(wiring.Component):
         escaping = Signal()             # pending_esc is to go out next
         sent = self.o.valid & self.o.ready
         # The next byte, registered (the body multiplexer, the escape compare and the CRC
-        # in one cycle were the clock-limiting path), and its flags registered a cycle
-        # later. A sent byte only lowers ``o.valid`` (``stale``) and is acted on the next
-        # cycle (``sent_q``, a register): the handshake ends at flip-flops, and the count,
-        # CRC and state updates start at them (the handshake through the state decode into
-        # the count's enable set the clock, measured on the iCE40). ``o.valid`` rises again
+        # are not one cycle's logic), and its flags registered a cycle later. A sent byte
+        # only lowers ``o.valid`` (``stale``) and is acted on the next cycle (``sent_q``, a
+        # register): the handshake ends at flip-flops, and the count, CRC and state
+        # updates start at them. ``o.valid`` rises again
         # once the next byte and its flags have settled, 3 to 4 cycles after a byte is sent
         # (a byte takes 10 bit times on the line).
         byte, stale, stale2, sent_q = Signal(8), Signal(), Signal(), Signal()

@@ -17,8 +17,8 @@ class SkidBuffer(wiring.Component):
     held by backpressure lands in the skid register, and moves on first when the output
     frees. So neither the upstream unit's ``valid`` nor the downstream unit's ``ready``
     passes through logic here, unlike a :class:`~amaranth.lib.fifo.SyncFIFO` of two words
-    whose ``r_rdy``/``w_rdy`` are LUTs of its level (measured on the iCE40: such a level
-    starting a path into the next unit's counters limited the clock).
+    whose ``r_rdy``/``w_rdy`` are LUTs of its level, at the head of a path into the next
+    unit's counters.
 
     Latency 1 cycle; one beat per cycle without backpressure; holds up to 2 beats.
     Costs ``2 * width`` flip-flops and a ``width``-bit 2-to-1 multiplexer.

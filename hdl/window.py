@@ -154,14 +154,12 @@ class SlidingWindow(wiring.Component):
         occ = Signal(range(rows + 1))
         row_done = Signal()
         release = Signal(range(h + 1))
-        # Rows are freed for the writer a cycle after the reader releases them: the
-        # release is decided at the end of the issue logic, and adding it to ``occ`` in
-        # the same cycle made the clock-limiting path (measured on the iCE40).
+        # Rows are freed for the writer a cycle after the reader releases them, so the
+        # release (decided at the end of the issue logic) does not feed an adder that cycle.
         release_q = Signal.like(release)
         release_q1 = Signal(range(-1, h + 1), init=-1)      # release_q - 1
         # ``row_done`` (the writer's handshake) only picks between two counts, and two
-        # compares, computed in parallel from registers (one subtraction each, no add
-        # behind it: that carry chain ended the clock-limiting path, measured on the iCE40).
+        # compares, computed in parallel from registers: no carry chain behind the handshake.
         occ_kept = (occ - release_q)[:len(occ)]
         occ_kept1 = (occ - release_q1)[:len(occ)]   # occ_kept + 1 (<= rows)
         occ_next = Mux(row_done, occ_kept1, occ_kept)
@@ -214,8 +212,7 @@ class SlidingWindow(wiring.Component):
             """:func:`rows_needed` of constants (a register's reset value)."""
             return h if oy_value == oh - 1 or iy0_value + k >= h else iy0_value + k
 
-        # Both registers, so that the issue decision is one short comparison (it was the
-        # clock-limiting path: an add, a compare, a mux, an add and a compare).
+        # Both registers, so that the issue decision is one short comparison.
         need0 = rows_needed_init(0, -p)     # what a map's first output row needs
         need = Signal(range(h + 1), init=need0)
         have = Signal(range(h + rows + 1))  # rows of this map in (released ones included)
@@ -227,8 +224,7 @@ class SlidingWindow(wiring.Component):
 
         move = ~self.o.valid | self.o.ready
         issue = move & rows_ok
-        # The loop counters with registered end flags (the ends' compares sat on the path
-        # from the issue into ``have``, measured on the iCE40).
+        # The loop counters with registered end flags: no compare on the issue's path.
         _, _, end_c = wrap_counter(m, cf, issue, "c")
         _, _, wrow_last = wrap_counter(m, k * cf, issue, "wrow_beat")
         _, _, win_last = wrap_counter(m, (k // t) * k * cf, issue, "win_beat")
@@ -311,8 +307,7 @@ class SlidingWindow(wiring.Component):
         # a window's, which divide an output row's, all counted from the same beat), so
         # each register is enabled by the issue and the one end flag of the innermost
         # level it changes at, and the outer levels' registered flags pick its next value:
-        # every enable is one gate of the issue (with every level's end in the enables,
-        # the issue went through up to four LUTs into them, measured on the iCE40).
+        # every enable is one gate of the issue.
         map_end = row_last & last_row
         with m.If(issue):
             m.d.sync += col.eq(Mux(wrow_last, Mux(win_last, Mux(row_last, -p * cf,
@@ -344,8 +339,8 @@ class SlidingWindow(wiring.Component):
             m.d.sync += next_top.eq(next_top_next)
         # The reader counts a written row a cycle after the writer's last word (a register,
         # ``row_in``): the writer's handshake, which starts at the upstream unit's valid,
-        # then ends at that register and not in the counts, the compares and their enables
-        # (that path set the clock, measured on the iCE40). The row is in memory by then.
+        # then ends at that register and not in the counts, the compares and their enables.
+        # The row is in memory by then.
         row_in = Signal()
         m.d.sync += row_in.eq(row_done)
         # The counts are computed first; the map's end (decided at the end of the issue

@@ -106,22 +106,16 @@ def check_fit(used, capacity, device, ii):
 PLACEMENT_ATTEMPTS = tuple((["--seed", str(seed)], None) for seed in (1, 2, 3))
 # A run that meets timing is followed by one at its Fmax only when that is at least 7 %
 # faster: nextpnr's Fmax varies by a few percent between runs, so a smaller step mostly
-# fails (the iCEBreaker default: 30 -> 31.88 MHz failed after 278 s of place and route).
-# A board whose runs are quick may ask for smaller steps (``retry_gain``).
+# fails. A board whose runs are quick may ask for smaller steps (``retry_gain``).
 RETRY_GAIN = 1.07
 # After a miss by less than this fraction of the clock, place and route runs again at the
 # same clock (same netlist, no synthesis) with the next of these seeds before the clock
-# steps down: at a fixed target nextpnr's Fmax spreads by about ±6 % over seeds at 80 % of
-# the iCE40UP5K's cells (the default network at 50 MHz, seeds 1-5: 47.1 to 52.2 MHz), so
-# one unlucky placement need not cost the clock.
+# steps down: at a fixed target nextpnr's Fmax spreads by several percent over seeds near
+# the chip's size, so one unlucky placement need not cost the clock.
 SEED_MARGIN = 0.08
 RETRY_SEEDS = (2, 3)
 # nextpnr-ice40 places the same netlist from the same seed alike whatever the target clock
-# (its timing weights are relative): the default network placed at 47.25 and 48.75 MHz
-# reached Fmax 50.55 both times, at 50.25 and 51.75 MHz 49.45 / 46.02 / 51.27 from seeds
-# 1-3 both times; only the logic differs between clocks (the UART divisor, 16 and 17 there).
-# So the next run aims at the Fmax reached, not above it: aiming 3 % above (tried) ended
-# this network at 48.75 MHz instead of 50.25.
+# (its timing weights are relative), so the next run aims at the Fmax reached, not above it.
 _UNPLACED = "Unable to find legal placement"
 
 
@@ -324,8 +318,7 @@ def _fastest_link_clock(board, target_hz, network, ii, baud):
     """The board clock at or below ``target_hz`` (within 15 %) with the most images/s end
     to end: the chip's ``clock / ii`` or the UART line's rate, whichever is lower. The line
     runs at the fastest standard rate whose divisor is within 2 % of the clock, so a
-    slightly lower clock can carry a faster rate (measured: 35.25 MHz gets 1 Mbaud, 997
-    images/s; 33 MHz gets 3 Mbaud). The line's figures are those of the report
+    slightly lower clock can carry a faster rate (35.25 MHz gets 1 Mbaud, 33 MHz 3 Mbaud). The line's figures are those of the report
     (:func:`golden.serial.link_figures`: requests at the host's rate, answers at the
     divisor's). Ties go to the higher clock."""
     def end_to_end(clock):
