@@ -167,9 +167,7 @@ def build_board(board_name, network, folding, out, *, baud=None, target_hz=30e6,
     """Build ``network`` at ``folding`` for board ``board_name`` into ``out``; returns the
     report (see :mod:`hdl.build`)."""
     board = get_board(board_name)
-    name = _top_name(board)
-    tools, capacity, device = board.tools, board.capacity, board.device
-    ext = board.bitstream
+    name, ext = _top_name(board), board.bitstream
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     ii = initiation_interval(network, folding)
@@ -195,7 +193,7 @@ def build_board(board_name, network, folding, out, *, baud=None, target_hz=30e6,
             used, seconds, (_, pnr, pack), synth_opts = _synthesize(board, network, folding,
                                                                     run_dir, baud, clock, log)
             times["synthesis_s"] += seconds
-            check_fit(used, capacity, device, ii)
+            check_fit(used, board.capacity, board.device, ii)
             # A design near the chip's size may fail to place from one seed or placer
             # setting and place from another: try the board's attempts in turn.
             attempts = board.placement or PLACEMENT_ATTEMPTS
@@ -203,18 +201,7 @@ def build_board(board_name, network, folding, out, *, baud=None, target_hz=30e6,
         else:
             options, seeds = retry
             attempts = [(_with_seed(options, seeds.pop(0)), None)]
-        for options, limit in attempts:
-            result, seconds = _run(pnr + options, run_dir, tools, limit)
-            times["place_route_s"] += seconds
-            tim = ((run_dir / f"{name}.tim").read_text()
-                   if (run_dir / f"{name}.tim").exists() else "")
-            text = (result.stderr or "") + "\n" + tim
-            if result.stderr == TIMED_OUT:
-                text += "\n" + _UNPLACED
-            if not (result.returncode and _UNPLACED in text):
-                break
-            log(f"placement failed with {' '.join(options)} ({seconds:.0f} s"
-                f"{', its time limit' if result.stderr == TIMED_OUT else ''})")
+        result, seconds, tim, text, options = _place(pnr, attempts, run_dir, board, times, log)
         if result.returncode and "Max frequency" not in tim and retry is not None:
             # The same netlist placed from an earlier seed: a seed that does not place
             # only ends the retries at this clock.
@@ -224,14 +211,7 @@ def build_board(board_name, network, folding, out, *, baud=None, target_hz=30e6,
             target = clock["freq_hz"] * (1 - SEED_MARGIN)
             continue
         if result.returncode and "Max frequency" not in tim:
-            if "no BELs remaining" in text or _UNPLACED in text:
-                raise BoardBuildError(
-                    f"the design does not fit {device} in placement: its {used.get('lut4')} "
-                    f"LUT4 and flip-flops need more logic cells than the {capacity.get('lut4')} "
-                    f"it has; choose a slower folding (a larger --cycles) or --fit {board_name}")
-            errors = [line for line in text.splitlines() if line.startswith("ERROR")]
-            raise BoardBuildError(f"place and route failed: "
-                                  f"{(errors or text.strip().splitlines() or ['no output'])[-1]}")
+            _place_and_route_failed(text, used, board)
         fmax, _ = nextpnr_fmax(tim)
         passed = result.returncode == 0 and fmax is not None and fmax * 1e6 >= clock["freq_hz"]
         path = critical_path(tim)
@@ -243,7 +223,7 @@ def build_board(board_name, network, folding, out, *, baud=None, target_hz=30e6,
             f"({seconds:.0f} s)")
         retry = None
         if passed:
-            result, seconds = _run(pack, run_dir, tools)
+            result, seconds = _run(pack, run_dir, board.tools)
             times["pack_s"] += seconds
             if result.returncode:
                 raise BoardBuildError(f"bitstream packing failed: {result.stderr.strip()[-300:]}")
@@ -282,8 +262,43 @@ def build_board(board_name, network, folding, out, *, baud=None, target_hz=30e6,
         raise BoardBuildError(f"timing did not close after {len(runs)} runs "
                               f"(last Fmax {runs[-1]['fmax_mhz']} MHz); try a lower --target-mhz")
 
-    bitstream = out / f"{name}.{ext}"
-    shutil.copyfile(best["dir"] / f"{name}.{ext}", bitstream)
+    shutil.copyfile(best["dir"] / f"{name}.{ext}", out / f"{name}.{ext}")
+    return _report(board, network, folding, best, runs, times, baud, ii)
+
+
+def _place(pnr, attempts, run_dir, board, times, log):
+    """Place and route with each of ``attempts`` (options, time limit) in turn until one
+    places: ``(result, seconds, timing report, tool text, options)`` of the last."""
+    name = _top_name(board)
+    for options, limit in attempts:
+        result, seconds = _run(pnr + options, run_dir, board.tools, limit)
+        times["place_route_s"] += seconds
+        tim = ((run_dir / f"{name}.tim").read_text()
+               if (run_dir / f"{name}.tim").exists() else "")
+        text = (result.stderr or "") + "\n" + tim
+        if result.stderr == TIMED_OUT:
+            text += "\n" + _UNPLACED
+        if not (result.returncode and _UNPLACED in text):
+            break
+        log(f"placement failed with {' '.join(options)} ({seconds:.0f} s"
+            f"{', its time limit' if result.stderr == TIMED_OUT else ''})")
+    return result, seconds, tim, text, options
+
+
+def _place_and_route_failed(text, used, board):
+    """Raise the one-line error of a place and route that gave no timing report."""
+    if "no BELs remaining" in text or _UNPLACED in text:
+        raise BoardBuildError(
+            f"the design does not fit {board.device} in placement: its {used.get('lut4')} "
+            f"LUT4 and flip-flops need more logic cells than the {board.capacity.get('lut4')} "
+            f"it has; choose a slower folding (a larger --cycles) or --fit {board.name}")
+    errors = [line for line in text.splitlines() if line.startswith("ERROR")]
+    raise BoardBuildError(f"place and route failed: "
+                          f"{(errors or text.strip().splitlines() or ['no output'])[-1]}")
+
+
+def _report(board, network, folding, best, runs, times, baud, ii):
+    """The build's report (see :mod:`hdl.build`) from its best run."""
     ebr_model = None
     if board.block_ram_model:
         ebr, logic = model_estimates(network, folding)
@@ -298,14 +313,16 @@ def build_board(board_name, network, folding, out, *, baud=None, target_hz=30e6,
     link["end_to_end_images_per_second"] = min(link.pop("images_per_second"),
                                                link["accelerator_inferences_per_second"])
     return {
-        "board": board.name, "device": device, "bitstream": bitstream.name,
+        "board": board.name, "device": board.device,
+        "bitstream": f"{_top_name(board)}.{board.bitstream}",
         "clock_mhz": round(clk_hz / 1e6, 3), "fmax_mhz": best["fmax"],
         "critical_path": best["path"],
         "synth_options": best["synth_opts"] or None,
         "clock": {k: v for k, v in best["clock"].items() if k != "freq_hz"},
         "uart": {"baud": baud, "divisor": divisor, "actual_baud": round(clk_hz / divisor)},
         "link": link,
-        "resources": {k: {"used": v, "available": capacity[k]} for k, v in best["used"].items()},
+        "resources": {k: {"used": v, "available": board.capacity[k]}
+                      for k, v in best["used"].items()},
         "cycles_per_inference": ii,
         "inferences_per_second_at_clock": round(clk_hz / ii),
         "runs": runs,
@@ -318,9 +335,9 @@ def _fastest_link_clock(board, target_hz, network, ii, baud):
     """The board clock at or below ``target_hz`` (within 15 %) with the most images/s end
     to end: the chip's ``clock / ii`` or the UART line's rate, whichever is lower. The line
     runs at the fastest standard rate whose divisor is within 2 % of the clock, so a
-    slightly lower clock can carry a faster rate (35.25 MHz gets 1 Mbaud, 33 MHz 3 Mbaud). The line's figures are those of the report
-    (:func:`golden.serial.link_figures`: requests at the host's rate, answers at the
-    divisor's). Ties go to the higher clock."""
+    slightly lower clock can carry a faster rate (35.25 MHz gets 1 Mbaud, 33 MHz 3 Mbaud).
+    The line's figures are those of the report (:func:`golden.serial.link_figures`:
+    requests at the host's rate, answers at the divisor's). Ties go to the higher clock."""
     def end_to_end(clock):
         hz = clock["freq_hz"]
         rate = choose_baud(hz, baud)
