@@ -118,42 +118,29 @@ class SlidingWindow(wiring.Component):
             return [(word, self.rows * self.width * self.cf)]
         return [(word, self.width)] * self.rows
 
-    def elaborate(self, platform):
-        m = Module()
-        h, w, cf, k, s, p = (self.height, self.width, self.cf, self.kernel, self.stride,
-                             self.pad)
-        t = self.taps
-        oh, ow, rows = self.out_height, self.out_width, self.rows
-        row_words = w * cf
-        # Ring addresses count words (one memory) or rows (taps mode: a memory per row).
-        unit = row_words if t == 1 else 1
-        ring = rows * unit
-        word = self.in_simd * self.bits
-        if t == 1:
+    def _memories(self, m, ring, word):
+        """The ring's memories: ``(write port, read port)`` of one memory of ``ring``
+        words, or in taps mode one pair per row memory."""
+        if self.taps == 1:
             m.submodules.buffer = buffer = Memory(shape=unsigned(word), depth=ring, init=[])
-            wr, rd = buffer.write_port(), buffer.read_port()
-        else:
-            banks = []
-            # A small row (a first layer's few channels) in flip-flops: a block RAM per
-            # row would hold a few hundred bits in 4 kbit (iCE40) or 18 kbit (ECP5).
-            attrs = {"ram_style": "registers"} if self.row_in_registers else None
-            for index in range(rows):
-                bank = Memory(shape=unsigned(word), depth=max(2, w), init=[], attrs=attrs)
-                m.submodules[f"row{index}"] = bank
-                banks.append((bank.write_port(), bank.read_port()))
+            wr, rd = buffer.write_port(), buffer.read_port()   # named after these
+            return [(wr, rd)]
+        banks = []
+        # A small row (a first layer's few channels) in flip-flops: a block RAM per
+        # row would hold a few hundred bits in 4 kbit (iCE40) or 18 kbit (ECP5).
+        attrs = {"ram_style": "registers"} if self.row_in_registers else None
+        for index in range(self.rows):
+            bank = Memory(shape=unsigned(word), depth=max(2, self.width), init=[], attrs=attrs)
+            m.submodules[f"row{index}"] = bank
+            banks.append((bank.write_port(), bank.read_port()))
+        return banks
 
-        def wrap_add(value, const):
-            """``(value + const) mod ring`` for ``value`` in ``[0, ring)``, a constant."""
-            const %= ring
-            if not const:
-                return value
-            total = value + const
-            return Mux(total >= ring, total - ring, total)[:len(value)]
-
-        # Complete rows held and not yet released; rows a new row may use.
+    def _occupancy(self, m, row_done, release):
+        """The count of complete rows held and not yet released, and ``i.ready``: whether
+        a new row may be written (``row_done``: the writer's last word of a row is taken
+        this cycle; ``release``: rows the reader releases this cycle)."""
+        rows, h = self.rows, self.height
         occ = Signal(range(rows + 1))
-        row_done = Signal()
-        release = Signal(range(h + 1))
         # Rows are freed for the writer a cycle after the reader releases them, so the
         # release (decided at the end of the issue logic) does not feed an adder that cycle.
         release_q = Signal.like(release)
@@ -168,18 +155,22 @@ class SlidingWindow(wiring.Component):
         space = Signal(init=1)
         m.d.sync += [release_q.eq(release), release_q1.eq(release - 1), occ.eq(occ_next),
                      space.eq(Mux(row_done, occ_kept1 < rows, occ_kept < rows))]
-        map_done = Signal()
+        m.d.comb += self.i.ready.eq(space)
 
-        # Writer.
-        w_row_addr = counter(ring)
+    def _writer(self, m, ports, row_done, wrap_add):
+        """Input rows into the ring, one word per accepted beat; ``row_done`` marks a
+        row's last word."""
+        row_words = self.width * self.cf
+        unit = row_words if self.taps == 1 else 1
+        w_row_addr = counter(self.rows * unit)
         w_en = self.i.valid & self.i.ready
         w_pos, _, w_last = wrap_counter(m, row_words, w_en, "w_pos")
-        m.d.comb += self.i.ready.eq(space)
-        if t == 1:
+        if self.taps == 1:
+            (wr, _), = ports
             m.d.comb += [wr.addr.eq(w_row_addr + w_pos), wr.data.eq(self.i.payload),
                          wr.en.eq(w_en)]
         else:
-            for index, (bank_wr, _) in enumerate(banks):
+            for index, (bank_wr, _) in enumerate(ports):
                 m.d.comb += [bank_wr.addr.eq(w_pos), bank_wr.data.eq(self.i.payload),
                              bank_wr.en.eq(w_en & (w_row_addr == index))]
         # A plain assignment (no process): Icarus never ran a process whose inputs all
@@ -187,6 +178,74 @@ class SlidingWindow(wiring.Component):
         m.d.comb += row_done.eq(w_en & w_last)
         with m.If(row_done):
             m.d.sync += w_row_addr.eq(wrap_add(w_row_addr, unit))
+
+    def _read(self, m, ports, move, issue, iy, ix, row_addr, col, wrap_add):
+        """The output word: the ring's word at window row ``iy`` (ring address
+        ``row_addr``), column word ``col``, or the pad word outside the map; in taps mode
+        lane ``j`` reads window row ``iy + j``. Registered as ``o`` when ``move``."""
+        h, w, p, t, rows = self.height, self.width, self.pad, self.taps, self.rows
+        word = self.in_simd * self.bits
+        # Without padding every window position is inside the map (ix <= (OW-1)*S + K-1
+        # <= W-1, likewise the rows): no pad compares on the read address path.
+        col_out = ((ix < 0) | (ix >= w)) if p else Const(0)
+
+        def pad_at(row):
+            """Window row ``row`` at column ``ix`` is outside the map."""
+            return ((row < 0) | (row >= h) | col_out) if p else Const(0)
+
+        lane_word = Const(sum(self.pad_value << (lane * self.bits)
+                              for lane in range(self.in_simd)), word)
+        if t == 1:
+            (_, rd), = ports
+            pad_here = pad_at(iy)
+            m.d.comb += [rd.addr.eq(Mux(pad_here, 0, row_addr + col)), rd.en.eq(move)]
+            s1_pad = Signal()
+            with m.If(move):
+                m.d.sync += [self.o.valid.eq(issue), s1_pad.eq(pad_here)]
+            m.d.comb += self.o.payload.eq(Mux(s1_pad, lane_word, rd.data))
+        else:
+            # Every row memory reads the window column; lane j takes the row of tap ky + j.
+            for _, bank_rd in ports:
+                m.d.comb += [bank_rd.addr.eq(Mux(col_out, 0, col)), bank_rd.en.eq(move)]
+            with m.If(move):
+                m.d.sync += self.o.valid.eq(issue)
+            for j in range(t):
+                row = iy + j
+                pad_j = pad_at(row)
+                s1_pad, s1_row = Signal(name=f"pad{j}"), counter(rows, name=f"row{j}")
+                with m.If(move):
+                    m.d.sync += [s1_pad.eq(pad_j), s1_row.eq(wrap_add(row_addr, j))]
+                data = Const(0, word)
+                for index, (_, bank_rd) in enumerate(ports):
+                    data = Mux(s1_row == index, bank_rd.data, data)
+                m.d.comb += self.o.payload.word_select(j, word).eq(Mux(s1_pad, lane_word, data))
+
+    def elaborate(self, platform):
+        m = Module()
+        h, w, cf, k, s, p = (self.height, self.width, self.cf, self.kernel, self.stride,
+                             self.pad)
+        t = self.taps
+        oh, ow, rows = self.out_height, self.out_width, self.rows
+        row_words = w * cf
+        # Ring addresses count words (one memory) or rows (taps mode: a memory per row).
+        unit = row_words if t == 1 else 1
+        ring = rows * unit
+        word = self.in_simd * self.bits
+        ports = self._memories(m, ring, word)
+
+        def wrap_add(value, const):
+            """``(value + const) mod ring`` for ``value`` in ``[0, ring)``, a constant."""
+            const %= ring
+            if not const:
+                return value
+            total = value + const
+            return Mux(total >= ring, total - ring, total)[:len(value)]
+
+        row_done = Signal()
+        release = Signal(range(h + 1))
+        self._occupancy(m, row_done, release)
+        map_done = Signal()
+        self._writer(m, ports, row_done, wrap_add)
 
         # Reader: output row oy, column ox, window row ky (in steps of T), column kx,
         # channel fold c.
@@ -265,39 +324,7 @@ class SlidingWindow(wiring.Component):
         else:
             next_low, next_need = clamp_rows(iy0, s), rows_needed(oy == oh - 2, iy0, s)
 
-        # Without padding every window position is inside the map (ix <= (OW-1)*S + K-1
-        # <= W-1, likewise the rows): no pad compares on the read address path.
-        col_out = ((ix < 0) | (ix >= w)) if p else Const(0)
-
-        def pad_at(row):
-            """Window row ``row`` at column ``ix`` is outside the map."""
-            return ((row < 0) | (row >= h) | col_out) if p else Const(0)
-
-        lane_word = Const(sum(self.pad_value << (lane * self.bits)
-                              for lane in range(self.in_simd)), word)
-        if t == 1:
-            pad_here = pad_at(iy)
-            m.d.comb += [rd.addr.eq(Mux(pad_here, 0, row_addr + col)), rd.en.eq(move)]
-            s1_pad = Signal()
-            with m.If(move):
-                m.d.sync += [self.o.valid.eq(issue), s1_pad.eq(pad_here)]
-            m.d.comb += self.o.payload.eq(Mux(s1_pad, lane_word, rd.data))
-        else:
-            # Every row memory reads the window column; lane j takes the row of tap ky + j.
-            for _, bank_rd in banks:
-                m.d.comb += [bank_rd.addr.eq(Mux(col_out, 0, col)), bank_rd.en.eq(move)]
-            with m.If(move):
-                m.d.sync += self.o.valid.eq(issue)
-            for j in range(t):
-                row = iy + j
-                pad_j = pad_at(row)
-                s1_pad, s1_row = Signal(name=f"pad{j}"), counter(rows, name=f"row{j}")
-                with m.If(move):
-                    m.d.sync += [s1_pad.eq(pad_j), s1_row.eq(wrap_add(row_addr, j))]
-                data = Const(0, word)
-                for index, (_, bank_rd) in enumerate(banks):
-                    data = Mux(s1_row == index, bank_rd.data, data)
-                m.d.comb += self.o.payload.word_select(j, word).eq(Mux(s1_pad, lane_word, data))
+        self._read(m, ports, move, issue, iy, ix, row_addr, col, wrap_add)
 
         # Plain assignments (no process): a simulator need not run a process at time 0,
         # and Icarus leaves one whose inputs are all registers X until they change.
