@@ -7,7 +7,7 @@ from amaranth.lib.wiring import In, Out
 from .bias import BiasAdd
 from .dwc import PadGather, WidthConverter
 from .mvau import MatrixVectorUnit
-from .pool import LineMaxPool, WindowMax
+from .pool import LineMaxPool, WindowMax, WindowSum
 from .residual import ResidualBlock
 from .stages import StageGraph
 from .streams import StreamFifo, connect_streams
@@ -19,7 +19,8 @@ __all__ = ["NetworkTop", "UNIT_NAMES"]
 #: Submodule name stem of each unit class in the top (numbered per stem).
 UNIT_NAMES = {MatrixVectorUnit: "mvau", Thresholding: "act", BiasAdd: "act",
               WidthConverter: "dwc", StreamFifo: "fifo", SlidingWindow: "window",
-              WindowMax: "pool", LineMaxPool: "pool", ResidualBlock: "residual",
+              WindowMax: "pool", LineMaxPool: "pool", WindowSum: "pool",
+              ResidualBlock: "residual",
               PadGather: "pad"}
 
 

@@ -1,14 +1,17 @@
-"""Max-pooling: over window positions (after a sliding window, and global pooling), and
-the non-overlapping ``K x K``, stride ``K`` pool straight from the map stream."""
+"""Pooling: the maximum or the sum over window positions (after a sliding window, and
+global pooling), and the non-overlapping ``K x K``, stride ``K`` max-pool straight from
+the map stream."""
 
 from amaranth.hdl import Cat, Module, Mux, Signal, unsigned
-from amaranth.lib import stream, wiring
+from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from golden.packing import unsigned_width
+
 from .params import check_positive_int, counter, wrap_counter
 
-__all__ = ["LineMaxPool", "WindowMax", "lane_max"]
+__all__ = ["LineMaxPool", "WindowMax", "WindowSum", "lane_max"]
 
 
 def lane_max(a, b, simd, bits):
@@ -79,6 +82,73 @@ class WindowMax(wiring.Component):
             m.d.sync += ring[-1].eq(value)
             with m.If(last):
                 m.d.sync += self.o.payload.eq(value)
+            m.d.sync += c.eq(Mux(c == self.cf - 1, 0, c + 1))
+            with m.If(c == self.cf - 1):
+                m.d.sync += pos.eq(Mux(last, 0, pos + 1))
+        return m
+
+
+class WindowSum(wiring.Component):
+    """Per channel, the sum of the codes over ``positions`` consecutive groups of beats.
+
+    Input: as :class:`WindowMax` (per output pixel ``positions`` groups of ``CF = C/SIMD``
+    beats, position outer, channel fold inner). Output: per output pixel ``CF`` beats of
+    ``SIMD`` unsigned sums of ``unsigned_width(positions * top)`` bits (``top``: the
+    largest code, 1 on bits), an ``ArrayLayout`` a :class:`~hdl.thresholding.Thresholding`
+    reads like accumulators (:class:`golden.pool.SumPool`).
+
+    The partial sums of the ``CF`` channel folds circulate in a shift register of ``CF``
+    words; the last position's beats leave as they arrive. Latency 1 cycle; one beat per
+    cycle.
+
+    Parameters
+    ----------
+    channels, simd, bits, positions, top : int
+    """
+
+    def __init__(self, *, channels, simd, bits, positions, top):
+        for name, value in (("channels", channels), ("simd", simd), ("bits", bits),
+                            ("positions", positions), ("top", top)):
+            check_positive_int(name, value)
+        if channels % simd:
+            raise ValueError(f"SIMD {simd} does not divide the {channels} channels")
+        if top >= 1 << bits:
+            raise ValueError(f"top code {top} does not fit {bits} bits")
+        self.channels, self.simd, self.bits, self.positions = channels, simd, bits, positions
+        self.cf = channels // simd
+        self.sum_width = unsigned_width(positions * top)
+        super().__init__({
+            "i": In(stream.Signature(simd * bits)),
+            "o": Out(stream.Signature(data.ArrayLayout(unsigned(self.sum_width), simd))),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        sw, b = self.sum_width, self.bits
+        width = self.simd * sw
+        ring = [Signal(width, name=f"partial{k}") for k in range(self.cf)]
+        c = counter(self.cf)
+        pos = counter(self.positions)
+        head = ring[0]
+        value = Signal(width)
+        first = pos == 0
+        # Each lane's running sum stays within [0, positions * top]: sw bits hold it.
+        m.d.comb += value.eq(Cat(*(
+            (self.i.payload[lane * b:(lane + 1) * b]
+             + Mux(first, 0, head[lane * sw:(lane + 1) * sw]))[:sw]
+            for lane in range(self.simd))))
+
+        move = ~self.o.valid | self.o.ready
+        accept = self.i.valid & move
+        m.d.comb += self.i.ready.eq(move)
+        last = pos == self.positions - 1
+        with m.If(move):
+            m.d.sync += self.o.valid.eq(accept & last)
+        with m.If(accept):
+            m.d.sync += [ring[k].eq(ring[k + 1]) for k in range(self.cf - 1)]
+            m.d.sync += ring[-1].eq(value)
+            with m.If(last):
+                m.d.sync += self.o.payload.as_value().eq(value)
             m.d.sync += c.eq(Mux(c == self.cf - 1, 0, c + 1))
             with m.If(c == self.cf - 1):
                 m.d.sync += pos.eq(Mux(last, 0, pos + 1))

@@ -247,3 +247,43 @@ def test_default_board_model(verilator):
         pixels = images(np.random.default_rng(62), (28, 28), 4)
     folding = choose_folding(network, "1x16,8x8,1x10")
     check_network(network, folding, "net_mnist_bcnn", pixels, stall_runs=())
+
+
+def average_pool_network(seed, kind):
+    """7x7 bits -> 3x3 conv (pad 1) 4 ch -> an average pool and its quantizer (a sum pool:
+    ``global`` over the map to 2-bit codes, or ``window``, 2x2 stride 2 in floor mode over
+    the odd map, to bits) -> 2x2 floor-mode max-pool (``window``) -> dense 3 scores."""
+    from golden.pool import SumPool
+    rng = np.random.default_rng(seed)
+    inp = InputQuant((7, 7), 128)
+    x = inp(rng.integers(0, 256, (300, 7, 7))).reshape(300, 7, 7, 1)
+    c0, x = make_conv(rng, x, (7, 7, 1), 4, 3, pad=1)
+    layers = [c0]
+    if kind == "global":
+        probe = SumPool((7, 7, 4), BINARY, Thresholds(np.zeros((4, 1), np.int64)))
+        pool = SumPool((7, 7, 4), BINARY, quantile_act(rng, probe.sums(x), 3, 0))
+        x = pool.forward(x)
+        layers.append(pool)
+    else:
+        probe = SumPool((7, 7, 4), BINARY, Thresholds(np.zeros((4, 1), np.int64)), 2, 2)
+        pool = SumPool((7, 7, 4), BINARY, quantile_act(rng, probe.sums(x), 1, 0), 2, 2)
+        x = pool.forward(x)                       # (3, 3, 4) bits
+        layers += [pool, MaxPool((3, 3, 4), 2)]   # floor: one 2x2 window of the 3x3 map
+        x = layers[-1].forward(x)
+    enc = BINARY if kind == "window" else pool.activation.next_encoding()
+    n = int(np.prod(x.shape[1:]))
+    layers.append(Dense(rng.choice([-1, 1], (3, n)), Bias(rng.integers(-4, 4, 3)),
+                        input_encoding=enc))
+    return Network("avgpool_" + kind, inp, layers)
+
+
+@pytest.mark.parametrize("kind,folding", [
+    ("global", [LayerFolding(1, 2), LayerFolding(4, 3)]),
+    ("window", [LayerFolding(3, 4), LayerFolding(2, 1)]),
+])
+def test_average_pool_network(verilator, kind, folding):
+    """Sum pools (an average pool's window sums, thresholded per channel) and a floor-mode
+    max-pool over an odd map, in Verilator: every score equal to golden, the exact II."""
+    network = average_pool_network(51, kind)
+    pixels = images(np.random.default_rng(52), (7, 7), 8)
+    check_network(network, folding, f"conv_avgpool_{kind}", pixels)

@@ -72,3 +72,35 @@ def test_line_max_pool_refuses_what_it_cannot_pool():
         LineMaxPool(height=4, width=4, channels=2, simd=2, bits=1, kernel=1)
     with pytest.raises(ValueError, match="does not divide"):
         LineMaxPool(height=4, width=4, channels=3, simd=2, bits=1, kernel=2)
+
+
+@pytest.mark.parametrize("bits,top,simd,kind", [(1, 1, 2, "window"), (2, 3, 1, "window"),
+                                                (3, 7, 2, "global"), (1, 1, 4, "global")])
+def test_window_sum(verilator, bits, top, simd, kind):
+    """Per channel the sum of the codes over the window positions: every sum equal to
+    golden's (all-ones and all-zeros maps included), under random stalls, one beat per
+    cycle."""
+    from golden.model import BINARY, IntCodes, Thresholds
+    from golden.pool import SumPool
+    from hdl.pool import WindowSum
+    rng = np.random.default_rng(bits * 10 + simd)
+    shape = (6, 4, 4)
+    maps = rng.integers(0, top + 1, (4,) + shape)
+    maps[0], maps[1] = top, 0
+    enc = BINARY if bits == 1 else IntCodes(bits, 0, top)
+    act = Thresholds(np.zeros((4, 1), np.int64))
+    if kind == "window":
+        pool = SumPool(shape, enc, act, kernel=2, stride=2)
+        in_beats = stream_beats(im2col(maps, 2, 2, 0, 0), simd, bits)
+    else:
+        pool = SumPool(shape, enc, act)
+        in_beats = stream_beats(maps, simd, bits)
+    dut = WindowSum(channels=4, simd=simd, bits=bits, positions=pool.positions, top=top)
+    assert dut.sum_width == max(1, int(pool.sum_range[1]).bit_length())
+    expected = stream_beats(pool.sums(maps), simd, dut.sum_width)
+    sim = Simulation(dut, f"pool_sum_{kind}_{bits}_{simd}")
+    for seed, (pv, pr) in enumerate([(1.0, 1.0), (0.5, 0.5), (1.0, 0.3)]):
+        res = sim.run(in_beats, len(expected), valid_prob=pv, ready_prob=pr, seed=seed)
+        assert res.outputs == expected, f"valid_prob={pv} ready_prob={pr}"
+    res = sim.run(in_beats, len(expected))
+    assert res.in_cycles == list(range(res.in_cycles[0], res.in_cycles[0] + len(in_beats)))

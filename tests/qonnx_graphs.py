@@ -133,3 +133,56 @@ def binary_classifier(seed=0):
     h = b.op("BatchNormalization", [h, b.const(gamma), b.const([0.3]), b.const([1.0]),
                                     b.const([4.0])], epsilon=1e-5)
     return b.model(b.bipolar(h), [1, 32], [1, 1])
+
+
+def _norm(b, x, mean, var, gamma, beta):
+    """A BatchNormalization with the given per-channel statistics."""
+    f = np.float32
+    return b.op("BatchNormalization", [x, b.const(np.asarray(gamma, f)),
+                                       b.const(np.asarray(beta, f)), b.const(np.asarray(mean, f)),
+                                       b.const(np.asarray(var, f))], epsilon=1e-5)
+
+
+def pooled(seed=0, *, avg="global", act_after_avg="quant2"):
+    """``x (1, 1, 11, 11)`` -> 8-bit unsigned input Quant -> Conv 3x3 (bipolar weights) ->
+    BN -> bipolar -> MaxPool 2x2 stride 2 over the 9x9 map (PyTorch's floor mode: 4x4) ->
+    an average pool (``"global"``: GlobalAveragePool; ``"window"``: AveragePool 2x2
+    stride 1, then a Conv 1x1) -> BN -> a quantizer (``act_after_avg``: "quant2", unsigned
+    2-bit after Relu; "bipolar") -> Flatten -> Gemm -> scores. The batch norms' statistics
+    are set so that on uniform random inputs every quantizer's levels all occur (about 1 in
+    6 bits set before the max-pool, half after it; the averages spread over the levels)."""
+    rng = np.random.default_rng(seed)
+    b = Builder()
+    x = b.quant("x", 1 / 256, 8, signed=0)
+    w = rng.choice([-1.0, 1.0], (6, 1, 3, 3))
+    # The conv of uniform [0, 1) pixels by +-1 weights: mean sum(w)/2, deviation sqrt(9/12).
+    gain = rng.choice([-1.0, 1.0], 6)
+    h = b.op("Conv", [x, b.bipolar(b.const(w))], kernel_shape=[3, 3])
+    h = _norm(b, h, w.sum(axis=(1, 2, 3)) / 2 + gain * 0.87, np.full(6, 0.75), gain,
+              np.zeros(6))
+    h = b.bipolar(h)
+    h = b.op("MaxPool", [h], kernel_shape=[2, 2], strides=[2, 2], ceil_mode=0)   # 9 -> 4
+    if avg == "global":
+        h = b.op("GlobalAveragePool", [h])                                          # 6x1x1
+        side, channels, spread = 1, 6, 0.25
+    else:
+        h = b.op("AveragePool", [h], kernel_shape=[2, 2], strides=[1, 1])            # 4 -> 3
+        side, channels, spread = 3, 6, 0.5
+    gamma = rng.uniform(0.8, 1.2, channels) * rng.choice([-1.0, 1.0], channels)
+    beta = np.full(channels, 0.75 if act_after_avg == "quant2" else 0.0)
+    h = _norm(b, h, rng.normal(0, spread / 4, channels), np.full(channels, spread ** 2),
+              gamma, beta)
+    if act_after_avg == "quant2":
+        h = b.quant(b.op("Relu", [h]), 0.5, 2, signed=0)
+    else:
+        h = b.bipolar(h)
+    if avg == "window":
+        w = rng.choice([-1.0, 1.0], (4, channels, 1, 1))
+        h = b.op("Conv", [h, b.bipolar(b.const(w))], kernel_shape=[1, 1])
+        h = b.bipolar(_bn(b, h, rng, 4))
+        channels = 4
+    h = b.op("Flatten", [h], axis=1)
+    w = rng.choice([-1.0, 1.0], (10, channels * side * side))
+    scores = b.op("Gemm", [h, b.bipolar(b.const(w)), b.const(rng.integers(-4, 4, 10))],
+                  transB=1)
+    return b.model(scores, [1, 1, 11, 11], [1, 10])

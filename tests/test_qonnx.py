@@ -130,6 +130,12 @@ HAND_BUILT = {
     "conv_padded": lambda: graphs.conv(10),
     "conv_unpadded": lambda: graphs.conv(11, pad=0),
     "binary_classifier": lambda: graphs.binary_classifier(12),
+    "global_average_pool_quant2": lambda: graphs.pooled(13, avg="global"),
+    "global_average_pool_bipolar": lambda: graphs.pooled(14, avg="global",
+                                                         act_after_avg="bipolar"),
+    "average_pool_window": lambda: graphs.pooled(15, avg="window"),
+    "average_pool_window_bipolar": lambda: graphs.pooled(16, avg="window",
+                                                         act_after_avg="bipolar"),
 }
 
 
@@ -149,8 +155,9 @@ def test_hand_built_graphs_against_the_executor(tmp_path, name):
     assert result.exact_matmul == (name != "mlp_not_pow2_scales")
 
 
-def _subgraph(model, src, dst, shape):
-    """The nodes from tensor ``src`` to ``dst`` (and the constants they read) as a model."""
+def _subgraph(model, src, dst, shape, out_shape=None):
+    """The nodes from tensor ``src`` to ``dst`` (and the constants they read) as a model;
+    ``out_shape`` defaults to ``shape``."""
     producer = {o: n for n in model.graph.node for o in n.output}
     inits = {i.name for i in model.graph.initializer}
     keep, stack, seen = set(), [dst], set()
@@ -165,7 +172,7 @@ def _subgraph(model, src, dst, shape):
     used = {i for n in nodes for i in n.input}
     graph = helper.make_graph(
         nodes, "sub", [helper.make_tensor_value_info(src, TensorProto.FLOAT, shape)],
-        [helper.make_tensor_value_info(dst, TensorProto.FLOAT, shape)],
+        [helper.make_tensor_value_info(dst, TensorProto.FLOAT, out_shape or shape)],
         [i for i in model.graph.initializer if i.name in used])
     sub = helper.make_model(graph, opset_imports=model.opset_import)
     sub.ir_version = model.ir_version
@@ -338,3 +345,38 @@ def test_evaluate_on_own_inputs(tmp_path, shared, capsys):
                           run(load_model(ROOT / "models/mnist_bnn.npz"), images).labels)
     with pytest.raises(ModelError, match="this graph takes"):
         main(["--model", str(model), "--inputs", str(tmp_path / "p.npy")])
+
+
+@pytest.mark.parametrize("name", ["global_average_pool_quant2", "global_average_pool_bipolar",
+                                  "average_pool_window", "average_pool_window_bipolar"])
+def test_average_pool_thresholds_hold_for_every_sum(tmp_path, name):
+    """The graph's own nodes from the average pool's input to its quantizer, fed +-1 maps
+    whose windows hold every count of +1 (global: 0 to H*W, one map per count; windows: all
+    2x2 patterns): the executor's output is the value of golden's thresholded sum."""
+    from golden.pool import SumPool
+    model = HAND_BUILT[name]()
+    path = tmp_path / "g.onnx"
+    onnx.save(model, path)
+    result = import_qonnx(path)
+    entry = next(e for e in result.thresholded if e["kind"] == "sumpool")
+    pool = result.network.layers[entry["layer"]]
+    assert isinstance(pool, SumPool)
+    h, w, c = pool.in_shape
+    if pool.kernel is None:
+        bits = (np.arange(h * w)[None, :] < np.arange(h * w + 1)[:, None]).astype(np.int64)
+        maps = np.repeat(bits.reshape(-1, h, w, 1), c, axis=3)
+    else:
+        patterns = (np.arange(1 << (h * w))[:, None] >> np.arange(h * w)) & 1
+        rng = np.random.default_rng(0)
+        maps = np.stack([patterns[rng.integers(0, len(patterns), c)].T.reshape(h, w, c)
+                         for _ in range(300)])
+    x = (2.0 * maps - 1).astype(np.float32).transpose(0, 3, 1, 2)        # NCHW values
+    out_shape = (len(x), c) + pool.out_shape[:2]
+    sub = _subgraph(model, entry["pool_input"], entry["output"], list(x.shape), list(out_shape))
+    out = _executor(sub, per_row=False)(x)
+    act = entry["activation"]
+    codes = pool.forward(maps)                                            # (N, OH, OW, C)
+    values = 2 * codes - 1 if act.count == 1 else codes + act.offset
+    expected = (entry["scale"] * values).astype(np.float32).transpose(0, 3, 1, 2)
+    assert np.array_equal(out, expected)
+    assert len(np.unique(pool.sums(maps))) == pool.sum_range[1] + 1      # every sum occurs

@@ -40,6 +40,9 @@ Version 3 adds, beside ``"dense"``:
   ``(OC, K*K*C)`` in ``(ky, kx, c)`` column order (:mod:`golden.conv`);
 * ``{"type": "maxpool", "in_shape": ..., "kernel": K, "stride": S}`` and
   ``{"type": "globalmaxpool", "in_shape": ...}`` (no arrays);
+* ``{"type": "sumpool", "in_shape": ..., "kernel": K or null (global), "stride": S or
+  null, "inputs": encoding, "activation": {...}}``: an average pool and its quantizer,
+  thresholds over the window sums (:class:`golden.pool.SumPool`) under ``layer<i>``;
 * ``{"type": "residual", "in_shape": ..., "main": [layers], "skip": [layers],
   "activation": {...}}``: inner layer ``j`` stores its arrays under
   ``layer<i>.main<j>`` / ``layer<i>.skip<j>``, the block's thresholds under ``layer<i>``;
@@ -65,16 +68,23 @@ from ..archive import NpzArchive
 from ..conv import Conv2D
 from ..errors import ModelError
 from ..model import BINARY, Bias, Dense, InputQuant, IntCodes, Network, Thresholds
-from ..pool import GlobalMaxPool, MaxPool
+from ..pool import GlobalMaxPool, MaxPool, SumPool
 from ..residual import Residual
 from ..weights import weight_encoding
 
-__all__ = ["FORMAT", "VERSION", "save", "load"]
+__all__ = ["FORMAT", "VERSION", "save", "load", "LAYER_TYPES"]
+
+#: The layer types of model.json.
+LAYER_TYPES = ("dense", "conv", "maxpool", "globalmaxpool", "sumpool", "residual")
 
 FORMAT = "bnn-rtl-model"
 VERSION = 3
 READABLE_VERSIONS = (1, 2, 3)
 MAX_JSON_CHARS = 1 << 24
+
+
+def _inputs_json(encoding):
+    return encoding if encoding == BINARY else encoding.to_json()
 
 
 def _dense_spec(layer):
@@ -84,8 +94,7 @@ def _dense_spec(layer):
         "out_features": int(layer.out_features),
         "weights": layer.weight_encoding.to_json(),
         "scaled": bool(layer.scale_exp.any()),
-        "inputs": (layer.input_encoding if layer.input_encoding == BINARY
-                   else layer.input_encoding.to_json()),
+        "inputs": _inputs_json(layer.input_encoding),
         "activation": ({"type": "thresholds", "count": int(act.count), "offset": act.offset}
                        if isinstance(act, Thresholds) else {"type": "bias"}),
     }
@@ -124,6 +133,13 @@ def _layer_spec(layer, key, arrays):
                 "stride": layer.stride}
     if isinstance(layer, GlobalMaxPool):
         return {"type": "globalmaxpool", "in_shape": list(layer.in_shape)}
+    if isinstance(layer, SumPool):
+        _activation_arrays(layer.activation, key, arrays)
+        act = layer.activation
+        return {"type": "sumpool", "in_shape": list(layer.in_shape), "kernel": layer.kernel,
+                "stride": layer.stride, "inputs": _inputs_json(layer.input_encoding),
+                "activation": {"type": "thresholds", "count": int(act.count),
+                               "offset": act.offset}}
     assert isinstance(layer, Residual)
     _activation_arrays(layer.activation, key, arrays)
     act = layer.activation
@@ -246,6 +262,17 @@ def _load_activation(spec, key, lwhere, archive, path):
     raise ModelError(f"{lwhere}: unsupported activation {kind!r}; use 'thresholds' or 'bias'")
 
 
+def _input_encoding(spec, lwhere):
+    """The layer's ``inputs`` field: binary or an integer-code encoding."""
+    inputs = spec.get("inputs")
+    if isinstance(inputs, dict) and inputs.get("type") == "int":
+        return _int_codes(inputs, lwhere + " inputs")
+    if inputs == BINARY:
+        return BINARY
+    raise ModelError(f"{lwhere}: input encoding {inputs!r} is not supported; "
+                     f"use {BINARY!r} or an 'int' encoding")
+
+
 def _load_dense(spec, key, lwhere, archive, path):
     n_in = _field(spec, "in_features", int, lwhere)
     n_out = _field(spec, "out_features", int, lwhere)
@@ -255,14 +282,7 @@ def _load_dense(spec, key, lwhere, archive, path):
         w_enc = weight_encoding(spec["weights"])
     except ModelError as error:
         raise ModelError(f"{lwhere}: {error}") from None
-    inputs = spec.get("inputs")
-    if isinstance(inputs, dict) and inputs.get("type") == "int":
-        encoding = _int_codes(inputs, lwhere + " inputs")
-    elif inputs == BINARY:
-        encoding = BINARY
-    else:
-        raise ModelError(f"{lwhere}: input encoding {inputs!r} is not supported; "
-                         f"use {BINARY!r} or an 'int' encoding")
+    encoding = _input_encoding(spec, lwhere)
     stored = _get(archive, f"{key}.weights", path)
     if w_enc.kind == "binary":
         if stored.dtype != np.uint8 or stored.shape != (n_out, -(-n_in // 8)):
@@ -288,9 +308,9 @@ def _load_dense(spec, key, lwhere, archive, path):
 def _load_layer(spec, key, lwhere, archive, path):
     """One layer (recursively for residual blocks) from its JSON and arrays."""
     kind = _field(spec, "type", str, lwhere)
-    if kind not in ("dense", "conv", "maxpool", "globalmaxpool", "residual"):
-        raise ModelError(f"{lwhere}: unsupported layer type {kind!r}; use dense, conv, maxpool, "
-                         f"globalmaxpool or residual")
+    if kind not in LAYER_TYPES:
+        raise ModelError(f"{lwhere}: unsupported layer type {kind!r}; use "
+                         f"{', '.join(LAYER_TYPES)}")
     try:
         if kind == "dense":
             return _load_dense(spec, key, lwhere, archive, path)
@@ -304,6 +324,13 @@ def _load_layer(spec, key, lwhere, archive, path):
                            _field(spec, "stride", int, lwhere))
         if kind == "globalmaxpool":
             return GlobalMaxPool(shape)
+        if kind == "sumpool":
+            kernel = spec.get("kernel")
+            if kernel is not None:
+                kernel = _field(spec, "kernel", int, lwhere)
+            stride = None if kernel is None else _field(spec, "stride", int, lwhere)
+            return SumPool(shape, _input_encoding(spec, lwhere),
+                           _load_activation(spec, key, lwhere, archive, path), kernel, stride)
         if kind == "residual":
             paths = {name: [_load_layer(inner, f"{key}.{name}{j}", f"{lwhere} {name} {j}",
                                         archive, path)
@@ -315,6 +342,5 @@ def _load_layer(spec, key, lwhere, archive, path):
         if str(error).startswith(str(path)):
             raise
         raise ModelError(f"{lwhere}: {error}") from None
-    raise ModelError(f"{lwhere}: unsupported layer type {kind!r}; use dense, conv, maxpool, "
-                     f"globalmaxpool or residual")
+    raise AssertionError(kind)
 

@@ -59,7 +59,7 @@ from onnx import helper, numpy_helper
 from ..conv import Conv2D
 from ..errors import ModelError
 from ..model import BINARY, Bias, Dense, InputQuant, IntCodes, Network, Thresholds
-from ..pool import MaxPool
+from ..pool import MaxPool, SumPool
 from ..weights import LutWeights, ShiftWeights, TernaryWeights, weight_encoding
 
 __all__ = ["QonnxImport", "import_qonnx", "load_qonnx", "DIVISOR"]
@@ -70,9 +70,6 @@ STANDARD_DOMAINS = ("", "ai.onnx")
 QUANTIZERS = ("Quant", "BipolarQuant", "MultiThreshold")
 ELEMENTWISE = ("Mul", "Div", "Add", "Sub", "BatchNormalization", "Relu")
 FINAL = ("Softmax", "LogSoftmax", "ArgMax", "TopK")
-SUPPORTED = sorted(QUANTIZERS + ELEMENTWISE + FINAL + (
-    "Sign", "MatMul", "Gemm", "Conv", "MaxPool", "Shape", "Gather", "Unsqueeze", "Concat",
-    "Reshape", "Flatten", "Transpose", "Identity", "Pow", "Sqrt", "Constant"))
 F32 = np.float32
 
 
@@ -430,42 +427,40 @@ class _Importer:
     # -- one node -------------------------------------------------------------------
 
     def _node(self, node, ins, attrs):
+        """The meaning of ``node``'s output(s): constants fold; otherwise the op's handler
+        (:data:`HANDLERS`) decides, a weight op (on a quantized weight) aside."""
         op = node.op_type
         consts = [v.value if isinstance(v, _Const) else None for v in ins]
         if (ins and all(isinstance(v, _Const) or v is None for v in ins)
                 and op not in QUANTIZERS + ("Constant",)):
             return _Const(self._fold(node, consts, attrs))
-        if op == "Constant":
-            for a in node.attribute:
-                if a.name == "value":
-                    return _Const(numpy_helper.to_array(a.t))
-            _refuse(node, "only the 'value' attribute is supported")
+        handler, on_weights = HANDLERS[op]
+        if not on_weights and ins and isinstance(ins[0], _QWeight):
+            return self._weight_op(node, ins[0], consts, attrs)
+        return handler(self, node, ins, consts, attrs)
+
+    def _constant(self, node, ins, consts, attrs):
+        for a in node.attribute:
+            if a.name == "value":
+                return _Const(numpy_helper.to_array(a.t))
+        _refuse(node, "only the 'value' attribute is supported")
+
+    def _shape(self, node, ins, consts, attrs):
         x = ins[0]
-        if op in QUANTIZERS or op == "Sign":
-            return self._quantize(node, x, ins, consts, attrs)
-        if op == "Shape":
-            if isinstance(x, _QWeight):
-                return _Const(np.asarray(x.ints.shape, np.int64))
-            return _Const(np.asarray((1,) + tuple(x.shape), np.int64))
-        if op in ("Identity",):
-            return x
-        if op in FINAL:
-            if not isinstance(x, (_Acc, _Codes)):
-                _refuse(node, "must follow the class scores")
-            return x
         if isinstance(x, _QWeight):
-            return self._weight_op(node, x, consts, attrs)
-        if op in ("Reshape", "Flatten", "Transpose"):
-            return self._layout(node, x, consts, attrs)
-        if op in ELEMENTWISE or op in ("Pow", "Sqrt"):
-            return self._elementwise(node, ins, consts, attrs)
-        if op in ("MatMul", "Gemm"):
-            return self._matmul(node, ins, attrs)
-        if op == "Conv":
-            return self._conv(node, ins, attrs)
-        if op == "MaxPool":
-            return self._maxpool(node, x, attrs)
-        _refuse(node, f"op {op} cannot take this input here")
+            return _Const(np.asarray(x.ints.shape, np.int64))
+        return _Const(np.asarray((1,) + tuple(x.shape), np.int64))
+
+    def _identity(self, node, ins, consts, attrs):
+        return ins[0]
+
+    def _no_input(self, node, ins, consts, attrs):
+        _refuse(node, f"op {node.op_type} cannot take this input here")
+
+    def _final(self, node, ins, consts, attrs):
+        if not isinstance(ins[0], (_Acc, _Codes)):
+            _refuse(node, "must follow the class scores")
+        return ins[0]
 
     def _fold(self, node, consts, attrs):
         """Constant folding (the shape prelude, Pow in a norm, weight transposes)."""
@@ -503,7 +498,8 @@ class _Importer:
 
     # -- quantizers ------------------------------------------------------------------
 
-    def _quantize(self, node, x, ins, consts, attrs):
+    def _quantize(self, node, ins, consts, attrs):
+        x = ins[0]
         q = _quantizer(node, attrs, consts)
         if isinstance(x, _Const):
             return self._quantize_weights(node, q, x.value, consts, attrs)
@@ -608,6 +604,7 @@ class _Importer:
                                     int(direction[j]))
         act = Thresholds(thresholds, direction, 0 if count == 1 else q.offset)
         self.thresholded.append(dict(layer=len(self.layers), source=acc.source,
+                                     kind=acc.layer["kind"], pool_input=acc.layer.get("input"),
                                      output=node.output[0], mult=acc.mult, a=acc.a, b=acc.b,
                                      lo=acc.lo, hi=acc.hi, activation=act,
                                      scale=float(scale.reshape(()))))
@@ -626,6 +623,10 @@ class _Importer:
     def _emit(self, node, acc, activation):
         spec = acc.layer
         try:
+            if spec["kind"] == "sumpool":
+                self.layers.append(SumPool(spec["in_shape"], spec["x_enc"], activation,
+                                           spec["kernel"], spec["stride"]))
+                return
             dense = Dense(spec["weights"], activation, weight_encoding=spec["w_enc"],
                           input_encoding=spec["x_enc"])
             if spec["kind"] == "conv":
@@ -639,7 +640,8 @@ class _Importer:
 
     # -- layout -----------------------------------------------------------------------
 
-    def _layout(self, node, x, consts, attrs):
+    def _layout(self, node, ins, consts, attrs):
+        x = ins[0]
         op = node.op_type
         if isinstance(x, _Raw):
             if op == "Transpose":
@@ -787,7 +789,7 @@ class _Importer:
         layer = dict(weights=ints_oi, w_enc=w_enc, x_enc=x_enc, kind=kind, **extra)
         return _Acc(layer, mult, a, b, lo, hi, shape, index, channel_axis)
 
-    def _matmul(self, node, ins, attrs):
+    def _matmul(self, node, ins, consts, attrs):
         x = ins[0]
         if not isinstance(x, _Codes):
             _refuse(node, "the left operand must be quantized activations")
@@ -824,7 +826,7 @@ class _Importer:
                 acc.ops.append(("Add", [bias.astype(F32)]))
         return acc
 
-    def _conv(self, node, ins, attrs):
+    def _conv(self, node, ins, consts, attrs):
         x = ins[0]
         if not isinstance(x, _Codes) or len(x.shape) != 3:
             _refuse(node, "the input must be quantized (C, H, W) maps")
@@ -873,18 +875,37 @@ class _Importer:
             acc.ops.append(("Add", [_per_channel(node, ins[2].value, oc, 0, 1)]))
         return acc
 
-    def _maxpool(self, node, x, attrs):
-        k = attrs.get("kernel_shape", [1, 1])
-        strides = attrs.get("strides", k)
-        if (len(set(k)) != 1 or len(set(strides)) != 1 or any(attrs.get("pads", [0]))
-                or attrs.get("ceil_mode", 0) or any(d != 1 for d in attrs.get("dilations", [1]))):
-            _refuse(node, f"needs a square kernel, equal strides, no padding, floor mode "
+    def _pool_window(self, node, x, attrs):
+        """``(kernel, stride)`` of a pooling node over the (C, H, W) map ``x``: square, equal
+        strides (ONNX's default 1), no padding, no dilation; ``ceil_mode`` only where it
+        gives the floor mode's windows."""
+        k = attrs.get("kernel_shape")
+        if not k:
+            _refuse(node, "needs its kernel_shape")
+        strides = attrs.get("strides", [1] * len(k))
+        if (len(k) != 2 or len(set(k)) != 1 or len(set(strides)) != 1
+                or any(attrs.get("pads", [0])) or attrs.get("auto_pad", "NOTSET") != "NOTSET"
+                or any(d != 1 for d in attrs.get("dilations", [1]))):
+            _refuse(node, f"needs a square kernel, equal strides, no padding, no dilation "
                           f"(kernel {k}, strides {strides}, pads {attrs.get('pads')})")
         if len(x.shape) != 3:
-            _refuse(node, "max-pools take (C, H, W) maps")
+            _refuse(node, "pools take (C, H, W) maps")
+        k, s = int(k[0]), int(strides[0])
+        _, h, w = x.shape
+        if k > min(h, w):
+            _refuse(node, f"a {k}x{k} kernel does not fit the {h}x{w} map")
+        if attrs.get("ceil_mode", 0) and any((n - k) % s for n in (h, w)):
+            _refuse(node, f"ceil_mode over a {h}x{w} map that {k}x{k} windows with stride {s} "
+                          f"do not tile needs partial windows at the edge, which are not "
+                          f"supported; export with ceil_mode=False (floor) or pad the map")
+        return k, s
+
+    def _maxpool(self, node, ins, consts, attrs):
+        x = ins[0]
+        k, s = self._pool_window(node, x, attrs)
         c, h, w = x.shape
         try:
-            pool = MaxPool((h, w, c), int(k[0]), int(strides[0]))
+            pool = MaxPool((h, w, c), k, s)
         except ModelError as error:
             _refuse(node, str(error))
         oh, ow, _ = pool.out_shape
@@ -896,6 +917,35 @@ class _Importer:
             return _Acc(x.layer, x.mult, x.a, x.b, x.lo, x.hi, (c, oh, ow), index,
                         x.channel_axis, x.ops, x.pools + [pool], None)
         _refuse(node, "max-pools take quantized maps or a convolution's output")
+
+    def _avgpool(self, node, ins, consts, attrs):
+        """An average pool of quantized codes: an accumulator over the window sums of the
+        codes (``SumPool``), its ``1/N`` a float32 division like the graph's, so the
+        quantizer after it becomes thresholds on the sum."""
+        x = ins[0]
+        if not isinstance(x, _Codes) or x.negative:
+            _refuse(node, "average pools take quantized maps (a quantizer's output)")
+        if len(x.shape) != 3:
+            _refuse(node, "pools take (C, H, W) maps")
+        c, h, w = x.shape
+        if node.op_type == "GlobalAveragePool":
+            kernel = stride = None
+            n, oh, ow = h * w, 1, 1
+        else:
+            kernel, stride = self._pool_window(node, x, attrs)
+            n, oh, ow = kernel * kernel, (h - kernel) // stride + 1, (w - kernel) // stride + 1
+        if x.encoding == BINARY:
+            a, b, top = 2, -n, 1        # value = scale * (2 * sum - N)
+        else:
+            a, b, top = 1, n * x.encoding.offset, x.encoding.top
+        if not _is_pow2(x.scale):
+            # The graph sums the values in float32; with such a scale it may round.
+            self.exact_matmul = False
+        spec = {"kind": "sumpool", "in_shape": (h, w, c), "kernel": kernel, "stride": stride,
+                "x_enc": x.encoding, "input": node.input[0]}
+        return _Acc(spec, np.full(c, x.scale, np.float64), a, np.full(c, b, np.int64), 0,
+                    n * top, (c, oh, ow), _canonical_index((c, oh, ow)), 0,
+                    [("Div", [np.full(c, n, F32)])])
 
     # -- the last layer --------------------------------------------------------------
 
@@ -913,6 +963,9 @@ class _Importer:
         if acc.pools:
             raise ModelError("a max-pool between the last layer and the output is not "
                              "supported")
+        if acc.layer["kind"] == "sumpool":
+            raise ModelError("an average pool before the output is not supported: the class "
+                             "scores come from a dense layer or a convolution")
         # The ideal per-channel affine map of the float ops, in float64.
         gain = acc.mult * acc.a
         off = acc.mult * acc.b
@@ -993,6 +1046,25 @@ class _Importer:
             new = Conv2D(last.in_shape, new, last.kernel, last.stride, last.pad, last.pad_value)
         self.layers.append(new)
         self.binary_output = True
+
+
+#: op -> (handler, whether it handles a quantized weight itself): one entry per op family.
+HANDLERS = {
+    "Constant": (_Importer._constant, True),
+    **{op: (_Importer._quantize, True) for op in QUANTIZERS + ("Sign",)},
+    "Shape": (_Importer._shape, True),
+    "Identity": (_Importer._identity, True),
+    **{op: (_Importer._final, True) for op in FINAL},
+    **{op: (_Importer._layout, False) for op in ("Reshape", "Flatten", "Transpose")},
+    **{op: (_Importer._elementwise, False) for op in ELEMENTWISE + ("Pow", "Sqrt")},
+    **{op: (_Importer._matmul, False) for op in ("MatMul", "Gemm")},
+    "Conv": (_Importer._conv, False),
+    "MaxPool": (_Importer._maxpool, False),
+    **{op: (_Importer._avgpool, False) for op in ("AveragePool", "GlobalAveragePool")},
+    # Folded on constants only (the shape prelude).
+    **{op: (_Importer._no_input, False) for op in ("Gather", "Unsqueeze", "Concat")},
+}
+SUPPORTED = sorted(HANDLERS)
 
 
 def _bisect(level, lo, hi, count, direction):

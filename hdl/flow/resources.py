@@ -30,7 +30,7 @@ from ..dwc import PadGather, WidthConverter
 from ..elements import make_element
 from ..mvau import GROUP, MatrixVectorUnit
 from ..network import NetworkTop
-from ..pool import LineMaxPool, WindowMax
+from ..pool import LineMaxPool, WindowMax, WindowSum
 from ..popcount import range_shape
 from ..residual import AddStreams, Broadcast, ResidualBlock
 from ..skid import SkidBuffer
@@ -338,6 +338,17 @@ def pool_features(pool):
              "control": _bits(pool.cf) + _bits(pool.positions), "const": 1})
 
 
+def sum_pool_features(pool):
+    """Features of a :class:`hdl.pool.WindowSum`, in the window max's terms (not fitted
+    separately): an adder bit per compared bit."""
+    width = pool.simd * pool.sum_width
+    control = _bits(pool.cf) + _bits(pool.positions)
+    return ({"compare": width, "ring": pool.channels * pool.sum_width, "control": control,
+             "const": 1},
+            {"ring": pool.channels * pool.sum_width, "width": width, "control": control,
+             "const": 1})
+
+
 def line_pool_features(pool):
     """Features of a :class:`hdl.pool.LineMaxPool` (its line in EBR)."""
     width = pool.simd * pool.bits
@@ -414,6 +425,7 @@ UNIT_MODELS = {
     Argmax: ("argmax", argmax_features),
     SlidingWindow: ("window", window_features),
     WindowMax: ("pool", pool_features),
+    WindowSum: ("pool", sum_pool_features),
     LineMaxPool: ("linepool", line_pool_features),
     AddStreams: ("add", add_features),
     Broadcast: ("broadcast", broadcast_features),

@@ -20,7 +20,7 @@ from golden.errors import ModelError
 from ..bias import BiasAdd
 from ..dwc import PadGather, WidthConverter
 from ..mvau import MatrixVectorUnit
-from ..pool import LineMaxPool, WindowMax
+from ..pool import LineMaxPool, WindowMax, WindowSum
 from ..residual import ResidualBlock
 from ..streams import StreamFifo, payload_width
 from ..thresholding import Thresholding
@@ -211,7 +211,7 @@ def register_handshakes(units):
             out.append(StreamFifo(payload_width(unit.i), 2))
         out.append(unit)
         after = units[index + 1] if index + 1 < len(units) else None
-        passes_own = (isinstance(unit, (ResidualBlock, LineMaxPool, WindowMax))
+        passes_own = (isinstance(unit, (ResidualBlock, LineMaxPool, WindowMax, WindowSum))
                       or isinstance(unit, (Thresholding, BiasAdd)) and not unit.registered_ready)
         if passes_own and isinstance(after, _PASSES_READY):
             out.append(StreamFifo(payload_width(unit.o), 2))
@@ -219,5 +219,5 @@ def register_handshakes(units):
 
 
 # Units whose input ready is their output ready through logic.
-_PASSES_READY = (MatrixVectorUnit, Thresholding, BiasAdd, LineMaxPool, WindowMax,
+_PASSES_READY = (MatrixVectorUnit, Thresholding, BiasAdd, LineMaxPool, WindowMax, WindowSum,
                  WidthConverter, PadGather)

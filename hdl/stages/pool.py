@@ -1,27 +1,43 @@
-"""Pooling stages: max-pools over windows and over the whole map."""
+"""Pooling stages: max-pools over windows and over the whole map, and sum pools."""
 
-from golden.pool import GlobalMaxPool, MaxPool
+import numpy as np
 
-from ..pool import LineMaxPool, WindowMax
+from golden.model import BINARY
+from golden.packing import AccMap
+from golden.pool import GlobalMaxPool, MaxPool, SumPool
+
+from ..pool import LineMaxPool, WindowMax, WindowSum
+from ..thresholding import Thresholding
 from ..window import SlidingWindow
-from .base import Stage, register
+from .base import Stage, Stream, register
 
-__all__ = ["MaxPoolStage", "GlobalMaxPoolStage"]
+__all__ = ["MaxPoolStage", "GlobalMaxPoolStage", "SumPoolStage"]
 
 
 @register(MaxPool)
 class MaxPoolStage(Stage):
     """A :class:`~golden.pool.MaxPool` at the incoming stream's channels per beat (the
-    stage before's PE): with stride equal to its kernel a :class:`~hdl.pool.LineMaxPool`
-    (one pass over the stream, no window), else a sliding window and a
-    :class:`~hdl.pool.WindowMax`. ``OH*OW*K*K*C / cpb`` cycles per inference."""
+    stage before's PE): when its windows tile the map (stride equal to its kernel, which
+    divides H and W) a :class:`~hdl.pool.LineMaxPool` (one pass over the stream, no
+    window), else a sliding window (floor mode: it skips the rows and columns no window
+    reads) and a :class:`~hdl.pool.WindowMax`. ``OH*OW*K*K*C / cpb`` cycles per
+    inference."""
 
     def positions(self):
         return self.layer.kernel ** 2
 
+    def windowed(self):
+        """Whether a sliding window feeds the pool (it then reads every input pixel, also
+        those no window holds)."""
+        return not (self.layer.kernel >= 2 and self.layer.tiles)
+
     def cycles(self, stream):
         oh, ow, c = self.layer.out_shape
-        return [(self.name, oh * ow * self.positions() * c // stream.cpb)]
+        out = [(self.name, oh * ow * self.positions() * c // stream.cpb)]
+        if self.windowed():
+            h, w, _ = self.layer.in_shape
+            out.insert(0, (self.name + ".window.in", h * w * c // stream.cpb))
+        return out
 
     def row_lag(self):
         return self.layer.kernel
@@ -30,7 +46,7 @@ class MaxPoolStage(Stage):
         self.require_stream(stream)
         layer, cpb, bits = self.layer, stream.cpb, stream.bits
         h, w, c = layer.in_shape
-        if layer.kernel >= 2 and layer.stride == layer.kernel:
+        if not self.windowed():
             return [LineMaxPool(height=h, width=w, channels=c, simd=cpb, bits=bits,
                                 kernel=layer.kernel)]
         return [SlidingWindow(height=h, width=w, channels=c, simd=cpb, bits=bits,
@@ -49,8 +65,48 @@ class GlobalMaxPoolStage(MaxPoolStage):
     def row_lag(self):
         return self.layer.in_shape[0]
 
+    def windowed(self):
+        return False
+
     def build(self, builder, stream):
         self.require_stream(stream)
         c = self.layer.in_shape[2]
         return [WindowMax(channels=c, simd=stream.cpb, bits=stream.bits,
                           positions=self.positions())]
+
+
+@register(SumPool)
+class SumPoolStage(Stage):
+    """A :class:`~golden.pool.SumPool` (an average pool and its quantizer): a sliding
+    window over the map (none for global pooling), a :class:`~hdl.pool.WindowSum` and a
+    :class:`~hdl.thresholding.Thresholding` of the sums, at the incoming stream's channels
+    per beat. ``OH*OW*N*C / cpb`` cycles per inference (``N`` codes per window)."""
+
+    def cycles(self, stream):
+        oh, ow, c = self.layer.out_shape
+        out = [(self.name, oh * ow * self.layer.positions * c // stream.cpb)]
+        if self.layer.kernel is not None:
+            h, w, _ = self.layer.in_shape
+            out.insert(0, (self.name + ".window.in", h * w * c // stream.cpb))
+        return out
+
+    def row_lag(self):
+        layer = self.layer
+        return layer.in_shape[0] if layer.kernel is None else layer.kernel
+
+    def advance(self, stream):
+        return Stream(stream.cpb, self.layer.activation.out_bits)
+
+    def build(self, builder, stream):
+        self.require_stream(stream)
+        layer, cpb, bits = self.layer, stream.cpb, stream.bits
+        h, w, c = layer.in_shape
+        units = []
+        if layer.kernel is not None:
+            units.append(SlidingWindow(height=h, width=w, channels=c, simd=cpb, bits=bits,
+                                       kernel=layer.kernel, stride=layer.stride))
+        lo, hi = layer.sum_range
+        top = 1 if layer.input_encoding == BINARY else layer.input_encoding.top
+        pool = WindowSum(channels=c, simd=cpb, bits=bits, positions=layer.positions, top=top)
+        acc = AccMap(lo, hi, np.zeros(c, np.int64), np.zeros(c, np.int64))
+        return units + [pool, Thresholding(layer.activation, pe=cpb, acc=acc)]
