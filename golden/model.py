@@ -210,12 +210,17 @@ class Thresholds:
     offset : int, optional
         With more than one threshold, the activation's value is ``offset + y`` (e.g. -1 for
         the values -1, 0, +1 of a 2-bit BNN-PYNQ activation); the code ``y`` travels on the
-        wire. With one threshold the output is a binary bit and the offset must be 0.
+        wire. With one threshold and ``bipolar`` the output is a binary bit (-1/+1) and the
+        offset must be 0.
+    bipolar : bool, optional
+        With one threshold: the bit is -1/+1 (default, a sign), or, when False, a 1-bit
+        integer code of value ``offset + y`` (``{0, 1}`` activations for offset 0).
     """
 
     thresholds: np.ndarray
     direction: np.ndarray = None
     offset: int = 0
+    bipolar: bool = True
 
     def __post_init__(self):
         thresholds = _int_array(self.thresholds, np.int64, "thresholds")
@@ -239,7 +244,10 @@ class Thresholds:
         if not isinstance(self.offset, (int, np.integer)):
             raise ModelError(f"threshold output offset must be an integer, not {self.offset!r}")
         object.__setattr__(self, "offset", int(self.offset))
-        if thresholds.shape[1] == 1 and self.offset:
+        if not isinstance(self.bipolar, (bool, np.bool_)):
+            raise ModelError(f"threshold 'bipolar' must be true or false, not {self.bipolar!r}")
+        object.__setattr__(self, "bipolar", bool(self.bipolar) or thresholds.shape[1] > 1)
+        if thresholds.shape[1] == 1 and self.bipolar and self.offset:
             raise ModelError("a single-threshold (binary) activation cannot have an offset")
 
     @property
@@ -257,7 +265,9 @@ class Thresholds:
 
     def next_encoding(self):
         """The input encoding of a layer fed by this activation."""
-        return BINARY if self.count == 1 else IntCodes(self.out_bits, self.offset, self.count)
+        if self.count == 1 and self.bipolar:
+            return BINARY
+        return IntCodes(self.out_bits, self.offset, self.count)
 
 
 @dataclass(frozen=True, eq=False)

@@ -71,7 +71,7 @@ def pad_dense(layer, in_total, out_total):
         activation = Thresholds(np.concatenate([act.thresholds + delta[:, None], never]),
                                 np.concatenate([act.direction,
                                                 np.ones(out_total - mh, np.int8)]),
-                                act.offset)
+                                act.offset, act.bipolar)
     else:
         activation = Bias(np.concatenate([act.bias - delta,
                                           np.zeros(out_total - mh, np.int64)]))

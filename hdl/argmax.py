@@ -11,8 +11,9 @@ __all__ = ["Argmax", "argmax_cycles"]
 
 def argmax_cycles(classes, pe):
     """Cycles per vector of the :class:`Argmax`: ``NF = ceil(classes / PE)`` beats, each
-    accepted, then scanned two cycles per lane."""
-    return -(-classes // pe) * (2 * pe + 1)
+    accepted, then scanned two cycles per lane, and the cycle the result is held in its
+    output register (no beat is taken while it is)."""
+    return -(-classes // pe) * (2 * pe + 1) + 1
 
 
 class Argmax(wiring.Component):
@@ -30,8 +31,9 @@ class Argmax(wiring.Component):
     scan has time.
 
     Latency: the result is valid ``2*PE`` cycles after the vector's last beat is
-    accepted; a beat is accepted every ``2*PE + 1`` cycles at most (:attr:`cycles` per
-    vector).
+    accepted; a beat is accepted every ``2*PE + 1`` cycles at most, and none while the
+    result waits in its register: ``NF*(2*PE + 1) + 1`` cycles per vector at the least
+    (:attr:`cycles`).
 
     Members
     -------

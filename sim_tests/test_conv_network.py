@@ -287,3 +287,18 @@ def test_average_pool_network(verilator, kind, folding):
     network = average_pool_network(51, kind)
     pixels = images(np.random.default_rng(52), (7, 7), 8)
     check_network(network, folding, f"conv_avgpool_{kind}", pixels)
+
+
+def test_imported_average_pool_graph(verilator, tmp_path):
+    """A QONNX graph with a floor-mode max-pool over an odd map, a 2x2 average pool and a
+    quantizer (tests/qonnx_graphs.py), imported and run in Verilator equal to golden."""
+    import onnx
+
+    from golden.formats.qonnx import import_qonnx
+    from tests import qonnx_graphs as graphs
+    path = tmp_path / "pooled.onnx"
+    onnx.save(graphs.pooled(15, avg="window"), path)
+    network = import_qonnx(path).network
+    folding = [LayerFolding(1, 6), LayerFolding(6, 2), LayerFolding(4, 5)]
+    pixels = images(np.random.default_rng(61), (11, 11), 8)
+    check_network(network, folding, "conv_imported_avgpool", pixels)

@@ -227,3 +227,20 @@ def test_qonnx_tfc_mnist(verilator, shared, name):
     images, _ = load_mnist(shared / "data/mnist", limit=20)
     folding = choose_folding(network, cycles=1024)
     check_network(network, folding, f"net_{name}_1024", images, stall_runs=((0.6, 0.7),))
+
+
+def test_zero_one_activations(verilator, tmp_path):
+    """A QONNX MLP whose hidden activations are unsigned 1-bit {0, 1} codes (not +-1 bits):
+    imported, and run in Verilator equal to golden (the next layer's lanes take 1-bit
+    integer codes)."""
+    import onnx
+
+    from golden.formats.qonnx import import_qonnx
+    from tests import qonnx_graphs as graphs
+    path = tmp_path / "zero_one.onnx"
+    onnx.save(graphs.mlp(17, act="zero_one"), path)
+    network = import_qonnx(path).network
+    assert network.layers[1].input_encoding.top == 1
+    pixels = np.random.default_rng(18).integers(0, 256, (16, 64))
+    pixels[0], pixels[1] = 0, 255
+    check_network(network, [LayerFolding(16, 8), LayerFolding(8, 5)], "net_zero_one", pixels)

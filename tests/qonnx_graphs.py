@@ -60,7 +60,7 @@ def mlp(seed=0, *, rounding="ROUND", act="quant2", weight_bits=3, per_channel=Tr
     """``x (1, features)`` -> 2x - 1 -> 2-bit input Quant -> MatMul (k-bit weights,
     per-channel scale) -> BN (two negative gains) -> activation -> MatMul -> Add bias ->
     optional Softmax/ArgMax. ``act``: "quant2" (unsigned 2-bit, after Relu), "bipolar",
-    "sign", "mt" (FINN MultiThreshold, 3 levels)."""
+    "sign", "zero_one" (unsigned 1-bit, {0, 1}), "mt" (FINN MultiThreshold, 3 levels)."""
     rng = np.random.default_rng(seed)
     b = Builder(domain)
     x = b.op("Sub", [b.op("Mul", ["x", b.const(2.0)]), b.const(1.0)])
@@ -78,6 +78,8 @@ def mlp(seed=0, *, rounding="ROUND", act="quant2", weight_bits=3, per_channel=Tr
         h = b.bipolar(h)
     elif act == "sign":
         h = b.op("Sign", [h])
+    elif act == "zero_one":
+        h = b.quant(b.op("Relu", [h]), 1.0, 1, signed=0)      # {0, 1}
     elif act == "mt":
         thr = np.sort(rng.normal(0, 1, (hidden, 2)), axis=1)
         h = b.op("MultiThreshold", [h, b.const(thr)], custom=True, out_dtype="INT2",

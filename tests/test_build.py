@@ -71,11 +71,12 @@ def test_auto_folding_meets_budget_with_fewest_lanes():
             cycles = (layer.in_features // f.simd) * (layer.out_features // f.pe)
             assert cycles <= budget
             # No divisor pair with fewer lanes meets the budget (the last layer's PE also
-            # sets the argmax's scan: NF beats, two cycles per score), unless the choice
-            # is the cheaper folding without input replay (PE = MH).
+            # sets the argmax's scan: NF beats, two cycles per score, and the cycle its
+            # result is held), unless the choice is the cheaper folding without input
+            # replay (PE = MH).
             for s in range(1, layer.in_features + 1):
                 for p in range(1, layer.out_features + 1):
-                    scan = -(-layer.out_features // p) * (2 * p + 1) if last else 0
+                    scan = -(-layer.out_features // p) * (2 * p + 1) + 1 if last else 0
                     if (layer.in_features % s == 0 and layer.out_features % p == 0
                             and (layer.in_features // s) * (layer.out_features // p) <= budget
                             and scan <= budget

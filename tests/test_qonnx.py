@@ -121,6 +121,7 @@ HAND_BUILT = {
        for mode in ("ROUND", "HALF_EVEN", "FLOOR", "CEIL", "HALF_UP", "HALF_DOWN", "UP", "DOWN")},
     "mlp_bipolar": lambda: graphs.mlp(2, act="bipolar"),
     "mlp_sign": lambda: graphs.mlp(3, act="sign"),
+    "mlp_zero_one": lambda: graphs.mlp(17, act="zero_one"),
     "mlp_multithreshold_finn": lambda: graphs.mlp(4, act="mt", domain="finn.custom_op.general"),
     "mlp_brevitas_domain": lambda: graphs.mlp(5, domain="onnx.brevitas"),
     "mlp_per_tensor_4bit": lambda: graphs.mlp(6, per_channel=False, weight_bits=4),
@@ -281,8 +282,11 @@ def test_damaged_or_missing_files_get_one_line(tmp_path):
 
 
 def _export_models(shared):
+    from sim_tests.test_conv_network import average_pool_network
     models = {"mnist_bnn": load_model(ROOT / "models/mnist_bnn.npz"),
-              "mnist_conv_residual": load_model(ROOT / "models/mnist_conv_residual.npz")}
+              "mnist_conv_residual": load_model(ROOT / "models/mnist_conv_residual.npz"),
+              "sum_pool_global": average_pool_network(51, "global"),
+              "sum_pool_window": average_pool_network(51, "window")}
     if shared is not None:
         models["lfcW1A2"] = load_model(shared / "models/bnn-pynq/lfcW1A2")
         models["TFC_1W2A"] = load_model(shared / "models/qonnx/TFC_1W2A.onnx")
@@ -290,14 +294,15 @@ def _export_models(shared):
     return models
 
 
-@pytest.mark.parametrize("name", ["mnist_bnn", "mnist_conv_residual", "lfcW1A2", "TFC_1W2A",
-                                  "cnvW1A1"])
+@pytest.mark.parametrize("name", ["mnist_bnn", "mnist_conv_residual", "sum_pool_global",
+                                  "sum_pool_window", "lfcW1A2", "TFC_1W2A", "cnvW1A1"])
 def test_export_runs_in_the_executor_with_golden_scores(tmp_path, request, name):
-    shared = None if name.startswith("mnist_") else request.getfixturevalue("shared")
+    local = name.startswith(("mnist_", "sum_pool_"))
+    shared = None if local else request.getfixturevalue("shared")
     network = _export_models(shared)[name]
     path = tmp_path / f"{name}.onnx"
     save_model(network, path)
-    count = 2 if name == "cnvW1A1" else 12
+    count = 2 if name == "cnvW1A1" else 40 if name.startswith("sum_pool_") else 12
     pixels = np.random.default_rng(4).integers(0, 256, (count,) + network.input.shape)
     pixels[0] = 0
     trace = run(network, pixels)

@@ -83,6 +83,13 @@ READABLE_VERSIONS = (1, 2, 3)
 MAX_JSON_CHARS = 1 << 24
 
 
+def _thresholds_json(act):
+    spec = {"type": "thresholds", "count": int(act.count), "offset": act.offset}
+    if not act.bipolar:
+        spec["bipolar"] = False      # a {offset, offset + 1} bit (absent: -1/+1)
+    return spec
+
+
 def _inputs_json(encoding):
     return encoding if encoding == BINARY else encoding.to_json()
 
@@ -95,8 +102,8 @@ def _dense_spec(layer):
         "weights": layer.weight_encoding.to_json(),
         "scaled": bool(layer.scale_exp.any()),
         "inputs": _inputs_json(layer.input_encoding),
-        "activation": ({"type": "thresholds", "count": int(act.count), "offset": act.offset}
-                       if isinstance(act, Thresholds) else {"type": "bias"}),
+        "activation": (_thresholds_json(act) if isinstance(act, Thresholds)
+                       else {"type": "bias"}),
     }
 
 
@@ -138,8 +145,7 @@ def _layer_spec(layer, key, arrays):
         act = layer.activation
         return {"type": "sumpool", "in_shape": list(layer.in_shape), "kernel": layer.kernel,
                 "stride": layer.stride, "inputs": _inputs_json(layer.input_encoding),
-                "activation": {"type": "thresholds", "count": int(act.count),
-                               "offset": act.offset}}
+                "activation": _thresholds_json(act)}
     assert isinstance(layer, Residual)
     _activation_arrays(layer.activation, key, arrays)
     act = layer.activation
@@ -148,7 +154,7 @@ def _layer_spec(layer, key, arrays):
                      for j, inner in enumerate(layer.main)],
             "skip": [_layer_spec(inner, f"{key}.skip{j}", arrays)
                      for j, inner in enumerate(layer.skip)],
-            "activation": {"type": "thresholds", "count": int(act.count), "offset": act.offset}}
+            "activation": _thresholds_json(act)}
 
 
 def _header(network, arrays):
@@ -252,7 +258,8 @@ def _load_activation(spec, key, lwhere, archive, path):
     kind = _field(act_spec, "type", str, lwhere + " activation")
     if kind == "thresholds":
         act = Thresholds(_get(archive, f"{key}.thresholds", path),
-                         _get(archive, f"{key}.direction", path), act_spec.get("offset", 0))
+                         _get(archive, f"{key}.direction", path), act_spec.get("offset", 0),
+                         act_spec.get("bipolar", True))
         if act.count != _field(act_spec, "count", int, lwhere + " activation"):
             raise ModelError(f"{lwhere}: {act.count} thresholds per channel stored, "
                              f"model.json says {act_spec['count']}")

@@ -120,6 +120,7 @@ class _Codes:
     shape: tuple
     index: np.ndarray
     negative: bool = False
+    pad: tuple = None    # (P, code): a constant Pad of P on every side, for the next Conv
 
 
 @dataclass
@@ -270,9 +271,6 @@ def _quantizer(node, attrs, consts):
                               scale, True, -1, 1)
         qmin = -(1 << (bits - 1)) + narrow if signed else 0
         qmax = (1 << (bits - 1)) - 1 if signed else (1 << bits) - 1 - narrow
-        if qmin == 0 and qmax == 1:
-            _refuse(node, "unsigned 1-bit {0, 1} activations are not supported; use a "
-                          "bipolar (signed 1-bit) or a 2-bit quantizer")
         rnd = _round(attrs.get("rounding_mode", "ROUND"), node)
         lo, hi = F32(qmin), F32(qmax)
 
@@ -437,7 +435,37 @@ class _Importer:
         handler, on_weights = HANDLERS[op]
         if not on_weights and ins and isinstance(ins[0], _QWeight):
             return self._weight_op(node, ins[0], consts, attrs)
+        if op != "Conv" and any(isinstance(v, _Codes) and v.pad for v in ins):
+            _refuse(node, "a Pad of quantized maps must feed a Conv directly")
         return handler(self, node, ins, consts, attrs)
+
+    def _pad(self, node, ins, consts, attrs):
+        """A constant Pad of quantized (C, H, W) maps by ``P`` on every side of H and W,
+        with a value one of the codes has: the next Conv's padding and pad code."""
+        x = ins[0]
+        if not isinstance(x, _Codes) or len(x.shape) != 3 or x.pad or x.negative:
+            _refuse(node, "pads quantized (C, H, W) maps only, once, before a Conv")
+        if attrs.get("mode", "constant") not in ("constant", b"constant"):
+            _refuse(node, f"mode {attrs.get('mode')!r} is not supported; use constant")
+        pads = consts[1] if len(consts) > 1 and consts[1] is not None else attrs.get("pads")
+        if pads is None:
+            _refuse(node, "the pads must be constant")
+        pads = [int(p) for p in np.asarray(pads).ravel()]
+        if len(pads) != 8 or pads[:2] != [0, 0] or pads[4:6] != [0, 0] or len(set(pads[2:4] + pads[6:])) != 1:
+            _refuse(node, f"pads {pads} are not P on every side of the map (N and C unpadded)")
+        value = consts[2] if len(consts) > 2 and consts[2] is not None else attrs.get("value", 0.0)
+        value = float(np.asarray(value, np.float64).reshape(()))
+        level = value / x.scale
+        if x.encoding == BINARY:
+            code = {-1.0: 0, 1.0: 1}.get(level)
+        else:
+            code = level - x.encoding.offset
+            code = int(code) if code == int(code) and 0 <= code <= x.encoding.top else None
+        if code is None:
+            what = ("a +-1 map: padding with 0 (no code of the map) is not supported"
+                    if x.encoding == BINARY else "no code of the map")
+            _refuse(node, f"pads with {value:g}, {what}; pad with one of the map's values")
+        return _Codes(x.encoding, x.scale, x.shape, x.index, x.negative, (pads[2], code))
 
     def _constant(self, node, ins, consts, attrs):
         for a in node.attribute:
@@ -602,7 +630,7 @@ class _Importer:
             direction[j] = 1 if ends[1] >= ends[0] else -1
             thresholds[j] = _bisect(lambda v, j=j: level(j, v), lo, hi, count,
                                     int(direction[j]))
-        act = Thresholds(thresholds, direction, 0 if count == 1 else q.offset)
+        act = Thresholds(thresholds, direction, 0 if q.bipolar else q.offset, q.bipolar)
         self.thresholded.append(dict(layer=len(self.layers), source=acc.source,
                                      kind=acc.layer["kind"], pool_input=acc.layer.get("input"),
                                      output=node.output[0], mult=acc.mult, a=acc.a, b=acc.b,
@@ -616,8 +644,6 @@ class _Importer:
             for pool in acc.pools:
                 self.layers.append(pool)
         enc = q.encoding()
-        if not q.bipolar and count == 1:
-            _refuse(node, "a one-threshold activation that is not bipolar is not supported")
         return _Codes(enc, float(scale.reshape(())), acc.shape, acc.index)
 
     def _emit(self, node, acc, activation):
@@ -751,8 +777,18 @@ class _Importer:
     # -- compute ------------------------------------------------------------------------
 
     def _weights_of(self, node, w):
+        """Quantized weights: a constant behind a quantizer, or a constant of whole numbers
+        (as ``golden.qonnx export`` writes them: the integer weights, scale 1)."""
+        if isinstance(w, _Const):
+            v = np.asarray(w.value, np.float64)
+            if (v.size and np.isfinite(v).all() and (v == np.round(v)).all()
+                    and np.abs(v).max() <= 1 << 15):
+                ints = v.astype(np.int64)
+                return _QWeight(ints, np.asarray(1, F32),
+                                (min(-1, int(ints.min())), max(1, int(ints.max()))))
         if not isinstance(w, _QWeight):
-            _refuse(node, "weights must be a constant behind Quant or BipolarQuant")
+            _refuse(node, "weights must be a constant behind Quant or BipolarQuant, or whole "
+                          "numbers")
         return w
 
     def _encoding(self, ints, levels, x_enc):
@@ -848,7 +884,11 @@ class _Importer:
                           f"over {c} channels (kernel {kh}x{kw}, strides {strides}, pads {pads})")
         pad = int(pads[0])
         pad_value = 0
-        if pad:
+        if x.pad:
+            if pad:
+                _refuse(node, "pads inputs that a Pad already padded")
+            pad, pad_value = x.pad
+        elif pad:
             enc = x.encoding
             if enc == BINARY or not enc.offset <= 0 <= enc.offset + enc.top:
                 _refuse(node, "zero padding needs inputs that can be 0; bipolar (+-1) maps "
@@ -944,7 +984,7 @@ class _Importer:
         spec = {"kind": "sumpool", "in_shape": (h, w, c), "kernel": kernel, "stride": stride,
                 "x_enc": x.encoding, "input": node.input[0]}
         return _Acc(spec, np.full(c, x.scale, np.float64), a, np.full(c, b, np.int64), 0,
-                    n * top, (c, oh, ow), _canonical_index((c, oh, ow)), 0,
+                    n * top, (c, oh, ow), _canonical_index((c, oh, ow)), 1,
                     [("Div", [np.full(c, n, F32)])])
 
     # -- the last layer --------------------------------------------------------------
@@ -1059,6 +1099,7 @@ HANDLERS = {
     **{op: (_Importer._elementwise, False) for op in ELEMENTWISE + ("Pow", "Sqrt")},
     **{op: (_Importer._matmul, False) for op in ("MatMul", "Gemm")},
     "Conv": (_Importer._conv, False),
+    "Pad": (_Importer._pad, False),
     "MaxPool": (_Importer._maxpool, False),
     **{op: (_Importer._avgpool, False) for op in ("AveragePool", "GlobalAveragePool")},
     # Folded on constants only (the shape prelude).

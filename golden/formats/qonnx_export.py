@@ -29,7 +29,7 @@ from onnx import TensorProto, helper, numpy_helper
 from ..conv import Conv2D
 from ..errors import ModelError
 from ..model import BINARY, Bias, Dense, Thresholds
-from ..pool import GlobalMaxPool, MaxPool
+from ..pool import GlobalMaxPool, MaxPool, SumPool
 from ..residual import Residual
 
 __all__ = ["export_qonnx", "to_onnx"]
@@ -104,21 +104,41 @@ def _dense_acc(g, x, layer, is_map):
     return acc, axis_shape
 
 
-def _activation(g, acc, act, axis_shape):
+def _activation(g, acc, act, axis_shape, shift=0.0):
+    """``act`` on ``acc`` as a MultiThreshold (``shift``: added to every integer threshold
+    before the sign of the direction is applied)."""
     if isinstance(act, Bias):
         return g.op("Add", [acc, g.const(act.bias.reshape(axis_shape))])
     assert isinstance(act, Thresholds)
-    thr = act.thresholds.astype(np.float64)
+    thr = act.thresholds.astype(np.float64) + shift * act.direction[:, None]
     if (act.direction < 0).any():
         # acc <= T  <=>  -acc >= -T on the channels of direction -1.
         acc = g.op("Mul", [acc, g.const(act.direction.reshape(axis_shape))])
         thr = thr * act.direction[:, None]
-    if act.count == 1:
+    if act.count == 1 and act.bipolar:
         scale, bias = 2.0, -1.0
     else:
         scale, bias = 1.0, float(act.offset)
     return g.op("MultiThreshold", [acc, g.const(thr, "thr")], domain=MT_DOMAIN,
                 out_dtype="FLOAT32", out_scale=scale, out_bias=bias)
+
+
+def _sum_pool(g, x, layer):
+    """An average pool of the values, times N, mapped back to the sum of codes ``S``, then
+    the thresholds at ``T - 1/2``: the float32 average may round, by far less than 1/2."""
+    n = layer.positions
+    if layer.kernel is None:
+        x = g.op("GlobalAveragePool", [x])
+    else:
+        x = g.op("AveragePool", [x], kernel_shape=[layer.kernel] * 2,
+                 strides=[layer.stride] * 2)
+    x = g.op("Mul", [x, g.const(F32(n))])
+    enc = layer.input_encoding
+    if enc == BINARY:       # values 2L - 1: S = (V + N) / 2
+        x = g.op("Mul", [g.op("Add", [x, g.const(F32(n))]), g.const(F32(0.5))])
+    elif enc.offset:        # values L + offset: S = V - N * offset
+        x = g.op("Sub", [x, g.const(F32(n * enc.offset))])
+    return _activation(g, x, layer.activation, (1, -1, 1, 1), shift=-0.5)
 
 
 def _chain(g, x, layers, is_map):
@@ -131,6 +151,8 @@ def _chain(g, x, layers, is_map):
             x = g.op("MaxPool", [x], kernel_shape=[layer.kernel] * 2, strides=[layer.stride] * 2)
         elif isinstance(layer, GlobalMaxPool):
             x = g.op("GlobalMaxPool", [x])
+        elif isinstance(layer, SumPool):
+            x = _sum_pool(g, x, layer)
         elif isinstance(layer, Residual):
             main, _ = _chain(g, x, layer.main, True)
             skip, _ = _chain(g, x, layer.skip, True)
