@@ -3,11 +3,13 @@ project's integer network objects, exactly.
 
 What a graph may hold
 ---------------------
-Quantizers ``Quant`` (signed or unsigned, narrow or not, 2 to 8 bits, per-tensor or
+Quantizers ``Quant`` (signed or unsigned, narrow or not, 1 to 8 bits, per-tensor or
 per-channel scale, zero point 0, every rounding mode of the QONNX spec), ``BipolarQuant``
 and FINN's ``MultiThreshold``, in the domains ``onnx.brevitas``, ``finn.custom_op.general``
 and ``qonnx.custom_op.general``; ``Sign``. Compute ``MatMul``, ``Gemm``, ``Conv`` (group 1,
-square kernel, equal strides, symmetric zero padding), ``MaxPool``; elementwise
+square kernel, equal strides, symmetric padding, or a constant ``Pad`` before it with a
+value of the map), ``MaxPool`` (floor mode), ``AveragePool`` and ``GlobalAveragePool``
+before a quantizer (:class:`golden.pool.SumPool`); elementwise
 ``BatchNormalization``, ``Relu``, ``Mul``, ``Div``, ``Add``, ``Sub`` (per tensor or per
 channel); the shape prelude (``Shape``, ``Gather``, ``Unsqueeze``, ``Concat``, ``Reshape``),
 ``Flatten``, ``Transpose``, ``Identity``; a final ``Softmax``, ``ArgMax`` or ``TopK`` (dropped:
