@@ -385,3 +385,60 @@ def test_average_pool_thresholds_hold_for_every_sum(tmp_path, name):
     expected = (entry["scale"] * values).astype(np.float32).transpose(0, 3, 1, 2)
     assert np.array_equal(out, expected)
     assert len(np.unique(pool.sums(maps))) == pool.sum_range[1] + 1      # every sum occurs
+
+
+def test_pool_and_pad_refusals_are_one_line(tmp_path):
+    """ceil_mode with a partial last window, an average pool of computed (unquantized)
+    values or before the scores, a Pad with a value that is no code of the map, and a Pad
+    that feeds anything but a Conv."""
+    model = _mutate(graphs.pooled(1), "MaxPool", ceil_mode=1)       # 9x9 map, 2x2 stride 2
+    _refused(tmp_path, model, "(MaxPool)", "ceil_mode", "partial windows")
+    model = _mutate(graphs.pooled(1, avg="window"), "AveragePool", kernel_shape=[3, 3],
+                    strides=[2, 2], ceil_mode=1)
+    _refused(tmp_path, model, "(AveragePool)", "ceil_mode")
+    b = graphs.Builder()
+    x = b.bipolar("x")
+    h = b.op("Conv", [x, b.bipolar(b.const(np.ones((2, 1, 3, 3))))], kernel_shape=[3, 3])
+    _refused(tmp_path, b.model(b.op("GlobalAveragePool", [h]), [1, 1, 6, 6], [1, 2, 1, 1]),
+             "(GlobalAveragePool)", "quantized maps")
+    b = graphs.Builder()
+    h = b.op("GlobalAveragePool", [b.bipolar("x")])
+    _refused(tmp_path, b.model(h, [1, 3, 4, 4], [1, 3, 1, 1]), "average pool before the output")
+    for value, fragment in ((0.0, "padding with 0"), (0.5, "no code of the map")):
+        b = graphs.Builder()
+        x = b.bipolar("x")
+        x = b.op("Pad", [x, b.const(np.array([0, 0, 1, 1, 0, 0, 1, 1]), np.int64),
+                         b.const(np.float32(value))], mode="constant")
+        h = b.op("Conv", [x, b.bipolar(b.const(np.ones((2, 1, 3, 3))))], kernel_shape=[3, 3])
+        _refused(tmp_path, b.model(h, [1, 1, 6, 6], [1, 2, 6, 6]), "(Pad)", fragment)
+    b = graphs.Builder()
+    x = b.op("Pad", [b.bipolar("x"), b.const(np.array([0, 0, 1, 1, 0, 0, 1, 1]), np.int64),
+                     b.const(np.float32(1.0))], mode="constant")
+    h = b.op("MaxPool", [x], kernel_shape=[2, 2], strides=[2, 2])
+    _refused(tmp_path, b.model(h, [1, 1, 6, 6], [1, 1, 4, 4]), "(MaxPool)", "feed a Conv")
+
+
+def test_a_pad_node_with_a_map_value_is_the_conv_s_padding(tmp_path):
+    """A constant Pad of a +-1 map by +1 before an unpadded Conv: the Conv's padding with pad
+    code 1, equal to qonnx's executor."""
+    rng = np.random.default_rng(5)
+    b = graphs.Builder()
+    x = b.bipolar(b.op("Sub", ["x", b.const(0.5)]))
+    x = b.op("Pad", [x, b.const(np.array([0, 0, 1, 1, 0, 0, 1, 1]), np.int64),
+                     b.const(np.float32(1.0))], mode="constant")
+    h = b.op("Conv", [x, b.bipolar(b.const(rng.choice([-1.0, 1.0], (4, 1, 3, 3))))],
+             kernel_shape=[3, 3])
+    h = b.bipolar(graphs._bn(b, h, rng, 4))
+    h = b.op("Flatten", [h], axis=1)
+    scores = b.op("MatMul", [h, b.bipolar(b.const(rng.choice([-1.0, 1.0], (4 * 36, 10))))])
+    model = b.model(scores, [1, 1, 6, 6], [1, 10])
+    path = tmp_path / "pad.onnx"
+    onnx.save(model, path)
+    result = import_qonnx(path)
+    conv = result.network.layers[0]
+    assert (conv.pad, conv.pad_value) == (1, 1)
+    x = rng.uniform(0, 1, (64, 1, 6, 6)).astype(np.float32)
+    trace = run(result.network, bits=result.frontend(x))
+    out = _executor(model)(x)
+    assert np.array_equal(_classes(result, out), trace.labels)
+    _check_scores(result, trace, out)
