@@ -302,3 +302,21 @@ def test_imported_average_pool_graph(verilator, tmp_path):
     folding = [LayerFolding(1, 6), LayerFolding(6, 2), LayerFolding(4, 5)]
     pixels = images(np.random.default_rng(61), (11, 11), 8)
     check_network(network, folding, "conv_imported_avgpool", pixels)
+
+
+def test_brevitas_average_pool_cnn(verilator, shared):
+    """Brevitas' own export of a CNN with a floor-mode max-pool over an odd map and a
+    global average pool (a ``ReduceMean``) before a 4-bit ReLU
+    (tests/data/make_brevitas_cases.py): every score equal to golden, exact II."""
+    from pathlib import Path
+
+    from golden.datasets import load_mnist
+    from golden.formats import load_model
+    from golden.pool import SumPool
+    from hdl.flow.build import choose_folding
+    root = Path(__file__).resolve().parent.parent
+    network = load_model(root / "tests/data/brevitas_cnn_avgpool.onnx")
+    assert any(isinstance(layer, SumPool) for layer in network.layers)
+    images, _ = load_mnist(shared / "data/mnist", limit=4)
+    folding = choose_folding(network, cycles=8192)
+    check_network(network, folding, "net_brevitas_cnn_avgpool", images, stall_runs=((0.7, 0.7),))

@@ -8,8 +8,8 @@ per-channel scale, zero point 0, every rounding mode of the QONNX spec), ``Bipol
 and FINN's ``MultiThreshold``, in the domains ``onnx.brevitas``, ``finn.custom_op.general``
 and ``qonnx.custom_op.general``; ``Sign``. Compute ``MatMul``, ``Gemm``, ``Conv`` (group 1,
 square kernel, equal strides, symmetric padding, or a constant ``Pad`` before it with a
-value of the map), ``MaxPool`` (floor mode), ``AveragePool`` and ``GlobalAveragePool``
-before a quantizer (:class:`golden.pool.SumPool`); elementwise
+value of the map), ``MaxPool`` (floor mode), ``AveragePool``, ``GlobalAveragePool`` and a
+spatial ``ReduceMean`` before a quantizer (:class:`golden.pool.SumPool`); elementwise
 ``BatchNormalization``, ``Relu``, ``Mul``, ``Div``, ``Add``, ``Sub`` (per tensor or per
 channel); the shape prelude (``Shape``, ``Gather``, ``Unsqueeze``, ``Concat``, ``Reshape``),
 ``Flatten``, ``Transpose``, ``Identity``; a final ``Softmax``, ``ArgMax`` or ``TopK`` (dropped:
@@ -970,7 +970,15 @@ class _Importer:
         if len(x.shape) != 3:
             _refuse(node, "pools take (C, H, W) maps")
         c, h, w = x.shape
-        if node.op_type == "GlobalAveragePool":
+        out_shape = None
+        if node.op_type == "ReduceMean":
+            axes = consts[1] if len(consts) > 1 and consts[1] is not None else attrs.get("axes")
+            if axes is None or sorted(int(a) % 4 for a in np.asarray(axes).ravel()) != [2, 3]:
+                _refuse(node, f"averages over axes {axes}; only the spatial axes (2, 3) of a "
+                              f"map, a global average pool, are supported")
+            if not attrs.get("keepdims", 1):
+                out_shape = (c,)
+        if node.op_type in ("GlobalAveragePool", "ReduceMean"):
             kernel = stride = None
             n, oh, ow = h * w, 1, 1
         else:
@@ -985,8 +993,9 @@ class _Importer:
             self.exact_matmul = False
         spec = {"kind": "sumpool", "in_shape": (h, w, c), "kernel": kernel, "stride": stride,
                 "x_enc": x.encoding, "input": node.input[0]}
+        shape = out_shape or (c, oh, ow)
         return _Acc(spec, np.full(c, x.scale, np.float64), a, np.full(c, b, np.int64), 0,
-                    n * top, (c, oh, ow), _canonical_index((c, oh, ow)), 1,
+                    n * top, shape, _canonical_index(shape), 1,
                     [("Div", [np.full(c, n, F32)])])
 
     # -- the last layer --------------------------------------------------------------
@@ -1103,7 +1112,8 @@ HANDLERS = {
     "Conv": (_Importer._conv, False),
     "Pad": (_Importer._pad, False),
     "MaxPool": (_Importer._maxpool, False),
-    **{op: (_Importer._avgpool, False) for op in ("AveragePool", "GlobalAveragePool")},
+    **{op: (_Importer._avgpool, False)
+       for op in ("AveragePool", "GlobalAveragePool", "ReduceMean")},
     # Folded on constants only (the shape prelude).
     **{op: (_Importer._no_input, False) for op in ("Gather", "Unsqueeze", "Concat")},
 }

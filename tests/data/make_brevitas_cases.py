@@ -1,6 +1,6 @@
 """Export the small Brevitas networks the QONNX importer is tested on.
 
-    python tests/data/make_brevitas_cases.py [--shared ../shared]
+    python tests/data/make_brevitas_cases.py [--shared ../shared] [--only NAME ...]
 
 Needs PyTorch, Brevitas and onnxoptimizer (``python -m pip install torch brevitas
 onnxoptimizer``). Each network is trained briefly (seeded, 2 passes over the first 10,000
@@ -21,6 +21,14 @@ Cases (input: float32 ``pixel / 255``, shape (1, 1, 28, 28)):
   dense layer, batch-norm and a final bipolar quantizer.
 * ``mlp_float_scales``: Brevitas' default float (not power-of-two) scales, 4-bit weights and
   activations: the graph's float32 MatMul is not exact, the import reports it.
+* ``cnn_avgpool``: 8-bit input, two unpadded 3x3 convolutions (16 and 64 channels, 2-bit
+  per-channel weights, biases, batch-norm, 2-bit ReLU), 2x2 max-pools, the second over the
+  odd 11x11 map in
+  PyTorch's floor mode (5x5), a global average pool (exported as ``ReduceMean``),
+  batch-norm and a 4-bit ReLU, dense 64 -> 10.
+
+``--only`` renews the named cases (the others keep their files; each case's seed is its
+position in the list).
 """
 
 import argparse
@@ -59,6 +67,7 @@ def networks():
     w2 = dict(weight_quant=Int8WeightPerTensorFixedPoint, weight_bit_width=2,
               weight_scaling_per_output_channel=True)
     relu2 = dict(act_quant=Uint8ActPerTensorFixedPoint, bit_width=2)
+    relu4 = dict(act_quant=Uint8ActPerTensorFixedPoint, bit_width=4)
     binw = dict(weight_quant=SignedBinaryWeightPerTensorConst, bias=False)
     bina = dict(act_quant=SignedBinaryActPerTensorConst)
     return {
@@ -86,10 +95,23 @@ def networks():
             qnn.QuantLinear(784, 32, bias=True, weight_bit_width=4), nn.BatchNorm1d(32),
             qnn.QuantReLU(bit_width=4), qnn.QuantLinear(32, 10, bias=True, weight_bit_width=4)),
             "class"),
+        "cnn_avgpool": (nn.Sequential(
+            qnn.QuantIdentity(act_quant=Int8ActPerTensorFixedPoint, bit_width=8),
+            qnn.QuantConv2d(1, 16, 3, bias=True, **w2), nn.BatchNorm2d(16),
+            qnn.QuantReLU(**relu2), nn.MaxPool2d(2),                       # 26 -> 13
+            qnn.QuantConv2d(16, 64, 3, bias=True, **w2), nn.BatchNorm2d(64),
+            qnn.QuantReLU(**relu2), nn.MaxPool2d(2),                       # 11 -> 5 (floor)
+            nn.AdaptiveAvgPool2d(1), nn.BatchNorm2d(64), qnn.QuantReLU(**relu4),
+            nn.Flatten(), qnn.QuantLinear(64, 10, bias=True, **w2)), "class"),
     }
 
 
-def train(model, kind, images, labels, seed):
+#: Passes over the training digits per case (default 2): a global average pool head
+#: learns more slowly.
+PASSES = {"cnn_avgpool": 8}
+
+
+def train(model, kind, images, labels, seed, passes=2):
     import torch
     torch.manual_seed(seed)
     x = torch.tensor(images[:, None].astype(np.float32) / 255)
@@ -97,7 +119,7 @@ def train(model, kind, images, labels, seed):
     opt = torch.optim.Adam(model.parameters(), lr=2e-3)
     model.train()
     gen = torch.Generator().manual_seed(seed)
-    for _ in range(2):
+    for _ in range(passes):
         for idx in torch.randperm(len(x), generator=gen).split(100):
             out = model(x[idx])
             if kind == "binary":
@@ -114,6 +136,7 @@ def train(model, kind, images, labels, seed):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--shared", default=str(HERE.parents[2] / "shared"))
+    parser.add_argument("--only", nargs="*", help="case names to renew (default: all)")
     args = parser.parse_args()
     import onnx
     import torch
@@ -123,7 +146,9 @@ def main():
     images = _idx(mnist / "train-images-idx3-ubyte.gz")[:10000]
     labels = _idx(mnist / "train-labels-idx1-ubyte.gz")[:10000]
     for seed, (name, (model, kind)) in enumerate(networks().items()):
-        train(model, kind, images, labels, seed)
+        if args.only and name not in args.only:
+            continue
+        train(model, kind, images, labels, seed, PASSES.get(name, 2))
         out = HERE / f"brevitas_{name}.onnx"
         export_qonnx(model, torch.rand(1, 1, 28, 28), export_path=str(out))
         # The exporter puts the weights in a side file; keep one self-contained .onnx.
