@@ -2,7 +2,7 @@
 global pooling), and the non-overlapping ``K x K``, stride ``K`` max-pool straight from
 the map stream."""
 
-from amaranth.hdl import Cat, Module, Mux, Signal, unsigned
+from amaranth.hdl import Cat, Module, Mux, Signal, Value, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -26,7 +26,57 @@ def lane_max(a, b, simd, bits):
     return Cat(*lanes)
 
 
-class WindowMax(wiring.Component):
+class _WindowReduce(wiring.Component):
+    """Per channel, a reduction over ``positions`` consecutive groups of ``CF = C/SIMD``
+    beats (position outer, channel fold inner): the partial results of the ``CF`` channel
+    folds circulate in a shift register of ``CF`` words; the last position's beats leave
+    as they arrive. Latency 1 cycle; one beat per cycle. A subclass gives
+    :meth:`combine` and the output word's width (``word``)."""
+
+    def __init__(self, channels, simd, bits, positions, word, out_shape):
+        if channels % simd:
+            raise ValueError(f"SIMD {simd} does not divide the {channels} channels")
+        self.channels, self.simd, self.bits, self.positions = channels, simd, bits, positions
+        self.cf = channels // simd
+        self.word = word
+        super().__init__({
+            "i": In(stream.Signature(simd * bits)),
+            "o": Out(stream.Signature(out_shape)),
+        })
+
+    def combine(self, payload, head, first):
+        """The next partial word of a beat: ``payload`` folded into ``head`` (the channel
+        fold's partial word), or ``payload`` alone at the ``first`` position."""
+        raise NotImplementedError
+
+    def elaborate(self, platform):
+        m = Module()
+        width = self.word
+        ring = [Signal(width, name=f"partial{k}") for k in range(self.cf)]
+        c = counter(self.cf)
+        pos = counter(self.positions)
+        head = ring[0]
+        value = Signal(width)
+        m.d.comb += value.eq(self.combine(self.i.payload, head, pos == 0))
+
+        move = ~self.o.valid | self.o.ready
+        accept = self.i.valid & move
+        m.d.comb += self.i.ready.eq(move)
+        last = pos == self.positions - 1
+        with m.If(move):
+            m.d.sync += self.o.valid.eq(accept & last)
+        with m.If(accept):
+            m.d.sync += [ring[k].eq(ring[k + 1]) for k in range(self.cf - 1)]
+            m.d.sync += ring[-1].eq(value)
+            with m.If(last):
+                m.d.sync += Value.cast(self.o.payload).eq(value)
+            m.d.sync += c.eq(Mux(c == self.cf - 1, 0, c + 1))
+            with m.If(c == self.cf - 1):
+                m.d.sync += pos.eq(Mux(last, 0, pos + 1))
+        return m
+
+
+class WindowMax(_WindowReduce):
     """Per channel, the largest code over ``positions`` consecutive groups of beats.
 
     Input: per output pixel ``positions`` groups of ``CF = C/SIMD`` beats (position outer,
@@ -36,9 +86,8 @@ class WindowMax(wiring.Component):
     (``bits == 1``) the bitwise OR. Codes order like their values
     (:mod:`golden.pool`), so this is the max-pool of the values.
 
-    The partial maxima of the ``CF`` channel folds circulate in a shift register of ``CF``
-    words (``C*bits`` flip-flops); the last position's beats leave as they arrive.
-    Latency 1 cycle; one beat per cycle.
+    The partial maxima circulate in a shift register of ``CF`` words (``C*bits``
+    flip-flops). Latency 1 cycle; one beat per cycle.
 
     Parameters
     ----------
@@ -49,57 +98,23 @@ class WindowMax(wiring.Component):
         for name, value in (("channels", channels), ("simd", simd), ("bits", bits),
                             ("positions", positions)):
             check_positive_int(name, value)
-        if channels % simd:
-            raise ValueError(f"SIMD {simd} does not divide the {channels} channels")
-        self.channels, self.simd, self.bits, self.positions = channels, simd, bits, positions
-        self.cf = channels // simd
-        super().__init__({
-            "i": In(stream.Signature(simd * bits)),
-            "o": Out(stream.Signature(simd * bits)),
-        })
+        super().__init__(channels, simd, bits, positions, simd * bits, simd * bits)
 
     def lane_max(self, a, b):
         return lane_max(a, b, self.simd, self.bits)
 
-    def elaborate(self, platform):
-        m = Module()
-        width = self.simd * self.bits
-        ring = [Signal(width, name=f"partial{k}") for k in range(self.cf)]
-        c = counter(self.cf)
-        pos = counter(self.positions)
-        head = ring[0]
-        value = Signal(width)
-        m.d.comb += value.eq(Mux(pos == 0, self.i.payload, self.lane_max(self.i.payload, head)))
-
-        move = ~self.o.valid | self.o.ready
-        accept = self.i.valid & move
-        m.d.comb += self.i.ready.eq(move)
-        last = pos == self.positions - 1
-        with m.If(move):
-            m.d.sync += self.o.valid.eq(accept & last)
-        with m.If(accept):
-            m.d.sync += [ring[k].eq(ring[k + 1]) for k in range(self.cf - 1)]
-            m.d.sync += ring[-1].eq(value)
-            with m.If(last):
-                m.d.sync += self.o.payload.eq(value)
-            m.d.sync += c.eq(Mux(c == self.cf - 1, 0, c + 1))
-            with m.If(c == self.cf - 1):
-                m.d.sync += pos.eq(Mux(last, 0, pos + 1))
-        return m
+    def combine(self, payload, head, first):
+        return Mux(first, payload, self.lane_max(payload, head))
 
 
-class WindowSum(wiring.Component):
+class WindowSum(_WindowReduce):
     """Per channel, the sum of the codes over ``positions`` consecutive groups of beats.
 
-    Input: as :class:`WindowMax` (per output pixel ``positions`` groups of ``CF = C/SIMD``
-    beats, position outer, channel fold inner). Output: per output pixel ``CF`` beats of
-    ``SIMD`` unsigned sums of ``unsigned_width(positions * top)`` bits (``top``: the
-    largest code, 1 on bits), an ``ArrayLayout`` a :class:`~hdl.thresholding.Thresholding`
-    reads like accumulators (:class:`golden.pool.SumPool`).
-
-    The partial sums of the ``CF`` channel folds circulate in a shift register of ``CF``
-    words; the last position's beats leave as they arrive. Latency 1 cycle; one beat per
-    cycle.
+    Input: as :class:`WindowMax`. Output: per output pixel ``CF`` beats of ``SIMD``
+    unsigned sums of ``unsigned_width(positions * top)`` bits (``top``: the largest code,
+    1 on bits), an ``ArrayLayout`` a :class:`~hdl.thresholding.Thresholding` reads like
+    accumulators (:class:`golden.pool.SumPool`). The partial sums circulate in a shift
+    register of ``CF`` words. Latency 1 cycle; one beat per cycle.
 
     Parameters
     ----------
@@ -110,49 +125,18 @@ class WindowSum(wiring.Component):
         for name, value in (("channels", channels), ("simd", simd), ("bits", bits),
                             ("positions", positions), ("top", top)):
             check_positive_int(name, value)
-        if channels % simd:
-            raise ValueError(f"SIMD {simd} does not divide the {channels} channels")
         if top >= 1 << bits:
             raise ValueError(f"top code {top} does not fit {bits} bits")
-        self.channels, self.simd, self.bits, self.positions = channels, simd, bits, positions
-        self.cf = channels // simd
         self.sum_width = unsigned_width(positions * top)
-        super().__init__({
-            "i": In(stream.Signature(simd * bits)),
-            "o": Out(stream.Signature(data.ArrayLayout(unsigned(self.sum_width), simd))),
-        })
+        super().__init__(channels, simd, bits, positions, simd * self.sum_width,
+                         data.ArrayLayout(unsigned(self.sum_width), simd))
 
-    def elaborate(self, platform):
-        m = Module()
+    def combine(self, payload, head, first):
         sw, b = self.sum_width, self.bits
-        width = self.simd * sw
-        ring = [Signal(width, name=f"partial{k}") for k in range(self.cf)]
-        c = counter(self.cf)
-        pos = counter(self.positions)
-        head = ring[0]
-        value = Signal(width)
-        first = pos == 0
         # Each lane's running sum stays within [0, positions * top]: sw bits hold it.
-        m.d.comb += value.eq(Cat(*(
-            (self.i.payload[lane * b:(lane + 1) * b]
-             + Mux(first, 0, head[lane * sw:(lane + 1) * sw]))[:sw]
-            for lane in range(self.simd))))
-
-        move = ~self.o.valid | self.o.ready
-        accept = self.i.valid & move
-        m.d.comb += self.i.ready.eq(move)
-        last = pos == self.positions - 1
-        with m.If(move):
-            m.d.sync += self.o.valid.eq(accept & last)
-        with m.If(accept):
-            m.d.sync += [ring[k].eq(ring[k + 1]) for k in range(self.cf - 1)]
-            m.d.sync += ring[-1].eq(value)
-            with m.If(last):
-                m.d.sync += self.o.payload.as_value().eq(value)
-            m.d.sync += c.eq(Mux(c == self.cf - 1, 0, c + 1))
-            with m.If(c == self.cf - 1):
-                m.d.sync += pos.eq(Mux(last, 0, pos + 1))
-        return m
+        return Cat(*((payload[lane * b:(lane + 1) * b]
+                      + Mux(first, 0, head[lane * sw:(lane + 1) * sw]))[:sw]
+                     for lane in range(self.simd)))
 
 
 class LineMaxPool(wiring.Component):
