@@ -83,6 +83,10 @@ def main(argv=None):
     parser.add_argument("--labels", help=".npy of integer labels for --inputs")
     parser.add_argument("--limit", type=int, default=None, help="only the first N inputs")
     parser.add_argument("--save", help="write pred and scores to this .npz")
+    parser.add_argument("--input-type", default=None,
+                        help="values of an .onnx graph's input that the graph does not "
+                             "quantize: bipolar, uintK or intK[:SCALE], e.g. int8:0.0625 "
+                             "(default: the graph quantizes its input)")
     args = parser.parse_args(argv)
     if args.limit is not None and args.limit < 1:
         raise ModelError(f"--limit must be a positive integer, not {args.limit}")
@@ -91,10 +95,10 @@ def main(argv=None):
     imported = None
     if Path(args.model).suffix.lower() == ".onnx":
         # One import serves both the network and the float front end of its graph.
-        imported = import_qonnx(args.model)
+        imported = import_qonnx(args.model, input_type=args.input_type)
         network = imported.network
     else:
-        network = load_model(args.model)
+        network = load_model(args.model, args.input_type)
     if args.data:
         images, labels = load_mnist(args.data, args.limit)
         codes = network.input(images)

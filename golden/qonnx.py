@@ -29,6 +29,9 @@ def main(argv=None):
     imp.add_argument("--out", required=True, help="model file to write (.npz)")
     imp.add_argument("--divisor", type=float, default=255.0,
                      help="the graph's input is pixel / DIVISOR for 8-bit pixels (default 255)")
+    imp.add_argument("--input-type", default=None,
+                     help="values of a graph input that no quantizer quantizes: bipolar, uintK "
+                          "or intK[:SCALE], e.g. uint4 (default: the graph quantizes it)")
     exp = sub.add_parser("export", help="a model (.npz, BNN-PYNQ folder, .onnx) to QONNX")
     exp.add_argument("model", help="model file or folder")
     exp.add_argument("--out", required=True, help="QONNX graph to write (.onnx)")
@@ -37,7 +40,7 @@ def main(argv=None):
         if not args.out.lower().endswith(".npz"):
             raise ModelError(f"{args.out}: name the imported model file .npz")
         start = time.perf_counter()
-        result = import_qonnx(args.onnx, args.divisor)
+        result = import_qonnx(args.onnx, args.divisor, args.input_type)
         elapsed = time.perf_counter() - start
         save_model(result.network, args.out)
         net = result.network

@@ -244,3 +244,21 @@ def test_zero_one_activations(verilator, tmp_path):
     pixels = np.random.default_rng(18).integers(0, 256, (16, 64))
     pixels[0], pixels[1] = 0, 255
     check_network(network, [LayerFolding(16, 8), LayerFolding(8, 5)], "net_zero_one", pixels)
+
+
+def test_declared_bipolar_input(verilator, tmp_path):
+    """A QONNX MLP whose +-1 input the graph maps to {0, 1} without a quantizer, imported
+    with a declared bipolar input: 1-bit input codes into the first layer, in Verilator equal
+    to golden."""
+    import onnx
+
+    from golden.formats.qonnx import import_qonnx
+    from tests import qonnx_graphs as graphs
+    path = tmp_path / "unsw_like.onnx"
+    onnx.save(graphs.unquantized_input_mlp(5, kind="bipolar"), path)
+    network = import_qonnx(path, input_type="bipolar").network
+    assert network.layers[0].input_encoding.top == 1
+    codes = np.random.default_rng(6).integers(0, 2, (16, 48))
+    codes[0], codes[1] = 0, 1
+    check_network(network, [LayerFolding(12, 8), LayerFolding(8, 5)], "net_declared_bipolar",
+                  codes)

@@ -188,3 +188,27 @@ def pooled(seed=0, *, avg="global", act_after_avg="quant2"):
     scores = b.op("Gemm", [h, b.bipolar(b.const(w)), b.const(rng.integers(-4, 4, 10))],
                   transB=1)
     return b.model(scores, [1, 1, 11, 11], [1, 10])
+
+
+def unquantized_input_mlp(seed=0, *, kind="bipolar", features=48):
+    """An MLP whose input no quantizer quantizes: ``"bipolar"``, a +-1 vector mapped to
+    {0, 1} by ``(x + 1) / 2`` (the QONNX zoo's UNSW-NB15 MLP does this), or ``"fixed"``,
+    8-bit fixed-point numbers (scale 1/16) straight into the first MatMul (as QKeras exports
+    a network fed with fixed-point features) -> 3-bit weights -> BN -> 2-bit ReLU ->
+    MatMul -> scores."""
+    rng = np.random.default_rng(seed)
+    b = Builder()
+    x = "x"
+    if kind == "bipolar":
+        x = b.op("Div", [b.op("Add", [x, b.const(1.0)]), b.const(2.0)])
+    w1 = rng.integers(-4, 4, (features, 24)).astype(np.float32)
+    h = b.op("MatMul", [x, b.quant(b.const(w1 * 0.25), 0.25, 3, signed=1)])
+    spread = 2.0 if kind == "bipolar" else 8.0
+    h = b.op("BatchNormalization", [
+        h, b.const(rng.uniform(0.5, 1.5, 24)), b.const(np.full(24, 0.75, np.float32)),
+        b.const(rng.normal(0, spread / 4, 24)), b.const(np.full(24, spread ** 2, np.float32))],
+        epsilon=1e-5)
+    h = b.quant(b.op("Relu", [h]), 0.5, 2, signed=0)
+    w2 = rng.integers(-4, 4, (24, 10)).astype(np.float32)
+    scores = b.op("MatMul", [h, b.quant(b.const(w2 * 0.5), 0.5, 3, signed=1)])
+    return b.model(scores, [1, features], [1, 10])

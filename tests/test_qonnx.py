@@ -442,3 +442,75 @@ def test_a_pad_node_with_a_map_value_is_the_conv_s_padding(tmp_path):
     out = _executor(model)(x)
     assert np.array_equal(_classes(result, out), trace.labels)
     _check_scores(result, trace, out)
+
+
+@pytest.mark.parametrize("kind,input_type", [("bipolar", "bipolar"), ("fixed", "int8:0.0625")])
+def test_a_declared_input_type_imports_a_graph_with_an_unquantized_input(tmp_path, kind,
+                                                                          input_type):
+    """Without a quantizer on its input a graph needs the input's values declared; then
+    golden equals the executor on random inputs of that type (every hidden level occurs),
+    and the model file keeps the input as codes."""
+    from golden.formats.qonnx import parse_input_type
+    model = graphs.unquantized_input_mlp(3, kind=kind)
+    path = tmp_path / f"{kind}.onnx"
+    onnx.save(model, path)
+    _refused(tmp_path, model, "(MatMul)", "--input-type")
+    result = import_qonnx(path, input_type=input_type)
+    rng = np.random.default_rng(7)
+    t = parse_input_type(input_type)
+    x = t.values()[rng.integers(0, t.codes, (200, 48))].astype(np.float32)
+    x[0], x[1] = t.values()[0], t.values()[-1]
+    trace = run(result.network, bits=result.frontend(x))
+    assert len(np.unique(trace.layers[0].outputs)) == 4
+    out = _executor(model)(x)
+    assert np.array_equal(_classes(result, out), trace.labels)
+    _check_scores(result, trace, out)
+    # Saved and loaded again, the network takes the codes on the wire (bytes).
+    save_model(result.network, tmp_path / "m.npz")
+    again = load_model(tmp_path / "m.npz")
+    codes = t.code(x)
+    assert np.array_equal(run(again, codes).labels, trace.labels)
+
+
+def test_input_type_refusals(tmp_path):
+    from golden.formats.qonnx import parse_input_type
+    for text in ("uint9", "int1", "float", "uint4:-1", "uint4:nan", "bipolar:2"):
+        with pytest.raises(ModelError, match="input type"):
+            parse_input_type(text)
+    path = tmp_path / "q.onnx"
+    onnx.save(graphs.mlp(1), path)          # quantizes its own input
+    with pytest.raises(ModelError, match="drop the declared input type"):
+        import_qonnx(path, input_type="uint4")
+    with pytest.raises(ModelError, match="for .onnx graphs only"):
+        load_model(ROOT / "models/mnist_bnn.npz", "bipolar")
+    for op, const, fragment in (("Add", 0.5, "whole-number offset"),
+                                ("Max", 2.0, "evenly spaced")):
+        b = graphs.Builder()
+        x = b.op(op, ["x", b.const(const)])
+        h = b.op("MatMul", [x, b.bipolar(b.const(np.ones((8, 4))))])
+        if op == "Max":
+            # Max is no supported op: the same graph with a Relu (flat below 0) instead.
+            b.nodes[0].op_type, b.nodes[0].input[:] = "Relu", ["x"]
+        onnx.save(b.model(h, [1, 8], [1, 4]), path)
+        with pytest.raises(ModelError, match=fragment):
+            import_qonnx(path, input_type="int4")
+    with pytest.raises(ModelError, match="--input-type"):
+        import_qonnx(path)
+
+
+def test_declared_input_type_on_the_command_line(tmp_path, capsys):
+    """``--input-type`` on hdl.build and golden.evaluate: Verilog for a graph whose input is
+    a +-1 vector, and the accuracy on its own inputs."""
+    from golden.evaluate import main as evaluate_main
+    from hdl.flow.build import main as build_main
+    path = tmp_path / "unsw_like.onnx"
+    onnx.save(graphs.unquantized_input_mlp(4, kind="bipolar"), path)
+    assert build_main(["--target", "verilog", "--model", str(path), "--input-type", "bipolar",
+                       "--out", str(tmp_path / "v")]) == 0
+    assert (tmp_path / "v" / "bnn_top.v").stat().st_size > 1000
+    x = np.where(np.random.default_rng(2).random((30, 48)) < 0.5, -1, 1).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "y.npy", np.zeros(30, np.int64))
+    assert evaluate_main(["--model", str(path), "--input-type", "bipolar", "--inputs",
+                          str(tmp_path / "x.npy"), "--labels", str(tmp_path / "y.npy")]) == 0
+    assert "accuracy" in capsys.readouterr().out

@@ -29,14 +29,20 @@ _DAMAGE = (ValueError, OSError, EOFError, KeyError, IndexError, TypeError, Attri
            RecursionError, MemoryError, OverflowError, UnicodeError, zlib.error)
 
 
-def load_model(path):
+def load_model(path, input_type=None):
     """The :class:`~golden.model.Network` stored at ``path``, in any readable format.
+
+    ``input_type`` (text, :func:`golden.formats.qonnx.parse_input_type`): the values of a
+    QONNX graph's input that no quantizer quantizes; other formats fix their input.
 
     Every failure is a :class:`~golden.errors.ModelError` with one line: the readers check
     what they expect, and anything a damaged file raises beyond that is reported as
     damage, never as a traceback."""
+    if input_type is not None and Path(path).suffix.lower() != ".onnx":
+        raise ModelError(f"{path}: an input type is declared for .onnx graphs only; this "
+                         f"model file fixes its input already")
     try:
-        return _load(Path(path))
+        return _load(Path(path), input_type)
     except ModelError:
         raise
     except _DAMAGE as error:
@@ -45,7 +51,7 @@ def load_model(path):
                          f"({type(error).__name__}{': ' + text if text else ''})") from None
 
 
-def _load(path):
+def _load(path, input_type=None):
     if path.is_dir():
         if bnnpynq.is_bnnpynq_folder(path):
             return bnnpynq.load_bnnpynq(path)
@@ -54,7 +60,7 @@ def _load(path):
     if not path.exists():
         raise ModelError(f"{path}: no such model file or folder")
     if path.suffix.lower() == ".onnx":
-        return qonnx.load_qonnx(path)
+        return qonnx.load_qonnx(path, input_type)
     return npz.load(path)
 
 

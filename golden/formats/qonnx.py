@@ -51,6 +51,7 @@ affine map is folded exactly when the ratios of the channel gains are powers of 
 the offsets are multiples of the score step (the import reports ``exact_scores``).
 """
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -64,7 +65,8 @@ from ..model import BINARY, Bias, Dense, InputQuant, IntCodes, Network, Threshol
 from ..pool import MaxPool, SumPool
 from ..weights import LutWeights, ShiftWeights, TernaryWeights, weight_encoding
 
-__all__ = ["QonnxImport", "import_qonnx", "load_qonnx", "DIVISOR"]
+__all__ = ["QonnxImport", "InputType", "import_qonnx", "load_qonnx", "parse_input_type",
+           "DIVISOR"]
 
 DIVISOR = 255.0
 CUSTOM_DOMAINS = ("onnx.brevitas", "finn.custom_op.general", "qonnx.custom_op.general")
@@ -77,6 +79,72 @@ F32 = np.float32
 
 class _Refused(ModelError):
     pass
+
+
+@dataclass(frozen=True)
+class InputType:
+    """The values a graph input takes when the graph does not quantize it itself:
+    ``bipolar`` (-1 or +1), or ``bits``-bit integers times ``scale`` (``signed``: in
+    ``[-2**(bits-1), 2**(bits-1) - 1]``, else ``[0, 2**bits - 1]``). On the wire (the
+    golden model's 8-bit input, the board's link) an input is its code: bipolar 0 for -1
+    and 1 for +1; an integer ``v`` as ``v``, or ``v + 2**(bits-1)`` when signed."""
+    kind: str            # "bipolar", "uint" or "int"
+    bits: int = 1
+    scale: float = 1.0
+
+    @property
+    def codes(self):
+        """The number of codes."""
+        return 2 if self.kind == "bipolar" else 1 << self.bits
+
+    def values(self):
+        """The float32 value of every code, in code order."""
+        codes = np.arange(self.codes, dtype=np.float64)
+        if self.kind == "bipolar":
+            return (2 * codes - 1).astype(F32)
+        if self.kind == "int":
+            codes = codes - (1 << (self.bits - 1))
+        return (codes * self.scale).astype(F32)
+
+    def code(self, x):
+        """The code of each float ``x`` (rounded to the nearest value, clamped)."""
+        x = np.asarray(x, np.float64)
+        if self.kind == "bipolar":
+            return (x >= 0).astype(np.int64)
+        lo = -(1 << (self.bits - 1)) if self.kind == "int" else 0
+        v = np.clip(np.rint(x / self.scale), lo, lo + self.codes - 1)
+        return (v - lo).astype(np.int64)
+
+    def __str__(self):
+        if self.kind == "bipolar":
+            return "bipolar"
+        return f"{self.kind}{self.bits}" + ("" if self.scale == 1 else f":{self.scale:g}")
+
+
+def parse_input_type(text):
+    """An :class:`InputType` from ``bipolar``, ``uintK`` or ``intK`` (K from 1 to 8),
+    optionally ``:SCALE`` (a positive number, default 1): e.g. ``int8:0.0625``."""
+    if text is None:
+        return None
+    match = re.fullmatch(r"\s*(bipolar|u?int)(\d*)(?::([^:]+))?\s*", str(text))
+    bad = (f"input type {text!r} is not bipolar, uintK or intK (K = 1..8) with an optional "
+           f":SCALE, e.g. uint4 or int8:0.0625")
+    if not match:
+        raise ModelError(bad)
+    kind, bits, scale = match.groups()
+    if kind == "bipolar":
+        if bits or scale:
+            raise ModelError(bad)
+        return InputType("bipolar")
+    if not bits or not 1 <= int(bits) <= 8 or (kind == "int" and int(bits) < 2):
+        raise ModelError(bad + "; signed inputs need K >= 2")
+    try:
+        value = 1.0 if scale is None else float(scale)
+    except ValueError:
+        raise ModelError(bad) from None
+    if not (np.isfinite(value) and value > 0):
+        raise ModelError(f"input type {text!r}: the scale must be a positive number")
+    return InputType(kind, int(bits), value)
 
 
 def _node_name(node):
@@ -358,12 +426,19 @@ def _canonical_index(shape):
     return np.arange(int(np.prod(shape))).reshape(shape)
 
 
+# Ops that take the raw graph input as it is (the rest take it as codes of a declared
+# input type).
+_RAW_OPS = ELEMENTWISE + QUANTIZERS + ("Sign", "Pow", "Sqrt", "Reshape", "Flatten", "Transpose",
+                                       "Identity", "Shape")
+
+
 class _Importer:
-    def __init__(self, model, name, divisor):
+    def __init__(self, model, name, divisor, input_type=None):
         self.model = model
         self.graph = model.graph
         self.name = name
         self.divisor = divisor
+        self.input_type = input_type
         self.values = {}
         self.layers = []
         self.input_quant = None
@@ -439,7 +514,63 @@ class _Importer:
             return self._weight_op(node, ins[0], consts, attrs)
         if op != "Conv" and any(isinstance(v, _Codes) and v.pad for v in ins):
             _refuse(node, "a Pad of quantized maps must feed a Conv directly")
+        if ins and isinstance(ins[0], _Raw) and op not in _RAW_OPS:
+            if self.input_type is None:
+                _refuse(node, "takes the graph's input, which no quantizer quantizes; declare "
+                              "the input's values (--input-type bipolar, uintK or intK[:SCALE])")
+            ins = [self._declared_input(node, ins[0])] + list(ins[1:])
         return handler(self, node, ins, consts, attrs)
+
+    def _declared_input(self, node, raw):
+        """The graph input as codes of the declared :class:`InputType`: the elementwise ops
+        before ``node``, evaluated in float32 on every value the type has, must give
+        ``d * (code + offset)`` (an integer offset, ``d > 0``), or +-d (bipolar)."""
+        if self.input_quant is not None:
+            _refuse(node, "a second use of the graph's input")
+        for op, args in raw.ops:
+            if any(np.asarray(a).size != 1 for a in args):
+                _refuse(node, f"the input's {op} must use one number for all inputs (per tensor)")
+        ops = [(op, [np.asarray(a, F32).reshape(()) for a in args]) for op, args in raw.ops]
+        t = self.input_type
+        y = _run_ops(t.values(), ops).astype(np.float64)
+        d = y[1] - y[0]
+        codes = np.arange(t.codes)
+        if not (d > 0 and np.array_equal(y, y[0] + d * codes)):
+            _refuse(node, f"the ops on the {t} input do not map its values to evenly spaced "
+                          f"increasing values ({y[:4].tolist()}...)")
+        offset = y[0] / d
+        if t.codes == 2 and y[0] == -y[1]:
+            enc = BINARY
+            scale = float(y[1])
+        elif offset == int(offset):
+            enc = IntCodes(max(1, (t.codes - 1).bit_length()), int(offset), t.codes - 1)
+            scale = float(d)
+        else:
+            _refuse(node, f"the ops on the {t} input give values {y[:4].tolist()}..., not "
+                          f"a whole-number offset of their step")
+        shape, orig = raw.shape, raw.orig
+        index = _canonical_index(orig).reshape(shape)
+        golden_shape = ((orig[1], orig[2]) if len(orig) == 3 and orig[0] == 1 else
+                        (orig[1], orig[2], orig[0]) if len(orig) == 3 else tuple(orig))
+        # On the wire an input is its code (a byte); bytes past the last code clamp to it.
+        table = np.minimum(np.arange(256), t.codes - 1)
+        if enc == BINARY:
+            self.input_quant = InputQuant(golden_shape, 1)
+        else:
+            self.input_quant = InputQuant(golden_shape, None, table, enc)
+        order = index.ravel()
+
+        def frontend(x):
+            x = np.asarray(x, F32)
+            if x.shape[1:] != tuple(orig):
+                raise ModelError(f"inputs have shape {x.shape[1:]}, the graph takes {tuple(orig)}")
+            lv = t.code(x).reshape(len(x), -1)
+            out = np.empty_like(lv)
+            out[:, order] = lv
+            return out
+
+        self.frontend = frontend
+        return _Codes(enc, scale, tuple(shape), index)
 
     def _pad(self, node, ins, consts, attrs):
         """A constant Pad of quantized (C, H, W) maps by ``P`` on every side of H and W,
@@ -558,6 +689,9 @@ class _Importer:
     def _quantize_input(self, node, q, raw, consts):
         if self.input_quant is not None:
             _refuse(node, "a second input quantizer")
+        if self.input_type is not None:
+            _refuse(node, f"the graph quantizes its input itself; drop the declared input "
+                          f"type ({self.input_type})")
         if np.asarray(q.scale).size != 1:
             _refuse(node, "the input quantizer's scale must be one number (per tensor)")
         for op, args in raw.ops:
@@ -1140,11 +1274,15 @@ def _bisect(level, lo, hi, count, direction):
     return b if direction > 0 else a
 
 
-def import_qonnx(path, divisor=DIVISOR):
+def import_qonnx(path, divisor=DIVISOR, input_type=None):
     """Import the QONNX graph at ``path``: a :class:`QonnxImport`.
 
     ``divisor``: the graph's input is ``pixel / divisor`` for 8-bit pixels (255: [0, 1]).
+    ``input_type``: an :class:`InputType` (or its text, :func:`parse_input_type`) for a
+    graph whose input no quantizer quantizes.
     """
+    if isinstance(input_type, str):
+        input_type = parse_input_type(input_type)
     path = Path(path)
     if not path.is_file():
         raise ModelError(f"{path}: no such ONNX file")
@@ -1157,11 +1295,11 @@ def import_qonnx(path, divisor=DIVISOR):
     if not (isinstance(divisor, (int, float)) and np.isfinite(divisor) and divisor > 0):
         raise ModelError(f"the input divisor must be a positive number, not {divisor!r}")
     try:
-        return _Importer(model, path.stem, divisor).run()
+        return _Importer(model, path.stem, divisor, input_type).run()
     except ModelError as error:
         raise ModelError(f"{path}: {error}") from None
 
 
-def load_qonnx(path):
+def load_qonnx(path, input_type=None):
     """The :class:`~golden.model.Network` of a QONNX file (see :func:`import_qonnx`)."""
-    return import_qonnx(path).network
+    return import_qonnx(path, input_type=input_type).network

@@ -172,8 +172,12 @@ def main(argv=None):
                              "(found by synthesis from 1024 cycles per inference on, a few "
                              "minutes)")
     parser.add_argument("--model", default=None,
-                        help="model file (.npz) or BNN-PYNQ folder (default with --board: "
-                             "the shipped models/mnist_bcnn.npz)")
+                        help="model file (.npz, .onnx) or BNN-PYNQ folder (default with "
+                             "--board: the shipped models/mnist_bcnn.npz)")
+    parser.add_argument("--input-type", default=None,
+                        help="values of an .onnx graph's input that the graph does not "
+                             "quantize: bipolar, uintK or intK[:SCALE] (default: the graph "
+                             "quantizes its input)")
     parser.add_argument("--data", default=None,
                         help="MNIST test set folder for the report's golden accuracy "
                              "(default: ../shared/data/mnist beside the checkout, if there)")
@@ -217,10 +221,10 @@ def main(argv=None):
     if args.board:
         return board_main(args)
     if args.model is None:
-        raise ModelError("--model is required for --target verilog (a .npz file or a "
-                         "BNN-PYNQ folder)")
+        raise ModelError("--model is required for --target verilog (a .npz or .onnx file or "
+                         "a BNN-PYNQ folder)")
     start = time.perf_counter()
-    network = load_model(args.model)
+    network = load_model(args.model, args.input_type)
     requested = budget(args, args.clock_mhz * 1e6)
     folding = choose_folding(network, args.folding, requested, args.elements)
     cycle_budget, note = budget_note(network, requested or DEFAULT_CYCLES)
@@ -341,7 +345,7 @@ def board_main(args):
 
 def _board_main(args, out):
     start = time.perf_counter()
-    network = load_model(args.model or DEFAULT_MODEL)
+    network = load_model(args.model or DEFAULT_MODEL, args.input_type)
     fit_tried = None
     # With no folding, budget or frame rate given, a board build takes the fastest
     # automatic folding that fits (as --fit does).
