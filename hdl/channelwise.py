@@ -5,7 +5,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from .params import check_positive_int, counter
+from .params import check_positive_int, counter, memory_depth
 
 __all__ = ["ChannelwiseUnit"]
 
@@ -92,7 +92,7 @@ class ChannelwiseUnit(wiring.Component):
         else:
             # At least two words: a one-word memory would have a zero-width address.
             m.submodules.params = memory = Memory(
-                shape=unsigned(self.param_width * self.pe), depth=max(2, self.nf),
+                shape=unsigned(self.param_width * self.pe), depth=memory_depth(self.nf),
                 init=self.param_words)
             rd = memory.read_port()
             nf = counter(self.nf)

@@ -10,7 +10,7 @@ from golden.weights import BINARY_WEIGHTS
 from golden.weights import weight_encoding as as_weight_encoding
 
 from .elements import make_element
-from .params import check_positive_int, counter, wrap_counter
+from .params import check_positive_int, counter, memory_depth, wrap_counter
 from .popcount import range_shape, tree_sum
 
 __all__ = ["MatrixVectorUnit", "GROUP", "REPLAY_REGISTER_BITS", "replay_in_registers"]
@@ -162,7 +162,7 @@ class MatrixVectorUnit(wiring.Component):
         wb = self.w_bits
         # At least two words: a one-word memory would have a zero-width address.
         m.submodules.weights = weights = Memory(
-            shape=unsigned(pe * simd * wb), depth=max(2, sf_n * nf_n), init=self.weight_words)
+            shape=unsigned(pe * simd * wb), depth=memory_depth(sf_n * nf_n), init=self.weight_words)
         w_rd = weights.read_port()
         w_data = w_rd.data
 
@@ -201,7 +201,7 @@ class MatrixVectorUnit(wiring.Component):
             # At least 2 words: a 1-word memory has a 0-bit address ("[-1:0]" in Verilog).
             attrs = {"ram_style": "registers"} if self.replay_in_registers else None
             m.submodules.inputs = inputs = Memory(shape=unsigned(simd * self.in_bits),
-                                                  depth=max(2, sf_n), init=[], attrs=attrs)
+                                                  depth=memory_depth(sf_n), init=[], attrs=attrs)
             in_wr, in_rd = inputs.write_port(), inputs.read_port()
             m.d.comb += [in_rd.addr.eq(sf), in_rd.en.eq(move)]
             if sf_n >= 2:

@@ -2,7 +2,7 @@
 
 from amaranth.hdl import Mux, Signal
 
-__all__ = ["check_positive_int", "check_code", "counter", "wrap_counter"]
+__all__ = ["check_positive_int", "check_code", "counter", "wrap_counter", "memory_depth"]
 
 
 def check_positive_int(name, value):
@@ -15,6 +15,12 @@ def check_code(name, value, bits):
     """Raise ``ValueError`` unless ``value`` is a ``bits``-bit code (``0 <= value < 2**bits``)."""
     if not 0 <= value < 1 << bits:
         raise ValueError(f"{name} {value} is not a {bits}-bit code")
+
+
+def memory_depth(words):
+    """The depth of a memory that holds ``words`` words: at least 2, since a one-word
+    memory has a 0-bit address, which Verilog writes as ``[-1:0]``."""
+    return max(2, words)
 
 
 def counter(n, **kwargs):

@@ -9,7 +9,7 @@ from amaranth.lib.wiring import In, Out
 
 from golden.packing import unsigned_width
 
-from .params import check_positive_int, counter, wrap_counter
+from .params import check_positive_int, counter, memory_depth, wrap_counter
 
 __all__ = ["LineMaxPool", "WindowMax", "WindowSum", "lane_max"]
 
@@ -193,7 +193,7 @@ class LineMaxPool(wiring.Component):
     def memories(self):
         """``[(width, depth)]`` of the line memory (at least two words: a one-word memory
         would have a zero-width address)."""
-        return [(self.simd * self.bits, max(2, self.line_words))]
+        return [(self.simd * self.bits, memory_depth(self.line_words))]
 
     def elaborate(self, platform):
         m = Module()

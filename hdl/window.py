@@ -7,7 +7,7 @@ from amaranth.lib.wiring import In, Out
 
 from golden.conv import window_simd_choices
 
-from .params import check_code, check_positive_int, counter, wrap_counter
+from .params import check_code, check_positive_int, counter, memory_depth, wrap_counter
 
 __all__ = ["SlidingWindow", "window_rows"]
 
@@ -130,7 +130,7 @@ class SlidingWindow(wiring.Component):
         # row would hold a few hundred bits in 4 kbit (iCE40) or 18 kbit (ECP5).
         attrs = {"ram_style": "registers"} if self.row_in_registers else None
         for index in range(self.rows):
-            bank = Memory(shape=unsigned(word), depth=max(2, self.width), init=[], attrs=attrs)
+            bank = Memory(shape=unsigned(word), depth=memory_depth(self.width), init=[], attrs=attrs)
             m.submodules[f"row{index}"] = bank
             banks.append((bank.write_port(), bank.read_port()))
         return banks
