@@ -432,6 +432,31 @@ _RAW_OPS = ELEMENTWISE + QUANTIZERS + ("Sign", "Pow", "Sqrt", "Reshape", "Flatte
                                        "Identity", "Shape")
 
 
+def _input_layout(orig, shape):
+    """``(index, golden shape)`` of the graph input (per-sample ONNX shape ``orig``, seen
+    as ``shape``): a (1, H, W) image is an (H, W) map, a (C, H, W) map is (H, W, C)."""
+    index = _canonical_index(orig).reshape(shape)
+    golden_shape = ((orig[1], orig[2]) if len(orig) == 3 and orig[0] == 1 else
+                    (orig[1], orig[2], orig[0]) if len(orig) == 3 else tuple(orig))
+    return index, golden_shape
+
+
+def _frontend(orig, index, levels):
+    """The float front end: graph inputs (N, *orig) to the golden model's input codes
+    (``levels`` of each element, in the golden feature order ``index``)."""
+    order = index.ravel()
+
+    def frontend(x):
+        x = np.asarray(x, F32)
+        if x.shape[1:] != tuple(orig):
+            raise ModelError(f"inputs have shape {x.shape[1:]}, the graph takes {tuple(orig)}")
+        lv = levels(x).reshape(len(x), -1)
+        out = np.empty_like(lv)
+        out[:, order] = lv
+        return out
+    return frontend
+
+
 class _Importer:
     def __init__(self, model, name, divisor, input_type=None):
         self.model = model
@@ -549,27 +574,14 @@ class _Importer:
             _refuse(node, f"the ops on the {t} input give values {y[:4].tolist()}..., not "
                           f"a whole-number offset of their step")
         shape, orig = raw.shape, raw.orig
-        index = _canonical_index(orig).reshape(shape)
-        golden_shape = ((orig[1], orig[2]) if len(orig) == 3 and orig[0] == 1 else
-                        (orig[1], orig[2], orig[0]) if len(orig) == 3 else tuple(orig))
+        index, golden_shape = _input_layout(orig, shape)
         # On the wire an input is its code (a byte); bytes past the last code clamp to it.
         table = np.minimum(np.arange(256), t.codes - 1)
         if enc == BINARY:
             self.input_quant = InputQuant(golden_shape, 1)
         else:
             self.input_quant = InputQuant(golden_shape, None, table, enc)
-        order = index.ravel()
-
-        def frontend(x):
-            x = np.asarray(x, F32)
-            if x.shape[1:] != tuple(orig):
-                raise ModelError(f"inputs have shape {x.shape[1:]}, the graph takes {tuple(orig)}")
-            lv = t.code(x).reshape(len(x), -1)
-            out = np.empty_like(lv)
-            out[:, order] = lv
-            return out
-
-        self.frontend = frontend
+        self.frontend = _frontend(orig, index, t.code)
         return _Codes(enc, scale, tuple(shape), index)
 
     def _pad(self, node, ins, consts, attrs):
@@ -713,9 +725,7 @@ class _Importer:
         table = levels(pixels)
         shape = raw.shape
         orig = raw.orig
-        index = _canonical_index(orig).reshape(shape)
-        golden_shape = ((orig[1], orig[2]) if len(orig) == 3 and orig[0] == 1 else
-                        (orig[1], orig[2], orig[0]) if len(orig) == 3 else tuple(orig))
+        index, golden_shape = _input_layout(orig, shape)
         enc = q.encoding()
         if enc == BINARY:
             steps = np.diff(table)
@@ -725,18 +735,7 @@ class _Importer:
             self.input_quant = InputQuant(golden_shape, threshold)
         else:
             self.input_quant = InputQuant(golden_shape, None, table, enc)
-        order = index.ravel()
-
-        def frontend(x):
-            x = np.asarray(x, F32)
-            if x.shape[1:] != tuple(orig):
-                raise ModelError(f"inputs have shape {x.shape[1:]}, the graph takes {tuple(orig)}")
-            lv = levels(x).reshape(len(x), -1)
-            out = np.empty_like(lv)
-            out[:, order] = lv
-            return out
-
-        self.frontend = frontend
+        self.frontend = _frontend(orig, index, levels)
         return _Codes(enc, float(np.asarray(q.scale).reshape(())), tuple(shape), index)
 
     def _quantize_acc(self, node, q, acc, consts):
