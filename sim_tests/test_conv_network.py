@@ -278,7 +278,7 @@ def average_pool_network(seed, kind):
 
 
 @pytest.mark.parametrize("kind,folding", [
-    ("global", [LayerFolding(1, 2), LayerFolding(4, 3)]),
+    pytest.param("global", [LayerFolding(1, 2), LayerFolding(4, 3)], marks=pytest.mark.slow),
     ("window", [LayerFolding(3, 4), LayerFolding(2, 1)]),
 ])
 def test_average_pool_network(verilator, kind, folding):
@@ -289,6 +289,7 @@ def test_average_pool_network(verilator, kind, folding):
     check_network(network, folding, f"conv_avgpool_{kind}", pixels)
 
 
+@pytest.mark.slow
 def test_imported_average_pool_graph(verilator, tmp_path):
     """A QONNX graph with a floor-mode max-pool over an odd map, a 2x2 average pool and a
     quantizer (tests/qonnx_graphs.py), imported and run in Verilator equal to golden."""

@@ -246,6 +246,7 @@ def test_zero_one_activations(verilator, tmp_path):
     check_network(network, [LayerFolding(16, 8), LayerFolding(8, 5)], "net_zero_one", pixels)
 
 
+@pytest.mark.slow
 def test_declared_bipolar_input(verilator, tmp_path):
     """A QONNX MLP whose +-1 input the graph maps to {0, 1} without a quantizer, imported
     with a declared bipolar input: 1-bit input codes into the first layer, in Verilator equal

@@ -78,8 +78,9 @@ def test_line_max_pool_refuses_what_it_cannot_pool():
         LineMaxPool(height=4, width=4, channels=3, simd=2, bits=1, kernel=2)
 
 
-@pytest.mark.parametrize("bits,top,simd,kind", [(1, 1, 2, "window"), (2, 3, 1, "window"),
-                                                (3, 7, 2, "global"), (1, 1, 4, "global")])
+@pytest.mark.parametrize("bits,top,simd,kind", [
+    (1, 1, 2, "window"), pytest.param(2, 3, 1, "window", marks=pytest.mark.slow),
+    (3, 7, 2, "global"), pytest.param(1, 1, 4, "global", marks=pytest.mark.slow)])
 def test_window_sum(verilator, bits, top, simd, kind):
     """Per channel the sum of the codes over the window positions: every sum equal to
     golden's (all-ones and all-zeros maps included), under random stalls, one beat per

@@ -120,7 +120,7 @@ def test_conv_network_runs_and_flattens_channels_innermost():
      "hidden layers must end in thresholds"),
     (lambda r: [_conv(r, (8, 8, 2), 3, 3)], "takes \\(8, 8, 2\\) maps but receives \\(8, 8\\)"),
     (lambda r: [_conv(r, (8, 8, 1), 3, 3), MaxPool((6, 6, 3), 2),
-                MaxPool((3, 3, 3), 2)], "does not tile"),
+                MaxPool((3, 3, 3), 4)], "does not fit the 3x3 map"),
 ])
 def test_network_shape_errors(make, match):
     rng = np.random.default_rng(4)
@@ -162,3 +162,18 @@ def test_conv_model_file_roundtrip(tmp_path):
     assert np.array_equal(run(net, x).scores, run(back, x).scores)
     assert [type(layer).__name__ for layer in back.layers] == \
         ["Conv2D", "Residual", "MaxPool", "GlobalMaxPool", "Dense"]
+
+
+def test_floor_mode_pools_drop_the_rows_and_columns_no_window_reads():
+    """PyTorch's default floor mode: a 2x2 stride-2 max-pool over a 5x5 map reads rows and
+    columns 0-3 only, and a sum pool likewise."""
+    from golden.model import BINARY
+    from golden.pool import SumPool
+    x = np.arange(2 * 5 * 5 * 2).reshape(2, 5, 5, 2) % 7
+    pool = MaxPool((5, 5, 2), 2)
+    assert pool.out_shape == (2, 2, 2) and not pool.tiles
+    expected = x[:, :4, :4].reshape(2, 2, 2, 2, 2, 2).max(axis=(2, 4))
+    assert np.array_equal(pool.forward(x), expected)
+    bits = x % 2
+    sums = SumPool((5, 5, 2), BINARY, Thresholds(np.zeros((2, 1), np.int64)), 2, 2).sums(bits)
+    assert np.array_equal(sums, bits[:, :4, :4].reshape(2, 2, 2, 2, 2, 2).sum(axis=(2, 4)))
