@@ -101,9 +101,7 @@ class Stage:
         """Raise :class:`~golden.errors.ModelError` if the stage cannot be built behind
         ``stream`` at its folding (``index``: its first compute stage's index)."""
         for chain, inner in self._chains(stream):
-            for stage, s in walk(chain, inner):
-                stage.check(s, index)
-                index += len(stage.compute_stages())
+            index = check_chain(chain, inner, index)
 
     def _chains(self, stream):
         return [(chain, stream) for chain in self.children()]
@@ -156,6 +154,15 @@ def walk(stages, stream):
     for stage in stages:
         yield stage, stream
         stream = stage.advance(stream)
+
+
+def check_chain(stages, stream, index):
+    """:meth:`Stage.check` every stage of a chain behind ``stream`` (``index``: the first
+    compute stage's); returns the index after the chain's compute stages."""
+    for stage, s in walk(stages, stream):
+        stage.check(s, index)
+        index += len(stage.compute_stages())
+    return index
 
 
 def make_stages(layers, prefix="", top_level=True):

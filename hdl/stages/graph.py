@@ -5,7 +5,7 @@ from golden.errors import ModelError
 from golden.packing import score_width
 
 from ..argmax import Argmax, argmax_cycles
-from .base import Builder, Stream, make_stages, walk
+from .base import Builder, Stream, check_chain, make_stages, walk
 
 __all__ = ["StageGraph", "InputStage", "ArgmaxStage"]
 
@@ -63,15 +63,20 @@ class StageGraph:
 
     def __init__(self, network):
         self.network = network
-        layers = getattr(network, "layers", network)
-        self.stages = make_stages(tuple(layers))
-        self.compute = [s for stage in self.stages for s in stage.compute_stages()]
+        stages = make_stages(tuple(getattr(network, "layers", network)))
+        if hasattr(network, "layers") and not (stages and stages[0].compute):
+            raise ModelError("the first layer must be a dense or convolution layer")
+        self._attach(stages)
+
+    def _attach(self, stages):
+        """Take ``stages`` as the main chain, with the compute list, input and argmax
+        derived from them."""
+        self.stages = stages
+        self.compute = [s for stage in stages for s in stage.compute_stages()]
         self.input = self.argmax = None
-        if hasattr(network, "layers"):
-            if not self.stages or not self.stages[0].compute:
-                raise ModelError("the first layer must be a dense or convolution layer")
-            self.input = InputStage(network.input, self.stages[0])
-            self.argmax = ArgmaxStage(network, self.compute[-1])
+        if hasattr(self.network, "layers"):
+            self.input = InputStage(self.network.input, stages[0])
+            self.argmax = ArgmaxStage(self.network, self.compute[-1])
 
     @property
     def folding(self):
@@ -89,17 +94,9 @@ class StageGraph:
         graph = object.__new__(StageGraph)
         graph.network = self.network
         entries = iter(folding)
-        graph.stages = [stage.refold(entries) for stage in self.stages]
-        graph.compute = [s for stage in graph.stages for s in stage.compute_stages()]
-        graph.input = graph.argmax = None
-        if self.input is not None:
-            graph.input = InputStage(self.network.input, graph.stages[0])
-            graph.argmax = ArgmaxStage(self.network, graph.compute[-1])
+        graph._attach([stage.refold(entries) for stage in self.stages])
         if check:
-            index = 0
-            for stage, stream in walk(graph.stages, Stream()):
-                stage.check(stream, index)
-                index += len(stage.compute_stages())
+            check_chain(graph.stages, Stream(), 0)
         return graph
 
     def cycles(self):
