@@ -38,19 +38,23 @@ class Broadcast(wiring.Component):
 
 
 class AddStreams(wiring.Component):
-    """Lane-wise sum of two streams of ``PE`` unsigned codes: ``y[p] = a[p] + b[p]``.
+    """Lane-wise shifted sum of two streams of ``PE`` unsigned codes:
+    ``y[p] = (a[p] << shift_a) + (b[p] << shift_b)``.
 
-    Output lanes are ``unsigned_width(top_a + top_b)`` bits (the sum's proven range), as an
-    ``ArrayLayout`` the thresholding unit reads like accumulators. Latency 1 cycle; a beat
-    leaves when both inputs have one.
+    Output lanes are ``unsigned_width((top_a << shift_a) + (top_b << shift_b))`` bits (the
+    sum's proven range), as an ``ArrayLayout`` the thresholding unit reads like
+    accumulators. Latency 1 cycle; a beat leaves when both inputs have one.
     """
 
-    def __init__(self, *, pe, bits_a, bits_b, top_a, top_b):
-
+    def __init__(self, *, pe, bits_a, bits_b, top_a, top_b, shift_a=0, shift_b=0):
         for name, value in (("pe", pe), ("bits_a", bits_a), ("bits_b", bits_b)):
             check_positive_int(name, value)
+        for name, value in (("shift_a", shift_a), ("shift_b", shift_b)):
+            if not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name} must be a non-negative int, not {value!r}")
         self.pe, self.bits_a, self.bits_b = pe, bits_a, bits_b
-        self.sum_width = unsigned_width(top_a + top_b)
+        self.shift_a, self.shift_b = shift_a, shift_b
+        self.sum_width = unsigned_width((top_a << shift_a) + (top_b << shift_b))
         super().__init__({
             "a": In(stream.Signature(pe * bits_a)),
             "b": In(stream.Signature(pe * bits_b)),
@@ -68,7 +72,7 @@ class AddStreams(wiring.Component):
             for p in range(self.pe):
                 a = self.a.payload[p * self.bits_a:(p + 1) * self.bits_a]
                 b = self.b.payload[p * self.bits_b:(p + 1) * self.bits_b]
-                m.d.sync += self.o.payload[p].eq(a + b)
+                m.d.sync += self.o.payload[p].eq((a << self.shift_a) + (b << self.shift_b))
         return m
 
 
@@ -94,7 +98,9 @@ class ResidualBlock(wiring.Component):
     the lane-wise add of their codes and the thresholds that re-quantise the sum.
 
     ``main`` and ``skip`` are :class:`~hdl.streams.Chain` s over the same input stream of
-    ``in_width`` bits, ending at the same PE; ``skip_depth`` is the skip path's FIFO depth
+    ``in_width`` bits, ending at the same PE (an identity skip path is a width converter
+    to that PE); the add shifts each path's codes by its power-of-two gain
+    (:meth:`golden.residual.Residual.terms`); ``skip_depth`` is the skip path's FIFO depth
     in beats (:func:`skip_fifo_depth`)."""
 
     def __init__(self, block, main, skip, in_width, skip_depth):
@@ -104,13 +110,17 @@ class ResidualBlock(wiring.Component):
         self.skip_depth = skip_depth
         self.skip_fifo = StreamFifo(in_width, self.skip_depth)
         self.main_fifo = StreamFifo(in_width, 2)
-        (ma, mb), (sa, sb) = (block.path_encodings[0], main.out_bits), \
-                             (block.path_encodings[1], skip.out_bits)
+        # Path p adds gain_p * code + offset_p with gain_p a power of two; the common
+        # factor 2**k of the gains moves into the thresholds' accumulator map.
+        (ga, oa, ta), (gb, ob, tb) = block.terms()
+        sa, sb = ga.bit_length() - 1, gb.bit_length() - 1
+        k = min(sa, sb)
         pe = main.out_pe
-        self.add = AddStreams(pe=pe, bits_a=mb, bits_b=sb, top_a=ma.top, top_b=sa.top)
+        self.add = AddStreams(pe=pe, bits_a=main.out_bits, bits_b=skip.out_bits, top_a=ta,
+                              top_b=tb, shift_a=sa - k, shift_b=sb - k)
         channels = block.out_shape[-1]
-        acc = AccMap(0, ma.top + sa.top, np.zeros(channels, np.int64),
-                     np.full(channels, ma.offset + sa.offset, np.int64))
+        acc = AccMap(0, (ta << (sa - k)) + (tb << (sb - k)), np.full(channels, k, np.int64),
+                     np.full(channels, oa + ob, np.int64))
         self.act = Thresholding(block.activation, pe=pe, acc=acc)
         self.out_bits = block.activation.out_bits
         self.out_pe = pe

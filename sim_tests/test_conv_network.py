@@ -78,6 +78,39 @@ def residual_network(seed, deep=False):
     return Network("residual", inp, [c0, block, pool, dense])
 
 
+def identity_residual_network(seed, binary_skip=False):
+    """Bi-Real-style: 3x3 conv to 2-bit codes (or to bits, ``binary_skip``), a residual
+    block whose main path is a 3x3 pad-1 conv to 2-bit codes and whose skip path is the
+    identity, the two added with the skip's values doubled (``shifts`` (0, 1)) and
+    re-quantised to 2 bits, 2x2 max-pool, dense scores."""
+    rng = np.random.default_rng(seed)
+    inp = InputQuant((6, 6), 100)
+    x = inp(rng.integers(0, 256, (300, 6, 6))).reshape(300, 6, 6, 1)
+    c0, x = make_conv(rng, x, (6, 6, 1), 4, 3, pad=1, count=1 if binary_skip else 3)
+    layer, a = make_conv(rng, x, (6, 6, 4), 4, 3, pad=1, count=3,
+                         enc=c0.activation.next_encoding())
+    probe = Residual((6, 6, 4), (layer,), (), Thresholds(np.zeros((4, 1), np.int64)), (0, 1))
+    s = probe.add(a, x)
+    block = Residual((6, 6, 4), (layer,), (), quantile_act(rng, s, 3, -1), (0, 1))
+    pool = MaxPool((6, 6, 4), 2)
+    dense = Dense(rng.choice([-1, 1], (3, 36)), Bias(rng.integers(-4, 4, 3)),
+                  input_encoding=block.activation.next_encoding())
+    return Network("identity_residual", inp, [c0, block, pool, dense])
+
+
+@pytest.mark.parametrize("binary_skip,folding", [
+    (False, [LayerFolding(1, 2), LayerFolding(4, 4), LayerFolding(4, 3)]),
+    (True, [LayerFolding(1, 4), LayerFolding(2, 2), LayerFolding(12, 1)]),
+], ids=["codes", "bits"])
+def test_identity_residual_network(verilator, binary_skip, folding):
+    """An identity shortcut (a width converter from the block's input PE to the main
+    path's), the skip's values shifted by one, on 2-bit codes and on a +-1 map."""
+    network = identity_residual_network(45 + binary_skip, binary_skip)
+    pixels = images(np.random.default_rng(46), (6, 6), 8)
+    check_network(network, folding, "conv_identity_residual_" + "_".join(map(str, folding))
+                  + ("_bits" if binary_skip else ""), pixels)
+
+
 def images(rng, shape, n):
     pixels = rng.integers(0, 256, (n,) + shape, dtype=np.uint8)
     pixels[0], pixels[1] = 255, 0

@@ -94,6 +94,41 @@ def test_residual_by_hand():
     assert np.array_equal(y, (s >= t[:, 0]).astype(int))
 
 
+@pytest.mark.parametrize("enc,shifts", [(IntCodes(2, -1, 3), (0, 0)), (IntCodes(2, -1, 3), (2, 0)),
+                                        (BINARY, (0, 1)), (BINARY, (3, 2))])
+def test_identity_residual_by_hand(enc, shifts):
+    """An empty skip path adds the block's input values (``2c - 1`` for a +-1 map), each
+    path shifted by its power of two."""
+    rng = np.random.default_rng(5)
+    shape = (5, 5, 3)
+    main = (_conv(rng, shape, 3, 3, pad=1, count=3, enc=enc),)
+    t = np.sort(rng.integers(-8, 8, (3, 2)), axis=1)
+    block = Residual(shape, main, (), Thresholds(t, offset=-1), shifts)
+    x = rng.integers(0, 2 if enc == BINARY else 4, (4,) + shape)
+    s, y = layer_forward(block, x)
+    a = layer_forward(main[0], x)[1]
+    expected = (a - 1) * 2 ** shifts[0] + _values(x, enc) * 2 ** shifts[1]
+    assert np.array_equal(s, expected)
+    lo, hi = block.sum_range()
+    assert lo == -(2 ** shifts[0]) + _values(0, enc) * 2 ** shifts[1]
+    assert hi == 2 * 2 ** shifts[0] + _values(1 if enc == BINARY else 3, enc) * 2 ** shifts[1]
+    assert np.array_equal(y, (s[..., None] >= t).sum(axis=-1))
+
+
+def test_residual_refusals():
+    rng = np.random.default_rng(6)
+    shape = (5, 5, 2)
+    main = (_conv(rng, shape, 2, 3, pad=1, count=3),)
+    act = Thresholds(np.zeros((2, 1), int))
+    for shifts in [(0,), (-1, 0), (0, 16), (0.5, 0), (True, 0)]:
+        with pytest.raises(ModelError, match="shifts must be two integers"):
+            Residual(shape, main, (), act, shifts)
+    with pytest.raises(ModelError, match="at least one layer on its main path"):
+        Residual(shape, (), main, act)
+    with pytest.raises(ModelError, match="different shapes"):
+        Residual(shape, (_conv(rng, shape, 2, 3, count=3),), (), act)
+
+
 def _mnist_conv_net(rng):
     conv = _conv(rng, (8, 8, 1), 4, 3, pad=1)
     pool = MaxPool((8, 8, 4), 2)
@@ -151,7 +186,10 @@ def test_conv_model_file_roundtrip(tmp_path):
     main = (_conv(rng, shape, 4, 3, pad=1, pad_value=1), _conv(rng, shape, 4, 3, pad=1, count=15))
     skip = (_conv(rng, shape, 4, 1, count=15),)
     block = Residual(shape, main, skip, Thresholds(np.sort(rng.integers(-6, 8, (4, 1)), axis=1)))
-    layers = [_conv(rng, (6, 6, 1), 4, 3, pad=1), block, MaxPool(shape, 2), GlobalMaxPool((3, 3, 4)),
+    identity = Residual(shape, main[1:], (), Thresholds(np.sort(rng.integers(-6, 8, (4, 1)), axis=1)),
+                        (1, 0))
+    layers = [_conv(rng, (6, 6, 1), 4, 3, pad=1), block, identity, MaxPool(shape, 2),
+              GlobalMaxPool((3, 3, 4)),
               Dense(rng.choice([-1, 1], (3, 4)), Bias(rng.integers(-2, 2, 3)))]
     net = Network("conv", InputQuant((6, 6), 100), layers)
     save(net, tmp_path / "a.npz")
@@ -161,7 +199,8 @@ def test_conv_model_file_roundtrip(tmp_path):
     x = rng.integers(0, 256, (5, 6, 6))
     assert np.array_equal(run(net, x).scores, run(back, x).scores)
     assert [type(layer).__name__ for layer in back.layers] == \
-        ["Conv2D", "Residual", "MaxPool", "GlobalMaxPool", "Dense"]
+        ["Conv2D", "Residual", "Residual", "MaxPool", "GlobalMaxPool", "Dense"]
+    assert back.layers[2].skip == () and back.layers[2].shifts == (1, 0)
 
 
 def test_floor_mode_pools_drop_the_rows_and_columns_no_window_reads():

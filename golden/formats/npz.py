@@ -44,8 +44,10 @@ Version 3 adds, beside ``"dense"``:
   null, "inputs": encoding, "activation": {...}}``: an average pool and its quantizer,
   thresholds over the window sums (:class:`golden.pool.SumPool`) under ``layer<i>``;
 * ``{"type": "residual", "in_shape": ..., "main": [layers], "skip": [layers],
-  "activation": {...}}``: inner layer ``j`` stores its arrays under
+  "activation": {...}, "shifts": [main, skip]}``: inner layer ``j`` stores its arrays under
   ``layer<i>.main<j>`` / ``layer<i>.skip<j>``, the block's thresholds under ``layer<i>``;
+  ``skip`` may be empty (an identity shortcut); ``shifts`` (default ``[0, 0]``) are the
+  power-of-two factors of the two paths' values (:class:`golden.residual.Residual`);
 * ``"input": {..., "table": {"type": "int", "bits", "offset", "top"}}`` with the array
   ``input.table`` (256 codes, one per pixel value).
 
@@ -149,12 +151,15 @@ def _layer_spec(layer, key, arrays):
     assert isinstance(layer, Residual)
     _activation_arrays(layer.activation, key, arrays)
     act = layer.activation
-    return {"type": "residual", "in_shape": list(layer.in_shape),
+    spec = {"type": "residual", "in_shape": list(layer.in_shape),
             "main": [_layer_spec(inner, f"{key}.main{j}", arrays)
                      for j, inner in enumerate(layer.main)],
             "skip": [_layer_spec(inner, f"{key}.skip{j}", arrays)
                      for j, inner in enumerate(layer.skip)],
             "activation": _thresholds_json(act)}
+    if layer.shifts != (0, 0):
+        spec["shifts"] = list(layer.shifts)
+    return spec
 
 
 def _header(network, arrays):
@@ -343,8 +348,11 @@ def _load_layer(spec, key, lwhere, archive, path):
                                         archive, path)
                             for j, inner in enumerate(_field(spec, name, list, lwhere))]
                      for name in ("main", "skip")}
+            shifts = spec.get("shifts", [0, 0])
+            if not isinstance(shifts, list):
+                raise ModelError(f"{lwhere}: 'shifts' must be a list of two integers")
             return Residual(shape, paths["main"], paths["skip"],
-                            _load_activation(spec, key, lwhere, archive, path))
+                            _load_activation(spec, key, lwhere, archive, path), tuple(shifts))
     except ModelError as error:
         if str(error).startswith(str(path)):
             raise

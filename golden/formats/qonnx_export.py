@@ -154,8 +154,9 @@ def _chain(g, x, layers, is_map):
         elif isinstance(layer, SumPool):
             x = _sum_pool(g, x, layer)
         elif isinstance(layer, Residual):
-            main, _ = _chain(g, x, layer.main, True)
-            skip, _ = _chain(g, x, layer.skip, True)
+            ends = [_chain(g, x, path, True)[0] for path in (layer.main, layer.skip)]
+            main, skip = [g.op("Mul", [end, g.const(float(1 << shift), "shift")]) if shift else end
+                          for end, shift in zip(ends, layer.shifts)]
             x = _activation(g, g.op("Add", [main, skip]), layer.activation, (1, -1, 1, 1))
         else:
             raise ModelError(f"cannot export layer {type(layer).__name__}")

@@ -4,6 +4,7 @@ from golden.errors import ModelError
 from golden.residual import Residual
 
 from .. import residual
+from ..dwc import WidthConverter
 from ..streams import Chain
 from .base import Stage, Stream, make_stages, register, walk
 
@@ -14,8 +15,9 @@ __all__ = ["ResidualStage"]
 class ResidualStage(Stage):
     """A :class:`~golden.residual.Residual` block: its ``main`` and ``skip`` paths are
     chains of stages (:meth:`children`) over the same stream, ending at the same PE; a
-    :class:`~hdl.residual.ResidualBlock` joins them. The add moves ``H*W*C / PE`` beats per
-    inference."""
+    :class:`~hdl.residual.ResidualBlock` joins them. An empty skip path (an identity
+    shortcut) is a width converter from the block's input beats to the main path's PE.
+    The add moves ``H*W*C / PE`` beats per inference."""
 
     def __init__(self, layer, name, **flags):
         super().__init__(layer, name, **flags)
@@ -32,12 +34,21 @@ class ResidualStage(Stage):
         return clone
 
     def ends(self):
-        """The last compute stage of the main and of the skip path."""
+        """The last compute stage of the main and of the skip path (the main path's only,
+        for an identity shortcut)."""
         return tuple(next(s for stage in reversed(path) for s in reversed(stage.compute_stages()))
-                     for path in (self.main, self.skip))
+                     for path in (self.main, self.skip) if path)
 
     def check(self, stream, index):
         super().check(stream, index)
+        if not self.skip:
+            pe, c = self.ends()[0].folding.pe, self.layer.in_shape[2]
+            if c % pe or c % stream.cpb or stream.vec is not None:
+                raise ModelError(f"the identity shortcut of the residual block at layer {index} "
+                                 f"adds the block's input ({stream.cpb} codes a beat) to the "
+                                 f"main path's output ({pe} a beat) lane by lane: both must "
+                                 f"divide its {c} channels; choose a PE that does")
+            return
         main, skip = self.ends()
         if main.folding.pe != skip.folding.pe:
             ends = [index + i for i, s in enumerate(self.compute_stages()) if s in (main, skip)]
@@ -73,8 +84,12 @@ class ResidualStage(Stage):
         self.require_stream(stream)
         chains = []
         for chain, s in self._chains(stream):
-            units, out = builder.chain(chain, s)
-            chains.append(Chain(units, out.cpb, out.bits))
+            if chain:
+                units, out = builder.chain(chain, s)
+                chains.append(Chain(units, out.cpb, out.bits))
+            else:
+                pe = chains[0].out_pe
+                chains.append(Chain([WidthConverter(s.width, pe * s.bits)], pe, s.bits))
         c, width = self.layer.in_shape[2], self.layer.in_shape[1]
         depth = residual.skip_fifo_depth(sum(stage.row_lag() for stage in self.main), width,
                                          c // stream.cpb)
