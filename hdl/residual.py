@@ -101,15 +101,16 @@ class ResidualBlock(wiring.Component):
     ``in_width`` bits, ending at the same PE (an identity skip path is a width converter
     to that PE); the add shifts each path's codes by its power-of-two gain
     (:meth:`golden.residual.Residual.terms`); ``skip_depth`` is the skip path's FIFO depth
-    in beats (:func:`skip_fifo_depth`)."""
+    in beats (:func:`skip_fifo_depth`), ``main_depth`` the main path's (2, unless the
+    skip path lags more rows than the main one)."""
 
-    def __init__(self, block, main, skip, in_width, skip_depth):
+    def __init__(self, block, main, skip, in_width, skip_depth, main_depth=2):
         self.block = block
         self.main, self.skip = main, skip
         self.broadcast = Broadcast(in_width)
-        self.skip_depth = skip_depth
+        self.skip_depth, self.main_depth = skip_depth, main_depth
         self.skip_fifo = StreamFifo(in_width, self.skip_depth)
-        self.main_fifo = StreamFifo(in_width, 2)
+        self.main_fifo = StreamFifo(in_width, self.main_depth)
         # Path p adds gain_p * code + offset_p with gain_p a power of two; the common
         # factor 2**k of the gains moves into the thresholds' accumulator map.
         (ga, oa, ta), (gb, ob, tb) = block.terms()

@@ -212,3 +212,45 @@ def unquantized_input_mlp(seed=0, *, kind="bipolar", features=48):
     w2 = rng.integers(-4, 4, (24, 10)).astype(np.float32)
     scores = b.op("MatMul", [h, b.quant(b.const(w2 * 0.5), 0.5, 3, signed=1)])
     return b.model(scores, [1, features], [1, 10])
+
+
+def residual(seed=0, *, skip="identity", ratio=2.0, bipolar_fork=False, negative=0):
+    """``x (1, 1, 8, 8)`` -> 8-bit unsigned input Quant -> Conv 3x3 pad 1 (bipolar
+    weights) -> BN -> the fork map: 2-bit unsigned codes, scale 0.5 (``bipolar_fork``: a
+    +-1 map) -> main path: Conv 3x3 pad 1 -> BN -> Relu -> 2-bit Quant, scale
+    ``0.5 * ratio``; skip path (``skip``): ``"identity"`` (the fork map itself), ``"conv"``
+    (Conv 1x1 -> BN -> Relu -> 2-bit Quant, scale 0.5) or ``"self"`` (the main path's own
+    output: an add of a map to itself) -> Add -> BN (``negative`` channels with a
+    negative gain) -> signed 3-bit Quant -> Flatten -> Gemm -> scores."""
+    rng = np.random.default_rng(seed)
+    b = Builder()
+    x = b.quant("x", 1 / 256, 8, signed=0)
+    c = 4
+    w = rng.choice([-1.0, 1.0], (c, 1, 3, 3))
+    h = b.op("Conv", [x, b.bipolar(b.const(w))], kernel_shape=[3, 3], pads=[1, 1, 1, 1])
+    h = _norm(b, h, w.sum(axis=(1, 2, 3)) / 2, np.full(c, 0.75), np.ones(c), np.full(c, 0.6))
+    fork = b.bipolar(h) if bipolar_fork else b.quant(b.op("Relu", [h]), 0.5, 2, signed=0)
+    fork_pads = [1, 1, 1, 1] if not bipolar_fork else [0, 0, 0, 0]
+    src = b.op("Pad", [fork, b.const(np.array([0, 0, 1, 1, 0, 0, 1, 1]), np.int64),
+                       b.const(-1.0)], mode="constant") if bipolar_fork else fork
+
+    def path(src, k, pads, scale):
+        w = rng.choice([-1.0, 1.0], (c, c, k, k))
+        y = b.op("Conv", [src, b.bipolar(b.const(w))], kernel_shape=[k, k], pads=pads)
+        spread = np.sqrt(k * k * c) * (1.0 if bipolar_fork else 0.6)
+        y = _norm(b, y, rng.normal(0, 1, c), np.full(c, spread ** 2), np.ones(c),
+                  np.full(c, 0.75))
+        return b.quant(b.op("Relu", [y]), scale, 2, signed=0)
+
+    main = path(src, 3, fork_pads, 0.5 * ratio)
+    other = {"identity": fork, "self": main}.get(skip) or path(fork, 1, [0, 0, 0, 0], 0.5)
+    h = b.op("Add", [main, other])
+    gamma = rng.uniform(0.8, 1.2, c)
+    gamma[:negative] *= -1
+    h = _norm(b, h, np.full(c, 1.5), np.full(c, 1.0), gamma, np.zeros(c))
+    h = b.quant(h, 0.5, 3, signed=1)
+    h = b.op("Flatten", [h], axis=1)
+    w = rng.choice([-1.0, 1.0], (10, c * 64))
+    scores = b.op("Gemm", [h, b.bipolar(b.const(w)), b.const(rng.integers(-4, 4, 10))],
+                  transB=1)
+    return b.model(scores, [1, 1, 8, 8], [1, 10])

@@ -24,6 +24,7 @@ from golden.errors import ModelError
 from golden.formats import load_model, save_model
 from golden.formats.qonnx import import_qonnx
 from golden.network import run
+from golden.residual import Residual
 from golden.thresholding import threshold
 
 from . import qonnx_graphs as graphs
@@ -137,6 +138,14 @@ HAND_BUILT = {
     "average_pool_window": lambda: graphs.pooled(15, avg="window"),
     "average_pool_window_bipolar": lambda: graphs.pooled(16, avg="window",
                                                          act_after_avg="bipolar"),
+    "residual_identity": lambda: graphs.residual(18),
+    "residual_identity_same_scale": lambda: graphs.residual(19, ratio=1.0),
+    "residual_identity_skip_scaled": lambda: graphs.residual(20, ratio=0.25),
+    "residual_conv_skip": lambda: graphs.residual(21, skip="conv"),
+    "residual_conv_skip_negative_gain": lambda: graphs.residual(22, skip="conv", ratio=4.0,
+                                                                negative=2),
+    "residual_bipolar_identity": lambda: graphs.residual(23, bipolar_fork=True),
+    "residual_bipolar_conv_skip": lambda: graphs.residual(24, bipolar_fork=True, skip="conv"),
 }
 
 
@@ -385,6 +394,68 @@ def test_average_pool_thresholds_hold_for_every_sum(tmp_path, name):
     expected = (entry["scale"] * values).astype(np.float32).transpose(0, 3, 1, 2)
     assert np.array_equal(out, expected)
     assert len(np.unique(pool.sums(maps))) == pool.sum_range[1] + 1      # every sum occurs
+
+
+@pytest.mark.parametrize("name", ["residual_identity", "residual_identity_skip_scaled",
+                                  "residual_conv_skip_negative_gain", "residual_bipolar_identity",
+                                  "brevitas_resnet_w2a2", "brevitas_binary_resnet"])
+def test_residual_thresholds_hold_for_every_pair_of_operand_codes(tmp_path, name):
+    """Feed the Add and its quantizer (the graph's own nodes) every pair of the two
+    operands' codes, in every channel: the output must be the value of golden's
+    thresholded sum ``s``."""
+    model = onnx.load(DATA / f"{name}.onnx") if name.startswith("brevitas") else HAND_BUILT[name]()
+    path = tmp_path / "g.onnx"
+    onnx.save(model, path)
+    result = import_qonnx(path)
+    blocks = [e for e in result.thresholded if e["kind"] == "residual"]
+    assert blocks
+    for entry in blocks:
+        block = next(layer for layer in result.network.layers if isinstance(layer, Residual)
+                     and layer.activation is entry["activation"])
+        va, vb = entry["values"]
+        ia, ib = np.meshgrid(np.arange(len(va)), np.arange(len(vb)), indexing="ij")
+        ia, ib = ia.ravel(), ib.ravel()
+        c = block.out_shape[2]
+        shape = [len(ia), c, 1, 1]
+        main, skip = entry["operands"]
+        producer = {o: n for n in model.graph.node for o in n.output}
+        keep, stack = [], [entry["output"]]
+        while stack:
+            t = stack.pop()
+            if t in (main, skip) or t not in producer or producer[t] in keep:
+                continue
+            keep.append(producer[t])
+            stack.extend(producer[t].input)
+        nodes = [n for n in model.graph.node if n in keep]
+        used = {i for n in nodes for i in n.input}
+        graph = helper.make_graph(
+            nodes, "sub", [helper.make_tensor_value_info(t, TensorProto.FLOAT, shape)
+                           for t in (main, skip)],
+            [helper.make_tensor_value_info(entry["output"], TensorProto.FLOAT, shape)],
+            [i for i in model.graph.initializer if i.name in used])
+        sub = helper.make_model(graph, opset_imports=model.opset_import)
+        sub.ir_version = model.ir_version
+        pytest.importorskip("qonnx")
+        from qonnx.core.modelwrapper import ModelWrapper
+        from qonnx.core.onnx_exec import execute_onnx
+        from qonnx.util.cleanup import cleanup_model
+        sub = cleanup_model(ModelWrapper(sub))      # may rename the tensors, keeps the order
+        ins = [i.name for i in sub.graph.input]
+        feeds = {ins[0]: np.repeat(va[ia][:, None], c, 1).reshape(shape),
+                 ins[1]: np.repeat(vb[ib][:, None], c, 1).reshape(shape)}
+        out = execute_onnx(sub, feeds)[sub.graph.output[0].name].reshape(len(ia), c)
+        s = block.add(np.repeat(ia[:, None], c, 1), np.repeat(ib[:, None], c, 1))
+        act = entry["activation"]
+        codes = threshold(s, act)
+        values = 2 * codes - 1 if act.count == 1 else codes + act.offset
+        assert np.array_equal(out, (entry["scale"] * values).astype(np.float32)), name
+
+
+def test_residual_refusals_are_one_line(tmp_path):
+    """Operand scales that differ by a factor that is not a power of two; an add of a map
+    to itself."""
+    _refused(tmp_path, graphs.residual(1, ratio=3.0), "(Add)", "not a power of two")
+    _refused(tmp_path, graphs.residual(1, skip="self"), "(Add)", "adds a map to itself")
 
 
 def test_pool_and_pad_refusals_are_one_line(tmp_path):

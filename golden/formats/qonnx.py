@@ -52,7 +52,7 @@ the offsets are multiples of the score step (the import reports ``exact_scores``
 """
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -63,6 +63,7 @@ from ..conv import Conv2D
 from ..errors import ModelError
 from ..model import BINARY, Bias, Dense, InputQuant, IntCodes, Network, Thresholds
 from ..pool import MaxPool, SumPool
+from ..residual import MAX_SHIFT, Residual, value_map
 from ..weights import LutWeights, ShiftWeights, TernaryWeights, weight_encoding
 
 __all__ = ["QonnxImport", "InputType", "import_qonnx", "load_qonnx", "parse_input_type",
@@ -191,6 +192,7 @@ class _Codes:
     index: np.ndarray
     negative: bool = False
     pad: tuple = None    # (P, code): a constant Pad of P on every side, for the next Conv
+    trail: tuple = ()    # the golden layers from the network's input to these codes
 
 
 @dataclass
@@ -208,6 +210,26 @@ class _Acc:
     ops: list = field(default_factory=list)
     pools: list = field(default_factory=list)
     source: str = None   # the ONNX tensor of the bare MatMul/Conv output, if there is one
+    trail: tuple = ()    # the trail of the codes it takes (see _Codes)
+
+
+@dataclass
+class _Sum:
+    """The ``Add`` of two code maps that share the trail ``trail[:fork]``: a residual
+    block's paths. The sum is worth ``unit * s`` for the golden block's integer ``s``;
+    ``values[p]`` holds the float32 values of path ``p``'s codes as the graph holds them,
+    ``shifts`` the paths' power-of-two factors; then ``ops``."""
+    main: _Codes
+    skip: _Codes
+    fork: int
+    shifts: tuple
+    unit: float
+    values: tuple
+    shape: tuple
+    index: np.ndarray
+    names: tuple         # the ONNX tensors of the main and of the skip operand
+    channel_axis: int = 1
+    ops: list = field(default_factory=list)
 
 
 @dataclass
@@ -232,7 +254,9 @@ class QonnxImport:
         MatMul/Conv output, or None), ``output`` (the quantizer's output tensor), ``mult``,
         ``a``, ``b``, ``lo``, ``hi`` (the accumulator's meaning), ``activation`` (its
         Thresholds) and ``scale`` (the value of one code step), for checking the thresholds
-        against the graph.
+        against the graph. A residual block's quantizer (``kind`` "residual") has
+        ``operands`` (the Add's main and skip tensors), ``values`` (the float32 values of
+        each operand's codes) and ``shifts`` instead of the accumulator's meaning.
     """
     network: Network
     frontend: object
@@ -610,7 +634,7 @@ class _Importer:
             what = ("a +-1 map: padding with 0 (no code of the map) is not supported"
                     if x.encoding == BINARY else "no code of the map")
             _refuse(node, f"pads with {value:g}, {what}; pad with one of the map's values")
-        return _Codes(x.encoding, x.scale, x.shape, x.index, x.negative, (pads[2], code))
+        return replace(x, pad=(pads[2], code))
 
     def _constant(self, node, ins, consts, attrs):
         for a in node.attribute:
@@ -680,6 +704,8 @@ class _Importer:
             return self._quantize_input(node, q, x, consts)
         if isinstance(x, _Acc):
             return self._quantize_acc(node, q, x, consts)
+        if isinstance(x, _Sum):
+            return self._quantize_sum(node, q, x, consts)
         _refuse(node, "a quantizer on already quantized values is not supported")
 
     def _quantize_weights(self, node, q, w, consts, attrs):
@@ -771,6 +797,7 @@ class _Importer:
                                      output=node.output[0], mult=acc.mult, a=acc.a, b=acc.b,
                                      lo=acc.lo, hi=acc.hi, activation=act,
                                      scale=float(scale.reshape(()))))
+        start = len(self.layers)
         self._emit(node, acc, act)
         if acc.pools:
             if (direction < 0).any():
@@ -779,7 +806,84 @@ class _Importer:
             for pool in acc.pools:
                 self.layers.append(pool)
         enc = q.encoding()
-        return _Codes(enc, float(scale.reshape(())), acc.shape, acc.index)
+        return _Codes(enc, float(scale.reshape(())), acc.shape, acc.index,
+                      trail=acc.trail + tuple(self.layers[start:]))
+
+    def _quantize_sum(self, node, q, x, consts):
+        """A quantizer after a residual ``Add``: thresholds on the golden block's sum
+        ``s``. The graph's float32 add of every pair of the operands' values, then its
+        ops, give the level; it must depend on ``s`` alone (it does when the scales are
+        powers of two) and move one way with it."""
+        thr_const = consts[1] if node.op_type == "MultiThreshold" else None
+        channels = x.shape[0]
+        if thr_const is not None and thr_const.shape[0] not in (1, channels):
+            _refuse(node, f"{thr_const.shape[0]} threshold rows for {channels} channels")
+        scale = np.asarray(q.scale, F32)
+        if scale.size != 1:
+            _refuse(node, "activation scales must be one number (per tensor)")
+        grids = []
+        for codes, shift in zip((x.main, x.skip), x.shifts):
+            gain, offset = value_map(codes.encoding)
+            top = 1 if codes.encoding == BINARY else codes.encoding.top
+            grids.append((gain * np.arange(top + 1) + offset) * (1 << shift))
+        sums = (grids[0][:, None] + grids[1][None, :]).ravel()
+        graph = (x.values[0][:, None] + x.values[1][None, :]).astype(F32).ravel()
+        lo, hi = int(sums.min()), int(sums.max())
+        count = q.count
+        thresholds = np.zeros((channels, count), np.int64)
+        direction = np.ones(channels, np.int8)
+        for j in range(channels):
+            y = _run_ops(graph, x.ops, j)
+            if thr_const is not None:
+                row = thr_const[j if thr_const.shape[0] > 1 else 0]
+                levels = (y[:, None] >= row[None, :]).sum(axis=1)
+            else:
+                levels = q.level(y)
+            table = np.full(hi - lo + 1, -1, np.int64)
+            table[sums - lo] = levels
+            if not np.array_equal(table[sums - lo], levels):
+                _refuse(node, "the graph's float32 sum of the residual operands rounds, so the "
+                              "quantizer's level is not a function of their exact sum; give "
+                              "the two paths power-of-two scales")
+            seen = table[table >= 0]
+            steps = np.diff(seen)
+            if (steps > 0).any() and (steps < 0).any():
+                _refuse(node, "the quantizer's level does not move one way with the residual "
+                              "sum")
+            direction[j] = -1 if (steps < 0).any() else 1
+            filled = np.maximum.accumulate(np.where(table >= 0, np.arange(len(table)), 0))
+            table = table[filled]
+            thresholds[j] = _bisect(lambda v, t=table: t[v - lo], lo, hi, count,
+                                    int(direction[j]))
+        act = Thresholds(thresholds, direction, 0 if q.bipolar else q.offset, q.bipolar)
+        block = self._residual_block(node, x, act)
+        self.thresholded.append(dict(layer=x.fork, source=None, kind="residual",
+                                     operands=x.names, values=x.values, shifts=x.shifts,
+                                     output=node.output[0], activation=act,
+                                     scale=float(scale.reshape(()))))
+        return _Codes(q.encoding(), float(scale.reshape(())), x.shape, x.index,
+                      trail=x.main.trail[:x.fork] + (block,))
+
+    def _residual_block(self, node, x, act):
+        """Replace the layers of the two paths (every layer emitted since the fork) by one
+        :class:`~golden.residual.Residual`."""
+        fork = x.fork
+        main, skip = x.main.trail[fork:], x.skip.trail[fork:]
+        since = self.layers[fork:]
+        if (len(self.layers) < fork or any(a is not b for a, b in zip(self.layers, x.main.trail[:fork]))
+                or len(since) != len(main) + len(skip)
+                or {id(v) for v in since} != {id(v) for v in main + skip}):
+            _refuse(node, "the residual paths share layers with another branch of the graph; "
+                          "only two paths from one map to the add are supported")
+        if not isinstance(main[0], Conv2D) or skip and not isinstance(skip[0], Conv2D):
+            _refuse(node, "each residual path must start with a convolution (or be the "
+                          "identity)")
+        try:
+            block = Residual(main[0].in_shape, main, skip, act, x.shifts)
+        except ModelError as error:
+            _refuse(node, f"the residual block: {error}")
+        self.layers[fork:] = [block]
+        return block
 
     def _emit(self, node, acc, activation):
         spec = acc.layer
@@ -817,9 +921,9 @@ class _Importer:
             if perm[0] != 0:
                 _refuse(node, "a transpose must keep the batch dimension first")
             index = x.index.transpose([p - 1 for p in perm[1:]])
-            return _Codes(x.encoding, x.scale, index.shape, index)
+            return replace(x, shape=index.shape, index=index)
         shape = self._new_shape(node, x.shape, consts, attrs)
-        return _Codes(x.encoding, x.scale, shape, x.index.reshape(shape))
+        return replace(x, shape=shape, index=x.index.reshape(shape))
 
     def _new_shape(self, node, shape, consts, attrs):
         if node.op_type == "Flatten":
@@ -861,9 +965,46 @@ class _Importer:
 
     # -- elementwise ------------------------------------------------------------------
 
+    def _residual_add(self, node, a, b):
+        """The ``Add`` of two code maps from one fork: a residual block's paths. The path
+        with more layers is the main one; an operand that is the fork's map itself is an
+        identity shortcut."""
+        for x in (a, b):
+            if (x.negative or x.pad or len(x.shape) != 3
+                    or not np.array_equal(x.index, _canonical_index(x.shape))):
+                _refuse(node, "a residual add takes quantized (C, H, W) maps in their natural "
+                              "order")
+        if a.shape != b.shape:
+            _refuse(node, f"adds maps of shapes {a.shape} and {b.shape}")
+        fork = 0
+        while fork < min(len(a.trail), len(b.trail)) and a.trail[fork] is b.trail[fork]:
+            fork += 1
+        names = tuple(node.input[:2])
+        if len(b.trail) - fork > len(a.trail) - fork:
+            a, b, names = b, a, names[::-1]
+        if len(a.trail) == fork:
+            _refuse(node, "adds a map to itself; a residual add takes two paths from one map")
+        ratio = a.scale / b.scale
+        shift = int(np.round(np.log2(ratio))) if ratio > 0 else 0
+        if not (ratio > 0 and 2.0 ** shift == ratio and abs(shift) <= MAX_SHIFT):
+            _refuse(node, f"the operands' scales {a.scale:g} and {b.scale:g} differ by a factor "
+                          f"that is not a power of two (up to 2**{MAX_SHIFT}); quantize both "
+                          f"paths with one quantizer or with power-of-two scales")
+        shifts = (shift, 0) if shift >= 0 else (0, -shift)
+
+        def values(x):
+            gain, offset = value_map(x.encoding)
+            top = 1 if x.encoding == BINARY else x.encoding.top
+            return ((gain * np.arange(top + 1) + offset) * np.float64(x.scale)).astype(F32)
+
+        return _Sum(a, b, fork, shifts, min(a.scale, b.scale), (values(a), values(b)),
+                    a.shape, a.index, names)
+
     def _elementwise(self, node, ins, consts, attrs):
         op = node.op_type
         x = ins[0]
+        if op == "Add" and len(ins) == 2 and all(isinstance(v, _Codes) for v in ins):
+            return self._residual_add(node, *ins)
         if op in ("Mul", "Add") and isinstance(ins[0], _Const):
             x, consts = ins[1], [consts[1], consts[0]]
         elif op in ("Sub", "Div") and isinstance(ins[0], _Const):
@@ -888,23 +1029,21 @@ class _Importer:
             if op == "BN":
                 _refuse(node, "batch-norm on the raw input is not supported")
             return _Raw(x.orig, x.shape, x.ops + [(op, args)])
-        if isinstance(x, _Acc):
+        if isinstance(x, (_Acc, _Sum)):
             nd = len(x.shape) + 1
-            channels = len(x.b)
+            channels = len(x.b) if isinstance(x, _Acc) else x.shape[0]
             if op == "BN":
                 if any(a.shape != (channels,) for a in args):
                     _refuse(node, f"batch-norm parameters must have {channels} entries")
             else:
                 args = [_per_channel(node, a, channels, x.channel_axis, nd) for a in args]
-            return _Acc(x.layer, x.mult, x.a, x.b, x.lo, x.hi, x.shape, x.index,
-                        x.channel_axis, x.ops + [(op, args)], x.pools, x.source)
+            return replace(x, ops=x.ops + [(op, args)])
         if isinstance(x, _Codes):
             if op == "Relu" and (x.encoding != BINARY and x.encoding.offset >= 0):
                 return x
             if op in ("Mul", "Div") and args[0].size == 1 and float(args[0].reshape(())) > 0:
                 s = float(args[0].reshape(()))
-                return _Codes(x.encoding, x.scale * s if op == "Mul" else x.scale / s,
-                              x.shape, x.index)
+                return replace(x, scale=x.scale * s if op == "Mul" else x.scale / s)
             _refuse(node, f"{op} on quantized activations is not supported (only a positive "
                           f"scalar Mul or Div)")
         _refuse(node, f"{op} here is not supported")
@@ -958,7 +1097,7 @@ class _Importer:
         if not (_is_pow2(x.scale) and _is_pow2(scale_o)) or max(abs(lo), abs(hi)) * 2 >= 1 << 24:
             self.exact_matmul = False
         layer = dict(weights=ints_oi, w_enc=w_enc, x_enc=x_enc, kind=kind, **extra)
-        return _Acc(layer, mult, a, b, lo, hi, shape, index, channel_axis)
+        return _Acc(layer, mult, a, b, lo, hi, shape, index, channel_axis, trail=x.trail)
 
     def _matmul(self, node, ins, consts, attrs):
         x = ins[0]
@@ -1087,10 +1226,10 @@ class _Importer:
         index = _canonical_index((c, oh, ow))
         if isinstance(x, _Codes):
             self.layers.append(pool)
-            return _Codes(x.encoding, x.scale, (c, oh, ow), index)
+            return replace(x, shape=(c, oh, ow), index=index, trail=x.trail + (pool,))
         if isinstance(x, _Acc):
-            return _Acc(x.layer, x.mult, x.a, x.b, x.lo, x.hi, (c, oh, ow), index,
-                        x.channel_axis, x.ops, x.pools + [pool], None)
+            return replace(x, shape=(c, oh, ow), index=index, pools=x.pools + [pool],
+                           source=None)
         _refuse(node, "max-pools take quantized maps or a convolution's output")
 
     def _avgpool(self, node, ins, consts, attrs):
@@ -1129,7 +1268,7 @@ class _Importer:
         shape = out_shape or (c, oh, ow)
         return _Acc(spec, np.full(c, x.scale, np.float64), a, np.full(c, b, np.int64), 0,
                     n * top, shape, _canonical_index(shape), 1,
-                    [("Div", [np.full(c, n, F32)])])
+                    [("Div", [np.full(c, n, F32)])], trail=x.trail)
 
     # -- the last layer --------------------------------------------------------------
 

@@ -78,7 +78,11 @@ class ResidualStage(Stage):
         return out + [(self.name + ".add", h * w * c // self.advance(stream).cpb)]
 
     def row_lag(self):
-        return sum(stage.row_lag() for stage in self.main)
+        return max(self._lags())
+
+    def _lags(self):
+        """Rows of lag of the main and of the skip path (see :func:`hdl.residual.skip_fifo_depth`)."""
+        return tuple(sum(stage.row_lag() for stage in path) for path in (self.main, self.skip))
 
     def build(self, builder, stream):
         self.require_stream(stream)
@@ -91,6 +95,9 @@ class ResidualStage(Stage):
                 pe = chains[0].out_pe
                 chains.append(Chain([WidthConverter(s.width, pe * s.bits)], pe, s.bits))
         c, width = self.layer.in_shape[2], self.layer.in_shape[1]
-        depth = residual.skip_fifo_depth(sum(stage.row_lag() for stage in self.main), width,
-                                         c // stream.cpb)
-        return [residual.ResidualBlock(self.layer, *chains, stream.width, depth)]
+        # The path that lags less waits behind a FIFO for the other's rows.
+        main_lag, skip_lag = self._lags()
+        depth = residual.skip_fifo_depth(max(main_lag, skip_lag), width, c // stream.cpb)
+        skip_depth, main_depth = (depth, 2) if main_lag >= skip_lag else (2, depth)
+        return [residual.ResidualBlock(self.layer, *chains, stream.width, skip_depth,
+                                       main_depth)]

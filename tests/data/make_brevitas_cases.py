@@ -27,6 +27,19 @@ Cases (input: float32 ``pixel / 255``, shape (1, 1, 28, 28)):
   PyTorch's floor mode (5x5), a global average pool (exported as ``ReduceMean``),
   batch-norm and a 4-bit ReLU, dense 64 -> 10.
 
+* ``resnet_w2a2``: 8-bit input, an unpadded 3x3 convolution to 2-bit ReLU codes and a
+  2x2 max-pool (13x13), a Bi-Real-style block (a padded 3x3 convolution, its 2-bit ReLU
+  output added to the block's input, the identity shortcut, then a 2-bit ReLU), a
+  BiNeal-style downsampling block (a 3x3 stride-2 padded convolution to 4-bit codes plus
+  a 1x1 stride-2 convolution to 2-bit codes, each with its own power-of-two scale, added,
+  2-bit ReLU), dense 32*7*7 -> 10.
+* ``binary_resnet``: a binary ResNet: ``2x - 1`` and a bipolar input, a binary 3x3
+  convolution to a +-1 map, a max-pool (13x13), an identity block (a -1 padded binary 3x3
+  convolution to 4-bit signed codes added to the +-1 input, then a sign), a
+  downsampling block (a -1 padded binary 3x3 stride-2 convolution and a binary 1x1 stride-2
+  convolution, each to 4-bit signed codes, added, then a sign), a dense layer with 2-bit
+  weights; the binary weights' scale is 1 (a power of two: the graph's sums are exact).
+
 ``--only`` renews the named cases (the others keep their files; each case's seed is its
 position in the list).
 """
@@ -70,6 +83,22 @@ def networks():
     relu4 = dict(act_quant=Uint8ActPerTensorFixedPoint, bit_width=4)
     binw = dict(weight_quant=SignedBinaryWeightPerTensorConst, bias=False)
     bina = dict(act_quant=SignedBinaryActPerTensorConst)
+    int4 = dict(act_quant=Int8ActPerTensorFixedPoint, bit_width=4)
+    bin1 = dict(binw, weight_scaling_const=1.0)     # a power-of-two scale: exact float32 sums
+
+    class Add(nn.Module):
+        """``quant(main(x) + skip(x))``: a residual block (``skip`` None: the identity)."""
+
+        def __init__(self, main, skip, quant):
+            super().__init__()
+            self.main, self.skip, self.quant = main, skip, quant
+
+        def forward(self, x):
+            return self.quant(self.main(x) + (x if self.skip is None else self.skip(x)))
+
+    def pad_minus_one():
+        return nn.ConstantPad2d(1, -1.0)
+
     return {
         "mlp_w2a2": (nn.Sequential(
             qnn.QuantIdentity(act_quant=Int8ActPerTensorFixedPoint, bit_width=4), nn.Flatten(),
@@ -103,12 +132,37 @@ def networks():
             qnn.QuantReLU(**relu2), nn.MaxPool2d(2),                       # 11 -> 5 (floor)
             nn.AdaptiveAvgPool2d(1), nn.BatchNorm2d(64), qnn.QuantReLU(**relu4),
             nn.Flatten(), qnn.QuantLinear(64, 10, bias=True, **w2)), "class"),
+        "resnet_w2a2": (nn.Sequential(
+            qnn.QuantIdentity(act_quant=Int8ActPerTensorFixedPoint, bit_width=8),
+            qnn.QuantConv2d(1, 16, 3, bias=True, **w2), nn.BatchNorm2d(16),
+            qnn.QuantReLU(**relu2), nn.MaxPool2d(2),                       # 26 -> 13
+            Add(nn.Sequential(qnn.QuantConv2d(16, 16, 3, padding=1, bias=True, **w2),
+                              nn.BatchNorm2d(16), qnn.QuantReLU(**relu2)),
+                None, qnn.QuantReLU(**relu2)),
+            Add(nn.Sequential(qnn.QuantConv2d(16, 32, 3, stride=2, padding=1, bias=True, **w2),
+                              nn.BatchNorm2d(32), qnn.QuantReLU(**relu4)),   # 13 -> 7
+                nn.Sequential(qnn.QuantConv2d(16, 32, 1, stride=2, bias=True, **w2),
+                              nn.BatchNorm2d(32), qnn.QuantReLU(**relu2)),
+                qnn.QuantReLU(**relu2)),
+            nn.Flatten(), qnn.QuantLinear(32 * 7 * 7, 10, bias=True, **w2)), "class"),
+        "binary_resnet": (nn.Sequential(
+            Centre(), qnn.QuantIdentity(**bina), qnn.QuantConv2d(1, 16, 3, **bin1),
+            nn.BatchNorm2d(16), qnn.QuantIdentity(**bina), nn.MaxPool2d(2),   # 26 -> 13
+            Add(nn.Sequential(pad_minus_one(), qnn.QuantConv2d(16, 16, 3, **bin1),
+                              nn.BatchNorm2d(16), qnn.QuantIdentity(**int4)),
+                None, qnn.QuantIdentity(**bina)),
+            Add(nn.Sequential(pad_minus_one(), qnn.QuantConv2d(16, 32, 3, stride=2, **bin1),
+                              nn.BatchNorm2d(32), qnn.QuantIdentity(**int4)),  # 13 -> 7
+                nn.Sequential(qnn.QuantConv2d(16, 32, 1, stride=2, **bin1),
+                              nn.BatchNorm2d(32), qnn.QuantIdentity(**int4)),
+                qnn.QuantIdentity(**bina)),
+            nn.Flatten(), qnn.QuantLinear(32 * 7 * 7, 10, bias=False, **w2)), "class"),
     }
 
 
 #: Passes over the training digits per case (default 2): a global average pool head
 #: learns more slowly.
-PASSES = {"cnn_avgpool": 8}
+PASSES = {"cnn_avgpool": 8, "resnet_w2a2": 4, "binary_resnet": 10}
 
 
 def train(model, kind, images, labels, seed, passes=2):
