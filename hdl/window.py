@@ -9,7 +9,7 @@ from golden.conv import window_simd_choices
 
 from .params import check_code, check_positive_int, counter, memory_depth, wrap_counter
 
-__all__ = ["SlidingWindow", "window_rows"]
+__all__ = ["SlidingWindow", "SkipUnread", "window_rows"]
 
 
 def window_rows(height, kernel, stride):
@@ -382,4 +382,55 @@ class SlidingWindow(wiring.Component):
 
         m.d.sync += rows_ok.eq(Mux(map_done, reached(need0 + h),
                                    Mux(row_end, reached(next_need), reached(need))))
+        return m
+
+
+class SkipUnread(wiring.Component):
+    """Drops the pixels of a map stream that no window of a ``K x K`` convolution with
+    stride ``S > K`` and no padding reads, so that a :class:`SlidingWindow` at stride ``K``
+    over what is left gives the same windows (a 1x1 stride-2 skip convolution reads one
+    pixel in four).
+
+    Input: ``(H, W)`` pixels of ``beats_per_pixel`` beats of ``width`` bits, in ``(y, x)``
+    order. Pixel ``(y, x)`` passes when ``y % S < K`` and ``y < (OH - 1)*S + K``, and
+    likewise ``x``, with ``OH = (H - K)//S + 1``: an ``(OH*K, OW*K)`` map. A dropped beat
+    is taken at once; a kept beat passes through (no register: latency 0, ``ready`` and
+    ``valid`` through logic). One input beat per cycle.
+    """
+
+    def __init__(self, *, height, width, beats_per_pixel, beat_width, kernel, stride):
+        for name, value in (("height", height), ("width", width),
+                            ("beats_per_pixel", beats_per_pixel), ("beat_width", beat_width),
+                            ("kernel", kernel), ("stride", stride)):
+            check_positive_int(name, value)
+        if kernel > min(height, width):
+            raise ValueError(f"the {kernel}x{kernel} kernel does not fit a {height}x{width} map")
+        self.height, self.width, self.bpp = height, width, beats_per_pixel
+        self.kernel, self.stride = kernel, stride
+        self.out_height = ((height - kernel) // stride + 1) * kernel
+        self.out_width = ((width - kernel) // stride + 1) * kernel
+        super().__init__({"i": In(stream.Signature(beat_width)),
+                          "o": Out(stream.Signature(beat_width))})
+
+    def elaborate(self, platform):
+        m = Module()
+        k, s = self.kernel, self.stride
+        take = self.i.valid & self.i.ready
+        _, _, beat_last = wrap_counter(m, self.bpp, take, "beat")
+        x, _, x_last = wrap_counter(m, self.width, take & beat_last, "x")
+        _, _, y_last = wrap_counter(m, self.height, take & beat_last & x_last, "y")
+        # The phases within a stride restart with every row and every map.
+        x_phase = counter(s)
+        y_phase = counter(s)
+        y = counter(self.height)
+        with m.If(take & beat_last):
+            m.d.sync += x_phase.eq(Mux(x_last | (x_phase == s - 1), 0, x_phase + 1))
+            with m.If(x_last):
+                m.d.sync += [y_phase.eq(Mux(y_last | (y_phase == s - 1), 0, y_phase + 1)),
+                             y.eq(Mux(y_last, 0, y + 1))]
+        keep = ((x_phase < k) & (x < self.out_width // k * s - s + k)
+                & (y_phase < k) & (y < self.out_height // k * s - s + k))
+        m.d.comb += [self.o.payload.eq(self.i.payload),
+                     self.o.valid.eq(self.i.valid & keep),
+                     self.i.ready.eq(self.o.ready | ~keep)]
         return m

@@ -111,6 +111,33 @@ def test_identity_residual_network(verilator, binary_skip, folding):
                   + ("_bits" if binary_skip else ""), pixels)
 
 
+def strided_network(seed):
+    """Strides larger than the kernel (rows and columns no window reads): 9x9 bits ->
+    3x3 conv pad 1 to 4 channels -> 1x1 conv stride 2 (9 -> 5) -> 2x2 conv stride 3 to 2-bit
+    codes (5 -> 2, the last row and column unread) -> dense scores."""
+    rng = np.random.default_rng(seed)
+    inp = InputQuant((9, 9), 100)
+    x = inp(rng.integers(0, 256, (300, 9, 9))).reshape(300, 9, 9, 1)
+    c0, x = make_conv(rng, x, (9, 9, 1), 4, 3, pad=1)
+    c1, x = make_conv(rng, x, (9, 9, 4), 4, 1, stride=2)
+    c2, x = make_conv(rng, x, (5, 5, 4), 6, 2, stride=3, count=3)
+    dense = Dense(rng.choice([-1, 1], (3, 24)), Bias(rng.integers(-4, 4, 3)),
+                  input_encoding=c2.activation.next_encoding())
+    return Network("strided", inp, [c0, c1, c2, dense])
+
+
+@pytest.mark.parametrize("folding", [
+    [LayerFolding(1, 2), LayerFolding(2, 4), LayerFolding(4, 3), LayerFolding(6, 1)],
+    [LayerFolding(1, 4), LayerFolding(4, 1), LayerFolding(8, 2), LayerFolding(24, 3)],
+], ids=["a", "b"])
+def test_stride_larger_than_kernel(verilator, folding):
+    """:class:`hdl.window.SkipUnread` drops the pixels no window reads."""
+    network = strided_network(47)
+    assert network.layers[2].out_shape == (2, 2, 6)
+    pixels = images(np.random.default_rng(48), (9, 9), 8)
+    check_network(network, folding, "conv_strided_" + "_".join(map(str, folding)), pixels)
+
+
 def images(rng, shape, n):
     pixels = rng.integers(0, 256, (n,) + shape, dtype=np.uint8)
     pixels[0], pixels[1] = 255, 0
@@ -354,3 +381,23 @@ def test_brevitas_average_pool_cnn(verilator, shared):
     images, _ = load_mnist(shared / "data/mnist", limit=4)
     folding = choose_folding(network, cycles=8192)
     check_network(network, folding, "net_brevitas_cnn_avgpool", images, stall_runs=((0.7, 0.7),))
+
+
+@pytest.mark.parametrize("name", ["resnet_w2a2", "binary_resnet"])
+def test_brevitas_residual_cnn(verilator, shared, name):
+    """Brevitas' own exports of residual CNNs (tests/data/make_brevitas_cases.py): an
+    identity shortcut whose paths' scales differ by a power of two, and a downsampling block
+    with a 1x1 stride-2 skip convolution; on 2-bit codes and on +-1 maps padded with -1.
+    Every score equal to golden, exact II, random backpressure."""
+    from pathlib import Path
+
+    from golden.datasets import load_mnist
+    from golden.formats import load_model
+    from hdl.flow.build import choose_folding
+    root = Path(__file__).resolve().parent.parent
+    network = load_model(root / f"tests/data/brevitas_{name}.onnx")
+    blocks = [layer for layer in network.layers if isinstance(layer, Residual)]
+    assert [len(b.skip) for b in blocks] == [0, 1]
+    images, _ = load_mnist(shared / "data/mnist", limit=4)
+    folding = choose_folding(network, cycles=8192)
+    check_network(network, folding, f"net_brevitas_{name}", images, stall_runs=((0.7, 0.7),))

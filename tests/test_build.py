@@ -324,3 +324,17 @@ def test_verilog_writer_out_of_memory_is_one_line(tmp_path, monkeypatch, capsys)
     assert exit_info.value.code == 2 and len(err) == 1
     assert "ran out of its 4 GiB of memory" in err[0] and "--cycles" in err[0]
     assert not (tmp_path / "o").exists()
+
+
+def test_stride_larger_than_kernel_with_padding_is_refused_in_one_line():
+    from golden.conv import Conv2D
+    from golden.errors import ModelError
+    from golden.model import Dense, InputQuant, Network
+    from hdl.stages import check_folding
+    rng = np.random.default_rng(0)
+    conv = Conv2D((8, 8, 1), Dense(rng.choice([-1, 1], (2, 4)), Bias(np.zeros(2, np.int64))),
+                  2, 3, 1)
+    network = Network("strided", InputQuant((8, 8), 128), [conv])
+    with pytest.raises(ModelError, match=r"^layer 0: a 2x2 convolution with stride 3 .* padding 1 "
+                                         r"is not supported; [^\n]*$"):
+        check_folding(network, [LayerFolding(1, 1)])

@@ -36,7 +36,7 @@ from ..residual import AddStreams, Broadcast, ResidualBlock
 from ..skid import SkidBuffer
 from ..streams import Chain, StreamFifo
 from ..thresholding import Thresholding
-from ..window import SlidingWindow
+from ..window import SkipUnread, SlidingWindow
 
 __all__ = ["Memory", "ebr_count", "memories", "ebr_estimate", "logic_estimate", "model_estimates",
            "silence", "walk_units"]
@@ -365,6 +365,12 @@ def add_features(add):
             {"registers": add.pe * add.sum_width + 1})
 
 
+def skip_unread_features(skip):
+    """Features of a :class:`hdl.window.SkipUnread`: its counters and compares, not fitted
+    separately (costed as a width converter's control)."""
+    return {"wide": 0, "const": 1}, {"wide": 0, "const": 1}
+
+
 def broadcast_features(broadcast):
     return {"const": 1}, {}
 
@@ -422,6 +428,7 @@ UNIT_MODELS = {
     SkidBuffer: ("slice", slice_features),
     WidthConverter: ("dwc", dwc_features),
     PadGather: ("dwc", dwc_features),
+    SkipUnread: ("dwc", skip_unread_features),
     Argmax: ("argmax", argmax_features),
     SlidingWindow: ("window", window_features),
     WindowMax: ("pool", pool_features),

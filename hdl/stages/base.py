@@ -24,6 +24,7 @@ from ..pool import LineMaxPool, WindowMax, WindowSum
 from ..residual import ResidualBlock
 from ..streams import StreamFifo, payload_width
 from ..thresholding import Thresholding
+from ..window import SkipUnread
 
 __all__ = ["Stage", "ComputeStage", "Stream", "Builder", "STAGE_KINDS", "register",
            "make_stages", "register_handshakes"]
@@ -227,4 +228,4 @@ def register_handshakes(units):
 
 # Units whose input ready is their output ready through logic.
 _PASSES_READY = (MatrixVectorUnit, Thresholding, BiasAdd, LineMaxPool, WindowMax, WindowSum,
-                 WidthConverter, PadGather)
+                 WidthConverter, PadGather, SkipUnread)

@@ -1,9 +1,10 @@
 """Convolution stage: a sliding window feeding a folded matrix-vector unit."""
 
 from golden.conv import Conv2D, window_simd_choices
+from golden.errors import ModelError
 
 from ..dwc import WidthConverter
-from ..window import SlidingWindow
+from ..window import SkipUnread, SlidingWindow
 from .base import Stream, register
 from .dense import DenseStage, build_layer
 
@@ -50,6 +51,12 @@ class ConvStage(DenseStage):
     def check(self, stream, index):
         self.check_divides(index)
         self.check_element(index)
+        layer = self.layer
+        if layer.stride > layer.kernel and layer.pad:
+            raise ModelError(f"layer {index}: a {layer.kernel}x{layer.kernel} convolution with "
+                             f"stride {layer.stride} (larger than its kernel) and padding "
+                             f"{layer.pad} is not supported; pad the map beforehand or use no "
+                             f"padding")
 
     def advance(self, stream):
         return Stream(self.folding.pe, self.out_bits(), None)
@@ -70,7 +77,14 @@ class ConvStage(DenseStage):
         if stream.width is not None and stream.width != in_width:
             units.append(WidthConverter(stream.width, in_width))
         h, w, c = layer.in_shape
+        k, stride = layer.kernel, layer.stride
+        if stride > k:
+            # Windows at stride K over the pixels they read (no padding: see check).
+            skip = SkipUnread(height=h, width=w, beats_per_pixel=c // self.input_simd(),
+                              beat_width=in_width, kernel=k, stride=stride)
+            units.append(skip)
+            h, w, stride = skip.out_height, skip.out_width, k
         units.append(SlidingWindow(height=h, width=w, channels=c, simd=f.simd, bits=mvau.in_bits,
-                                   kernel=layer.kernel, stride=layer.stride, pad=layer.pad,
+                                   kernel=k, stride=stride, pad=layer.pad,
                                    pad_value=layer.pad_value))
         return units + [mvau, act]
