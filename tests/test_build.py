@@ -329,12 +329,13 @@ def test_verilog_writer_out_of_memory_is_one_line(tmp_path, monkeypatch, capsys)
 def test_stride_larger_than_kernel_with_padding_is_refused_in_one_line():
     from golden.conv import Conv2D
     from golden.errors import ModelError
-    from golden.model import Dense, InputQuant, Network
+    from golden.model import Dense, InputQuant, Network, Thresholds
     from hdl.stages import check_folding
     rng = np.random.default_rng(0)
-    conv = Conv2D((8, 8, 1), Dense(rng.choice([-1, 1], (2, 4)), Bias(np.zeros(2, np.int64))),
+    conv = Conv2D((8, 8, 1), Dense(rng.choice([-1, 1], (2, 4)), Thresholds(np.zeros((2, 1), int))),
                   2, 3, 1)
-    network = Network("strided", InputQuant((8, 8), 128), [conv])
+    dense = Dense(rng.choice([-1, 1], (3, 18)), Bias(np.zeros(3, np.int64)))
+    network = Network("strided", InputQuant((8, 8), 128), [conv, dense])
     with pytest.raises(ModelError, match=r"^layer 0: a 2x2 convolution with stride 3 .* padding 1 "
                                          r"is not supported; [^\n]*$"):
-        check_folding(network, [LayerFolding(1, 1)])
+        check_folding(network, [LayerFolding(1, 1), LayerFolding(1, 1)])
