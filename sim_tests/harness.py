@@ -8,10 +8,11 @@ in pytest, with the results it writes back.
 
 import json
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from cocotb_tools.runner import get_runner
+from cocotb_tools.runner import Verilator, get_runner
 
 from hdl.flow.verilog import to_verilog
 
@@ -27,6 +28,20 @@ os.environ["MAKEFLAGS"] = " ".join(
     [os.environ.get("MAKEFLAGS", "")] + [v for v in _MAKE_VARS
                                          if v not in os.environ.get("MAKEFLAGS", "")]).strip()
 VERILATOR_ARGS = ["-Wno-fatal", "-Wno-lint", "-Wno-style", "-Wno-MULTIDRIVEN"]
+
+
+class _SharedRuntimeVerilator(Verilator):
+    """cocotb's Verilator runner with the run-time library compiled once for all builds
+    (:mod:`sim_tests.runtime_cache`, run between Verilator and make and after make)."""
+
+    def _build_command(self):
+        commands = super()._build_command()
+        if len(commands) != 2:      # another cocotb: build as it does
+            return commands
+        script = str(Path(__file__).resolve().parent / "runtime_cache.py")
+        verilate, make = commands
+        return [verilate, [sys.executable, script, "restore", str(self.build_dir)], make,
+                [sys.executable, script, "save", str(self.build_dir)]]
 
 
 @dataclass
@@ -87,7 +102,7 @@ class Simulation:
             args += [f"-I{include}", "-Wno-TIMESCALEMOD", "-Wno-UNOPTFLAT",
                      "-Wno-COMBDLY", "-Wno-INITIALDLY", "-Wno-SPECIFYIGN", "-Wno-MODDUP",
                      "--top-module", TOP]
-        self.runner = get_runner(simulator)
+        self.runner = _SharedRuntimeVerilator() if simulator == "verilator" else get_runner(simulator)
         if simulator == "icarus":
             # Icarus reads the same Verilog (an exported design must work in any simulator);
             # Verilator's warning options mean nothing to it.
