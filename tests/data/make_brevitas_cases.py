@@ -39,6 +39,8 @@ Cases (input: float32 ``pixel / 255``, shape (1, 1, 28, 28)):
   downsampling block (a -1 padded binary 3x3 stride-2 convolution and a binary 1x1 stride-2
   convolution, each to 4-bit signed codes, added, then a sign), a dense layer with 2-bit
   weights; the binary weights' scale is 1 (a power of two: the graph's sums are exact).
+* ``binary_resnet_small``: the same kind, small enough for the iCEBreaker: 8 channels,
+  one identity block, a floor-mode max-pool (13 -> 6), a dense layer with 2-bit weights.
 
 ``--only`` renews the named cases (the others keep their files; each case's seed is its
 position in the list).
@@ -157,12 +159,20 @@ def networks():
                               nn.BatchNorm2d(32), qnn.QuantIdentity(**int4)),
                 qnn.QuantIdentity(**bina)),
             nn.Flatten(), qnn.QuantLinear(32 * 7 * 7, 10, bias=False, **w2)), "class"),
+        "binary_resnet_small": (nn.Sequential(
+            Centre(), qnn.QuantIdentity(**bina), qnn.QuantConv2d(1, 8, 3, **bin1),
+            nn.BatchNorm2d(8), qnn.QuantIdentity(**bina), nn.MaxPool2d(2),     # 26 -> 13
+            Add(nn.Sequential(pad_minus_one(), qnn.QuantConv2d(8, 8, 3, **bin1),
+                              nn.BatchNorm2d(8), qnn.QuantIdentity(**int4)),
+                None, qnn.QuantIdentity(**bina)),
+            nn.MaxPool2d(2),                                                   # 13 -> 6
+            nn.Flatten(), qnn.QuantLinear(8 * 6 * 6, 10, bias=False, **w2)), "class"),
     }
 
 
 #: Passes over the training digits per case (default 2): a global average pool head
 #: learns more slowly.
-PASSES = {"cnn_avgpool": 8, "resnet_w2a2": 4, "binary_resnet": 10}
+PASSES = {"cnn_avgpool": 8, "resnet_w2a2": 4, "binary_resnet": 10, "binary_resnet_small": 10}
 
 
 def train(model, kind, images, labels, seed, passes=2):
