@@ -401,3 +401,26 @@ def test_brevitas_residual_cnn(verilator, shared, name):
     images, _ = load_mnist(shared / "data/mnist", limit=4)
     folding = choose_folding(network, cycles=8192)
     check_network(network, folding, f"net_brevitas_{name}", images, stall_runs=((0.7, 0.7),))
+
+
+@pytest.mark.parametrize("graph", ["zero_padded", "zero_padded_residual"])
+def test_zero_padded_binary_graphs(verilator, tmp_path, graph):
+    """+-1 maps padded with 0 (tests/qonnx_graphs.py): the input map through an input table
+    of the codes of -1, 0, +1, a hidden map through a :class:`~hdl.recode.BitsToCodes`, and
+    the main path of a residual block; imported and run in Verilator equal to golden."""
+    import onnx
+
+    from golden.formats.qonnx import import_qonnx
+    from golden.recode import Recode
+    from hdl.flow.build import choose_folding
+    from tests import qonnx_graphs as graphs
+    model = (graphs.zero_padded_binary(71) if graph == "zero_padded"
+             else graphs.residual(72, bipolar_fork=True, fork_pad=0.0, skip="conv"))
+    path = tmp_path / f"{graph}.onnx"
+    onnx.save(model, path)
+    network = import_qonnx(path).network
+    layers = network.layers if graph == "zero_padded" else network.layers[1].main
+    assert any(isinstance(layer, Recode) for layer in layers)
+    folding = choose_folding(network, cycles=256)
+    pixels = images(np.random.default_rng(73), (8, 8), 8)
+    check_network(network, folding, f"conv_{graph}", pixels)

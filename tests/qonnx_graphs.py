@@ -214,10 +214,12 @@ def unquantized_input_mlp(seed=0, *, kind="bipolar", features=48):
     return b.model(scores, [1, features], [1, 10])
 
 
-def residual(seed=0, *, skip="identity", ratio=2.0, bipolar_fork=False, negative=0):
+def residual(seed=0, *, skip="identity", ratio=2.0, bipolar_fork=False, negative=0,
+             fork_pad=-1.0):
     """``x (1, 1, 8, 8)`` -> 8-bit unsigned input Quant -> Conv 3x3 pad 1 (bipolar
     weights) -> BN -> the fork map: 2-bit unsigned codes, scale 0.5 (``bipolar_fork``: a
-    +-1 map) -> main path: Conv 3x3 pad 1 -> BN -> Relu -> 2-bit Quant, scale
+    +-1 map, padded by a ``Pad`` of ``fork_pad``) -> main path: Conv 3x3 pad 1 -> BN ->
+    Relu -> 2-bit Quant, scale
     ``0.5 * ratio``; skip path (``skip``): ``"identity"`` (the fork map itself), ``"conv"``
     (Conv 1x1 -> BN -> Relu -> 2-bit Quant, scale 0.5) or ``"self"`` (the main path's own
     output: an add of a map to itself) -> Add -> BN (``negative`` channels with a
@@ -232,7 +234,7 @@ def residual(seed=0, *, skip="identity", ratio=2.0, bipolar_fork=False, negative
     fork = b.bipolar(h) if bipolar_fork else b.quant(b.op("Relu", [h]), 0.5, 2, signed=0)
     fork_pads = [1, 1, 1, 1] if not bipolar_fork else [0, 0, 0, 0]
     src = b.op("Pad", [fork, b.const(np.array([0, 0, 1, 1, 0, 0, 1, 1]), np.int64),
-                       b.const(-1.0)], mode="constant") if bipolar_fork else fork
+                       b.const(fork_pad)], mode="constant") if bipolar_fork else fork
 
     def path(src, k, pads, scale):
         w = rng.choice([-1.0, 1.0], (c, c, k, k))
@@ -251,6 +253,33 @@ def residual(seed=0, *, skip="identity", ratio=2.0, bipolar_fork=False, negative
     h = b.quant(h, 0.5, 3, signed=1)
     h = b.op("Flatten", [h], axis=1)
     w = rng.choice([-1.0, 1.0], (10, c * 64))
+    scores = b.op("Gemm", [h, b.bipolar(b.const(w)), b.const(rng.integers(-4, 4, 10))],
+                  transB=1)
+    return b.model(scores, [1, 1, 8, 8], [1, 10])
+
+
+def zero_padded_binary(seed=0, *, via_pad=False):
+    """``x (1, 1, 8, 8)`` -> ``2x - 1`` -> bipolar input -> Conv 3x3 with pads 1 (the +-1
+    input map padded with 0) -> BN -> bipolar -> Conv 3x3, its +-1 map padded with 0 by its
+    ``pads`` or, ``via_pad``, by a constant ``Pad`` of value 0 -> BN -> bipolar -> Flatten ->
+    Gemm -> scores. PyTorch's ``padding=1`` after a sign."""
+    rng = np.random.default_rng(seed)
+    b = Builder()
+    x = b.op("Sub", [b.op("Mul", ["x", b.const(2.0)]), b.const(1.0)])
+    h = b.bipolar(x)
+    for layer, (cin, cout) in enumerate([(1, 4), (4, 6)]):
+        w = rng.choice([-1.0, 1.0], (cout, cin, 3, 3))
+        pads = [1, 1, 1, 1]
+        if via_pad and layer == 1:
+            h = b.op("Pad", [h, b.const(np.array([0, 0, 1, 1, 0, 0, 1, 1]), np.int64),
+                             b.const(0.0)], mode="constant")
+            pads = [0, 0, 0, 0]
+        h = b.op("Conv", [h, b.bipolar(b.const(w))], kernel_shape=[3, 3], pads=pads)
+        h = b.bipolar(_norm(b, h, rng.normal(0, 1, cout), np.full(cout, 9.0 * cin),
+                            rng.uniform(0.5, 1.5, cout) * rng.choice([-1.0, 1.0], cout),
+                            np.zeros(cout)))
+    h = b.op("Flatten", [h], axis=1)
+    w = rng.choice([-1.0, 1.0], (10, 6 * 64))
     scores = b.op("Gemm", [h, b.bipolar(b.const(w)), b.const(rng.integers(-4, 4, 10))],
                   transB=1)
     return b.model(scores, [1, 1, 8, 8], [1, 10])

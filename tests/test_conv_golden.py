@@ -216,3 +216,37 @@ def test_floor_mode_pools_drop_the_rows_and_columns_no_window_reads():
     bits = x % 2
     sums = SumPool((5, 5, 2), BINARY, Thresholds(np.zeros((2, 1), np.int64)), 2, 2).sums(bits)
     assert np.array_equal(sums, bits[:, :4, :4].reshape(2, 2, 2, 2, 2, 2).sum(axis=(2, 4)))
+
+
+def test_recode_pads_a_pm1_map_with_zero(tmp_path):
+    """A +-1 map recoded to codes of -1, 0, +1 and convolved with zero padding equals the
+    convolution of the values with a 0 border, by loops; it round-trips through .npz."""
+    from golden.formats.npz import load, save
+    from golden.recode import ZERO_CODE, ZERO_PADDABLE, Recode
+    rng = np.random.default_rng(8)
+    shape = (5, 4, 3)
+    recode = Recode(shape)
+    conv = _conv(rng, shape, 4, 3, pad=1, pad_value=ZERO_CODE, enc=ZERO_PADDABLE, bias=True)
+    x = rng.integers(0, 2, (6,) + shape)
+    codes = recode.forward(x)
+    assert recode.io(shape, BINARY, "r") == (shape, ZERO_PADDABLE)
+    acc, _ = layer_forward(conv, codes)
+    values = np.pad(2 * x - 1, ((0, 0), (1, 1), (1, 1), (0, 0)))
+    w = conv.weights.reshape(4, 3, 3, 3)
+    expected = np.zeros((6, 5, 4, 4), np.int64)
+    for oy in range(5):
+        for ox in range(4):
+            expected[:, oy, ox] = np.einsum("nijc,oijc->no", values[:, oy:oy + 3, ox:ox + 3], w)
+    assert np.array_equal(acc, expected)
+    with pytest.raises(ModelError, match="expects 'binary' inputs"):
+        recode.io(shape, ZERO_PADDABLE, "r")
+    dense = Dense(rng.choice([-1, 1], (3, 80)), Bias(np.zeros(3, np.int64)),
+                  input_encoding=BINARY)
+    net = Network("zp", InputQuant((5, 4, 3), 128),
+                  [recode, _conv(rng, shape, 4, 3, pad=1, pad_value=ZERO_CODE, enc=ZERO_PADDABLE),
+                   dense])
+    save(net, tmp_path / "a.npz")
+    back = load(tmp_path / "a.npz")
+    assert isinstance(back.layers[0], Recode)
+    pixels = rng.integers(0, 256, (4, 5, 4, 3))
+    assert np.array_equal(run(net, pixels).scores, run(back, pixels).scores)

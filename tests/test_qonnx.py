@@ -146,6 +146,9 @@ HAND_BUILT = {
                                                                 negative=2),
     "residual_bipolar_identity": lambda: graphs.residual(23, bipolar_fork=True),
     "residual_bipolar_conv_skip": lambda: graphs.residual(24, bipolar_fork=True, skip="conv"),
+    "residual_bipolar_zero_pad": lambda: graphs.residual(25, bipolar_fork=True, fork_pad=0.0),
+    "zero_padded_binary": lambda: graphs.zero_padded_binary(26),
+    "zero_padded_binary_via_pad": lambda: graphs.zero_padded_binary(27, via_pad=True),
 }
 
 
@@ -269,16 +272,12 @@ def test_refusals_name_the_node_and_op(tmp_path):
     _refused(tmp_path, model, "(Quant)", "12-bit")
 
 
-def test_refuses_a_residual_add_and_bipolar_zero_padding(tmp_path):
+def test_refuses_an_add_of_unquantized_tensors(tmp_path):
     b = graphs.Builder()
     x = b.bipolar("x")
     h = b.op("MatMul", [x, b.bipolar(b.const(np.ones((8, 8))))])
-    _refused(tmp_path, b.model(b.op("Add", [h, h]), [1, 8], [1, 8]), "(Add)", "residual")
-    b = graphs.Builder()
-    x = b.bipolar("x")
-    h = b.op("Conv", [x, b.bipolar(b.const(np.ones((2, 1, 3, 3))))], kernel_shape=[3, 3],
-             pads=[1, 1, 1, 1])
-    _refused(tmp_path, b.model(h, [1, 1, 6, 6], [1, 2, 6, 6]), "(Conv)", "zero-padded")
+    _refused(tmp_path, b.model(b.op("Add", [h, h]), [1, 8], [1, 8]), "(Add)",
+             "residual add takes two quantizers' outputs")
 
 
 def test_damaged_or_missing_files_get_one_line(tmp_path):
@@ -290,12 +289,25 @@ def test_damaged_or_missing_files_get_one_line(tmp_path):
         assert "\n" not in str(info.value) and str(path.name) in str(info.value)
 
 
+def _imported(model):
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "g.onnx"
+        onnx.save(model, path)
+        return import_qonnx(path).network
+
+
 def _export_models(shared):
-    from sim_tests.test_conv_network import average_pool_network
+    from sim_tests.test_conv_network import average_pool_network, identity_residual_network
     models = {"mnist_bnn": load_model(ROOT / "models/mnist_bnn.npz"),
               "mnist_conv_residual": load_model(ROOT / "models/mnist_conv_residual.npz"),
               "sum_pool_global": average_pool_network(51, "global"),
-              "sum_pool_window": average_pool_network(51, "window")}
+              "sum_pool_window": average_pool_network(51, "window"),
+              "identity_residual": identity_residual_network(45),
+              "identity_residual_bits": identity_residual_network(46, True),
+              "zero_padded": _imported(graphs.zero_padded_binary(26)),
+              "zero_padded_residual": _imported(graphs.residual(25, bipolar_fork=True,
+                                                                fork_pad=0.0))}
     if shared is not None:
         models["lfcW1A2"] = load_model(shared / "models/bnn-pynq/lfcW1A2")
         models["TFC_1W2A"] = load_model(shared / "models/qonnx/TFC_1W2A.onnx")
@@ -304,14 +316,16 @@ def _export_models(shared):
 
 
 @pytest.mark.parametrize("name", ["mnist_bnn", "mnist_conv_residual", "sum_pool_global",
-                                  "sum_pool_window", "lfcW1A2", "TFC_1W2A", "cnvW1A1"])
+                                  "sum_pool_window", "identity_residual", "identity_residual_bits",
+                                  "zero_padded", "zero_padded_residual", "lfcW1A2", "TFC_1W2A",
+                                  "cnvW1A1"])
 def test_export_runs_in_the_executor_with_golden_scores(tmp_path, request, name):
-    local = name.startswith(("mnist_", "sum_pool_"))
+    local = not name.startswith(("lfc", "TFC", "cnv"))
     shared = None if local else request.getfixturevalue("shared")
     network = _export_models(shared)[name]
     path = tmp_path / f"{name}.onnx"
     save_model(network, path)
-    count = 2 if name == "cnvW1A1" else 40 if name.startswith("sum_pool_") else 12
+    count = 2 if name == "cnvW1A1" else 12 if name.startswith("mnist") else 40
     pixels = np.random.default_rng(4).integers(0, 256, (count,) + network.input.shape)
     pixels[0] = 0
     trace = run(network, pixels)
@@ -458,6 +472,18 @@ def test_residual_refusals_are_one_line(tmp_path):
     _refused(tmp_path, graphs.residual(1, skip="self"), "(Add)", "adds a map to itself")
 
 
+def test_trunc_version_1_and_per_channel_trunc_scales_are_refused(tmp_path):
+    for inputs, fragment in ((5, "Trunc with 5 inputs"), (6, "one positive number each")):
+        b = graphs.Builder()
+        h = b.op("AveragePool", [b.quant("x", 0.25, 2, signed=0)], kernel_shape=[2, 2],
+                 strides=[2, 2])
+        scale = b.const(0.0625 if fragment.startswith("Trunc") else [0.0625, 0.0625])
+        args = [h, scale, b.const(0.0), b.const(4.0)]
+        args += [b.const(0.125), b.const(3.0)] if inputs == 6 else [b.const(3.0)]
+        h = b.op("Trunc", args, custom=True, rounding_mode="FLOOR", signed=0)
+        _refused(tmp_path, b.model(h, [1, 1, 4, 4], [1, 1, 2, 2]), "(Trunc)", fragment)
+
+
 def test_pool_and_pad_refusals_are_one_line(tmp_path):
     """ceil_mode with a partial last window, an average pool of computed (unquantized)
     values or before the scores, a Pad with a value that is no code of the map, and a Pad
@@ -475,7 +501,7 @@ def test_pool_and_pad_refusals_are_one_line(tmp_path):
     b = graphs.Builder()
     h = b.op("GlobalAveragePool", [b.bipolar("x")])
     _refused(tmp_path, b.model(h, [1, 3, 4, 4], [1, 3, 1, 1]), "average pool before the output")
-    for value, fragment in ((0.0, "padding with 0"), (0.5, "no code of the map")):
+    for value, fragment in ((0.5, "no value of the map"),):
         b = graphs.Builder()
         x = b.bipolar("x")
         x = b.op("Pad", [x, b.const(np.array([0, 0, 1, 1, 0, 0, 1, 1]), np.int64),

@@ -43,6 +43,8 @@ Version 3 adds, beside ``"dense"``:
 * ``{"type": "sumpool", "in_shape": ..., "kernel": K or null (global), "stride": S or
   null, "inputs": encoding, "activation": {...}}``: an average pool and its quantizer,
   thresholds over the window sums (:class:`golden.pool.SumPool`) under ``layer<i>``;
+* ``{"type": "recode", "in_shape": ...}``: a +-1 map's bits as 2-bit codes of -1, 0, +1
+  (:class:`golden.recode.Recode`), before a convolution that pads it with 0;
 * ``{"type": "residual", "in_shape": ..., "main": [layers], "skip": [layers],
   "activation": {...}, "shifts": [main, skip]}``: inner layer ``j`` stores its arrays under
   ``layer<i>.main<j>`` / ``layer<i>.skip<j>``, the block's thresholds under ``layer<i>``;
@@ -71,13 +73,14 @@ from ..conv import Conv2D
 from ..errors import ModelError
 from ..model import BINARY, Bias, Dense, InputQuant, IntCodes, Network, Thresholds
 from ..pool import GlobalMaxPool, MaxPool, SumPool
+from ..recode import Recode
 from ..residual import Residual
 from ..weights import weight_encoding
 
 __all__ = ["FORMAT", "VERSION", "save", "load", "LAYER_TYPES"]
 
 #: The layer types of model.json.
-LAYER_TYPES = ("dense", "conv", "maxpool", "globalmaxpool", "sumpool", "residual")
+LAYER_TYPES = ("dense", "conv", "maxpool", "globalmaxpool", "sumpool", "recode", "residual")
 
 FORMAT = "bnn-rtl-model"
 VERSION = 3
@@ -142,6 +145,8 @@ def _layer_spec(layer, key, arrays):
                 "stride": layer.stride}
     if isinstance(layer, GlobalMaxPool):
         return {"type": "globalmaxpool", "in_shape": list(layer.in_shape)}
+    if isinstance(layer, Recode):
+        return {"type": "recode", "in_shape": list(layer.in_shape)}
     if isinstance(layer, SumPool):
         _activation_arrays(layer.activation, key, arrays)
         act = layer.activation
@@ -336,6 +341,8 @@ def _load_layer(spec, key, lwhere, archive, path):
                            _field(spec, "stride", int, lwhere))
         if kind == "globalmaxpool":
             return GlobalMaxPool(shape)
+        if kind == "recode":
+            return Recode(shape)
         if kind == "sumpool":
             kernel = spec.get("kernel")
             if kernel is not None:

@@ -8,8 +8,11 @@ per-channel scale, zero point 0, every rounding mode of the QONNX spec), ``Bipol
 and FINN's ``MultiThreshold``, in the domains ``onnx.brevitas``, ``finn.custom_op.general``
 and ``qonnx.custom_op.general``; ``Sign``. Compute ``MatMul``, ``Gemm``, ``Conv`` (group 1,
 square kernel, equal strides, symmetric padding, or a constant ``Pad`` before it with a
-value of the map), ``MaxPool`` (floor mode), ``AveragePool``, ``GlobalAveragePool`` and a
-spatial ``ReduceMean`` before a quantizer (:class:`golden.pool.SumPool`); elementwise
+value of the map; a +-1 map padded with 0 is recoded to codes of -1, 0, +1,
+:mod:`golden.recode`), ``MaxPool`` (floor mode), ``AveragePool``, ``GlobalAveragePool`` and a
+spatial ``ReduceMean`` before a quantizer (:class:`golden.pool.SumPool`); the ``Add``
+of two quantized maps from one fork, scales a power of two apart, before a quantizer (a
+:class:`golden.residual.Residual` block); elementwise
 ``BatchNormalization``, ``Relu``, ``Mul``, ``Div``, ``Add``, ``Sub`` (per tensor or per
 channel); the shape prelude (``Shape``, ``Gather``, ``Unsqueeze``, ``Concat``, ``Reshape``),
 ``Flatten``, ``Transpose``, ``Identity``; a final ``Softmax``, ``ArgMax`` or ``TopK`` (dropped:
@@ -63,6 +66,7 @@ from ..conv import Conv2D
 from ..errors import ModelError
 from ..model import BINARY, Bias, Dense, InputQuant, IntCodes, Network, Thresholds
 from ..pool import MaxPool, SumPool
+from ..recode import ZERO_CODE, ZERO_PADDABLE, Recode
 from ..residual import MAX_SHIFT, Residual, value_map
 from ..weights import LutWeights, ShiftWeights, TernaryWeights, weight_encoding
 
@@ -72,7 +76,7 @@ __all__ = ["QonnxImport", "InputType", "import_qonnx", "load_qonnx", "parse_inpu
 DIVISOR = 255.0
 CUSTOM_DOMAINS = ("onnx.brevitas", "finn.custom_op.general", "qonnx.custom_op.general")
 STANDARD_DOMAINS = ("", "ai.onnx")
-QUANTIZERS = ("Quant", "BipolarQuant", "MultiThreshold")
+QUANTIZERS = ("Quant", "BipolarQuant", "MultiThreshold", "Trunc")
 ELEMENTWISE = ("Mul", "Div", "Add", "Sub", "BatchNormalization", "Relu")
 FINAL = ("Softmax", "LogSoftmax", "ArgMax", "TopK")
 F32 = np.float32
@@ -396,7 +400,42 @@ def _quantizer(node, attrs, consts):
     if op == "Sign":
         return _Quantizer(lambda x: (np.sign(x) + 1).astype(np.int64), 2, -1, np.asarray(F32(1)),
                           False, -1, 1)
+    if op == "Trunc":
+        return _trunc(node, attrs, consts)
     raise AssertionError(op)
+
+
+def _trunc(node, attrs, consts):
+    """QONNX ``Trunc`` (version 2, as Brevitas exports its truncating average pool): with
+    ``t = 2**round(log2(output_scale / scale))``, the level is
+    ``rounding(clip(round(x / scale) / t, qmin, qmax))``, worth ``output_scale * L``."""
+    if len(consts) != 6:
+        _refuse(node, f"Trunc with {len(consts)} inputs is not supported; export Trunc version "
+                      f"2 (x, scale, zero point, input bit width, output scale, output bit "
+                      f"width), as Brevitas 0.10 and later do")
+    if any(c is None for c in consts[1:]):
+        _refuse(node, "scale, zero point, bit widths and output scale must be constants")
+    scale, zeropt, _, out_scale, bits = (np.asarray(c, F32) for c in consts[1:])
+    if np.any(zeropt != 0):
+        _refuse(node, "a non-zero zero point is not supported; export with zero point 0")
+    if scale.size != 1 or out_scale.size != 1 or not (scale > 0 and out_scale > 0):
+        _refuse(node, "the scales must be one positive number each (per tensor)")
+    if bits.size != 1 or float(bits.flat[0]) != int(bits.flat[0]) or not 1 <= bits.flat[0] <= 8:
+        _refuse(node, f"output bit width {bits.ravel().tolist()} must be one integer, 1 to 8")
+    bits = int(bits.flat[0])
+    signed, narrow = int(attrs.get("signed", 1)), int(attrs.get("narrow", 0))
+    qmin = -(1 << (bits - 1)) + narrow if signed else 0
+    qmax = (1 << (bits - 1)) - 1 if signed else (1 << bits) - 1 - narrow
+    rnd = _round(str(attrs.get("rounding_mode", "FLOOR")), node)
+    t = F32(2.0 ** np.round(np.log2(out_scale / scale)))
+    lo, hi = F32(qmin), F32(qmax)
+
+    def level(x):
+        y = np.round(x / scale) / t
+        y = np.where(y > hi, hi, y)
+        y = np.where(y < lo, lo, y)
+        return rnd(y).astype(np.int64) - qmin
+    return _Quantizer(level, qmax - qmin, qmin, out_scale.reshape(()), False, qmin, qmax)
 
 
 def _multithreshold_levels(x, thr, channel_axis):
@@ -497,6 +536,7 @@ class _Importer:
         self.exact_scores = True
         self.binary_output = False
         self.thresholded = []
+        self.input_recoded = False
 
     # The graph's constants: initializers and Constant nodes.
     def _load_inputs(self):
@@ -626,14 +666,14 @@ class _Importer:
         value = float(np.asarray(value, np.float64).reshape(()))
         level = value / x.scale
         if x.encoding == BINARY:
-            code = {-1.0: 0, 1.0: 1}.get(level)
+            # 0 pads a +-1 map: the Conv recodes it (golden.recode).
+            code = {-1.0: 0, 1.0: 1, 0.0: "zero"}.get(level)
         else:
             code = level - x.encoding.offset
             code = int(code) if code == int(code) and 0 <= code <= x.encoding.top else None
         if code is None:
-            what = ("a +-1 map: padding with 0 (no code of the map) is not supported"
-                    if x.encoding == BINARY else "no code of the map")
-            _refuse(node, f"pads with {value:g}, {what}; pad with one of the map's values")
+            _refuse(node, f"pads with {value:g}, no value of the map; pad with one of its values "
+                          f"(or 0)")
         return replace(x, pad=(pads[2], code))
 
     def _constant(self, node, ins, consts, attrs):
@@ -875,7 +915,7 @@ class _Importer:
                 or {id(v) for v in since} != {id(v) for v in main + skip}):
             _refuse(node, "the residual paths share layers with another branch of the graph; "
                           "only two paths from one map to the add are supported")
-        if not isinstance(main[0], Conv2D) or skip and not isinstance(skip[0], Conv2D):
+        if not isinstance(main[0], (Conv2D, Recode)) or skip and not isinstance(skip[0], (Conv2D, Recode)):
             _refuse(node, "each residual path must start with a convolution (or be the "
                           "identity)")
         try:
@@ -894,6 +934,8 @@ class _Importer:
                 return
             dense = Dense(spec["weights"], activation, weight_encoding=spec["w_enc"],
                           input_encoding=spec["x_enc"])
+            if spec.get("recode"):
+                self.layers.append(Recode(spec["in_shape"]))
             if spec["kind"] == "conv":
                 layer = Conv2D(spec["in_shape"], dense, spec["kernel"], spec["stride"],
                                spec["pad"], spec["pad_value"])
@@ -1011,8 +1053,8 @@ class _Importer:
             x, consts = ins[1], [consts[1], consts[0]]
             op = "R" + op
         if len(ins) > 1 and op not in ("BatchNormalization",) and consts[1] is None:
-            _refuse(node, "adding or multiplying two computed tensors (e.g. a residual "
-                          "add) is not supported")
+            _refuse(node, "adds or multiplies two computed tensors; a residual add takes two "
+                          "quantizers' outputs (maps from one fork)")
         if op == "BatchNormalization":
             if any(c is None for c in consts[1:5]):
                 _refuse(node, "batch-norm parameters must be constants")
@@ -1081,6 +1123,9 @@ class _Importer:
     def _make_acc(self, node, x, ints_oi, scale_o, kind, shape, index, channel_axis, extra):
         """An accumulator of golden weights ``ints_oi`` (out, in) over codes ``x``."""
         x_enc = x.encoding
+        if self.input_recoded and x_enc == BINARY and not x.trail:
+            _refuse(node, "reads the +-1 input map, which a zero-padded convolution recoded; "
+                          "pad that one with -1 or +1")
         w_enc = weight_encoding(self._encoding(ints_oi, extra.pop("levels"), x_enc))
         channels, fan_in = ints_oi.shape
         mult = (np.float64(x.scale) * np.asarray(scale_o, np.float64)).reshape(-1)
@@ -1164,10 +1209,19 @@ class _Importer:
             pad, pad_value = x.pad
         elif pad:
             enc = x.encoding
-            if enc == BINARY or not enc.offset <= 0 <= enc.offset + enc.top:
-                _refuse(node, "zero padding needs inputs that can be 0; bipolar (+-1) maps "
-                              "cannot be zero-padded")
-            pad_value = -enc.offset
+            if enc == BINARY:
+                pad_value = "zero"
+            elif not enc.offset <= 0 <= enc.offset + enc.top:
+                _refuse(node, f"zero padding needs inputs that can be 0; these codes are "
+                              f"{enc.offset} to {enc.offset + enc.top}")
+            else:
+                pad_value = -enc.offset
+        recode = pad_value == "zero"
+        if recode:
+            # A +-1 map padded with 0: its codes become those of -1, 0, +1 (golden.recode).
+            x = self._zero_paddable(node, x)
+            pad_value, recode = ZERO_CODE, x.trail is not None
+            x = replace(x, trail=x.trail or ())
         scale = np.asarray(w.scale, np.float64)
         if scale.size == 1:
             scale_o = np.full(oc, float(scale.reshape(())))
@@ -1182,12 +1236,33 @@ class _Importer:
         acc = self._make_acc(node, x, golden, scale_o, "conv", (oc, oh, ow),
                              _canonical_index((oc, oh, ow)), 1,
                              dict(levels=w.levels, in_shape=(h, wd, c), kernel=kh,
-                                  stride=stride, pad=pad, pad_value=pad_value))
+                                  stride=stride, pad=pad, pad_value=pad_value, recode=recode))
         if len(ins) > 2 and ins[2] is not None:
             if not isinstance(ins[2], _Const):
                 _refuse(node, "the bias must be a constant")
             acc.ops.append(("Add", [_per_channel(node, ins[2].value, oc, 0, 1)]))
         return acc
+
+    def _zero_paddable(self, node, x):
+        """The +-1 map ``x`` as codes of :data:`~golden.recode.ZERO_PADDABLE` (``2b``, the
+        same values). A hidden map gets a :class:`~golden.recode.Recode` layer (the
+        returned codes keep their trail); the network's input gets an input table that
+        gives the codes directly (trail None: no layer)."""
+        codes = replace(x, encoding=ZERO_PADDABLE, pad=None)
+        if x.trail or self.layers:
+            if not x.trail:
+                _refuse(node, "pads the +-1 input map with 0, which another layer also reads; "
+                              "pad it with -1 or +1")
+            return codes
+        inp = self.input_quant
+        if inp.threshold is None:
+            _refuse(node, "pads a +-1 input map given by a table with 0; not supported")
+        table = np.where(np.arange(256) >= inp.threshold, 2, 0)
+        self.input_quant = InputQuant(inp.shape, None, table, ZERO_PADDABLE)
+        frontend = self.frontend
+        self.frontend = lambda values: 2 * frontend(values)
+        self.input_recoded = True
+        return replace(codes, trail=None)
 
     def _pool_window(self, node, x, attrs):
         """``(kernel, stride)`` of a pooling node over the (C, H, W) map ``x``: square, equal
@@ -1335,6 +1410,8 @@ class _Importer:
             self.exact_scores = False
         bias = np.round(rel * 2.0 ** extra).astype(np.int64)
         scale_exp = exps + extra
+        if spec.get("recode"):
+            self.layers.append(Recode(spec["in_shape"]))
         try:
             dense = Dense(weights, Bias(bias), weight_encoding=spec["w_enc"],
                           input_encoding=spec["x_enc"], scale_exp=scale_exp)

@@ -30,6 +30,7 @@ from ..conv import Conv2D
 from ..errors import ModelError
 from ..model import BINARY, Bias, Dense, Thresholds
 from ..pool import GlobalMaxPool, MaxPool, SumPool
+from ..recode import Recode
 from ..residual import Residual
 
 __all__ = ["export_qonnx", "to_onnx"]
@@ -153,6 +154,8 @@ def _chain(g, x, layers, is_map):
             x = g.op("GlobalMaxPool", [x])
         elif isinstance(layer, SumPool):
             x = _sum_pool(g, x, layer)
+        elif isinstance(layer, Recode):
+            pass        # the values do not change
         elif isinstance(layer, Residual):
             ends = [_chain(g, x, path, True)[0] for path in (layer.main, layer.skip)]
             main, skip = [g.op("Mul", [end, g.const(float(1 << shift), "shift")]) if shift else end

@@ -32,6 +32,7 @@ from ..mvau import GROUP, MatrixVectorUnit
 from ..network import NetworkTop
 from ..pool import LineMaxPool, WindowMax, WindowSum
 from ..popcount import range_shape
+from ..recode import BitsToCodes
 from ..residual import AddStreams, Broadcast, ResidualBlock
 from ..skid import SkidBuffer
 from ..streams import Chain, StreamFifo
@@ -371,6 +372,11 @@ def skip_unread_features(skip):
     return {"wide": 0, "const": 1}, {"wide": 0, "const": 1}
 
 
+def wiring_features(unit):
+    """A unit that is wiring only (:class:`hdl.recode.BitsToCodes`): no cells."""
+    return {}, {}
+
+
 def broadcast_features(broadcast):
     return {"const": 1}, {}
 
@@ -436,6 +442,7 @@ UNIT_MODELS = {
     LineMaxPool: ("linepool", line_pool_features),
     AddStreams: ("add", add_features),
     Broadcast: ("broadcast", broadcast_features),
+    BitsToCodes: ("broadcast", wiring_features),
 }
 
 

@@ -1,11 +1,11 @@
 """The stage graph: one class per layer kind, each answering for its foldings, cycles
 and units (:mod:`hdl.stages.base`); :class:`StageGraph` walks them for a network.
 
-Importing the package registers the built-in kinds: dense, convolution, max-pools and
-residual blocks.
+Importing the package registers the built-in kinds: dense, convolution, max-pools, sum
+pools, recodes and residual blocks.
 """
 
-from . import conv, dense, pool, residual  # noqa: F401  (registers the kinds)
+from . import conv, dense, pool, recode, residual  # noqa: F401  (registers the kinds)
 from .base import (
     STAGE_KINDS,
     Builder,

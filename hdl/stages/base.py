@@ -21,6 +21,7 @@ from ..bias import BiasAdd
 from ..dwc import PadGather, WidthConverter
 from ..mvau import MatrixVectorUnit
 from ..pool import LineMaxPool, WindowMax, WindowSum
+from ..recode import BitsToCodes
 from ..residual import ResidualBlock
 from ..streams import StreamFifo, payload_width
 from ..thresholding import Thresholding
@@ -228,4 +229,4 @@ def register_handshakes(units):
 
 # Units whose input ready is their output ready through logic.
 _PASSES_READY = (MatrixVectorUnit, Thresholding, BiasAdd, LineMaxPool, WindowMax, WindowSum,
-                 WidthConverter, PadGather, SkipUnread)
+                 WidthConverter, PadGather, SkipUnread, BitsToCodes)

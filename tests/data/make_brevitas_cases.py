@@ -41,6 +41,9 @@ Cases (input: float32 ``pixel / 255``, shape (1, 1, 28, 28)):
   weights; the binary weights' scale is 1 (a power of two: the graph's sums are exact).
 * ``binary_resnet_small``: the same kind, small enough for the iCEBreaker: 8 channels,
   one identity block, a floor-mode max-pool (13 -> 6), a dense layer with 2-bit weights.
+* ``cnn_truncavgpool``: two 3x3 convolutions to 2-bit ReLU codes (16, 32 channels), a
+  max-pool, Brevitas's ``TruncAvgPool2d`` 2x2 over the 11x11 map in floor mode (an
+  ``AveragePool`` and a 3-bit ``Trunc``), dense 32*5*5 -> 10.
 
 ``--only`` renews the named cases (the others keep their files; each case's seed is its
 position in the list).
@@ -167,12 +170,21 @@ def networks():
                 None, qnn.QuantIdentity(**bina)),
             nn.MaxPool2d(2),                                                   # 13 -> 6
             nn.Flatten(), qnn.QuantLinear(8 * 6 * 6, 10, bias=False, **w2)), "class"),
+        "cnn_truncavgpool": (nn.Sequential(
+            qnn.QuantIdentity(act_quant=Int8ActPerTensorFixedPoint, bit_width=8),
+            qnn.QuantConv2d(1, 16, 3, bias=True, **w2), nn.BatchNorm2d(16),
+            qnn.QuantReLU(**relu2), nn.MaxPool2d(2),                       # 26 -> 13
+            qnn.QuantConv2d(16, 32, 3, bias=True, **w2), nn.BatchNorm2d(32),
+            qnn.QuantReLU(return_quant_tensor=True, **relu2),              # 11
+            qnn.TruncAvgPool2d(kernel_size=2, stride=2, bit_width=3),      # 11 -> 5, Trunc
+            nn.Flatten(), qnn.QuantLinear(32 * 5 * 5, 10, bias=True, **w2)), "class"),
     }
 
 
-#: Passes over the training digits per case (default 2): a global average pool head
-#: learns more slowly.
-PASSES = {"cnn_avgpool": 8, "resnet_w2a2": 4, "binary_resnet": 10, "binary_resnet_small": 10}
+#: Passes over the training digits per case (default 2): a global average pool head and
+#: binary convolutions learn more slowly.
+PASSES = {"cnn_avgpool": 8, "resnet_w2a2": 4, "binary_resnet": 10, "binary_resnet_small": 10,
+          "cnn_truncavgpool": 8}
 
 
 def train(model, kind, images, labels, seed, passes=2):
