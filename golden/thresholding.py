@@ -15,8 +15,12 @@ __all__ = ["threshold"]
 
 def threshold(acc, activation):
     """Apply a :class:`golden.model.Thresholds` to accumulators ``acc`` (N, channels)."""
-    acc = np.asarray(acc, np.int64)[:, :, None]
-    t = activation.thresholds[None, :, :]
-    up = (acc >= t).sum(axis=2)
-    down = (acc <= t).sum(axis=2)
-    return np.where(activation.direction[None, :] > 0, up, down).astype(np.int64)
+    acc = np.asarray(acc, np.int64)
+    t = activation.thresholds
+    up = activation.direction > 0
+    if up.all():
+        return (acc[:, :, None] >= t[None]).sum(axis=2, dtype=np.int64)
+    out = np.empty(acc.shape, np.int64)
+    out[:, up] = (acc[:, up, None] >= t[None, up]).sum(axis=2, dtype=np.int64)
+    out[:, ~up] = (acc[:, ~up, None] <= t[None, ~up]).sum(axis=2, dtype=np.int64)
+    return out

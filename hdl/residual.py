@@ -123,6 +123,11 @@ class ResidualBlock(wiring.Component):
         acc = AccMap(0, (ta << (sa - k)) + (tb << (sb - k)), np.full(channels, k, np.int64),
                      np.full(channels, oa + ob, np.int64))
         self.act = Thresholding(block.activation, pe=pe, acc=acc)
+        # A path that ends in an activation gives the add its codes through a register
+        # slice: the compare behind the threshold read and the add are one cycle apart.
+        self.slices = {name: StreamFifo(payload_width(chain.o), 2)
+                       for name, chain in (("main", main), ("skip", skip))
+                       if isinstance(chain.units[-1], Thresholding)}
         self.out_bits = block.activation.out_bits
         self.out_pe = pe
         super().__init__({"i": In(stream.Signature(in_width)),
@@ -137,8 +142,13 @@ class ResidualBlock(wiring.Component):
         wiring.connect(m, self.broadcast.b, self.skip_fifo.i)
         connect_streams(m, self.main_fifo.o, self.main.i)
         connect_streams(m, self.skip_fifo.o, self.skip.i)
-        connect_streams(m, self.main.o, self.add.a)
-        connect_streams(m, self.skip.o, self.add.b)
+        for name, chain, port in (("main", self.main, self.add.a), ("skip", self.skip, self.add.b)):
+            if name in self.slices:
+                m.submodules[f"{name}_slice"] = self.slices[name]
+                connect_streams(m, chain.o, self.slices[name].i)
+                connect_streams(m, self.slices[name].o, port)
+            else:
+                connect_streams(m, chain.o, port)
         wiring.connect(m, self.add.o, self.act.i)
         wiring.connect(m, self.act.o, wiring.flipped(self.o))
         return m

@@ -159,7 +159,8 @@ def test_pooled_network(verilator, folding):
 
 @pytest.mark.parametrize("folding", [
     [LayerFolding(1, 2), LayerFolding(2, 2), LayerFolding(4, 2), LayerFolding(4, 3)],
-    [LayerFolding(1, 4), LayerFolding(4, 4), LayerFolding(1, 4), LayerFolding(12, 1)],
+    pytest.param([LayerFolding(1, 4), LayerFolding(4, 4), LayerFolding(1, 4), LayerFolding(12, 1)],
+                 marks=pytest.mark.slow),
 ], ids=["a", "b"])
 def test_residual_network(verilator, folding):
     network = residual_network(41)
@@ -255,6 +256,7 @@ def test_cnv_w1a1_many(verilator, shared):
                   stall_runs=((0.8, 0.8),))
 
 
+@pytest.mark.slow
 def test_trained_residual_conv_net(verilator):
     """The project's own trained conv net with a residual block (models/, trained by
     training/mnist_conv.py) end to end in RTL: every score equals golden, exact II."""

@@ -198,7 +198,7 @@ def test_lfc_w1a1_mnist(verilator, shared):
 
 
 @pytest.mark.parametrize("folding", [
-    "64x8,32x16,64x8,8x16",
+    pytest.param("64x8,32x16,64x8,8x16", marks=pytest.mark.slow),
     pytest.param("64x32,32x64,64x32,8x16", marks=pytest.mark.slow),
 ], ids=["bnnpynq_simd", "bnnpynq"])
 def test_lfc_w1a1_bnnpynq_folding(verilator, shared, folding):

@@ -96,7 +96,8 @@ def _memories(verilog, module):
     return mems
 
 
-@pytest.mark.parametrize("name,cycles", [("lfcW1A1", 1024), ("lfcW1A2", 2048)])
+@pytest.mark.parametrize("name,cycles", [
+    ("lfcW1A1", 1024), pytest.param("lfcW1A2", 2048, marks=pytest.mark.slow)])
 def test_lfc_verilog_holds_every_weight_and_threshold(shared, tmp_path, name, cycles):
     """Decode the memories of the generated LFC Verilog, independently of golden.packing,
     and compare every bit with the imported model."""

@@ -86,16 +86,31 @@ def test_tfc_golden_accuracy_equals_the_executor_s(shared, name):
     assert (run(network, images).labels == labels).mean() == TFC[name]
 
 
-@pytest.mark.parametrize("name", sorted(TFC) + BREVITAS)
+#: Convolutional graphs: all 10,000 images in the slow run, the first 2,000 by default.
+CONV = [name for name in BREVITAS if "mlp" not in name]
+
+
+@pytest.mark.parametrize("name", sorted(TFC) + [
+    name if name not in CONV else pytest.param(name, marks=pytest.mark.slow) for name in BREVITAS])
 def test_same_class_as_the_executor_on_all_10000_images(shared, name):
+    _same_class_as_the_executor(shared, name, None)
+
+
+@pytest.mark.parametrize("name", CONV)
+def test_same_class_as_the_executor_on_2000_images(shared, name):
+    _same_class_as_the_executor(shared, name, 2000)
+
+
+def _same_class_as_the_executor(shared, name, limit):
     stored = DATA / f"{name}.executor.npz"
     if not stored.is_file():
         pytest.skip(f"no stored executor outputs {stored.name} (make_qonnx_reference.py)")
     result = import_qonnx(_path(name, shared))
-    images, _ = load_mnist(shared / "data/mnist")
+    images, _ = load_mnist(shared / "data/mnist", limit)
     trace = run(result.network, images)
     reference = np.load(stored)
     assert len(reference["pred"]) == 10000
+    reference = {key: reference[key][:len(images)] for key in ("pred", "scores")}
     expected = ((reference["scores"][:, 0] > 0).astype(np.int64) if result.binary_output
                 else reference["pred"])
     mismatch = np.nonzero(trace.labels != expected)[0]

@@ -91,7 +91,7 @@ def _components(top):
         elif isinstance(unit, ResidualBlock):
             yield unit
             yield unit.broadcast
-            for fifo in (unit.main_fifo, unit.skip_fifo):
+            for fifo in (unit.main_fifo, unit.skip_fifo, *unit.slices.values()):
                 yield fifo
                 yield from fifo.parts()
             yield from _components(unit.main)
