@@ -263,3 +263,24 @@ def test_declared_bipolar_input(verilator, tmp_path):
     codes[0], codes[1] = 0, 1
     check_network(network, [LayerFolding(12, 8), LayerFolding(8, 5)], "net_declared_bipolar",
                   codes)
+
+
+@pytest.mark.parametrize("kind", ["mlp_bipolar", "conv"])
+def test_per_channel_activation_scales(verilator, tmp_path, kind):
+    """Activation scales per channel, powers of two apart (tests/qonnx_graphs.py), taken
+    into the next layer's weights: imported and run in Verilator equal to golden."""
+    import onnx
+
+    from golden.formats.qonnx import import_qonnx
+    from hdl.flow.build import choose_folding
+    from tests import qonnx_graphs as graphs
+    model = graphs.channel_scaled(81, conv=kind == "conv", bipolar=kind == "mlp_bipolar")
+    path = tmp_path / f"{kind}.onnx"
+    onnx.save(model, path)
+    result = import_qonnx(path)
+    network = result.network
+    rng = np.random.default_rng(82)
+    pixels = rng.integers(0, 256, (8,) + network.input.shape, dtype=np.uint8)
+    folding = choose_folding(network, cycles=64) if kind != "conv" else [
+        LayerFolding(1, 8), LayerFolding(2, 4), LayerFolding(1, 1)]
+    check_network(network, folding, f"net_channel_scaled_{kind}", pixels)

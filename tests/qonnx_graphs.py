@@ -283,3 +283,45 @@ def zero_padded_binary(seed=0, *, via_pad=False):
     scores = b.op("Gemm", [h, b.bipolar(b.const(w)), b.const(rng.integers(-4, 4, 10))],
                   transB=1)
     return b.model(scores, [1, 1, 8, 8], [1, 10])
+
+
+def channel_scaled(seed=0, *, conv=False, ratio=2.0, bipolar=False):
+    """A hidden quantizer with a scale per channel, powers of two apart (``ratio`` 2: scales
+    0.25, 0.5, 1 and 2 in turn; other ratios are refused): ``conv`` False, ``x (1, 32)`` ->
+    8-bit Quant -> MatMul -> BN -> 2-bit unsigned Quant per channel (``bipolar``: a
+    BipolarQuant per channel) -> MatMul (3-bit weights) -> scores; ``conv`` True,
+    ``x (1, 1, 10, 10)`` -> Conv 3x3 -> BN -> the per-channel Quant -> MaxPool 2x2 (8 -> 4)
+    -> Conv 3x3 (3-bit weights) -> BN -> 2-bit Quant -> Flatten -> MatMul -> scores."""
+    rng = np.random.default_rng(seed)
+    b = Builder()
+    c = 8
+    scales = (0.25 * ratio ** (np.arange(c) % 4)).astype(np.float32)
+    x = b.quant("x", 1 / 256, 8, signed=0)
+    if conv:
+        w = rng.choice([-1.0, 1.0], (c, 1, 3, 3))
+        h = b.op("Conv", [x, b.bipolar(b.const(w))], kernel_shape=[3, 3])
+        h = _norm(b, h, w.sum(axis=(1, 2, 3)) / 2, np.full(c, 0.75), np.ones(c),
+                  scales * 1.5)
+        shape = (1, c, 1, 1)
+    else:
+        w = rng.choice([-1.0, 1.0], (32, c))
+        h = b.op("MatMul", [x, b.bipolar(b.const(w))])
+        h = _norm(b, h, w.sum(axis=0) / 2, np.full(c, 2.7), np.ones(c), scales * 1.5)
+        shape = (1, c)
+    if bipolar:
+        h = b.op("BipolarQuant", [h, b.const(scales.reshape(shape))], custom=True)
+    else:
+        h = b.op("Quant", [b.op("Relu", [h]), b.const(scales.reshape(shape)), b.const(0.0),
+                           b.const(2.0)], custom=True, signed=0, narrow=0, rounding_mode="ROUND")
+    if conv:
+        h = b.op("MaxPool", [h], kernel_shape=[2, 2], strides=[2, 2])             # 8 -> 4
+        w = rng.integers(-3, 4, (4, c, 3, 3)).astype(np.float32)
+        h = b.op("Conv", [h, b.quant(b.const(w * 0.5), 0.5, 3)], kernel_shape=[3, 3])
+        h = b.quant(b.op("Relu", [_bn(b, h, rng, 4)]), 0.5, 2, signed=0)
+        h = b.op("Flatten", [h], axis=1)
+        w = rng.choice([-1.0, 1.0], (16, 10))
+        scores = b.op("MatMul", [h, b.bipolar(b.const(w))])
+        return b.model(scores, [1, 1, 10, 10], [1, 10])
+    w = rng.integers(-3, 4, (c, 10)).astype(np.float32)
+    scores = b.op("MatMul", [h, b.quant(b.const(w * 0.5), 0.5, 3)])
+    return b.model(scores, [1, 32], [1, 10])

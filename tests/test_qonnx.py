@@ -164,6 +164,10 @@ HAND_BUILT = {
     "residual_bipolar_zero_pad": lambda: graphs.residual(25, bipolar_fork=True, fork_pad=0.0),
     "zero_padded_binary": lambda: graphs.zero_padded_binary(26),
     "zero_padded_binary_via_pad": lambda: graphs.zero_padded_binary(27, via_pad=True),
+    "channel_scaled_mlp": lambda: graphs.channel_scaled(28),
+    "channel_scaled_mlp_bipolar": lambda: graphs.channel_scaled(29, bipolar=True),
+    "channel_scaled_conv": lambda: graphs.channel_scaled(30, conv=True),
+    "channel_scaled_conv_bipolar": lambda: graphs.channel_scaled(31, conv=True, bipolar=True),
 }
 
 
@@ -478,6 +482,11 @@ def test_residual_thresholds_hold_for_every_pair_of_operand_codes(tmp_path, name
         codes = threshold(s, act)
         values = 2 * codes - 1 if act.count == 1 else codes + act.offset
         assert np.array_equal(out, (entry["scale"] * values).astype(np.float32)), name
+
+
+def test_per_channel_activation_scales_not_powers_of_two_apart_are_refused(tmp_path):
+    _refused(tmp_path, graphs.channel_scaled(1, ratio=3.0), "(Quant)",
+             "not powers of two apart")
 
 
 def test_residual_refusals_are_one_line(tmp_path):

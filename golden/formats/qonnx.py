@@ -197,6 +197,7 @@ class _Codes:
     negative: bool = False
     pad: tuple = None    # (P, code): a constant Pad of P on every side, for the next Conv
     trail: tuple = ()    # the golden layers from the network's input to these codes
+    exps: np.ndarray = None   # per element (``shape``): value ``scale * 2**e * (L + offset)``
 
 
 @dataclass
@@ -334,6 +335,7 @@ class _Quantizer:
     bipolar: bool
     qmin: int = 0
     qmax: int = 1
+    channel_scale: np.ndarray = None     # per channel, when the scale is per channel
 
     def encoding(self):
         if self.bipolar:
@@ -654,6 +656,8 @@ class _Importer:
         x = ins[0]
         if not isinstance(x, _Codes) or len(x.shape) != 3 or x.pad or x.negative:
             _refuse(node, "pads quantized (C, H, W) maps only, once, before a Conv")
+        if x.exps is not None:
+            _refuse(node, "pads a map with per-channel scales; pad through the Conv's pads")
         if attrs.get("mode", "constant") not in ("constant", b"constant"):
             _refuse(node, f"mode {attrs.get('mode')!r} is not supported; use constant")
         pads = consts[1] if len(consts) > 1 and consts[1] is not None else attrs.get("pads")
@@ -810,9 +814,9 @@ class _Importer:
         if thr_const is not None and thr_const.shape[0] not in (1, channels):
             _refuse(node, f"{thr_const.shape[0]} threshold rows for {channels} channels")
         scale = np.asarray(q.scale, F32)
+        exps = None
         if scale.size != 1:
-            _refuse(node, "activation scales must be one number (per tensor); a per-channel "
-                          "activation scale cannot be folded into the next layer's integers")
+            scale, exps = self._channel_scales(node, q, scale, channels)
 
         def level(j, ints):
             x = (acc.mult[j] * (acc.a * ints.astype(np.float64) + acc.b[j])).astype(F32)
@@ -820,7 +824,7 @@ class _Importer:
             if thr_const is not None:
                 row = thr_const[j if thr_const.shape[0] > 1 else 0]
                 return (x[:, None] >= row[None, :]).sum(axis=1)
-            return q.level(x)
+            return q.level(x) if exps is None else q.level(x, s=q.channel_scale[j])
 
         count = q.count
         thresholds = np.zeros((channels, count), np.int64)
@@ -846,8 +850,29 @@ class _Importer:
             for pool in acc.pools:
                 self.layers.append(pool)
         enc = q.encoding()
+        if exps is not None:
+            axes = [1] * len(acc.shape)
+            axes[acc.channel_axis - 1] = channels
+            exps = np.broadcast_to(exps.reshape(axes), acc.shape).copy()
         return _Codes(enc, float(scale.reshape(())), acc.shape, acc.index,
-                      trail=acc.trail + tuple(self.layers[start:]))
+                      trail=acc.trail + tuple(self.layers[start:]), exps=exps)
+
+    def _channel_scales(self, node, q, scale, channels):
+        """A per-channel activation scale ``s_c = s * 2**e_c`` (``e_c`` from 0 to
+        :data:`MAX_SHIFT`): ``(s, e)``. The next layer takes the ``2**e_c`` into its integer
+        weights; other ratios would make them fractions."""
+        if node.op_type not in ("Quant", "BipolarQuant") or scale.size != channels:
+            _refuse(node, f"an activation scale of shape {scale.shape} is neither one number "
+                          f"nor one per channel ({channels}) of a Quant or BipolarQuant")
+        flat = scale.reshape(-1).astype(np.float64)
+        base = flat.min()
+        e = np.round(np.log2(flat / base)).astype(np.int64)
+        if not (base > 0 and np.array_equal(np.exp2(e) * base, flat) and e.max() <= MAX_SHIFT):
+            _refuse(node, f"per-channel activation scales {flat[:4].tolist()}... are not powers "
+                          f"of two apart (up to 2**{MAX_SHIFT}); the next layer's weights "
+                          f"cannot absorb them; use per-tensor or power-of-two scales")
+        q.channel_scale = scale.reshape(-1)
+        return np.asarray(base, F32), e
 
     def _quantize_sum(self, node, q, x, consts):
         """A quantizer after a residual ``Add``: thresholds on the golden block's sum
@@ -962,10 +987,13 @@ class _Importer:
                         if "perm" not in attrs else attrs["perm"])
             if perm[0] != 0:
                 _refuse(node, "a transpose must keep the batch dimension first")
-            index = x.index.transpose([p - 1 for p in perm[1:]])
-            return replace(x, shape=index.shape, index=index)
+            axes = [p - 1 for p in perm[1:]]
+            index = x.index.transpose(axes)
+            return replace(x, shape=index.shape, index=index,
+                           exps=None if x.exps is None else x.exps.transpose(axes))
         shape = self._new_shape(node, x.shape, consts, attrs)
-        return replace(x, shape=shape, index=x.index.reshape(shape))
+        return replace(x, shape=shape, index=x.index.reshape(shape),
+                       exps=None if x.exps is None else x.exps.reshape(shape))
 
     def _new_shape(self, node, shape, consts, attrs):
         if node.op_type == "Flatten":
@@ -1012,6 +1040,9 @@ class _Importer:
         with more layers is the main one; an operand that is the fork's map itself is an
         identity shortcut."""
         for x in (a, b):
+            if x.exps is not None:
+                _refuse(node, "a residual add of maps with per-channel scales is not supported; "
+                              "quantize the operands per tensor")
             if (x.negative or x.pad or len(x.shape) != 3
                     or not np.array_equal(x.index, _canonical_index(x.shape))):
                 _refuse(node, "a residual add takes quantized (C, H, W) maps in their natural "
@@ -1120,8 +1151,13 @@ class _Importer:
         bits = max(1, (qmax - qmin).bit_length())
         return LutWeights(bits, tuple(range(qmin, qmax + 1)))
 
-    def _make_acc(self, node, x, ints_oi, scale_o, kind, shape, index, channel_axis, extra):
-        """An accumulator of golden weights ``ints_oi`` (out, in) over codes ``x``."""
+    def _make_acc(self, node, x, ints_oi, scale_o, kind, shape, index, channel_axis, extra,
+                  in_exps=None):
+        """An accumulator of golden weights ``ints_oi`` (out, in) over codes ``x``; an
+        input ``i`` worth ``2**in_exps[i]`` of the base scale multiplies its column."""
+        if in_exps is not None:
+            ints_oi = ints_oi << in_exps[None, :]
+            extra["levels"] = (min(-1, int(ints_oi.min())), max(1, int(ints_oi.max())))
         x_enc = x.encoding
         if self.input_recoded and x_enc == BINARY and not x.trail:
             _refuse(node, "reads the +-1 input map, which a zero-padded convolution recoded; "
@@ -1168,8 +1204,12 @@ class _Importer:
                           f"output channel")
         golden = np.zeros((out, fan_in), np.int64)
         golden[:, x.index.ravel()] = ints.T
+        in_exps = None
+        if x.exps is not None:
+            in_exps = np.zeros(fan_in, np.int64)
+            in_exps[x.index.ravel()] = x.exps.ravel()
         acc = self._make_acc(node, x, golden, scale_o, "dense", (out,), np.arange(out), 1,
-                             dict(levels=w.levels))
+                             dict(levels=w.levels), in_exps)
         if node.op_type == "Gemm":
             alpha, beta = F32(attrs.get("alpha", 1.0)), F32(attrs.get("beta", 1.0))
             if alpha != 1:
@@ -1231,12 +1271,17 @@ class _Importer:
             _refuse(node, f"weight scale of shape {scale.shape} is not per tensor or per "
                           f"output channel")
         golden = w.ints.transpose(0, 2, 3, 1).reshape(oc, -1)
+        in_exps = None
+        if x.exps is not None:
+            per_channel = x.exps.reshape(c, -1)[:, 0]
+            in_exps = np.tile(per_channel, kh * kh)      # (ky, kx, c) column order
         stride = int(strides[0])
         oh, ow = (h + 2 * pad - kh) // stride + 1, (wd + 2 * pad - kh) // stride + 1
         acc = self._make_acc(node, x, golden, scale_o, "conv", (oc, oh, ow),
                              _canonical_index((oc, oh, ow)), 1,
                              dict(levels=w.levels, in_shape=(h, wd, c), kernel=kh,
-                                  stride=stride, pad=pad, pad_value=pad_value, recode=recode))
+                                  stride=stride, pad=pad, pad_value=pad_value, recode=recode),
+                             in_exps)
         if len(ins) > 2 and ins[2] is not None:
             if not isinstance(ins[2], _Const):
                 _refuse(node, "the bias must be a constant")
@@ -1301,7 +1346,8 @@ class _Importer:
         index = _canonical_index((c, oh, ow))
         if isinstance(x, _Codes):
             self.layers.append(pool)
-            return replace(x, shape=(c, oh, ow), index=index, trail=x.trail + (pool,))
+            return replace(x, shape=(c, oh, ow), index=index, trail=x.trail + (pool,),
+                           exps=None if x.exps is None else x.exps[:, :oh, :ow].copy())
         if isinstance(x, _Acc):
             return replace(x, shape=(c, oh, ow), index=index, pools=x.pools + [pool],
                            source=None)
@@ -1341,7 +1387,10 @@ class _Importer:
         spec = {"kind": "sumpool", "in_shape": (h, w, c), "kernel": kernel, "stride": stride,
                 "x_enc": x.encoding, "input": node.input[0]}
         shape = out_shape or (c, oh, ow)
-        return _Acc(spec, np.full(c, x.scale, np.float64), a, np.full(c, b, np.int64), 0,
+        mult = np.full(c, x.scale, np.float64)
+        if x.exps is not None:
+            mult = mult * np.exp2(x.exps.reshape(c, -1)[:, 0])
+        return _Acc(spec, mult, a, np.full(c, b, np.int64), 0,
                     n * top, shape, _canonical_index(shape), 1,
                     [("Div", [np.full(c, n, F32)])], trail=x.trail)
 
