@@ -4,9 +4,11 @@ project's integer network objects, exactly.
 What a graph may hold
 ---------------------
 Quantizers ``Quant`` (signed or unsigned, narrow or not, 1 to 8 bits, per-tensor or
-per-channel scale, zero point 0, every rounding mode of the QONNX spec), ``BipolarQuant``
-and FINN's ``MultiThreshold``, in the domains ``onnx.brevitas``, ``finn.custom_op.general``
-and ``qonnx.custom_op.general``; ``Sign``. Compute ``MatMul``, ``Gemm``, ``Conv`` (group 1,
+per-channel scale, zero point 0, every rounding mode of the QONNX spec), ``BipolarQuant``,
+FINN's ``MultiThreshold`` and ``Trunc`` (version 2, after an average pool), in the domains
+``onnx.brevitas``, ``finn.custom_op.general`` and ``qonnx.custom_op.general``; ``Sign``. An
+activation scale per channel must be powers of two apart: the next layer's integer weights
+take the factors. Compute ``MatMul``, ``Gemm``, ``Conv`` (group 1,
 square kernel, equal strides, symmetric padding, or a constant ``Pad`` before it with a
 value of the map; a +-1 map padded with 0 is recoded to codes of -1, 0, +1,
 :mod:`golden.recode`), ``MaxPool`` (floor mode), ``AveragePool``, ``GlobalAveragePool`` and a
