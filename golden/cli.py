@@ -18,9 +18,17 @@ class ArgumentParser(argparse.ArgumentParser):
 
 
 def run_cli(main, argv=None):
-    """Call ``main(argv)``; turn a :class:`ModelError` into one line on stderr and exit 2."""
+    """Call ``main(argv)``; turn a :class:`ModelError` into one line on stderr and exit 2,
+    and an interrupt (Ctrl-C) into one line and exit 130. Output goes out line by line,
+    also into a pipe or a file (``tee``, ``nohup``, CI)."""
+    for out in (sys.stdout, sys.stderr):
+        if hasattr(out, "reconfigure"):
+            out.reconfigure(line_buffering=True)
     try:
         return main(argv)
     except ModelError as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)

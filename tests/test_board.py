@@ -240,7 +240,7 @@ def test_ecp5_synthesis_falls_back_to_no_lut_ram_after_a_yosys_failure(monkeypat
     folding = choose_folding(network, cycles=4096)
     scripts = []
 
-    def fake_run(cmd, cwd, tools):
+    def fake_run(cmd, cwd, tools, timeout=None, log=None):
         if cmd[0] == "yosys":
             script = next(Path(cwd).glob("*.ys")).read_text()
             scripts.append(script)
@@ -321,7 +321,7 @@ def icebreaker_tools(place_and_route, commands):
     Every command run is appended to ``commands``."""
     import subprocess
 
-    def fake_run(cmd, cwd, tools, timeout=None):
+    def fake_run(cmd, cwd, tools, timeout=None, log=None):
         cwd = Path(cwd)
         commands.append(cmd)
         if cmd[0] == "yosys":

