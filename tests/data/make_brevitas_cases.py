@@ -44,6 +44,8 @@ Cases (input: float32 ``pixel / 255``, shape (1, 1, 28, 28)):
 * ``cnn_truncavgpool``: two 3x3 convolutions to 2-bit ReLU codes (16, 32 channels), a
   max-pool, Brevitas's ``TruncAvgPool2d`` 2x2 over the 11x11 map in floor mode (an
   ``AveragePool`` and a 3-bit ``Trunc``), dense 32*5*5 -> 10.
+* ``binary_cnn_zeropad``: binary convolutions with ``padding=1`` after a sign (the +-1 input
+  and a hidden +-1 map padded with 0), max-pools, a dense layer with 2-bit weights.
 
 ``--only`` renews the named cases (the others keep their files; each case's seed is its
 position in the list).
@@ -178,13 +180,20 @@ def networks():
             qnn.QuantReLU(return_quant_tensor=True, **relu2),              # 11
             qnn.TruncAvgPool2d(kernel_size=2, stride=2, bit_width=3),      # 11 -> 5, Trunc
             nn.Flatten(), qnn.QuantLinear(32 * 5 * 5, 10, bias=True, **w2)), "class"),
+        "binary_cnn_zeropad": (nn.Sequential(
+            Centre(), qnn.QuantIdentity(**bina),
+            qnn.QuantConv2d(1, 16, 3, padding=1, **bin1), nn.BatchNorm2d(16),
+            qnn.QuantIdentity(**bina), nn.MaxPool2d(2),                        # 28 -> 14
+            qnn.QuantConv2d(16, 32, 3, padding=1, **bin1), nn.BatchNorm2d(32),
+            qnn.QuantIdentity(**bina), nn.MaxPool2d(2),                        # 14 -> 7
+            nn.Flatten(), qnn.QuantLinear(32 * 7 * 7, 10, bias=False, **w2)), "class"),
     }
 
 
 #: Passes over the training digits per case (default 2): a global average pool head and
 #: binary convolutions learn more slowly.
 PASSES = {"cnn_avgpool": 8, "resnet_w2a2": 4, "binary_resnet": 10, "binary_resnet_small": 10,
-          "cnn_truncavgpool": 8}
+          "cnn_truncavgpool": 8, "binary_cnn_zeropad": 4}
 
 
 def train(model, kind, images, labels, seed, passes=2):
