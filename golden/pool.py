@@ -23,10 +23,15 @@ from .thresholding import threshold
 __all__ = ["MaxPool", "GlobalMaxPool", "SumPool", "pool_output_size"]
 
 
-def pool_output_size(size, kernel, stride):
+def pool_output_size(size, kernel, stride, ceil=False):
     """Windows along a map side of ``size``: ``floor((size - K) / S) + 1`` (PyTorch's
-    default floor mode; the last ``(size - K) % S`` rows or columns are read by no window)."""
-    return (size - kernel) // stride + 1
+    default floor mode; the last ``(size - K) % S`` rows or columns are read by no window),
+    or in ceil mode ``ceil((size - K) / S) + 1``, less one if the last window would start
+    past the map (PyTorch's rule): a last window may then be partial."""
+    if not ceil:
+        return (size - kernel) // stride + 1
+    out = -(-(size - kernel) // stride) + 1
+    return out - 1 if (out - 1) * stride >= size else out
 
 
 def _map_shape(shape, what):
@@ -43,11 +48,16 @@ class MaxPool:
     kernel, stride : int
         ``K <= min(H, W)`` and ``S``; ``OH = floor((H - K) / S) + 1`` (floor mode: where
         ``S`` does not tile the map, its last rows and columns are read by no window).
+    ceil : bool
+        PyTorch's ``ceil_mode``: ``OH`` of :func:`pool_output_size` in ceil mode; a last
+        window that reaches past the map takes the maximum of the pixels it holds (the map
+        is read as if padded at the bottom and right with code 0, the lowest value).
     """
 
     in_shape: tuple
     kernel: int
     stride: int = None
+    ceil: bool = False
 
     def __post_init__(self):
         shape = _map_shape(self.in_shape, "max pooling")
@@ -61,6 +71,9 @@ class MaxPool:
         k = self.kernel
         if k > min(h, w):
             raise ModelError(f"a {k}x{k} max-pool does not fit the {h}x{w} map")
+        if not isinstance(self.ceil, (bool, np.bool_)):
+            raise ModelError(f"max-pool ceil must be true or false, not {self.ceil!r}")
+        object.__setattr__(self, "ceil", bool(self.ceil))
 
     @property
     def tiles(self):
@@ -72,7 +85,16 @@ class MaxPool:
     def out_shape(self):
         h, w, c = self.in_shape
         k, s = self.kernel, self.stride
-        return (pool_output_size(h, k, s), pool_output_size(w, k, s), c)
+        return (pool_output_size(h, k, s, self.ceil), pool_output_size(w, k, s, self.ceil), c)
+
+    @property
+    def padded_shape(self):
+        """``(H', W')``: the map with the rows and columns a partial last window reaches
+        (``(OH - 1)*S + K``, at least H), read as code 0."""
+        h, w, _ = self.in_shape
+        oh, ow, _ = self.out_shape
+        k, s = self.kernel, self.stride
+        return max(h, (oh - 1) * s + k), max(w, (ow - 1) * s + k)
 
     def io(self, shape, encoding, where):
         """See :func:`golden.model.layer_io`: the encoding passes through."""
@@ -83,6 +105,9 @@ class MaxPool:
         x = np.asarray(x)
         oh, ow, _ = self.out_shape
         k, s = self.kernel, self.stride
+        (ph, pw), (h, w) = self.padded_shape, x.shape[1:3]
+        if (ph, pw) != (h, w):
+            x = np.pad(x, ((0, 0), (0, ph - h), (0, pw - w), (0, 0)))
         out = None
         for ky in range(k):
             for kx in range(k):

@@ -9,7 +9,7 @@ from golden.conv import window_simd_choices
 
 from .params import check_code, check_positive_int, counter, memory_depth, wrap_counter
 
-__all__ = ["SlidingWindow", "SkipUnread", "window_rows"]
+__all__ = ["SlidingWindow", "SkipUnread", "PadEdge", "window_rows"]
 
 
 def window_rows(height, kernel, stride):
@@ -433,4 +433,38 @@ class SkipUnread(wiring.Component):
         m.d.comb += [self.o.payload.eq(self.i.payload),
                      self.o.valid.eq(self.i.valid & keep),
                      self.i.ready.eq(self.o.ready | ~keep)]
+        return m
+
+
+class PadEdge(wiring.Component):
+    """Pads a map stream at the bottom and the right with code 0: ``(H, W)`` pixels of
+    ``beats_per_pixel`` beats of ``beat_width`` bits in, ``(out_height, out_width)`` out, in
+    ``(y, x)`` order (a ceil-mode max-pool's partial last windows: code 0 is the lowest
+    value, so the maximum is that of the pixels a window holds).
+
+    An input beat passes through (no register: latency 0, ``ready`` and ``valid`` through
+    logic); a pad beat is emitted without one. One output beat per cycle.
+    """
+
+    def __init__(self, *, height, width, out_height, out_width, beats_per_pixel, beat_width):
+        for name, value in (("height", height), ("width", width),
+                            ("beats_per_pixel", beats_per_pixel), ("beat_width", beat_width)):
+            check_positive_int(name, value)
+        if out_height < height or out_width < width:
+            raise ValueError(f"a {height}x{width} map cannot be padded to {out_height}x{out_width}")
+        self.height, self.width = height, width
+        self.out_height, self.out_width, self.bpp = out_height, out_width, beats_per_pixel
+        super().__init__({"i": In(stream.Signature(beat_width)),
+                          "o": Out(stream.Signature(beat_width))})
+
+    def elaborate(self, platform):
+        m = Module()
+        step = self.o.valid & self.o.ready
+        _, _, beat_last = wrap_counter(m, self.bpp, step, "beat")
+        x, _, x_last = wrap_counter(m, self.out_width, step & beat_last, "x")
+        y, _, _ = wrap_counter(m, self.out_height, step & beat_last & x_last, "y")
+        inside = (x < self.width) & (y < self.height)
+        m.d.comb += [self.o.payload.eq(Mux(inside, self.i.payload, 0)),
+                     self.o.valid.eq(~inside | self.i.valid),
+                     self.i.ready.eq(inside & self.o.ready)]
         return m

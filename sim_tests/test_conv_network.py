@@ -138,6 +138,34 @@ def test_stride_larger_than_kernel(verilator, folding):
     check_network(network, folding, "conv_strided_" + "_".join(map(str, folding)), pixels)
 
 
+def ceil_pool_network(seed):
+    """PyTorch's ceil mode: 7x7 bits -> 3x3 conv pad 1 to 4 channels -> 2x2 stride-2
+    max-pool in ceil mode (4x4, the last row and column of windows partial) -> 3x3 conv to
+    2-bit codes -> dense scores."""
+    rng = np.random.default_rng(seed)
+    inp = InputQuant((7, 7), 128)
+    x = inp(rng.integers(0, 256, (300, 7, 7))).reshape(300, 7, 7, 1)
+    c0, x = make_conv(rng, x, (7, 7, 1), 4, 3, pad=1)
+    pool = MaxPool((7, 7, 4), 2, 2, ceil=True)
+    x = pool.forward(x)
+    c1, x = make_conv(rng, x, (4, 4, 4), 6, 3, count=3)
+    dense = Dense(rng.choice([-1, 1], (3, 24)), Bias(rng.integers(-4, 4, 3)),
+                  input_encoding=c1.activation.next_encoding())
+    return Network("ceil_pool", inp, [c0, pool, c1, dense])
+
+
+@pytest.mark.parametrize("folding", [
+    [LayerFolding(1, 2), LayerFolding(4, 3), LayerFolding(6, 1)],
+    [LayerFolding(1, 4), LayerFolding(2, 6), LayerFolding(8, 3)],
+], ids=["pe2", "pe4"])
+def test_ceil_mode_max_pool(verilator, folding):
+    """:class:`hdl.window.PadEdge` pads the map with code 0 for the partial windows."""
+    network = ceil_pool_network(49)
+    assert network.layers[1].out_shape == (4, 4, 4)
+    pixels = images(np.random.default_rng(50), (7, 7), 8)
+    check_network(network, folding, "conv_ceil_pool_" + "_".join(map(str, folding)), pixels)
+
+
 def images(rng, shape, n):
     pixels = rng.integers(0, 256, (n,) + shape, dtype=np.uint8)
     pixels[0], pixels[1] = 255, 0

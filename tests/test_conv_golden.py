@@ -203,6 +203,28 @@ def test_conv_model_file_roundtrip(tmp_path):
     assert back.layers[2].skip == () and back.layers[2].shifts == (1, 0)
 
 
+def test_ceil_mode_max_pool_takes_the_maximum_of_partial_windows(tmp_path):
+    """PyTorch's ceil mode: a 3x3 stride-2 max-pool over a 6x5 map has 3x2 windows, the
+    last row of windows holding rows 4 and 5 only; by loops. The flag round-trips."""
+    from golden.formats.npz import load, save
+    rng = np.random.default_rng(9)
+    x = rng.integers(0, 4, (3, 6, 5, 2))
+    pool = MaxPool((6, 5, 2), 3, 2, ceil=True)
+    assert pool.out_shape == (3, 2, 2) and pool.padded_shape == (7, 5)
+    expected = np.zeros((3, 3, 2, 2), np.int64)
+    for oy in range(3):
+        for ox in range(2):
+            expected[:, oy, ox] = x[:, 2 * oy:2 * oy + 3, 2 * ox:2 * ox + 3].max(axis=(1, 2))
+    assert np.array_equal(pool.forward(x), expected)
+    assert MaxPool((6, 5, 2), 3, 2).out_shape == (2, 2, 2)
+    with pytest.raises(ModelError, match="ceil must be true or false"):
+        MaxPool((6, 5, 2), 3, 2, ceil=1)
+    net = Network("ceil", InputQuant((6, 5, 2), 9), [
+        pool, Dense(rng.choice([-1, 1], (3, 12)), Bias(np.zeros(3, np.int64)))])
+    save(net, tmp_path / "a.npz")
+    assert load(tmp_path / "a.npz").layers[0].ceil
+
+
 def test_floor_mode_pools_drop_the_rows_and_columns_no_window_reads():
     """PyTorch's default floor mode: a 2x2 stride-2 max-pool over a 5x5 map reads rows and
     columns 0-3 only, and a sum pool likewise."""

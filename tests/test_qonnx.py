@@ -508,12 +508,27 @@ def test_trunc_version_1_and_per_channel_trunc_scales_are_refused(tmp_path):
         _refused(tmp_path, b.model(h, [1, 1, 4, 4], [1, 1, 2, 2]), "(Trunc)", fragment)
 
 
+@pytest.mark.parametrize("seed", [33, 34])
+def test_ceil_mode_max_pool_with_partial_windows_against_the_executor(tmp_path, seed):
+    """PyTorch's ceil_mode over a map its windows do not tile: a 2x2 stride-2 max-pool over
+    the 9x9 map gives 5x5, the last row and column of windows partial."""
+    from golden.pool import MaxPool
+    model = _mutate(graphs.pooled(seed), "MaxPool", ceil_mode=1)
+    path = tmp_path / "ceil.onnx"
+    onnx.save(model, path)
+    result = import_qonnx(path)
+    pool = next(layer for layer in result.network.layers if isinstance(layer, MaxPool))
+    assert pool.ceil and pool.out_shape[:2] == (5, 5) and pool.padded_shape == (10, 10)
+    x = np.random.default_rng(seed).uniform(0, 1, (64,) + result.input_shape).astype(np.float32)
+    trace = run(result.network, bits=result.frontend(x))
+    out = _executor(model)(x)
+    assert np.array_equal(_classes(result, out), trace.labels)
+
+
 def test_pool_and_pad_refusals_are_one_line(tmp_path):
     """ceil_mode with a partial last window, an average pool of computed (unquantized)
     values or before the scores, a Pad with a value that is no code of the map, and a Pad
     that feeds anything but a Conv."""
-    model = _mutate(graphs.pooled(1), "MaxPool", ceil_mode=1)       # 9x9 map, 2x2 stride 2
-    _refused(tmp_path, model, "(MaxPool)", "ceil_mode", "partial windows")
     model = _mutate(graphs.pooled(1, avg="window"), "AveragePool", kernel_shape=[3, 3],
                     strides=[2, 2], ceil_mode=1)
     _refused(tmp_path, model, "(AveragePool)", "ceil_mode")

@@ -38,7 +38,8 @@ Version 3 adds, beside ``"dense"``:
 * ``{"type": "conv", "in_shape": [H, W, C], "kernel": K, "stride": S, "pad": P,
   "pad_value": code, ...the dense fields}``: arrays as a dense layer's, the weights
   ``(OC, K*K*C)`` in ``(ky, kx, c)`` column order (:mod:`golden.conv`);
-* ``{"type": "maxpool", "in_shape": ..., "kernel": K, "stride": S}`` and
+* ``{"type": "maxpool", "in_shape": ..., "kernel": K, "stride": S, "ceil": true}`` (``ceil``
+  only when set: PyTorch's ``ceil_mode``, :class:`golden.pool.MaxPool`) and
   ``{"type": "globalmaxpool", "in_shape": ...}`` (no arrays);
 * ``{"type": "sumpool", "in_shape": ..., "kernel": K or null (global), "stride": S or
   null, "inputs": encoding, "activation": {...}}``: an average pool and its quantizer,
@@ -141,8 +142,11 @@ def _layer_spec(layer, key, arrays):
                 "stride": layer.stride, "pad": layer.pad, "pad_value": int(layer.pad_value),
                 **_dense_spec(layer.dense)}
     if isinstance(layer, MaxPool):
-        return {"type": "maxpool", "in_shape": list(layer.in_shape), "kernel": layer.kernel,
+        spec = {"type": "maxpool", "in_shape": list(layer.in_shape), "kernel": layer.kernel,
                 "stride": layer.stride}
+        if layer.ceil:
+            spec["ceil"] = True
+        return spec
     if isinstance(layer, GlobalMaxPool):
         return {"type": "globalmaxpool", "in_shape": list(layer.in_shape)}
     if isinstance(layer, Recode):
@@ -337,8 +341,9 @@ def _load_layer(spec, key, lwhere, archive, path):
                           _field(spec, "kernel", int, lwhere), _field(spec, "stride", int, lwhere),
                           _field(spec, "pad", int, lwhere), _field(spec, "pad_value", int, lwhere))
         if kind == "maxpool":
+            ceil = _field(spec, "ceil", bool, lwhere) if "ceil" in spec else False
             return MaxPool(shape, _field(spec, "kernel", int, lwhere),
-                           _field(spec, "stride", int, lwhere))
+                           _field(spec, "stride", int, lwhere), ceil)
         if kind == "globalmaxpool":
             return GlobalMaxPool(shape)
         if kind == "recode":

@@ -1311,10 +1311,11 @@ class _Importer:
         self.input_recoded = True
         return replace(codes, trail=None)
 
-    def _pool_window(self, node, x, attrs):
+    def _pool_window(self, node, x, attrs, partial=False):
         """``(kernel, stride)`` of a pooling node over the (C, H, W) map ``x``: square, equal
         strides (ONNX's default 1), no padding, no dilation; ``ceil_mode`` only where it
-        gives the floor mode's windows."""
+        gives the floor mode's windows, unless ``partial`` (a max-pool: its partial last
+        windows are :class:`~golden.pool.MaxPool`'s ceil mode)."""
         k = attrs.get("kernel_shape")
         if not k:
             _refuse(node, "needs its kernel_shape")
@@ -1330,18 +1331,19 @@ class _Importer:
         _, h, w = x.shape
         if k > min(h, w):
             _refuse(node, f"a {k}x{k} kernel does not fit the {h}x{w} map")
-        if attrs.get("ceil_mode", 0) and any((n - k) % s for n in (h, w)):
+        if attrs.get("ceil_mode", 0) and any((n - k) % s for n in (h, w)) and not partial:
             _refuse(node, f"ceil_mode over a {h}x{w} map that {k}x{k} windows with stride {s} "
-                          f"do not tile needs partial windows at the edge, which are not "
-                          f"supported; export with ceil_mode=False (floor) or pad the map")
+                          f"do not tile needs partial windows at the edge, which an average "
+                          f"pool does not support; export with ceil_mode=False (floor) or pad "
+                          f"the map")
         return k, s
 
     def _maxpool(self, node, ins, consts, attrs):
         x = ins[0]
-        k, s = self._pool_window(node, x, attrs)
+        k, s = self._pool_window(node, x, attrs, partial=True)
         c, h, w = x.shape
         try:
-            pool = MaxPool((h, w, c), k, s)
+            pool = MaxPool((h, w, c), k, s, bool(attrs.get("ceil_mode", 0)))
         except ModelError as error:
             _refuse(node, str(error))
         oh, ow, _ = pool.out_shape

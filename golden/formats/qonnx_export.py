@@ -149,7 +149,8 @@ def _chain(g, x, layers, is_map):
             x = _activation(g, acc, layer.activation, axis_shape)
             is_map = isinstance(layer, Conv2D)
         elif isinstance(layer, MaxPool):
-            x = g.op("MaxPool", [x], kernel_shape=[layer.kernel] * 2, strides=[layer.stride] * 2)
+            x = g.op("MaxPool", [x], kernel_shape=[layer.kernel] * 2, strides=[layer.stride] * 2,
+                     ceil_mode=int(layer.ceil))
         elif isinstance(layer, GlobalMaxPool):
             x = g.op("GlobalMaxPool", [x])
         elif isinstance(layer, SumPool):

@@ -37,7 +37,7 @@ from ..residual import AddStreams, Broadcast, ResidualBlock
 from ..skid import SkidBuffer
 from ..streams import Chain, StreamFifo
 from ..thresholding import Thresholding
-from ..window import SkipUnread, SlidingWindow
+from ..window import PadEdge, SkipUnread, SlidingWindow
 
 __all__ = ["Memory", "ebr_count", "memories", "ebr_estimate", "logic_estimate", "model_estimates",
            "silence", "walk_units"]
@@ -435,6 +435,7 @@ UNIT_MODELS = {
     WidthConverter: ("dwc", dwc_features),
     PadGather: ("dwc", dwc_features),
     SkipUnread: ("dwc", skip_unread_features),
+    PadEdge: ("dwc", skip_unread_features),
     Argmax: ("argmax", argmax_features),
     SlidingWindow: ("window", window_features),
     WindowMax: ("pool", pool_features),

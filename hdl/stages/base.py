@@ -25,7 +25,7 @@ from ..recode import BitsToCodes
 from ..residual import ResidualBlock
 from ..streams import StreamFifo, payload_width
 from ..thresholding import Thresholding
-from ..window import SkipUnread
+from ..window import PadEdge, SkipUnread
 
 __all__ = ["Stage", "ComputeStage", "Stream", "Builder", "STAGE_KINDS", "register",
            "make_stages", "register_handshakes"]
@@ -229,4 +229,4 @@ def register_handshakes(units):
 
 # Units whose input ready is their output ready through logic.
 _PASSES_READY = (MatrixVectorUnit, Thresholding, BiasAdd, LineMaxPool, WindowMax, WindowSum,
-                 WidthConverter, PadGather, SkipUnread, BitsToCodes)
+                 WidthConverter, PadGather, SkipUnread, BitsToCodes, PadEdge)

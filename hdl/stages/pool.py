@@ -7,8 +7,9 @@ from golden.packing import AccMap
 from golden.pool import GlobalMaxPool, MaxPool, SumPool
 
 from ..pool import LineMaxPool, WindowMax, WindowSum
+from ..streams import StreamFifo
 from ..thresholding import Thresholding
-from ..window import SlidingWindow
+from ..window import PadEdge, SlidingWindow
 from .base import Stage, Stream, register
 
 __all__ = ["MaxPoolStage", "GlobalMaxPoolStage", "SumPoolStage"]
@@ -20,8 +21,9 @@ class MaxPoolStage(Stage):
     stage before's PE): when its windows tile the map (stride equal to its kernel, which
     divides H and W) a :class:`~hdl.pool.LineMaxPool` (one pass over the stream, no
     window), else a sliding window (floor mode: it skips the rows and columns no window
-    reads) and a :class:`~hdl.pool.WindowMax`. ``OH*OW*K*K*C / cpb`` cycles per
-    inference."""
+    reads) and a :class:`~hdl.pool.WindowMax`; in ceil mode with partial last windows a
+    :class:`~hdl.window.PadEdge` behind a FIFO of its pad beats pads the map first.
+    ``OH*OW*K*K*C / cpb`` cycles per inference."""
 
     def positions(self):
         return self.layer.kernel ** 2
@@ -31,11 +33,16 @@ class MaxPoolStage(Stage):
         those no window holds)."""
         return not (self.layer.kernel >= 2 and self.layer.tiles)
 
+    def _padded(self):
+        """The map the window reads: with partial ceil-mode windows, padded at the bottom
+        and right (:class:`~hdl.window.PadEdge`)."""
+        return getattr(self.layer, "padded_shape", self.layer.in_shape[:2])
+
     def cycles(self, stream):
         oh, ow, c = self.layer.out_shape
         out = [(self.name, oh * ow * self.positions() * c // stream.cpb)]
         if self.windowed():
-            h, w, _ = self.layer.in_shape
+            h, w = self._padded()
             out.insert(0, (self.name + ".window.in", h * w * c // stream.cpb))
         return out
 
@@ -49,9 +56,19 @@ class MaxPoolStage(Stage):
         if not self.windowed():
             return [LineMaxPool(height=h, width=w, channels=c, simd=cpb, bits=bits,
                                 kernel=layer.kernel)]
-        return [SlidingWindow(height=h, width=w, channels=c, simd=cpb, bits=bits,
-                              kernel=layer.kernel, stride=layer.stride),
-                WindowMax(channels=c, simd=cpb, bits=bits, positions=self.positions())]
+        units = []
+        if self._padded() != (h, w):
+            (ph, pw), bpp = self._padded(), c // cpb
+            # While the pad beats go out the map's own beats wait: a FIFO holds as many,
+            # so that the stage before does not stall for them.
+            pad_beats = (ph * pw - h * w) * bpp
+            units += [StreamFifo(cpb * bits, pad_beats + 2),
+                      PadEdge(height=h, width=w, out_height=ph, out_width=pw,
+                              beats_per_pixel=bpp, beat_width=cpb * bits)]
+            h, w = ph, pw
+        return units + [SlidingWindow(height=h, width=w, channels=c, simd=cpb, bits=bits,
+                                      kernel=layer.kernel, stride=layer.stride),
+                        WindowMax(channels=c, simd=cpb, bits=bits, positions=self.positions())]
 
 
 @register(GlobalMaxPool)
