@@ -46,6 +46,8 @@ Cases (input: float32 ``pixel / 255``, shape (1, 1, 28, 28)):
   ``AveragePool`` and a 3-bit ``Trunc``), dense 32*5*5 -> 10.
 * ``binary_cnn_zeropad``: binary convolutions with ``padding=1`` after a sign (the +-1 input
   and a hidden +-1 map padded with 0), max-pools, a dense layer with 2-bit weights.
+* ``cnn_ceilpool``: two 3x3 convolutions to 2-bit ReLU codes, each followed by a 2x2
+  max-pool in ceil mode (26 -> 13, then 11 -> 6 with a partial last row and column).
 
 ``--only`` renews the named cases (the others keep their files; each case's seed is its
 position in the list).
@@ -187,13 +189,21 @@ def networks():
             qnn.QuantConv2d(16, 32, 3, padding=1, **bin1), nn.BatchNorm2d(32),
             qnn.QuantIdentity(**bina), nn.MaxPool2d(2),                        # 14 -> 7
             nn.Flatten(), qnn.QuantLinear(32 * 7 * 7, 10, bias=False, **w2)), "class"),
+        "cnn_ceilpool": (nn.Sequential(
+            qnn.QuantIdentity(act_quant=Int8ActPerTensorFixedPoint, bit_width=8),
+            qnn.QuantConv2d(1, 16, 3, bias=True, **w2), nn.BatchNorm2d(16),
+            qnn.QuantReLU(**relu2), nn.MaxPool2d(2, ceil_mode=True),       # 26 -> 13
+            qnn.QuantConv2d(16, 32, 3, bias=True, **w2), nn.BatchNorm2d(32),
+            qnn.QuantReLU(**relu2), nn.MaxPool2d(2, ceil_mode=True),       # 11 -> 6, partial
+            nn.Flatten(), qnn.QuantLinear(32 * 6 * 6, 10, bias=True, **w2)), "class"),
     }
 
 
 #: Passes over the training digits per case (default 2): a global average pool head and
 #: binary convolutions learn more slowly.
 PASSES = {"cnn_avgpool": 8, "resnet_w2a2": 4, "binary_resnet": 10, "binary_resnet_small": 10,
-          "cnn_truncavgpool": 8, "binary_cnn_zeropad": 4}
+          "cnn_truncavgpool": 8, "binary_cnn_zeropad": 4,
+          "cnn_ceilpool": 4}
 
 
 def train(model, kind, images, labels, seed, passes=2):
