@@ -128,7 +128,8 @@ def strided_network(seed):
 
 @pytest.mark.parametrize("folding", [
     [LayerFolding(1, 2), LayerFolding(2, 4), LayerFolding(4, 3), LayerFolding(6, 1)],
-    [LayerFolding(1, 4), LayerFolding(4, 1), LayerFolding(8, 2), LayerFolding(24, 3)],
+    pytest.param([LayerFolding(1, 4), LayerFolding(4, 1), LayerFolding(8, 2), LayerFolding(24, 3)],
+                 marks=pytest.mark.slow),
 ], ids=["a", "b"])
 def test_stride_larger_than_kernel(verilator, folding):
     """:class:`hdl.window.SkipUnread` drops the pixels no window reads."""

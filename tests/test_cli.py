@@ -76,7 +76,9 @@ def test_ctrl_c_during_a_board_build_is_one_line_and_exit_130(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "hdl.build", "--board", "icebreaker",
                              "--model", str(tmp_path / "small.npz"), "--folding", "16x8,8x3",
                              "--out", str(out)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True,
+                            # A pytest-xdist worker ignores SIGINT, and a child would inherit it.
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     started = ""
     deadline = time.monotonic() + 300
     while "starts" not in started and time.monotonic() < deadline:
