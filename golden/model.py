@@ -369,6 +369,20 @@ def output_encoding(activation):
     return activation.next_encoding() if isinstance(activation, Thresholds) else None
 
 
+def value_map(encoding):
+    """``(gain, offset, top)``: codes ``0..top`` of ``encoding`` are worth
+    ``gain * code + offset`` (integer codes ``code + offset``; a +-1 map ``2 * bit - 1``)."""
+    if encoding == BINARY:
+        return 2, -1, 1
+    return 1, encoding.offset, encoding.top
+
+
+def code_values(encoding):
+    """The integer values of the codes ``0..top`` of ``encoding``, in code order."""
+    gain, offset, top = value_map(encoding)
+    return gain * np.arange(top + 1, dtype=np.int64) + offset
+
+
 def check_input(layer, encoding, where):
     """A one-line ModelError unless ``layer`` (dense, convolution or residual block) takes
     inputs in ``encoding``."""

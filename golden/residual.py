@@ -20,20 +20,21 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import ModelError
-from .model import BINARY, IntCodes, Thresholds, chain_io, check_input, check_map, check_shape
+from .model import (
+    BINARY,
+    IntCodes,
+    Thresholds,
+    chain_io,
+    check_input,
+    check_map,
+    check_shape,
+    value_map,
+)
 
 __all__ = ["Residual", "MAX_SHIFT"]
 
 #: The largest power-of-two ratio (as a shift) between the two paths' scales.
 MAX_SHIFT = 15
-
-
-def value_map(encoding):
-    """``(gain, offset)`` with value ``gain * code + offset`` of integer codes or a +-1
-    map (``2c - 1``)."""
-    if encoding == BINARY:
-        return 2, -1
-    return 1, encoding.offset
 
 
 @dataclass(frozen=True, eq=False)
@@ -116,8 +117,7 @@ class Residual:
         codes in ``[0, top]``, the shift included."""
         out = []
         for enc, shift in zip(self.path_encodings, self.shifts):
-            gain, offset = value_map(enc)
-            top = 1 if enc == BINARY else enc.top
+            gain, offset, top = value_map(enc)
             out.append((gain << shift, offset * (1 << shift), top))
         return tuple(out)
 

@@ -66,10 +66,10 @@ from onnx import helper, numpy_helper
 
 from ..conv import Conv2D
 from ..errors import ModelError
-from ..model import BINARY, Bias, Dense, InputQuant, IntCodes, Network, Thresholds
+from ..model import BINARY, Bias, Dense, InputQuant, IntCodes, Network, Thresholds, code_values
 from ..pool import MaxPool, SumPool
 from ..recode import ZERO_CODE, ZERO_PADDABLE, Recode
-from ..residual import MAX_SHIFT, Residual, value_map
+from ..residual import MAX_SHIFT, Residual
 from ..weights import LutWeights, ShiftWeights, TernaryWeights, weight_encoding
 
 __all__ = ["QonnxImport", "InputType", "import_qonnx", "load_qonnx", "parse_input_type",
@@ -223,14 +223,13 @@ class _Acc:
 @dataclass
 class _Sum:
     """The ``Add`` of two code maps that share the trail ``trail[:fork]``: a residual
-    block's paths. The sum is worth ``unit * s`` for the golden block's integer ``s``;
-    ``values[p]`` holds the float32 values of path ``p``'s codes as the graph holds them,
-    ``shifts`` the paths' power-of-two factors; then ``ops``."""
+    block's paths, whose golden sum is the block's integer ``s``. ``values[p]`` holds the
+    float32 values of path ``p``'s codes as the graph holds them, ``shifts`` the paths'
+    power-of-two factors; then ``ops``."""
     main: _Codes
     skip: _Codes
     fork: int
     shifts: tuple
-    unit: float
     values: tuple
     shape: tuple
     index: np.ndarray
@@ -440,6 +439,25 @@ def _trunc(node, attrs, consts):
         y = np.where(y < lo, lo, y)
         return rnd(y).astype(np.int64) - qmin
     return _Quantizer(level, qmax - qmin, qmin, out_scale.reshape(()), False, qmin, qmax)
+
+
+def _threshold_rows(node, consts, channels):
+    """A MultiThreshold's constant thresholds (one row, or one per channel); None for
+    another quantizer."""
+    thr = consts[1] if node.op_type == "MultiThreshold" else None
+    if thr is not None and thr.shape[0] not in (1, channels):
+        _refuse(node, f"{thr.shape[0]} threshold rows for {channels} channels")
+    return thr
+
+
+def _levels(q, thr, j, y, scale=None):
+    """The level of channel ``j``'s float32 values ``y`` through the quantizer ``q`` (at
+    the channel's own ``scale`` when it has one), or through row ``j`` of a
+    MultiThreshold's thresholds ``thr``."""
+    if thr is not None:
+        row = thr[j if thr.shape[0] > 1 else 0]
+        return (y[:, None] >= row[None, :]).sum(axis=1)
+    return q.level(y) if scale is None else q.level(y, s=scale)
 
 
 def _multithreshold_levels(x, thr, channel_axis):
@@ -811,10 +829,8 @@ class _Importer:
         return _Codes(enc, float(np.asarray(q.scale).reshape(())), tuple(shape), index)
 
     def _quantize_acc(self, node, q, acc, consts):
-        thr_const = consts[1] if node.op_type == "MultiThreshold" else None
         channels = len(acc.b)
-        if thr_const is not None and thr_const.shape[0] not in (1, channels):
-            _refuse(node, f"{thr_const.shape[0]} threshold rows for {channels} channels")
+        thr_const = _threshold_rows(node, consts, channels)
         scale = np.asarray(q.scale, F32)
         exps = None
         if scale.size != 1:
@@ -823,10 +839,7 @@ class _Importer:
         def level(j, ints):
             x = (acc.mult[j] * (acc.a * ints.astype(np.float64) + acc.b[j])).astype(F32)
             x = _run_ops(x, acc.ops, j)
-            if thr_const is not None:
-                row = thr_const[j if thr_const.shape[0] > 1 else 0]
-                return (x[:, None] >= row[None, :]).sum(axis=1)
-            return q.level(x) if exps is None else q.level(x, s=q.channel_scale[j])
+            return _levels(q, thr_const, j, x, None if exps is None else q.channel_scale[j])
 
         count = q.count
         thresholds = np.zeros((channels, count), np.int64)
@@ -881,18 +894,13 @@ class _Importer:
         ``s``. The graph's float32 add of every pair of the operands' values, then its
         ops, give the level; it must depend on ``s`` alone (it does when the scales are
         powers of two) and move one way with it."""
-        thr_const = consts[1] if node.op_type == "MultiThreshold" else None
         channels = x.shape[0]
-        if thr_const is not None and thr_const.shape[0] not in (1, channels):
-            _refuse(node, f"{thr_const.shape[0]} threshold rows for {channels} channels")
+        thr_const = _threshold_rows(node, consts, channels)
         scale = np.asarray(q.scale, F32)
         if scale.size != 1:
             _refuse(node, "activation scales must be one number (per tensor)")
-        grids = []
-        for codes, shift in zip((x.main, x.skip), x.shifts):
-            gain, offset = value_map(codes.encoding)
-            top = 1 if codes.encoding == BINARY else codes.encoding.top
-            grids.append((gain * np.arange(top + 1) + offset) * (1 << shift))
+        grids = [code_values(codes.encoding) << shift
+                 for codes, shift in zip((x.main, x.skip), x.shifts)]
         sums = (grids[0][:, None] + grids[1][None, :]).ravel()
         graph = (x.values[0][:, None] + x.values[1][None, :]).astype(F32).ravel()
         lo, hi = int(sums.min()), int(sums.max())
@@ -900,12 +908,7 @@ class _Importer:
         thresholds = np.zeros((channels, count), np.int64)
         direction = np.ones(channels, np.int8)
         for j in range(channels):
-            y = _run_ops(graph, x.ops, j)
-            if thr_const is not None:
-                row = thr_const[j if thr_const.shape[0] > 1 else 0]
-                levels = (y[:, None] >= row[None, :]).sum(axis=1)
-            else:
-                levels = q.level(y)
+            levels = _levels(q, thr_const, j, _run_ops(graph, x.ops, j))
             table = np.full(hi - lo + 1, -1, np.int64)
             table[sums - lo] = levels
             if not np.array_equal(table[sums - lo], levels):
@@ -1066,14 +1069,9 @@ class _Importer:
                           f"that is not a power of two (up to 2**{MAX_SHIFT}); quantize both "
                           f"paths with one quantizer or with power-of-two scales")
         shifts = (shift, 0) if shift >= 0 else (0, -shift)
-
-        def values(x):
-            gain, offset = value_map(x.encoding)
-            top = 1 if x.encoding == BINARY else x.encoding.top
-            return ((gain * np.arange(top + 1) + offset) * np.float64(x.scale)).astype(F32)
-
-        return _Sum(a, b, fork, shifts, min(a.scale, b.scale), (values(a), values(b)),
-                    a.shape, a.index, names)
+        values = tuple((code_values(x.encoding) * np.float64(x.scale)).astype(F32)
+                       for x in (a, b))
+        return _Sum(a, b, fork, shifts, values, a.shape, a.index, names)
 
     def _elementwise(self, node, ins, consts, attrs):
         op = node.op_type

@@ -28,7 +28,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from ..conv import Conv2D
 from ..errors import ModelError
-from ..model import BINARY, Bias, Dense, Thresholds
+from ..model import BINARY, Bias, Dense, Thresholds, code_values
 from ..pool import GlobalMaxPool, MaxPool, SumPool
 from ..recode import Recode
 from ..residual import Residual
@@ -60,11 +60,6 @@ class _Graph:
         return out
 
 
-def _values_of_codes(enc):
-    """(scale, bias) that turn codes into values: bits 2b-1, integer codes c + offset."""
-    return (2.0, -1.0) if enc == BINARY else (1.0, float(enc.offset))
-
-
 def _to_nchw(g, x, shape):
     """A tensor of golden shape ``shape`` ((H, W, C) map or a flat vector) as NCHW."""
     h, w, c = shape
@@ -84,8 +79,7 @@ def _dense_acc(g, x, layer, is_map):
     if isinstance(layer, Conv2D):
         k, c = layer.kernel, layer.in_shape[2]
         if layer.pad:
-            pv = layer.pad_value
-            value = 2 * pv - 1 if layer.input_encoding == BINARY else pv + layer.input_encoding.offset
+            value = code_values(layer.input_encoding)[layer.pad_value]
             p = layer.pad
             x = g.op("Pad", [x, g.const(np.array([0, 0, p, p, 0, 0, p, p]), "pads", np.int64),
                             g.const(np.array(value, F32), "padv")], mode="constant")
@@ -174,8 +168,7 @@ def to_onnx(network):
     # Flat (N, features) in the golden input order, as InputQuant flattens.
     x = g.op("Reshape", ["pixels", g.const(np.array([0, -1]), "shape", np.int64)])
     if inp.table is not None:
-        scale, bias = _values_of_codes(inp.table_encoding)
-        values = inp.table * scale + bias
+        values = code_values(inp.table_encoding)[inp.table]
         x = g.op("Gather", [g.const(values, "table"), g.op("Cast", [x], to=TensorProto.INT64)])
     elif inp.threshold is not None:
         x = g.op("MultiThreshold", [x, g.const(np.array([[inp.threshold]], F32), "thr")],

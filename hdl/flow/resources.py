@@ -366,9 +366,10 @@ def add_features(add):
             {"registers": add.pe * add.sum_width + 1})
 
 
-def skip_unread_features(skip):
-    """Features of a :class:`hdl.window.SkipUnread`: its counters and compares, not fitted
-    separately (costed as a width converter's control)."""
+def map_counter_features(unit):
+    """Features of a unit that counts its way over a map stream and passes or inserts beats
+    (:class:`hdl.window.SkipUnread`, :class:`hdl.window.PadEdge`): its counters and
+    compares, not fitted separately (costed as a width converter's control)."""
     return {"wide": 0, "const": 1}, {"wide": 0, "const": 1}
 
 
@@ -434,8 +435,8 @@ UNIT_MODELS = {
     SkidBuffer: ("slice", slice_features),
     WidthConverter: ("dwc", dwc_features),
     PadGather: ("dwc", dwc_features),
-    SkipUnread: ("dwc", skip_unread_features),
-    PadEdge: ("dwc", skip_unread_features),
+    SkipUnread: ("dwc", map_counter_features),
+    PadEdge: ("dwc", map_counter_features),
     Argmax: ("argmax", argmax_features),
     SlidingWindow: ("window", window_features),
     WindowMax: ("pool", pool_features),

@@ -36,7 +36,7 @@ class MaxPoolStage(Stage):
     def _padded(self):
         """The map the window reads: with partial ceil-mode windows, padded at the bottom
         and right (:class:`~hdl.window.PadEdge`)."""
-        return getattr(self.layer, "padded_shape", self.layer.in_shape[:2])
+        return self.layer.padded_shape
 
     def cycles(self, stream):
         oh, ow, c = self.layer.out_shape
