@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .archive import read_npy
-from .cli import ArgumentParser, run_cli
+from .cli import ArgumentParser, console, run_cli
 from .datasets import load_mnist
 from .errors import ModelError
 from .formats import load_model
@@ -26,7 +26,9 @@ from .formats.qonnx import import_qonnx
 from .network import run
 
 
-def _read_npy(path, what):
+def read_npy_file(path, what):
+    """A single ``.npy`` array (``np.save``), read with the header checks of
+    :func:`golden.archive.read_npy`."""
     path = Path(path)
     if not path.is_file():
         raise ModelError(f"{path}: no such file for the {what}")
@@ -72,17 +74,24 @@ def save_predictions(path, trace):
         raise
 
 
-def main(argv=None):
-    parser = ArgumentParser(prog="python -m golden.evaluate",
-                                     description=__doc__.split("\n")[0])
+def main(argv=None, prog="python -m golden.evaluate"):
+    parser = ArgumentParser(prog=prog, description=__doc__.split("\n")[0],
+                            examples=[f"{prog} --model my_net.onnx --data mnist/",
+                                      f"{prog} --model models/mnist_bcnn.npz --data mnist/ --limit 100",
+                                      f"{prog} --model net.onnx --inputs X.npy --labels Y.npy "
+                                      f"--save pred.npz"])
     parser.add_argument("--model", required=True,
-                        help="model file (.npz, .onnx) or BNN-PYNQ folder")
+                        help="model: .onnx (QONNX, Brevitas), .npz or a BNN-PYNQ folder (required)")
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--data", help="folder with the MNIST test set (IDX, .gz or not)")
-    source.add_argument("--inputs", help=".npy batch in the model's own input format")
-    parser.add_argument("--labels", help=".npy of integer labels for --inputs")
-    parser.add_argument("--limit", type=int, default=None, help="only the first N inputs")
-    parser.add_argument("--save", help="write pred and scores to this .npz")
+    source.add_argument("--data", help="folder with the MNIST test set (IDX, .gz or not); "
+                                       "this or --inputs is required")
+    source.add_argument("--inputs", help=".npy batch in the model's own input format; this "
+                                         "or --data is required")
+    parser.add_argument("--labels", help=".npy of integer labels for --inputs (default: none, "
+                                         "no accuracy)")
+    parser.add_argument("--limit", type=int, default=None, metavar="N",
+                        help="only the first N inputs (default: all)")
+    parser.add_argument("--save", help="write pred and scores to this .npz (default: not saved)")
     parser.add_argument("--input-type", default=None,
                         help="values of an .onnx graph's input that the graph does not "
                              "quantize: bipolar, uintK or intK[:SCALE], e.g. int8:0.0625 "
@@ -103,14 +112,14 @@ def main(argv=None):
         images, labels = load_mnist(args.data, args.limit)
         codes = network.input(images)
     else:
-        array = _read_npy(args.inputs, "inputs")
+        array = read_npy_file(args.inputs, "inputs")
         if array.ndim < 2 or not len(array):
             raise ModelError(f"{args.inputs}: inputs must be a batch (N, ...), not shape {array.shape}")
         count = len(array)
         array = array[:args.limit]
         labels = None
         if args.labels:
-            labels = _read_npy(args.labels, "labels")
+            labels = read_npy_file(args.labels, "labels")
             if labels.dtype.kind not in "iu" or labels.shape != (count,):
                 raise ModelError(f"{args.labels}: labels must be integers of shape (N,) with N "
                                  f"the number of inputs")
@@ -131,6 +140,8 @@ def main(argv=None):
         print(f"accuracy: {correct / n:.4f}")
     return 0
 
+
+cli = console(main, "bnn-eval")
 
 if __name__ == "__main__":
     run_cli(main)

@@ -1,31 +1,35 @@
-"""Run MNIST through a board built by ``python -m hdl.build --board ...``, over its UART.
+"""Run a data set through a board built by ``hdl.build --board ...``, over its UART.
 
-    python -m host.run --port /dev/ttyUSB1 --data ../shared/data/mnist [--model M]
-                       [--limit N] [--baud 3000000]
+    bnn-run --port /dev/ttyUSB1 --build build/icebreaker --data MNIST_FOLDER [--limit N]
+    bnn-run --port /dev/ttyUSB1 --build DIR --inputs X.npy [--labels Y.npy]
 
-Streams the test images to the board as framed requests (protocol:
+(or ``python -m host.run``). Streams the images to the board as framed requests (protocol:
 :mod:`golden.serial`), several in flight, reads the answers (label and class scores) and
 matches them to their images by sequence number. An image whose answer does not come (a
 frame damaged on the line) is reported and sent again, once. Prints the images/s, how many
 answers equal the golden model's label and scores exactly, how many frames were lost, and
-the accuracy. ``--model`` must be the model the bitstream was built from (default: the
-shipped default model). Needs pyserial (the ``bench`` extra).
-"""
+the accuracy. ``--build`` takes the model, baud and frames in flight from that build's
+report; without it ``--model`` must be the model the bitstream was built from (default: the
+shipped default model) and ``--baud`` its rate. A board that answers nothing gets one line
+naming the likely causes. Needs pyserial (the ``bench`` extra)."""
 
+import json
 import time
+from pathlib import Path
 
 import numpy as np
 
-from golden.cli import ArgumentParser, run_cli
+from golden.cli import ArgumentParser, console, run_cli
 from golden.datasets import load_mnist
 from golden.errors import ModelError
+from golden.evaluate import model_inputs, read_npy_file
 from golden.formats import load_model
 from golden.network import run as golden_run
 from golden.packing import score_width
 from golden.serial import END, crc8, frames, frames_in_flight, request_frame
 from hdl.flow.build import DEFAULT_BAUD, DEFAULT_MODEL
 
-__all__ = ["SerialClient", "main"]
+__all__ = ["SerialClient", "cli", "main"]
 
 
 class SerialClient:
@@ -117,40 +121,135 @@ class SerialClient:
         return sorted(missing)
 
 
-def main(argv=None):
-    parser = ArgumentParser(prog="python -m host.run", description=__doc__.split("\n")[0])
-    parser.add_argument("--port", required=True, help="serial port of the board, e.g. /dev/ttyUSB1")
-    parser.add_argument("--data", required=True, help="MNIST folder (IDX files)")
-    parser.add_argument("--model", default=None, help="model the bitstream was built from")
-    parser.add_argument("--baud", type=int, default=DEFAULT_BAUD)
-    parser.add_argument("--limit", type=int, default=None, help="only the first N images")
-    args = parser.parse_args(argv)
+def read_build(folder):
+    """``(network, baud, in_flight)`` from a board build's folder (``report.json`` and the
+    ``model.npz`` beside it, written by ``hdl.build --board``)."""
+    folder = Path(folder)
+    path = folder / "report.json"
+    if not path.is_file():
+        raise ModelError(f"--build {folder}: no report.json there; give the --out folder of a "
+                         f"finished 'hdl.build --board' run")
+    try:
+        report = json.loads(path.read_text())
+        model = folder / report["model_file"]
+        baud, in_flight = int(report["uart"]["baud"]), int(report["link"]["in_flight"])
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as error:
+        raise ModelError(f"{path}: not a board build's report ({error!r} is missing or "
+                         f"malformed); build again with hdl.build --board") from None
+    if not model.is_file():
+        raise ModelError(f"{model}: the build's model is missing; build again with "
+                         f"hdl.build --board")
+    return load_model(model), baud, in_flight
+
+
+def read_inputs(network, data, inputs, labels_path, limit):
+    """``(images, labels)``: the MNIST test set from ``data``, or 8-bit pixels of the
+    model's input shape from ``inputs`` (.npy) with optional labels (.npy)."""
+    if data:
+        if network.input.shape != (28, 28):
+            raise ModelError(f"--data is the MNIST test set (28x28); this model takes "
+                             f"{network.input.shape}: give --inputs X.npy")
+        return load_mnist(data, limit)
+    images = read_npy_file(inputs, "inputs")
+    if images.ndim < 2 or not len(images):
+        raise ModelError(f"{inputs}: inputs must be a batch (N, ...), not shape {images.shape}")
+    labels = None
+    if labels_path:
+        labels = read_npy_file(labels_path, "labels")
+        if labels.dtype.kind not in "iu" or labels.shape != (len(images),):
+            raise ModelError(f"{labels_path}: labels must be integers of shape (N,) with N "
+                             f"the number of inputs")
+        labels = labels[:limit].astype(np.int64)
+    images = images[:limit]
+    model_inputs(network, images)          # the checks: dtype, shape, 0..255
+    return images.astype(np.uint8), labels
+
+
+def silence_causes(args, baud):
+    """The line printed when the board answered nothing at all."""
+    return (f"the board answered none of the frames: check that it is programmed with this "
+            f"build's bitstream (iceprog / openFPGALoader), that {args.port} is its UART (the "
+            f"iCEBreaker's and ULX3S's is the FTDI's second port, often /dev/ttyUSB1), that "
+            f"{baud} baud is the build's (--build DIR reads it from the report), and that the "
+            f"bitstream was built from this model")
+
+
+def open_port(name, baud):
+    """The serial port (pyserial); tests replace it with a stand-in board."""
     try:
         import serial
     except ImportError:
         raise ModelError("pyserial is not installed; run python -m pip install -e '.[bench]'") from None
-    network = load_model(args.model or DEFAULT_MODEL)
-    images, labels = load_mnist(args.data, args.limit)
     try:
-        port = serial.Serial(args.port, args.baud, timeout=0.5)
+        return serial.Serial(name, baud, timeout=0.5)
     except (serial.SerialException, ValueError) as error:
-        raise ModelError(f"cannot open {args.port}: {error}") from None
-    with port:
-        port.reset_input_buffer()
-        client = SerialClient(port, network)
+        raise ModelError(f"cannot open {name}: {error}") from None
+
+
+def main(argv=None, prog="python -m host.run"):
+    parser = ArgumentParser(
+        prog=prog, description=__doc__.split("\n")[0],
+        examples=[f"{prog} --port /dev/ttyUSB1 --build build/icebreaker --data mnist/",
+                  f"{prog} --port /dev/ttyUSB1 --build build/my_net --inputs X.npy --labels Y.npy",
+                  f"{prog} --port COM4 --model models/mnist_bcnn.npz --baud 3000000 --data mnist/"])
+    parser.add_argument("--port", required=True,
+                        help="serial port of the board, e.g. /dev/ttyUSB1 or COM4 (required)")
+    parser.add_argument("--build", default=None,
+                        help="the board build's --out folder: model, baud and frames in flight "
+                             "from its report (default: none; give --model and --baud)")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--data", help="MNIST test set folder (IDX files); this or --inputs "
+                                       "is required")
+    source.add_argument("--inputs", help=".npy batch of 8-bit pixels (N, *model input shape); "
+                                         "this or --data is required")
+    parser.add_argument("--labels", default=None,
+                        help=".npy of integer labels for --inputs (default: none, no accuracy)")
+    parser.add_argument("--model", default=None,
+                        help="model the bitstream was built from (default: the --build's, else "
+                             "the shipped models/mnist_bcnn.npz)")
+    parser.add_argument("--baud", type=int, default=None,
+                        help=f"UART rate (default: the --build's, else {DEFAULT_BAUD})")
+    parser.add_argument("--limit", type=int, default=None, metavar="N",
+                        help="only the first N images (default: all)")
+    args = parser.parse_args(argv)
+    for name in ("baud", "limit"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise ModelError(f"--{name} must be a positive integer, not {value}")
+    if args.labels and not args.inputs:
+        raise ModelError("--labels goes with --inputs (the MNIST folder has its own labels)")
+    window = None
+    if args.build:
+        network, baud, window = read_build(args.build)
+        if args.model:
+            network = load_model(args.model)
+    else:
+        network, baud = load_model(args.model or DEFAULT_MODEL), DEFAULT_BAUD
+    baud = args.baud or baud
+    images, labels = read_inputs(network, args.data, args.inputs, args.labels, args.limit)
+    with open_port(args.port, baud) as port:
+        if hasattr(port, "reset_input_buffer"):
+            port.reset_input_buffer()
+        client = SerialClient(port, network, window)
         start = time.perf_counter()
         got, scores = client.classify(images)
         elapsed = time.perf_counter() - start
     trace = golden_run(network, images)
     exact = int(((got == trace.labels) & (scores == trace.scores).all(axis=1)).sum())
-    print(f"images: {len(labels)}, {len(labels) / elapsed:.1f} images/s over the UART "
-          f"({elapsed:.1f} s at {args.baud} baud)")
+    n = len(images)
+    print(f"images: {n}, {n / elapsed:.1f} images/s over the UART ({elapsed:.1f} s at "
+          f"{baud} baud)")
     print(f"frames lost on the line and sent again: {len(client.lost)}; "
           f"unanswered: {int((got < 0).sum())}")
-    print(f"answers equal to golden (label and every score): {exact} of {len(labels)}")
-    print(f"accuracy: {float((got == labels).mean()):.4f}")
-    return 0 if exact == len(labels) else 1
+    print(f"answers equal to golden (label and every score): {exact} of {n}")
+    if labels is not None:
+        print(f"accuracy: {float((got == labels).mean()):.4f}")
+    if (got < 0).all():
+        raise ModelError(silence_causes(args, baud))
+    return 0 if exact == n else 1
 
+
+cli = console(main, "bnn-run")
 
 if __name__ == "__main__":
     run_cli(main)

@@ -169,11 +169,11 @@ def test_lfc_verilog_holds_every_weight_and_threshold(shared, tmp_path, name, cy
 
 
 def test_target_fps_and_auto_entries(tmp_path):
-    """--target-fps turns into the budget clock/fps; 'auto' entries are chosen for it and
+    """--fps turns into the budget clock/fps; 'auto' entries are chosen for it and
     explicit entries are kept."""
     save(small_network(), tmp_path / "small.npz")
     r = cli("--model", str(tmp_path / "small.npz"), "--out", str(tmp_path / "o"),
-            "--target-fps", "12500000", "--clock-mhz", "100", "--folding", "auto,1x1")
+            "--fps", "12500000", "--clock-mhz", "100", "--folding", "auto,1x1")
     assert r.returncode == 0, r.stderr
     report = json.loads((tmp_path / "o" / "report.json").read_text())
     # Budget 100e6 / 12.5e6 = 8 cycles: layer 0 (16x8) needs 16 lanes, layer 1 keeps 1x1.
@@ -181,7 +181,7 @@ def test_target_fps_and_auto_entries(tmp_path):
     assert report["folding"] == [str(expected0), "1x1"]
     assert (16 // expected0.simd) * (8 // expected0.pe) <= 8
     assert report["target_fps"]["achieved_fps"] == 100e6 / report["cycles_per_inference"]
-    r = cli("--model", str(tmp_path / "small.npz"), "--target-fps", "1e9", "--clock-mhz", "100")
+    r = cli("--model", str(tmp_path / "small.npz"), "--fps", "1e9", "--clock-mhz", "100")
     assert r.returncode == 2 and "needs more than one inference per cycle" in r.stderr
 
 

@@ -3,6 +3,7 @@
 faults on the line: lost and resent frames, a silent board, timeouts."""
 
 import numpy as np
+import pytest
 
 from golden.formats import load_model
 from golden.network import run
@@ -43,6 +44,12 @@ class StandInBoard:
         data, self.out = bytes(self.out[:n]), self.out[n:]
         self.unanswered = 0 if data else self.unanswered
         return data
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
 
 
 def _setup(count=11):
@@ -91,3 +98,78 @@ def test_a_silent_board_times_out_instead_of_hanging():
     labels, _ = client.classify(images, retries=1)
     assert (labels[2:] == -1).all() and (labels[:2] >= 0).all()
     assert board.reads < 50
+
+
+def _board_build(monkeypatch, tmp_path):
+    """A real ``hdl.build --board icebreaker`` run of the MLP (design, report, model copy)
+    with the tools replaced by stand-ins; returns the build folder."""
+    import subprocess
+
+    import hdl.flow.bitstream as bitstream
+    from hdl.flow.build import main as build_main
+    from tests.test_board import MLP, icebreaker_tools
+
+    def place_and_route(cmd, cwd, timeout):
+        (cwd / "bnn_icebreaker.tim").write_text(
+            "Info: Max frequency for clock 'clk': 31.00 MHz (PASS at 30.00 MHz)\n")
+        return subprocess.CompletedProcess(cmd, 0, "", ""), 1.0
+
+    monkeypatch.setattr(bitstream, "_run", icebreaker_tools(place_and_route, []))
+    out = tmp_path / "build"
+    assert build_main(["--board", "icebreaker", "--model", str(MLP), "--cycles", "4096",
+                       "--out", str(out), "--data", str(tmp_path / "no-data")]) == 0
+    return out
+
+
+def test_run_takes_model_baud_and_frames_in_flight_from_the_build(monkeypatch, tmp_path, capsys):
+    """``host.run --build DIR`` against the stand-in board: the model is the build's copy,
+    the port is opened at the report's baud, the window is the report's frames in flight;
+    ``--inputs`` and ``--labels`` give the data. A silent board ends in one line naming the
+    likely causes."""
+    import json
+
+    import host.run as host_run
+    from golden.cli import run_cli
+    out = _board_build(monkeypatch, tmp_path)
+    report = json.loads((out / "report.json").read_text())
+    network = load_model(out / report["model_file"])
+    assert network.name == "mnist_bnn"
+    rng = np.random.default_rng(3)
+    images = rng.integers(0, 256, (9, 28, 28), dtype=np.uint8)
+    labels = run(network, images).labels
+    np.save(tmp_path / "x.npy", images)
+    np.save(tmp_path / "y.npy", labels)
+    opened, boards = [], []
+
+    def open_port(name, baud):
+        opened.append((name, baud))
+        boards.append(StandInBoard(network))
+        return boards[-1]
+
+    monkeypatch.setattr(host_run, "open_port", open_port)
+    argv = ["--port", "/dev/ttyFAKE", "--build", str(out), "--inputs", str(tmp_path / "x.npy"),
+            "--labels", str(tmp_path / "y.npy")]
+    assert host_run.main(argv) == 0
+    text = capsys.readouterr().out
+    assert opened == [("/dev/ttyFAKE", report["uart"]["baud"])]
+    assert "answers equal to golden (label and every score): 9 of 9" in text
+    assert "accuracy: 1.0000" in text
+    assert 1 < boards[0].max_in_flight <= report["link"]["in_flight"]
+
+    monkeypatch.setattr(host_run, "open_port",
+                        lambda name, baud: StandInBoard(network, silent_after=0))
+    with pytest.raises(SystemExit) as info:
+        run_cli(host_run.main, argv)
+    assert info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "answered none of the frames" in err[0] and "baud" in err[0]
+
+
+def test_run_refuses_a_folder_that_is_not_a_build(tmp_path, capsys):
+    import host.run as host_run
+    from golden.cli import run_cli
+    with pytest.raises(SystemExit) as info:
+        run_cli(host_run.main, ["--port", "x", "--build", str(tmp_path), "--data", str(tmp_path)])
+    assert info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no report.json there" in err[0]

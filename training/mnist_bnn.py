@@ -26,7 +26,7 @@ import numpy as np
 from golden.cli import ArgumentParser, run_cli
 from golden.datasets import load_mnist
 from golden.errors import ModelError
-from golden.formats.npz import save
+from golden.formats import save_model
 from golden.model import Bias, Dense, InputQuant, Network, Thresholds
 from golden.network import run
 
@@ -174,15 +174,25 @@ def export(params, name="mnist_bnn"):
     return Network(name, InputQuant((28, 28), INPUT_THRESHOLD), layers)
 
 
+# Trained models go here unless --out says otherwise: never over a shipped one by default.
+TRAINING_OUT = Path("build") / "training"
+
+
 def main(argv=None):
-    parser = ArgumentParser(prog="python -m training.mnist_bnn",
-                                     description=__doc__.split("\n")[0])
-    parser.add_argument("--hidden", type=int, nargs="+", default=[64, 64])
-    parser.add_argument("--epochs", type=int, default=40)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default="models/mnist_bnn.npz")
+    prog = "python -m training.mnist_bnn"
+    parser = ArgumentParser(prog=prog, description=__doc__.split("\n")[0],
+                            examples=[f"{prog} --data mnist/",
+                                      f"{prog} --out models/mnist_bnn.npz   (replace the shipped model)"])
+    # The defaults are the recipe of the shipped models/mnist_bnn.npz.
+    parser.add_argument("--hidden", type=int, nargs="+", default=[128, 64],
+                        help="widths of the hidden layers (default 128 64)")
+    parser.add_argument("--epochs", type=int, default=40, help="training epochs (default 40)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--out", default=str(TRAINING_OUT / "mnist_bnn.npz"),
+                        help="model file to write (default build/training/mnist_bnn.npz)")
     parser.add_argument("--data", default=None,
-                        help="MNIST folder (IDX files) to report test accuracy, e.g. ../shared/data/mnist")
+                        help="MNIST folder (IDX files) to report test accuracy, e.g. "
+                             "../shared/data/mnist (default: none)")
     args = parser.parse_args(argv)
     start = time.perf_counter()
     images, labels = load_training_digits()
@@ -195,8 +205,13 @@ def save_and_report(network, out, start, data=None):
     """Save the trained ``network`` to ``out``, print the time since ``start`` and, given an
     MNIST folder ``data``, the golden accuracy on its test set; returns 0."""
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    save(network, out)
+    if out.suffix != ".npz" or out.is_dir():
+        raise ModelError(f"{out}: --out must be a .npz file")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ModelError(f"{out}: cannot make its folder ({error.strerror or error})") from None
+    save_model(network, out)
     print(f"trained in {time.perf_counter() - start:.0f} s -> {out}")
     if data:
         test_images, test_labels = load_mnist(data)

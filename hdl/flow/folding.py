@@ -170,9 +170,9 @@ def auto_folding(network, cycles=DEFAULT_CYCLES, elements="auto"):
 def cycles_for_fps(fps, clock_hz):
     """The cycle budget per inference that reaches ``fps`` inferences/s at ``clock_hz``."""
     if not fps > 0:
-        raise ModelError(f"--target-fps must be positive, not {fps!r}")
+        raise ModelError(f"--fps must be positive, not {fps!r}")
     if not clock_hz / fps < 2 ** 40:
-        raise ModelError(f"--target-fps {fps:g} asks for fewer than one inference per 2**40 "
+        raise ModelError(f"--fps {fps:g} asks for fewer than one inference per 2**40 "
                          f"cycles; every folding is faster: give --cycles or a larger rate")
     cycles = int(clock_hz // fps)
     if cycles < 1:
