@@ -31,6 +31,9 @@ class Board:
     retry_gain : float or None
         A run that meets timing is followed by one at its Fmax when that is at least this
         factor faster (None: the flow's default).
+    slow_route : (str, float, str) or None
+        A resource, a fraction of its capacity above which place and route is slow, and
+        what to expect: the build says so before place and route starts.
     synth_fallback : (str, str) or None
         Synthesis options to retry with after a synthesis failure, and why.
     block_ram_model : bool
@@ -50,6 +53,7 @@ class Board:
     fit_fill = {}
     placement = None
     retry_gain = None
+    slow_route = None
     synth_fallback = None
     block_ram_model = False
     programmer = ""

@@ -98,6 +98,8 @@ class ICEBreaker(Board):
     packed_cell = ("ICESTORM_LC", "lc")
     # Placement stays quick up to about 90 % of the logic cells (docs: measurements).
     fit_fill = {"lc": 0.90}
+    slow_route = ("lc", 0.88, "placement can take several minutes at this fill, and HeAP may "
+                              "fail to legalise from a seed (the build then retries)")
     # Near the chip's size HeAP's legaliser can fail from a seed where a lower spreading
     # density places the same netlist.
     placement = ((["--seed", "1"], 360),

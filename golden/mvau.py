@@ -16,7 +16,7 @@ import numpy as np
 __all__ = ["pack_rows", "xnor_popcount", "xnor_popcount_reference", "signed_dot"]
 
 # Rows of the batch processed at once: keeps the (rows, MH, words) XOR temporary near 2 MiB,
-# small enough to stay in cache (measured faster than larger chunks).
+# small enough to stay in cache.
 _CHUNK_ELEMENTS = 256 * 1024
 
 

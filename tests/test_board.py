@@ -485,3 +485,14 @@ def test_replay_buffers_move_to_flip_flops_when_block_ram_would_overflow():
     default = choose_folding(load_model(DEFAULT_MODEL), "1x16,8x8,1x1")
     assert replay_for_board(board("icebreaker"), load_model(DEFAULT_MODEL), default) == default
     assert replay_for_board(board("ulx3s"), network, folding) == folding
+
+
+def test_a_fill_that_routes_slowly_is_announced_before_place_and_route():
+    from boards import board
+    from hdl.flow.bitstream import slow_route_note
+    ice, ecp5 = board("icebreaker"), board("ulx3s")
+    assert slow_route_note(ice, {"lc": 4291}) is None
+    note = slow_route_note(ice, {"lc": 5000})
+    assert note.startswith("note: the design fills 95 % of the iCE40UP5K's LC;")
+    assert slow_route_note(ecp5, {"comb": 27625}) is None
+    assert "nextpnr-ecp5" in slow_route_note(ecp5, {"comb": 59000})

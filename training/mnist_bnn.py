@@ -178,8 +178,7 @@ def export(params, name="mnist_bnn"):
 TRAINING_OUT = Path("build") / "training"
 
 
-def main(argv=None):
-    prog = "python -m training.mnist_bnn"
+def main(argv=None, prog="python -m training.mnist_bnn"):
     parser = ArgumentParser(prog=prog, description=__doc__.split("\n")[0],
                             examples=[f"{prog} --data mnist/",
                                       f"{prog} --out models/mnist_bnn.npz   (replace the shipped model)"])

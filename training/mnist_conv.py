@@ -273,8 +273,7 @@ def export(model, name="mnist_conv_residual"):
                    [c0, MaxPool((28, 28, CH), 2), block, MaxPool((14, 14, CH), 2), dense])
 
 
-def main(argv=None):
-    prog = "python -m training.mnist_conv"
+def main(argv=None, prog="python -m training.mnist_conv"):
     parser = ArgumentParser(prog=prog, description=__doc__.split("\n")[0],
                             examples=[f"{prog} --data mnist/"])
     # The defaults are the recipe of the shipped models/mnist_conv_residual.npz.

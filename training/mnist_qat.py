@@ -178,8 +178,7 @@ def export_onnx(model, path):
     onnx.save(graph, str(path))
 
 
-def main(argv=None):
-    prog = "python -m training.mnist_qat"
+def main(argv=None, prog="python -m training.mnist_qat"):
     parser = ArgumentParser(prog=prog, description=__doc__.split("\n")[0],
                             examples=[f"{prog} --data mnist/",
                                       f"{prog} --data mnist/ --out models/mnist_bcnn.npz   "

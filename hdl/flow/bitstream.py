@@ -208,6 +208,17 @@ def _with_seed(options, seed):
     return out
 
 
+def slow_route_note(board, used):
+    """A line warning that place and route will be slow at this fill, or None."""
+    if board.slow_route is None:
+        return None
+    key, fraction, expect = board.slow_route
+    if key not in used or used[key] <= fraction * board.capacity[key]:
+        return None
+    return (f"note: the design fills {100 * used[key] / board.capacity[key]:.0f} % of the "
+            f"{board.device}'s {key.upper()}; {expect}")
+
+
 def _top_name(board):
     return f"bnn_{board.name}"
 
@@ -244,6 +255,8 @@ def build_board(board_name, network, folding, out, *, baud=None, target_hz=30e6,
                                                                     run_dir, baud, clock, log)
             times["synthesis_s"] += seconds
             check_fit(used, board.capacity, board.device, ii)
+            if attempt == 0 and (note := slow_route_note(board, used)):
+                log(note)
             # A design near the chip's size may fail to place from one seed or placer
             # setting and place from another: try the board's attempts in turn.
             attempts = board.placement or PLACEMENT_ATTEMPTS

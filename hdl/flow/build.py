@@ -27,6 +27,7 @@ import math
 import os
 import re
 import shutil
+import subprocess
 import time
 from pathlib import Path
 
@@ -285,6 +286,23 @@ def main(argv=None, prog="python -m hdl.build"):
     return 0
 
 
+def source_commit():
+    """The checkout's commit (short hash, ``+`` when it has uncommitted changes), or None
+    outside a git checkout."""
+    root = Path(__file__).resolve().parents[2]
+
+    def run_git(*args):
+        return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True,
+                              timeout=10, check=True).stdout.strip()
+
+    try:
+        commit = run_git("rev-parse", "--short", "HEAD")
+        dirty = run_git("status", "--porcelain", "--untracked-files=no")
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return commit + ("+" if dirty else "")
+
+
 def check_out(out):
     """Refuse an output folder that cannot be one: an existing file, or a path under a file."""
     out = Path(out)
@@ -398,6 +416,7 @@ def _board_main(args, out):
     save_model(network, out / BUILT_MODEL)
     report["model_file"] = BUILT_MODEL
     report["model_source"] = str(args.model or DEFAULT_MODEL)
+    report["commit"] = source_commit()
     write_atomically({out / "report.json": json.dumps(report, indent=2) + "\n"})
     print(f"{'resource':>8} {'used':>6} {'of':>6}")
     for key, value in report["resources"].items():
