@@ -35,8 +35,9 @@ def main(argv=None, prog="python -m golden.qonnx"):
     imp.add_argument("source", nargs="?", default=None, help=argparse.SUPPRESS)
     imp.add_argument("--model", default=None, help="QONNX graph to read, .onnx (required)")
     imp.add_argument("--out", required=True, help="model file to write, .npz (required)")
-    imp.add_argument("--divisor", type=float, default=255.0,
-                     help="the graph's input is pixel / DIVISOR for 8-bit pixels (default 255)")
+    imp.add_argument("--divisor", type=float, default=None,
+                     help="the graph's input is pixel / DIVISOR for 8-bit pixels (default: "
+                          "the graph's bnn_rtl.input_divisor metadata, else 255)")
     imp.add_argument("--input-type", default=None,
                      help="values of a graph input that no quantizer quantizes: bipolar, uintK "
                           "or intK[:SCALE], e.g. uint4 (default: the graph quantizes it)")

@@ -56,6 +56,7 @@ affine map is folded exactly when the ratios of the channel gains are powers of 
 the offsets are multiples of the score step (the import reports ``exact_scores``).
 """
 
+import json
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -76,6 +77,9 @@ __all__ = ["QonnxImport", "InputType", "import_qonnx", "load_qonnx", "parse_inpu
            "DIVISOR"]
 
 DIVISOR = 255.0
+# Graph metadata naming the input's divisor (the project's own export: the pixels, 1).
+INPUT_DIVISOR_KEY = "bnn_rtl.input_divisor"
+CLASSES_KEY = "bnn_rtl.classes"       # the class names, a JSON list
 CUSTOM_DOMAINS = ("onnx.brevitas", "finn.custom_op.general", "qonnx.custom_op.general")
 STANDARD_DOMAINS = ("", "ai.onnx")
 QUANTIZERS = ("Quant", "BipolarQuant", "MultiThreshold", "Trunc")
@@ -602,9 +606,16 @@ class _Importer:
         if self.input_quant is None:
             raise ModelError("the graph's input reaches no quantizer; quantize the input "
                              "(BipolarQuant, Quant or MultiThreshold) before the first layer")
+        classes = ("0", "1") if self.binary_output else None
+        declared = {p.key: p.value for p in self.model.metadata_props}.get(CLASSES_KEY)
+        if declared is not None:
+            try:
+                classes = tuple(json.loads(declared))
+            except (ValueError, TypeError):
+                raise ModelError(f"metadata {CLASSES_KEY} is not a JSON list of class "
+                                 f"names") from None
         try:
-            network = Network(self.name, self.input_quant, self.layers,
-                              ("0", "1") if self.binary_output else None)
+            network = Network(self.name, self.input_quant, self.layers, classes)
         except ModelError as error:
             raise ModelError(f"the imported network is not valid: {error}") from None
         return QonnxImport(network, self.frontend, self.input_shape, self.exact_matmul,
@@ -1453,12 +1464,16 @@ class _Importer:
         exps = np.round(np.log2(ratio)).astype(np.int64)
         if not np.all(np.exp2(exps) == ratio):
             self.exact_scores = False
-        rel = (off - off.min()) / base
         extra = 0
-        while extra < 16 and not np.all(rel * 2.0 ** extra == np.round(rel * 2.0 ** extra)):
-            extra += 1
-        if not np.all(rel * 2.0 ** extra == np.round(rel * 2.0 ** extra)):
-            self.exact_scores = False
+        rel = off / base
+        if not (np.all(rel == np.round(rel)) and np.abs(rel).max() < 2.0 ** 24):
+            # Offsets that are not whole steps (a float bias): relative to the smallest,
+            # in finer steps where that makes them whole.
+            rel = (off - off.min()) / base
+            while extra < 16 and not np.all(rel * 2.0 ** extra == np.round(rel * 2.0 ** extra)):
+                extra += 1
+            if not np.all(rel * 2.0 ** extra == np.round(rel * 2.0 ** extra)):
+                self.exact_scores = False
         bias = np.round(rel * 2.0 ** extra).astype(np.int64)
         scale_exp = exps + extra
         if spec.get("recode"):
@@ -1540,12 +1555,14 @@ def _bisect(level, lo, hi, count, direction):
     return b if direction > 0 else a
 
 
-def import_qonnx(path, divisor=DIVISOR, input_type=None):
+def import_qonnx(path, divisor=None, input_type=None):
     """Import the QONNX graph at ``path``: a :class:`QonnxImport`.
 
-    ``divisor``: the graph's input is ``pixel / divisor`` for 8-bit pixels (255: [0, 1]).
-    ``input_type``: an :class:`InputType` (or its text, :func:`parse_input_type`) for a
-    graph whose input no quantizer quantizes.
+    ``divisor``: the graph's input is ``pixel / divisor`` for 8-bit pixels (default: the
+    graph's metadata ``bnn_rtl.input_divisor`` when it has one, as the project's export
+    writes, else 255: [0, 1]). ``input_type``: an :class:`InputType` (or its text,
+    :func:`parse_input_type`) for a graph whose input no quantizer quantizes. The class
+    names come from the metadata ``bnn_rtl.classes`` when the graph has it.
     """
     if isinstance(input_type, str):
         input_type = parse_input_type(input_type)
@@ -1558,6 +1575,15 @@ def import_qonnx(path, divisor=DIVISOR, input_type=None):
         raise ModelError(f"{path}: not a readable ONNX file ({type(error).__name__})") from None
     if not model.graph.node:
         raise ModelError(f"{path}: the ONNX graph has no nodes")
+    if divisor is None:
+        divisor = DIVISOR
+        declared = {p.key: p.value for p in model.metadata_props}.get(INPUT_DIVISOR_KEY)
+        if declared is not None:
+            try:
+                divisor = float(declared)
+            except ValueError:
+                raise ModelError(f"{path}: metadata {INPUT_DIVISOR_KEY} is {declared!r}, "
+                                 f"not a number") from None
     if not (isinstance(divisor, (int, float)) and np.isfinite(divisor) and divisor > 0):
         raise ModelError(f"the input divisor must be a positive number, not {divisor!r}")
     try:

@@ -5,9 +5,12 @@ FINN or hls4ml).
 The graph computes with values, in float32 (every intermediate is an integer below 2**24,
 so float32 is exact):
 
-* input ``pixels`` float32 ``(N, *input shape)``, values 0..255;
+* input ``pixels`` float32, values 0..255 (not divided by 255: the graph's metadata
+  ``bnn_rtl.input_divisor`` is 1, which the importer reads), ``(N, C, H, W)`` for an
+  ``(H, W, C)`` input, else ``(N, *input shape)``;
 * input stage: a binarize threshold is a ``MultiThreshold`` giving -1/+1; an input table a
-  ``Gather`` of the code values; 8-bit pixels pass as they are;
+  ``MultiThreshold`` with a threshold per code step (a ``Gather`` of the code values when
+  the table is not monotonic); 8-bit pixels pass as they are;
 * maps are NCHW (a ``Transpose`` from the input's channels-last order); a dense layer
   flattens in the golden (H, W, C) order;
 * a dense layer is ``MatMul`` by its weight values, a convolution ``Pad`` (with the pad
@@ -21,6 +24,7 @@ so float32 is exact):
 The output ``scores`` ``(N, classes)`` equals :func:`golden.network.run`'s scores.
 """
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +36,7 @@ from ..model import BINARY, Bias, Dense, Thresholds, code_values
 from ..pool import GlobalMaxPool, MaxPool, SumPool
 from ..recode import Recode
 from ..residual import Residual
+from .qonnx import CLASSES_KEY, INPUT_DIVISOR_KEY
 
 __all__ = ["export_qonnx", "to_onnx"]
 
@@ -161,36 +166,74 @@ def _chain(g, x, layers, is_map):
     return x, is_map
 
 
+def _input_stage(g, x, inp, layout):
+    """The input quantizer on pixels ``x``: a binarize threshold (-1/+1), a code table, or
+    nothing (8-bit pixels)."""
+    if inp.table is not None:
+        return _input_table(g, x, inp, layout)
+    if inp.threshold is not None:
+        return g.op("MultiThreshold", [x, g.const(np.array([[inp.threshold]], F32), "thr")],
+                    domain=MT_DOMAIN, out_dtype="FLOAT32", out_scale=2.0, out_bias=-1.0,
+                    data_layout=layout)
+    return x
+
+
+def _input_table(g, x, inp, layout):
+    """The input code table: a ``MultiThreshold`` on the pixel when the table is
+    non-decreasing (level ``L`` = the count of thresholds at or below the pixel, so code
+    ``c`` needs ``c`` thresholds), whose ``out_bias`` gives the values; else a ``Gather``
+    of the code values."""
+    table = np.asarray(inp.table, np.int64)
+    enc = inp.table_encoding
+    if (np.diff(table) < 0).any():
+        values = code_values(enc)[table]
+        return g.op("Gather", [g.const(values, "table"), g.op("Cast", [x], to=TensorProto.INT64)])
+    # Threshold k: the first pixel whose code exceeds k.
+    thr = np.searchsorted(table, np.arange(1, table.max() + 1)).astype(F32).reshape(1, -1)
+    values = code_values(enc)
+    if enc == BINARY:
+        scale, bias = 2.0, -1.0
+    else:
+        scale, bias = float(values[1] - values[0]), float(values[0])
+    return g.op("MultiThreshold", [x, g.const(thr, "thr")], domain=MT_DOMAIN,
+                out_dtype="FLOAT32", out_scale=scale, out_bias=bias, data_layout=layout)
+
+
 def to_onnx(network):
     """The QONNX ``onnx.ModelProto`` of ``network`` (see the module docstring)."""
     g = _Graph()
     inp = network.input
-    # Flat (N, features) in the golden input order, as InputQuant flattens.
-    x = g.op("Reshape", ["pixels", g.const(np.array([0, -1]), "shape", np.int64)])
-    if inp.table is not None:
-        values = code_values(inp.table_encoding)[inp.table]
-        x = g.op("Gather", [g.const(values, "table"), g.op("Cast", [x], to=TensorProto.INT64)])
-    elif inp.threshold is not None:
-        x = g.op("MultiThreshold", [x, g.const(np.array([[inp.threshold]], F32), "thr")],
-                 domain=MT_DOMAIN, out_dtype="FLOAT32", out_scale=2.0, out_bias=-1.0,
-                 data_layout="NC")
     first = network.layers[0]
     is_map = not isinstance(first, Dense)
-    if is_map:
-        shape = inp.shape + (1,) if len(inp.shape) == 2 else inp.shape
-        x = _to_nchw(g, x, shape)
+    if len(inp.shape) == 3:
+        # Image maps go in as NCHW, as PyTorch and Brevitas take them.
+        h, w, c = inp.shape
+        graph_shape = [1, c, h, w]
+        x = _input_stage(g, "pixels", inp, "NCHW")
+        if not is_map:
+            x = _flat(g, x, True)
+    else:
+        # Flat (N, features) in the golden input order, as InputQuant flattens.
+        graph_shape = [1, *inp.shape]
+        x = g.op("Reshape", ["pixels", g.const(np.array([0, -1]), "shape", np.int64)])
+        x = _input_stage(g, x, inp, "NC")
+        if is_map:
+            x = _to_nchw(g, x, (*inp.shape, 1))
     x, is_map = _chain(g, x, network.layers, is_map)
-    scores = _flat(g, x, is_map)
-    out = g.op("Identity", [scores])
+    out = g.op("Identity", [_flat(g, x, is_map) if is_map else x])
     classes = len(network.classes)
     graph = helper.make_graph(
         g.nodes, network.name,
-        [helper.make_tensor_value_info("pixels", TensorProto.FLOAT, [1, *inp.shape])],
+        [helper.make_tensor_value_info("pixels", TensorProto.FLOAT, graph_shape)],
         [helper.make_tensor_value_info(out, TensorProto.FLOAT, [1, classes])], g.inits)
     model = helper.make_model(graph, producer_name="bnn-rtl",
                               opset_imports=[helper.make_opsetid("", OPSET),
                                              helper.make_opsetid(MT_DOMAIN, 1)])
     model.ir_version = 8
+    # The input is the pixels themselves, not pixel / 255 (the QONNX zoo's convention):
+    # the importer reads this to take the graph back as it was written.
+    helper.set_model_props(model, {INPUT_DIVISOR_KEY: "1",
+                                   CLASSES_KEY: json.dumps(list(network.classes))})
     return model
 
 
