@@ -38,15 +38,14 @@ COMMANDS = [
     ("python -m training.mnist_bnn", "training.mnist_bnn", []),
     ("python -m training.mnist_conv", "training.mnist_conv", []),
 ]
-# Block RAM of each family, as the board reports name it.
-BLOCK_RAMS = ("ebr", "dp16kd")
+# The block RAM primitive of each device (the reports count block RAMs under "ebr").
+BLOCK_RAM_NAMES = {"iCE40UP5K": "EBR", "LFE5U-85F": "DP16KD"}
 
 
 def record(report_path, name, command):
     """The figures of one board build, from its ``report.json``, as a results entry."""
     report = json.loads(Path(report_path).read_text())
     res = report["resources"]
-    ram = next(key for key in BLOCK_RAMS if key in res)
     cells = "lc" if "lc" in res else "comb"
     return {
         "name": name, "command": command, "commit": report.get("commit"),
@@ -55,8 +54,8 @@ def record(report_path, name, command):
         "folding": ",".join(report["folding"]),
         "cycles_per_inference": report["cycles_per_inference"],
         "lut4": res["lut4"]["used"], "carry": res["carry"]["used"], "ff": res["ff"]["used"],
-        "block_ram": {"kind": ram.upper(), "used": res[ram]["used"],
-                      "available": res[ram]["available"]},
+        "block_ram": {"kind": BLOCK_RAM_NAMES.get(report["device"], "block RAM"),
+                      "used": res["ebr"]["used"], "available": res["ebr"]["available"]},
         "cells": {"kind": cells.upper(), "used": res[cells]["used"],
                   "available": res[cells]["available"]},
         "clock_mhz": report["clock_mhz"], "fmax_mhz": report["fmax_mhz"],
@@ -68,7 +67,9 @@ def record(report_path, name, command):
 
 
 def load_results():
-    return [json.loads(path.read_text()) for path in sorted(RESULTS.glob("*.json"))]
+    """The recorded builds: the shipped default model first, then by board and name."""
+    results = [json.loads(path.read_text()) for path in RESULTS.glob("*.json")]
+    return sorted(results, key=lambda r: (r["model"] != "mnist_bcnn", r["board"], r["name"]))
 
 
 def _num(value, digits=0):
