@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .checks import MAX_DIM, check_int
 from .errors import ModelError
 from .model import BINARY, Dense, check_input, check_map, check_shape, output_encoding
 
@@ -103,11 +104,8 @@ class Conv2D:
         object.__setattr__(self, "in_shape", shape)
         for name in ("kernel", "stride"):
             value = getattr(self, name)
-            if not isinstance(value, (int, np.integer)) or value < 1:
-                raise ModelError(f"convolution {name} must be a positive integer, not {value!r}")
-        if not isinstance(self.pad, (int, np.integer)) or not 0 <= self.pad < self.kernel:
-            raise ModelError(f"convolution padding must be an integer in [0, kernel), "
-                             f"not {self.pad!r}")
+            check_int(value, f"convolution {name}", 1, MAX_DIM)
+        check_int(self.pad, "convolution padding", 0, self.kernel - 1)
         if not isinstance(self.dense, Dense):
             raise ModelError("a convolution's arithmetic must be a Dense layer")
         h, w, c = shape
@@ -119,8 +117,7 @@ class Conv2D:
             raise ModelError(f"a {k}x{k} kernel does not fit the {h}x{w} map "
                              f"with padding {self.pad}")
         top = 1 if self.input_encoding == BINARY else self.input_encoding.top
-        if not isinstance(self.pad_value, (int, np.integer)) or not 0 <= self.pad_value <= top:
-            raise ModelError(f"pad value {self.pad_value!r} is not an input code in [0, {top}]")
+        check_int(self.pad_value, "the pad value (an input code)", 0, top)
 
     @property
     def out_shape(self):

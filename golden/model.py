@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .checks import OFFSET_LIMIT, VALUE_LIMIT, check_bool, check_int, check_shape, int_array
 from .errors import ModelError
 from .weights import weight_encoding
 
@@ -67,6 +68,9 @@ class IntCodes:
             value = getattr(self, name)
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
                 raise ModelError(f"integer codes need an integer {name}, not {value!r}")
+            object.__setattr__(self, name, int(value))
+        check_int(self.offset, "an integer code offset (the value of code 0)", -OFFSET_LIMIT,
+                  OFFSET_LIMIT)
         if not 1 <= self.bits <= 16 or not 1 <= self.top < 1 << self.bits:
             raise ModelError(f"integer codes need 1..16 bits and a top code in [1, 2**bits - 1], "
                              f"not bits={self.bits}, top={self.top}")
@@ -79,41 +83,7 @@ PIXELS = IntCodes(8, 0, 255)
 """Raw 8-bit input pixels, values 0..255: the encoding of an un-binarised first layer."""
 
 
-#: Largest magnitude of a stored threshold, bias or weight value: far above any
-#: accumulator here (fan-in times weight times input times 2**30), and far enough below
-#: 2**63 that the integer arithmetic on it (offsets, shifts) cannot wrap.
-VALUE_LIMIT = 1 << 56
-
-
-def _int_array(value, dtype, what):
-    """``value`` as an integer array of ``dtype``, checked before the conversion: integer
-    typed, and every value within ``dtype`` and :data:`VALUE_LIMIT` (a cast would wrap:
-    uint64 2**64-5 would become -5, int16 255 as int8 -1)."""
-    array = np.asarray(value)
-    if array.dtype.kind not in "iu":
-        raise ModelError(f"{what} must be integers, not {array.dtype}")
-    if array.size:
-        lo, hi = int(array.min()), int(array.max())
-        info = np.iinfo(dtype)
-        bound_lo, bound_hi = max(int(info.min), -VALUE_LIMIT), min(int(info.max), VALUE_LIMIT)
-        if lo < bound_lo or hi > bound_hi:
-            raise ModelError(f"{what} must lie in [{bound_lo}, {bound_hi}], found "
-                             f"{lo if lo < bound_lo else hi}")
-    return array.astype(dtype)
-
-
-def check_shape(shape, what, dims=None):
-    """``shape`` as a tuple of positive Python ints; a ModelError for anything else (a
-    float such as 28.9 is refused, not truncated)."""
-    if isinstance(shape, (str, bytes)) or not hasattr(shape, "__iter__"):
-        raise ModelError(f"{what} must be a tuple of positive integers, not {shape!r}")
-    shape = tuple(shape)
-    if (not shape or (dims is not None and len(shape) != dims)
-            or not all(isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d > 0
-                       for d in shape)):
-        raise ModelError(f"{what} must be {dims or 'a tuple of'} positive integers, "
-                         f"not {shape!r}")
-    return tuple(int(d) for d in shape)
+_int_array = int_array
 
 
 @dataclass(frozen=True, eq=False)
@@ -165,11 +135,8 @@ class InputQuant:
             return
         if self.threshold is None:
             return
-        if (not isinstance(self.threshold, (int, np.integer)) or isinstance(self.threshold, bool)
-                or not 0 <= self.threshold <= 256):
-            raise ModelError(f"input binarize threshold must be an integer in [0, 256] or "
-                             f"None (8-bit pixels), not {self.threshold!r}")
-        object.__setattr__(self, "threshold", int(self.threshold))
+        object.__setattr__(self, "threshold", check_int(
+            self.threshold, "input binarize threshold (or None for 8-bit pixels)", 0, 256))
 
     @property
     def encoding(self):
@@ -241,12 +208,10 @@ class Thresholds:
                              f"its direction ({int(direction[channel]):+d})")
         object.__setattr__(self, "thresholds", thresholds)
         object.__setattr__(self, "direction", direction)
-        if not isinstance(self.offset, (int, np.integer)):
-            raise ModelError(f"threshold output offset must be an integer, not {self.offset!r}")
-        object.__setattr__(self, "offset", int(self.offset))
-        if not isinstance(self.bipolar, (bool, np.bool_)):
-            raise ModelError(f"threshold 'bipolar' must be true or false, not {self.bipolar!r}")
-        object.__setattr__(self, "bipolar", bool(self.bipolar) or thresholds.shape[1] > 1)
+        object.__setattr__(self, "offset", check_int(self.offset, "threshold output offset",
+                                                     -OFFSET_LIMIT, OFFSET_LIMIT))
+        bipolar = check_bool(self.bipolar, "threshold 'bipolar'")
+        object.__setattr__(self, "bipolar", bipolar or thresholds.shape[1] > 1)
         if thresholds.shape[1] == 1 and self.bipolar and self.offset:
             raise ModelError("a single-threshold (binary) activation cannot have an offset")
 
@@ -335,6 +300,23 @@ class Dense:
         if self.activation.channels != self.out_features:
             raise ModelError(f"the activation has {self.activation.channels} channels but the "
                              f"layer has {self.out_features} outputs")
+        bound = self.acc_bound
+        if bound > VALUE_LIMIT:
+            raise ModelError(f"the accumulator could reach {bound:.3g} (fan-in {self.in_features} "
+                             f"x weight x input value x 2**scale), beyond the 2**56 this tool "
+                             f"holds; the weights, input codes or scales are out of range")
+
+    @property
+    def acc_bound(self):
+        """A proven bound on ``|acc|``: fan-in x the largest weight magnitude x the largest
+        input value magnitude x ``2**max(scale_exp)``."""
+        w_max = max(abs(int(v)) for v in self.weight_encoding.values)
+        if self.input_encoding == BINARY:
+            x_max = 1
+        else:
+            lo, hi = self.input_encoding.value_range
+            x_max = max(abs(lo), abs(hi))
+        return self.in_features * w_max * x_max << int(self.scale_exp.max())
 
     @property
     def in_features(self):

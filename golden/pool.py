@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .checks import MAX_DIM, check_bool, check_int
 from .errors import ModelError
 from .model import BINARY, IntCodes, Thresholds, check_input, check_map, check_shape, output_encoding
 from .thresholding import threshold
@@ -64,16 +65,13 @@ class MaxPool:
         object.__setattr__(self, "in_shape", shape)
         stride = self.kernel if self.stride is None else self.stride
         for name, value in (("kernel", self.kernel), ("stride", stride)):
-            if not isinstance(value, (int, np.integer)) or value < 1:
-                raise ModelError(f"max-pool {name} must be a positive integer, not {value!r}")
+            check_int(value, f"max-pool {name}", 1, MAX_DIM)
         object.__setattr__(self, "stride", int(stride))
         h, w, _ = shape
         k = self.kernel
         if k > min(h, w):
             raise ModelError(f"a {k}x{k} max-pool does not fit the {h}x{w} map")
-        if not isinstance(self.ceil, (bool, np.bool_)):
-            raise ModelError(f"max-pool ceil must be true or false, not {self.ceil!r}")
-        object.__setattr__(self, "ceil", bool(self.ceil))
+        object.__setattr__(self, "ceil", check_bool(self.ceil, "max-pool ceil"))
 
     @property
     def tiles(self):
@@ -164,8 +162,7 @@ class SumPool:
         if self.kernel is not None:
             stride = self.kernel if self.stride is None else self.stride
             for name, value in (("kernel", self.kernel), ("stride", stride)):
-                if not isinstance(value, (int, np.integer)) or value < 1:
-                    raise ModelError(f"sum-pool {name} must be a positive integer, not {value!r}")
+                check_int(value, f"sum-pool {name}", 1, MAX_DIM)
             if self.kernel > min(h, w):
                 raise ModelError(f"a {self.kernel}x{self.kernel} sum pool does not fit the "
                                  f"{h}x{w} map")

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .checks import WEIGHT_LIMIT, check_int
 from .errors import ModelError
 
 __all__ = ["BinaryWeights", "TernaryWeights", "ShiftWeights", "LutWeights", "BINARY_WEIGHTS",
@@ -172,6 +173,8 @@ class LutWeights(_Encoding):
                              f"not {self.levels!r}")
         if len(levels) > 1 << self.bits:
             raise ModelError(f"{len(levels)} lut weight levels do not fit {self.bits}-bit codes")
+        for v in levels:
+            check_int(v, "a lut weight level", -WEIGHT_LIMIT, WEIGHT_LIMIT)
         if len(set(levels)) != len(levels):
             raise ModelError(f"lut weight levels must be distinct, not {list(levels)}")
         object.__setattr__(self, "bits", int(self.bits))

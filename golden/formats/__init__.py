@@ -15,18 +15,13 @@ QONNX         the suffix ``.onnx``                        :mod:`.qonnx` (:mod:`.
 """
 
 import os
-import zlib
 from pathlib import Path
 
+from ..checks import reading
 from ..errors import ModelError
 from . import bnnpynq, npz, qonnx, qonnx_export
 
 __all__ = ["load_model", "save_model"]
-
-
-# What a reader may raise on a damaged file that its own checks did not foresee.
-_DAMAGE = (ValueError, OSError, EOFError, KeyError, IndexError, TypeError, AttributeError,
-           RecursionError, MemoryError, OverflowError, UnicodeError, zlib.error)
 
 
 def load_model(path, input_type=None):
@@ -41,14 +36,8 @@ def load_model(path, input_type=None):
     if input_type is not None and Path(path).suffix.lower() != ".onnx":
         raise ModelError(f"{path}: an input type is declared for .onnx graphs only; this "
                          f"model file fixes its input already")
-    try:
+    with reading(path):
         return _load(Path(path), input_type)
-    except ModelError:
-        raise
-    except _DAMAGE as error:
-        text = " ".join(str(error).split())[:160]
-        raise ModelError(f"{path}: damaged or malformed model file "
-                         f"({type(error).__name__}{': ' + text if text else ''})") from None
 
 
 def _load(path, input_type=None):

@@ -24,7 +24,8 @@ optional ``"scaled": true`` says that ``layer<i>.scale_exp`` is present.
 ``layer<i>.weights``
     Binary weights: uint8 ``(out_features, ceil(in_features/8))``, bit-packed along each
     row, synapse ``k`` in bit ``k % 8`` of byte ``k // 8`` (1 = +1, 0 = -1), pad bits 0.
-    Other encodings: the weight values, int16 ``(out_features, in_features)``.
+    Other encodings: the weight values, int16 ``(out_features, in_features)`` (int32 when
+    a shift weight is ``+-2**15``).
 ``layer<i>.scale_exp``
     int64 ``(out_features,)``: per-channel power-of-two scale of the accumulator.
 ``layer<i>.thresholds``, ``layer<i>.direction``
@@ -117,7 +118,9 @@ def _dense_arrays(layer, key, arrays):
     if layer.weight_encoding.kind == "binary":
         arrays[f"{key}.weights"] = np.packbits(layer.weight_bits, axis=1, bitorder="little")
     else:
-        arrays[f"{key}.weights"] = layer.weights.astype(np.int16)
+        # int16 holds every weight but a shift weight of +-2**15.
+        dtype = np.int16 if np.abs(layer.weights).max() < 1 << 15 else np.int32
+        arrays[f"{key}.weights"] = layer.weights.astype(dtype)
     if layer.scale_exp.any():
         arrays[f"{key}.scale_exp"] = layer.scale_exp.astype(np.int64)
     _activation_arrays(layer.activation, key, arrays)
@@ -313,9 +316,9 @@ def _load_dense(spec, key, lwhere, archive, path):
         bits = np.unpackbits(stored, axis=1, count=n_in, bitorder="little")
         weights = 2 * bits.astype(np.int8) - 1
     else:
-        if stored.dtype != np.int16 or stored.shape != (n_out, n_in):
+        if stored.dtype not in (np.int16, np.int32) or stored.shape != (n_out, n_in):
             raise ModelError(f"{lwhere}: weights are {stored.dtype} {stored.shape}, "
-                             f"expected int16 {(n_out, n_in)}")
+                             f"expected int16 (or int32) {(n_out, n_in)}")
         weights = stored
     scale = _get(archive, f"{key}.scale_exp", path) if spec.get("scaled") else None
     act = _load_activation(spec, key, lwhere, archive, path)

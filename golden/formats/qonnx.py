@@ -65,6 +65,7 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
+from ..checks import reading
 from ..conv import Conv2D
 from ..errors import ModelError
 from ..model import BINARY, Bias, Dense, InputQuant, IntCodes, Network, Thresholds, code_values
@@ -348,10 +349,27 @@ class _Quantizer:
         return IntCodes(max(1, int(self.count).bit_length()), self.offset, self.count)
 
 
+def _check_numbers(node, attrs, consts):
+    """A quantizer's constant inputs and numeric attributes are finite, and its flags
+    (``signed``, ``narrow``) are 0 or 1: anything else is refused naming the node."""
+    for index, value in enumerate(consts[1:], 1):
+        if value is not None and value.dtype.kind == "f" and not np.isfinite(value).all():
+            _refuse(node, f"input {index} ({node.input[index]!r}) holds an infinite or NaN "
+                          f"value; re-export the model")
+    for name in ("out_scale", "out_bias"):
+        value = attrs.get(name)
+        if isinstance(value, float) and not np.isfinite(value):
+            _refuse(node, f"attribute {name} is {value}; it must be a finite number")
+    for name in ("signed", "narrow"):
+        if attrs.get(name, 0) not in (0, 1):
+            _refuse(node, f"attribute {name} is {attrs[name]!r}; it must be 0 or 1")
+
+
 def _quantizer(node, attrs, consts):
     """The :class:`_Quantizer` of a quantizer node; ``consts`` are its constant inputs
     (None for the data input)."""
     op = node.op_type
+    _check_numbers(node, attrs, consts)
     if op == "BipolarQuant":
         scale = consts[1]
         return _Quantizer(lambda x, s=scale: (x >= F32(0)).astype(np.int64), 1, 0,
@@ -593,6 +611,11 @@ class _Importer:
             for n, v in zip(node.input, ins):
                 if n and v is None:
                     _refuse(node, f"input {n!r} is not produced by any earlier node")
+                # A MultiThreshold may mark a step that never fires with an infinity.
+                if (isinstance(v, _Const) and node.op_type != "MultiThreshold"
+                        and v.value.dtype.kind == "f" and not np.isfinite(v.value).all()):
+                    _refuse(node, f"input {n!r} holds an infinite or NaN value; re-export "
+                                  f"the model")
             out = self._node(node, ins, _attrs(node))
             if isinstance(out, _Acc) and node.op_type in ("MatMul", "Conv") and not out.ops \
                     and out.source is None:
@@ -1587,8 +1610,11 @@ def import_qonnx(path, divisor=None, input_type=None):
     if not (isinstance(divisor, (int, float)) and np.isfinite(divisor) and divisor > 0):
         raise ModelError(f"the input divisor must be a positive number, not {divisor!r}")
     try:
-        return _Importer(model, path.stem, divisor, input_type).run()
+        with reading(path, "ONNX graph"):
+            return _Importer(model, path.stem, divisor, input_type).run()
     except ModelError as error:
+        if str(error).startswith(f"{path}: "):
+            raise
         raise ModelError(f"{path}: {error}") from None
 
 
