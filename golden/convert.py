@@ -10,7 +10,7 @@ folder); the format of ``OUT`` follows its suffix.
 
 import argparse
 
-from .cli import ArgumentParser, console, run_cli
+from .cli import ArgumentParser, console, out_path, run_cli
 from .formats import load_model, save_model
 
 __all__ = ["convert", "cli", "main"]
@@ -31,7 +31,7 @@ def main(argv=None, prog="python -m golden.convert"):
     parser.add_argument("source", nargs="?", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--model", default=None,
                         help="model to read: .onnx, .npz or a BNN-PYNQ folder (required)")
-    parser.add_argument("--out", required=True,
+    parser.add_argument("--out", type=out_path, required=True,
                         help="model file to write, .npz or .onnx by its suffix (required)")
     args = parser.parse_args(argv)
     args.model = _one_model(parser, args.model, args.source)

@@ -53,7 +53,10 @@ def load_mnist(folder, limit=None):
     labels = read_idx(_find(folder, "t10k-labels-idx1-ubyte"))
     if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
         raise ModelError(f"{folder}: images {images.shape} and labels {labels.shape} do not match")
-    if len(labels) and labels.max() > 9:
+    if not len(labels):
+        raise ModelError(f"{folder}: the data set holds no images; give a folder with the "
+                         f"MNIST test set")
+    if labels.max() > 9:
         raise ModelError(f"{folder}: a label is {labels.max()}; MNIST labels are 0..9")
     if limit is not None:
         images, labels = images[:limit], labels[:limit]

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .archive import read_npy
-from .cli import ArgumentParser, console, run_cli
+from .cli import ArgumentParser, console, out_path, run_cli
 from .datasets import load_mnist
 from .errors import ModelError
 from .formats import load_model
@@ -91,7 +91,8 @@ def main(argv=None, prog="python -m golden.evaluate"):
                                          "no accuracy)")
     parser.add_argument("--limit", type=int, default=None, metavar="N",
                         help="only the first N inputs (default: all)")
-    parser.add_argument("--save", help="write pred and scores to this .npz (default: not saved)")
+    parser.add_argument("--save", type=out_path,
+                        help="write pred and scores to this .npz (default: not saved)")
     parser.add_argument("--input-type", default=None,
                         help="values of an .onnx graph's input that the graph does not "
                              "quantize: bipolar, uintK or intK[:SCALE], e.g. int8:0.0625 "

@@ -15,7 +15,7 @@ directly.
 import argparse
 import time
 
-from .cli import ArgumentParser, console, run_cli
+from .cli import ArgumentParser, console, out_path, run_cli
 from .convert import _one_model
 from .errors import ModelError
 from .formats import load_model, save_model
@@ -34,7 +34,7 @@ def main(argv=None, prog="python -m golden.qonnx"):
                          epilog=f"example:\n  {prog} import --model my_net.onnx --out my_net.npz")
     imp.add_argument("source", nargs="?", default=None, help=argparse.SUPPRESS)
     imp.add_argument("--model", default=None, help="QONNX graph to read, .onnx (required)")
-    imp.add_argument("--out", required=True, help="model file to write, .npz (required)")
+    imp.add_argument("--out", type=out_path, required=True, help="model file to write, .npz (required)")
     imp.add_argument("--divisor", type=float, default=None,
                      help="the graph's input is pixel / DIVISOR for 8-bit pixels (default: "
                           "the graph's bnn_rtl.input_divisor metadata, else 255)")
@@ -48,7 +48,7 @@ def main(argv=None, prog="python -m golden.qonnx"):
     exp.add_argument("source", nargs="?", default=None, help=argparse.SUPPRESS)
     exp.add_argument("--model", default=None,
                      help="model to read: .npz, .onnx or a BNN-PYNQ folder (required)")
-    exp.add_argument("--out", required=True, help="QONNX graph to write, .onnx (required)")
+    exp.add_argument("--out", type=out_path, required=True, help="QONNX graph to write, .onnx (required)")
     args = parser.parse_args(argv)
     args.model = _one_model(imp if args.command == "import" else exp, args.model, args.source)
     if args.command == "import":

@@ -593,3 +593,161 @@ def test_edited_arrays_load_or_give_a_model_error(tmp_path_factory, choice, dtyp
         array = array.reshape(2, -1)
     edited(folder / "src.npz", folder / "m.npz", arrays={key: array})
     _loads_or_model_error(folder / "m.npz")
+
+
+# --- scalars out of range, non-finite numbers, empty data, output paths ------------------------
+
+def lut_network():
+    """A two-layer network with 2-bit codes into a lookup-weight layer: every scalar kind
+    (threshold offset, code offset, lookup levels) in one small model."""
+    from golden.weights import LutWeights
+    rng = np.random.default_rng(1)
+    h = Dense(rng.choice([-1, 1], (8, 16)),
+              Thresholds(np.sort(rng.integers(0, 11, (8, 3)), axis=1)))
+    out = Dense(rng.choice([-2, -1, 1, 2], (3, 8)), Bias(rng.integers(-3, 3, 3)),
+                weight_encoding=LutWeights(3, (-2, -1, 1, 2)),
+                input_encoding=h.activation.next_encoding())
+    return Network("lut", InputQuant((4, 4), 128), [h, out], ["a", "b", "c"])
+
+
+SCALAR_CASES = [
+    # (JSON path in model.json, value, words of the error)
+    (["layers", 1, "weights", "levels", 3], 10 ** 30, "lut weight level"),
+    (["layers", 1, "weights", "levels", 0], -(2 ** 40), "lut weight level"),
+    (["layers", 0, "activation", "offset"], 10 ** 30, "offset"),
+    (["layers", 0, "activation", "offset"], -(2 ** 62), "offset"),
+    (["layers", 1, "inputs", "offset"], 2 ** 63, "offset"),
+    (["layers", 1, "inputs", "offset"], 1e30, "integer"),
+    (["layers", 1, "inputs", "offset"], True, "integer"),
+    (["input", "binarize_threshold"], 10 ** 20, "threshold"),
+    (["input", "binarize_threshold"], 128.0, "integer"),
+    (["layers", 0, "in_features"], 10 ** 30, ""),
+]
+
+
+def test_scalars_out_of_range_each_give_one_error_line(tmp_path, capsys):
+    """Every scalar field of a model file, far outside what the hardware holds (10**30,
+    2**63, a float, a bool), is one error line from golden.evaluate and hdl.build: never
+    an OverflowError, never a design built on a wrapped value."""
+    good = tmp_path / "good.npz"
+    save_model(lut_network(), good)
+    np.save(tmp_path / "x.npy", np.random.default_rng(0).integers(0, 256, (5, 4, 4), np.uint8))
+    for index, (path, value, words) in enumerate(SCALAR_CASES):
+        bad = edited(good, tmp_path / f"bad{index}.npz", header=_set(path, value))
+        out = tmp_path / f"out{index}"
+        line = assert_one_error(capsys, build_main, ["--model", str(bad), "--out", str(out)], out)
+        assert words in line, (path, value, line)
+        assert_one_error(capsys, evaluate_main, ["--model", str(bad), "--inputs",
+                                                 str(tmp_path / "x.npy")], contains=words)
+
+
+def test_a_layer_whose_accumulator_could_overflow_is_refused():
+    """The accumulator bound (fan-in x weight x input value x 2**scale) is proven within
+    2**56 when the layer is made: here 2**15 weights, inputs up to 2**16 and a 2**30 scale."""
+    from golden.model import IntCodes
+    from golden.weights import ShiftWeights
+    enc = IntCodes(16, 2 ** 16 - 3000, 2 ** 16 - 1)
+    weights = np.full((2, 4), 2 ** 15)
+    Dense(weights, Bias(np.zeros(2, np.int64)), ShiftWeights(15), enc)   # within the bound
+    with pytest.raises(ModelError, match="accumulator could reach"):
+        Dense(weights, Bias(np.zeros(2, np.int64)), ShiftWeights(15), enc,
+              scale_exp=np.full(2, 30))
+
+
+def test_a_shift_weight_of_two_to_the_fifteen_survives_saving(tmp_path):
+    from golden.weights import ShiftWeights
+    layer = Dense(np.array([[2 ** 15, -(2 ** 15), 1, 0]]), Bias(np.zeros(1, np.int64)),
+                  ShiftWeights(15))
+    save_model(Network("w", InputQuant((2, 2), 128), [layer], ["a"]), tmp_path / "w.npz")
+    assert (load_model(tmp_path / "w.npz").layers[0].weights == layer.weights).all()
+
+
+def _onnx_edit(tmp_path, name, edit):
+    import onnx
+    model = onnx.load(str(ONNX_MODEL))
+    edit(model)
+    path = tmp_path / name
+    onnx.save(model, str(path))
+    return path
+
+
+def _set_scale(value):
+    from onnx import numpy_helper
+
+    def edit(model):
+        inits = {i.name: i for i in model.graph.initializer}
+        init = next(inits[n.input[1]] for n in model.graph.node
+                    if n.op_type in ("Quant", "BipolarQuant") and n.input[1] in inits)
+        array = numpy_helper.to_array(init).copy()
+        array[...] = value
+        init.CopyFrom(numpy_helper.from_array(array.astype(np.float32), init.name))
+    return edit
+
+
+def _wrong_dims(model):
+    init = next(i for i in model.graph.initializer if len(i.dims) >= 2)
+    init.dims[0] += 1
+
+
+def test_qonnx_numbers_that_do_not_compute_each_give_one_error_line(tmp_path, capsys):
+    """A quantizer scale that is NaN or infinite, or an initializer whose dims disagree
+    with its data: one error line from golden.evaluate (its QONNX path) and hdl.build, and
+    no numpy warning on the way."""
+    pytest.importorskip("onnx")
+    mnist = mnist_folder(tmp_path / "mnist")
+    cases = [("inf.onnx", _set_scale(np.inf), "infinite or NaN"),
+             ("nan.onnx", _set_scale(np.nan), "infinite or NaN"),
+             ("neg.onnx", _set_scale(-1.0), "positive"),
+             ("dims.onnx", _wrong_dims, "damaged or malformed")]
+    for index, (name, edit, words) in enumerate(cases):
+        path = _onnx_edit(tmp_path, name, edit)
+        out = tmp_path / f"out{index}"
+        assert_one_error(capsys, build_main, ["--model", str(path), "--out", str(out)], out,
+                         contains=words)
+        assert_one_error(capsys, evaluate_main, ["--model", str(path), "--data", str(mnist)],
+                         contains=words)
+
+
+def test_an_empty_data_set_gives_one_error_line(tmp_path, capsys):
+    model = tmp_path / "m.npz"
+    save_model(lut_network(), model)
+    empty = mnist_folder(tmp_path / "empty",
+                         images=bytes([0, 0, 8, 3]) + struct.pack(">III", 0, 28, 28),
+                         labels=bytes([0, 0, 8, 1]) + struct.pack(">I", 0))
+    assert_one_error(capsys, evaluate_main, ["--model", str(CONV_MODEL), "--data", str(empty)],
+                     contains="no images")
+    np.save(tmp_path / "none.npy", np.zeros((0, 4, 4), np.uint8))
+    assert_one_error(capsys, evaluate_main, ["--model", str(model), "--inputs",
+                                             str(tmp_path / "none.npy")], contains="(0, 4, 4)")
+
+
+def test_empty_output_paths_are_refused(tmp_path, capsys, monkeypatch):
+    """``--out ''`` (or blanks) would silently mean the default or the current folder."""
+    from golden.convert import main as convert_main
+    from golden.qonnx import main as qonnx_main
+    monkeypatch.chdir(tmp_path)
+    model = tmp_path / "m.npz"
+    save_model(small_network(), model)
+    for out in ("", "   "):
+        assert_one_error(capsys, build_main, ["--model", str(model), "--out", out],
+                         contains="empty path")
+        assert_one_error(capsys, build_main, ["--board", "icebreaker", "--model", str(model),
+                                              "--out", out], contains="empty path")
+        assert_one_error(capsys, convert_main, ["--model", str(model), "--out", out],
+                         contains="empty path")
+        assert_one_error(capsys, qonnx_main, ["export", "--model", str(model), "--out", out],
+                         contains="empty path")
+        assert_one_error(capsys, evaluate_main, ["--model", str(model), "--inputs", str(model),
+                                                 "--save", out], contains="empty path")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.npz"]
+
+
+def test_a_folder_where_a_file_goes_leaves_nothing_behind(tmp_path, capsys):
+    model = tmp_path / "m.npz"
+    save_model(small_network(), model)
+    out = tmp_path / "out"
+    (out / "report.json").mkdir(parents=True)
+    assert_one_error(capsys, build_main, ["--model", str(model), "--out", str(out)],
+                     contains="is a folder")
+    assert sorted(p.name for p in out.iterdir()) == ["report.json"]
+    assert not any((out / "report.json").iterdir())

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from golden.cli import ArgumentParser, run_cli
+from golden.cli import ArgumentParser, out_path, run_cli
 from golden.datasets import load_mnist
 from golden.errors import ModelError
 from golden.formats import save_model
@@ -187,7 +187,7 @@ def main(argv=None, prog="python -m training.mnist_bnn"):
                         help="widths of the hidden layers (default 128 64)")
     parser.add_argument("--epochs", type=int, default=40, help="training epochs (default 40)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument("--out", default=str(TRAINING_OUT / "mnist_bnn.npz"),
+    parser.add_argument("--out", type=out_path, default=str(TRAINING_OUT / "mnist_bnn.npz"),
                         help="model file to write (default build/training/mnist_bnn.npz)")
     parser.add_argument("--data", default=None,
                         help="MNIST folder (IDX files) to report test accuracy, e.g. "

@@ -27,7 +27,7 @@ import time
 
 import numpy as np
 
-from golden.cli import ArgumentParser, run_cli
+from golden.cli import ArgumentParser, out_path, run_cli
 from golden.conv import Conv2D, im2col
 from golden.model import Bias, Dense, InputQuant, Network, Thresholds
 from golden.pool import MaxPool
@@ -279,7 +279,7 @@ def main(argv=None, prog="python -m training.mnist_conv"):
     # The defaults are the recipe of the shipped models/mnist_conv_residual.npz.
     parser.add_argument("--epochs", type=int, default=12, help="training epochs (default 12)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument("--out", default=str(TRAINING_OUT / "mnist_conv_residual.npz"),
+    parser.add_argument("--out", type=out_path, default=str(TRAINING_OUT / "mnist_conv_residual.npz"),
                         help="model file to write (default build/training/mnist_conv_residual.npz)")
     parser.add_argument("--data", default=None,
                         help="MNIST folder (IDX files) to report test accuracy, e.g. "

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from golden.cli import ArgumentParser, run_cli
+from golden.cli import ArgumentParser, out_path, run_cli
 from golden.datasets import load_mnist, read_idx
 from golden.errors import ModelError
 from golden.formats import save_model
@@ -191,7 +191,7 @@ def main(argv=None, prog="python -m training.mnist_qat"):
                         help="peak learning rate of the one-cycle schedule (default 2e-3)")
     parser.add_argument("--channels", type=int, nargs=2, default=(32, 64),
                         help="channels of the two convolutions (default 32 64)")
-    parser.add_argument("--out", default=str(TRAINING_OUT / "mnist_bcnn.npz"),
+    parser.add_argument("--out", type=out_path, default=str(TRAINING_OUT / "mnist_bcnn.npz"),
                         help="model file (.npz; the QONNX graph goes beside it as .onnx; "
                              "default build/training/mnist_bcnn.npz)")
     args = parser.parse_args(argv)

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..checks import check_int
 from ..conv import Conv2D
 from ..errors import ModelError
 from ..model import BINARY, VALUE_LIMIT, Bias, Dense, InputQuant, IntCodes, Network, Thresholds
@@ -41,6 +42,9 @@ _KEYS = ("MW", "MH", "SIMD", "PE", "WMEM", "TMEM", "WPI", "API")
 MNIST_PIXELS = 28 * 28
 _POSITIVE = ("MW", "MH", "SIMD", "PE", "WMEM", "TMEM", "WPI", "API", "K", "IFM_CH", "IFM_DIM",
              "OFM_CH", "OFM_DIM")
+
+#: The largest magnitude of a config.h value (sizes, memory depths, bit widths).
+CONFIG_LIMIT = 1 << 24
 
 
 def is_bnnpynq_folder(path):
@@ -58,7 +62,8 @@ def read_config(path):
     for index, key, value in _DEFINE.findall(text):
         if len(index) > 4 or len(value) > 9:
             raise ModelError(f"{config}: L{index}_{key} = {value} is out of range")
-        layers.setdefault(int(index), {})[key] = int(value)
+        layers.setdefault(int(index), {})[key] = check_int(int(value), f"{config}: L{index}_{key}",
+                                                           -CONFIG_LIMIT, CONFIG_LIMIT)
     if not layers or sorted(layers) != list(range(len(layers))):
         raise ModelError(f"{config}: no consecutive L0.. layer definitions found")
     for index, cfg in layers.items():

@@ -356,6 +356,10 @@ def _check_numbers(node, attrs, consts):
         if value is not None and value.dtype.kind == "f" and not np.isfinite(value).all():
             _refuse(node, f"input {index} ({node.input[index]!r}) holds an infinite or NaN "
                           f"value; re-export the model")
+    scale = consts[1] if len(consts) > 1 else None
+    if node.op_type in ("Quant", "BipolarQuant", "Trunc") and scale is not None \
+            and np.any(np.asarray(scale) <= 0):
+        _refuse(node, "scales must be positive")
     for name in ("out_scale", "out_bias"):
         value = attrs.get(name)
         if isinstance(value, float) and not np.isfinite(value):

@@ -21,6 +21,7 @@ trained default model, ``models/mnist_bcnn.npz`` (a binary CNN).
 
 
 import argparse
+import contextlib
 import hashlib
 import json
 import math
@@ -31,8 +32,13 @@ import subprocess
 import time
 from pathlib import Path
 
+try:
+    import fcntl
+except ImportError:  # not on Windows: builds there are not locked
+    fcntl = None
+
 from boards import board as get_board
-from golden.cli import ArgumentParser, console
+from golden.cli import ArgumentParser, console, out_path
 from golden.datasets import load_mnist
 from golden.errors import ModelError
 from golden.formats import load_model, save_model
@@ -200,7 +206,7 @@ def main(argv=None, prog="python -m hdl.build"):
                              "highest that closes timing (default 30); for Verilog the clock "
                              "--fps assumes (default 100)")
     parser.add_argument("--target-mhz", dest="clock_mhz", type=float, help=argparse.SUPPRESS)
-    parser.add_argument("--out", default=None,
+    parser.add_argument("--out", type=out_path, default=None,
                         help="output folder (default: build/<board> or build/<model>)")
     parser.add_argument("--cycles", type=int, default=None, metavar="N",
                         help=f"cycle budget per inference for the automatic folding (default: "
@@ -234,6 +240,15 @@ def main(argv=None, prog="python -m hdl.build"):
         args.board = args.fit
     if args.board:
         return board_main(args)
+    try:
+        return verilog_main(args)
+    except KeyboardInterrupt as error:
+        # The files are written together at the end, so nothing is half-written.
+        raise type(error)("no Verilog or report written") from None
+
+
+def verilog_main(args):
+    """A Verilog build (no ``--board``): the network's Verilog and its report in ``--out``."""
     if args.model is None:
         raise ModelError("--model is required without --board: an .onnx, .npz file or a "
                          "BNN-PYNQ folder (or give --board icebreaker for the shipped model)")
@@ -261,12 +276,16 @@ def main(argv=None, prog="python -m hdl.build"):
                    "verilog_sha256": hashlib.sha256(text.encode()).hexdigest(),
                    "generation_seconds": round(elapsed, 2)})
     check_out(out)
+    made = not out.exists()
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        write_atomically({verilog_path: text,
-                          out / "report.json": json.dumps(report, indent=2) + "\n"})
+        with output_lock(out):
+            write_atomically({verilog_path: text,
+                              out / "report.json": json.dumps(report, indent=2) + "\n"})
     except OSError as error:
         raise ModelError(f"--out {out}: cannot write there ({error.strerror or error})") from None
+    finally:
+        if made and out.exists() and not any(out.iterdir()):
+            out.rmdir()
 
     print(f"model {network.name}: {len(network.layers)} layers -> {verilog_path} "
           f"({len(text) / 1e6:.1f} MB, {elapsed:.1f} s)")
@@ -316,7 +335,11 @@ def check_out(out):
 def write_atomically(files):
     """Write ``{path: text}`` under temporary names, then rename them all: a run that fails
     before the end leaves no half-written result."""
-    temps = []
+    for path in files:
+        if path.is_dir():
+            raise ModelError(f"{path}: is a folder, where this run writes a file; move it "
+                             f"away or give another --out")
+    temps, done = [], []
     try:
         for path, text in files.items():
             temp = path.with_name(f".{path.name}.partial")
@@ -324,6 +347,12 @@ def write_atomically(files):
             temps.append((temp, path))
         for temp, path in temps:
             os.replace(temp, path)
+            done.append(path)
+    except BaseException:
+        # All or nothing: the files already renamed go too.
+        for path in done:
+            path.unlink(missing_ok=True)
+        raise
     finally:
         for temp, _ in temps:
             temp.unlink(missing_ok=True)
@@ -359,20 +388,61 @@ def budget(args, clock_hz):
 
 
 def board_main(args):
-    """A board build; a failed one leaves no result behind, nor an empty folder it made
-    (the tools' working folders ``fit*``/``run*`` stay, with their logs, for a post-mortem)."""
+    """A board build; a failed or interrupted one leaves no result behind (no bitstream, no
+    report, no model copy), nor an empty folder it made (the tools' working folders
+    ``fit*``/``run*`` stay, with their logs, for a post-mortem)."""
     out = Path(args.out) if args.out else Path("build") / args.board
     check_out(out)
     made = not out.exists()
-    # A previous run's results would look like this one's if this one fails.
-    for stale in ("report.json", BUILT_MODEL, *(f"bnn_{args.board}.{ext}" for ext in ("bin", "bit"))):
-        (out / stale).unlink(missing_ok=True)
+    results = ("report.json", BUILT_MODEL, *(f"bnn_{args.board}.{ext}" for ext in ("bin", "bit")))
     try:
-        return _board_main(args, out)
-    except BaseException:
+        with output_lock(out):
+            # A previous run's results would look like this one's if this one fails.
+            for name in results:
+                (out / name).unlink(missing_ok=True)
+            try:
+                return _board_main(args, out)
+            except BaseException as error:
+                for name in results:
+                    (out / name).unlink(missing_ok=True)
+                if isinstance(error, KeyboardInterrupt):
+                    raise type(error)(f"no bitstream or report written in {out}") from None
+                raise
+    finally:
         if made and out.exists() and not any(path.is_file() for path in out.rglob("*")):
             shutil.rmtree(out, ignore_errors=True)
-        raise
+
+
+LOCK_NAME = ".bnn-build.lock"
+
+
+@contextlib.contextmanager
+def output_lock(out):
+    """Hold ``out/.bnn-build.lock`` while a build writes into ``out``: a second build into
+    the same folder at the same time is refused in one line instead of two writers mixing
+    their files. The lock is the operating system's (``flock``), so a build that is killed
+    releases it; the file itself is removed at the end."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        fd = os.open(out / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as error:
+        raise ModelError(f"--out {out}: cannot write there ({error.strerror or error})") from None
+    try:
+        if fcntl is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                owner = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+                raise ModelError(f"--out {out}: another build (process {owner}) is writing "
+                                 f"there; wait for it to end or give another --out") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        try:
+            yield
+        finally:
+            (out / LOCK_NAME).unlink(missing_ok=True)
+    finally:
+        os.close(fd)
 
 
 def _board_main(args, out):

@@ -1,0 +1,115 @@
+"""Interrupted and overlapping runs: Ctrl-C or SIGTERM during a Verilog export, a fit search
+or place and route ends in one line and leaves no result that looks complete; two builds
+into one folder at once: the second refuses in one line. The tools are stand-ins
+(:func:`tests.test_board.icebreaker_tools`); the designs are elaborated for real."""
+
+import os
+import signal
+import subprocess
+
+import pytest
+
+from golden.cli import run_cli
+from tests.test_board import MLP, icebreaker_tools
+
+RESULTS = ("report.json", "model.npz", "bnn_icebreaker.bin")
+
+
+def _passing(cmd, cwd, timeout):
+    (cwd / "bnn_icebreaker.tim").write_text(
+        "Info: Max frequency for clock 'clk': 31.00 MHz (PASS at 30.00 MHz)\n")
+    return subprocess.CompletedProcess(cmd, 0, "", ""), 1.0
+
+
+def _build(out, *extra):
+    from hdl.flow.build import main
+    return run_cli(main, ["--board", "icebreaker", "--model", str(MLP), "--out", str(out),
+                          "--data", str(out.parent / "no-data"), *extra])
+
+
+def _one_line_exit(capsys, call, code):
+    with pytest.raises(SystemExit) as info:
+        call()
+    err = capsys.readouterr().err.strip().splitlines()
+    assert info.value.code == code, err
+    assert len(err) == 1, err
+    return err[0]
+
+
+@pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+@pytest.mark.parametrize("when", ["place and route", "fit search", "bitstream copy"])
+def test_a_signal_during_a_board_build_leaves_no_result(monkeypatch, tmp_path, capsys,
+                                                        signum, code, when):
+    """The signal arrives while nextpnr runs (a fixed folding), during the fit search's
+    place and route, or while the bitstream is being copied out: one line, the signal's
+    exit status, no report, bitstream or model copy, and an earlier build's results gone
+    too (they would pass for this one's)."""
+    import shutil
+
+    import hdl.flow.bitstream as bitstream
+
+    def place_and_route(cmd, cwd, timeout):
+        if when != "bitstream copy":
+            os.kill(os.getpid(), signum)
+        return _passing(cmd, cwd, timeout)
+
+    out = tmp_path / "build"
+    out.mkdir()
+    for name in RESULTS:
+        (out / name).write_text("from an earlier build")
+    monkeypatch.setattr(bitstream, "_run", icebreaker_tools(place_and_route, []))
+    if when == "bitstream copy":
+        real_copy = shutil.copyfile
+
+        def copy(src, dst, *args, **kwargs):
+            real_copy(src, dst)
+            os.kill(os.getpid(), signum)
+        monkeypatch.setattr(bitstream.shutil, "copyfile", copy)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        extra = () if when == "fit search" else ("--cycles", "4096")
+        line = _one_line_exit(capsys, lambda: _build(out, *extra), code)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert line.startswith("interrupted: no bitstream or report written"), line
+    left = sorted(p.name for p in out.iterdir() if p.is_file())
+    assert not set(left) & set(RESULTS), left
+
+
+def test_an_interrupted_verilog_export_writes_nothing(monkeypatch, tmp_path, capsys):
+    import hdl.flow.build as build
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(build, "to_verilog", interrupted)
+    out = tmp_path / "v"
+    line = _one_line_exit(capsys, lambda: run_cli(build.main, ["--model", str(MLP), "--out",
+                                                                str(out)]), 130)
+    assert line == "interrupted: no Verilog or report written"
+    assert not out.exists()
+
+
+def test_a_second_build_into_the_same_folder_is_refused(monkeypatch, tmp_path, capsys):
+    """While one build places and routes, a second one into the same --out refuses in one
+    line and touches nothing; the first ends normally and leaves no lock behind. A Verilog
+    build into that folder meanwhile is refused the same way."""
+    import hdl.flow.bitstream as bitstream
+    from hdl.flow.build import LOCK_NAME
+    from hdl.flow.build import main as build_main
+    out = tmp_path / "build"
+    second = []
+
+    def place_and_route(cmd, cwd, timeout):
+        if not second:
+            second.append(_one_line_exit(capsys, lambda: _build(out, "--cycles", "4096"), 2))
+            second.append(_one_line_exit(capsys, lambda: run_cli(
+                build_main, ["--model", str(MLP), "--out", str(out)]), 2))
+        return _passing(cmd, cwd, timeout)
+
+    monkeypatch.setattr(bitstream, "_run", icebreaker_tools(place_and_route, []))
+    assert _build(out, "--cycles", "4096") == 0
+    for line in second:
+        assert "another build (process" in line and str(os.getpid()) in line, line
+    assert all((out / name).is_file() for name in RESULTS)
+    assert not (out / LOCK_NAME).exists()
