@@ -1,6 +1,6 @@
 """A network behind a UART: framed requests in, framed answers out.
 
-The protocol (SLIP frames with a sequence number and a CRC-8; packed input bits for a
+The protocol (SLIP frames with a sequence number and a CRC-16; packed input bits for a
 binarized input, else 8-bit pixels) is specified, with its reference behaviour, in
 :mod:`golden.serial`. The board answers every request frame of the right length and CRC,
 in order, and drops every other frame: a lost, extra or corrupted byte, a UART framing
@@ -25,14 +25,24 @@ from amaranth.lib.wiring import In, Out
 
 from golden.errors import ModelError
 from golden.model import BINARY
-from golden.serial import CRC_TABLE, END, ESC, ESC_END, ESC_ESC, frames_in_flight, payload_bytes
+from golden.serial import (
+    CRC_BYTES,
+    CRC_INIT,
+    END,
+    ESC,
+    ESC_END,
+    ESC_ESC,
+    crc16,
+    frames_in_flight,
+    payload_bytes,
+)
 
 from .dwc import WidthConverter
 from .network import NetworkTop, connect_streams
 from .params import check_positive_int, counter
 from .uart import UartRx, UartTx
 
-__all__ = ["crc8_next", "Deframer", "FrameBuffer", "RegisterFifo", "Unpacker", "AnswerFramer",
+__all__ = ["crc16_next", "Deframer", "FrameBuffer", "RegisterFifo", "Unpacker", "AnswerFramer",
            "SerialAccelerator", "request_frame_bytes", "answer_frame_bytes"]
 
 # Sequence numbers of frames committed but not yet answered; a frame that finds the queue
@@ -40,28 +50,34 @@ __all__ = ["crc8_next", "Deframer", "FrameBuffer", "RegisterFifo", "Unpacker", "
 SEQ_DEPTH = 8
 
 
-def crc8_next(crc, byte):
-    """The CRC-8 (poly 0x07) after ``byte``, as XOR equations (the CRC is linear in
-    ``crc ^ byte``: each output bit is the parity of some bits of it)."""
-    v = crc ^ byte
+def _crc16_step(crc, byte):
+    return crc16(bytes((byte,)), crc)
+
+
+def crc16_next(crc, byte):
+    """The CRC-16 (:func:`golden.serial.crc16`) after ``byte``, as XOR equations: the step
+    is linear in ``(crc, byte)`` over GF(2), so each output bit is the parity of the input
+    bits whose unit vectors set it."""
+    inputs = [(crc[j], _crc16_step(1 << j, 0)) for j in range(16)]
+    inputs += [(byte[j], _crc16_step(0, 1 << j)) for j in range(8)]
     bits = []
-    for i in range(8):
-        taps = [v[j] for j in range(8) if (CRC_TABLE[1 << j] >> i) & 1]
+    for i in range(16):
         out = Const(0, 1)
-        for t in taps:
-            out = out ^ t
+        for bit, image in inputs:
+            if (image >> i) & 1:
+                out = out ^ bit
         bits.append(out)
     return Cat(*bits)
 
 
 def request_frame_bytes(network):
     """Bytes on the line per request with no escapes and one shared ``END``."""
-    return 1 + payload_bytes(network) + 2
+    return 1 + payload_bytes(network) + CRC_BYTES + 1
 
 
 def answer_frame_bytes(classes, score_bytes, worst=False):
     """Bytes of an answer frame (``worst``: every body byte escaped)."""
-    body = 2 + classes * score_bytes + 1
+    body = 2 + classes * score_bytes + CRC_BYTES
     return (2 * body if worst else body) + 2
 
 
@@ -109,12 +125,13 @@ class Deframer(wiring.Component):
         m.d.sync += [is_end.eq(self.i.payload == END), is_esc.eq(self.i.payload == ESC),
                      is_esc_end.eq(self.i.payload == ESC_END),
                      is_esc_esc.eq(self.i.payload == ESC_ESC)]
-        count = Signal(range(n + 3))        # body bytes so far (saturates at n + 2)
-        crc = Signal(8)
+        full = n + 1 + CRC_BYTES
+        count = Signal(range(full + 1))     # body bytes so far (saturates at the full body)
+        crc = Signal(16, init=CRC_INIT)
         first, in_payload, room = Signal(init=1), Signal(init=1), Signal(init=1)
-        complete, crc_ok = Signal(), Signal(init=1)
-        m.d.sync += [first.eq(count == 0), in_payload.eq(count <= n), room.eq(count < n + 2),
-                     complete.eq(count == n + 2), crc_ok.eq(crc == 0)]
+        complete, crc_ok = Signal(), Signal()
+        m.d.sync += [first.eq(count == 0), in_payload.eq(count <= n), room.eq(count < full),
+                     complete.eq(count == full), crc_ok.eq(crc == 0)]
         bad = Signal()
         esc = Signal()
         seq = Signal(8)
@@ -140,7 +157,7 @@ class Deframer(wiring.Component):
                     m.d.sync += [self.commit.eq(1), self.seq.valid.eq(1)]
                 with m.Elif(~first | bad | esc):
                     m.d.sync += self.abort.eq(1)
-                m.d.sync += [count.eq(0), crc.eq(0), bad.eq(0), esc.eq(0)]
+                m.d.sync += [count.eq(0), crc.eq(CRC_INIT), bad.eq(0), esc.eq(0)]
             with m.Elif(~esc & is_esc):
                 m.d.sync += esc.eq(1)
             with m.Else():
@@ -148,7 +165,7 @@ class Deframer(wiring.Component):
                     m.d.sync += bad.eq(1)
                 m.d.sync += esc.eq(0)
         with m.If(is_data):
-            m.d.sync += crc.eq(crc8_next(crc, data))
+            m.d.sync += crc.eq(crc16_next(crc, data))
             with m.If(room):
                 m.d.sync += count.eq(count + 1)
             with m.Else():
@@ -339,7 +356,8 @@ class AnswerFramer(wiring.Component):
     """``{label, scores}`` beats and their ``seq`` to SLIP answer frames, one byte per beat.
 
     Frame: ``END``, the escaped body (``seq``, label, every score sign-extended to
-    ``ceil(score_width / 8)`` bytes little-endian, CRC-8 of those), ``END``.
+    ``ceil(score_width / 8)`` bytes little-endian, the CRC-16 of those high byte first),
+    ``END``.
 
     The answer beat and its ``seq`` are read in place (a byte-wide multiplexer over the
     body, indexed by a counter) and accepted once the frame's last ``END`` is sent, so the
@@ -368,8 +386,9 @@ class AnswerFramer(wiring.Component):
             wide = Signal(8 * nb, name=f"score{k}")     # sign-extended to whole bytes
             m.d.comb += wide.eq(self.i.payload[lw + k * w:lw + (k + 1) * w].as_signed())
             body += [wide[8 * j:8 * (j + 1)] for j in range(nb)]
-        sent_bytes = Signal(range(self.body + 1))   # body bytes sent; body: the CRC is next
-        crc = Signal(8)
+        # Bytes sent: the body's, then the CRC's (high byte at ``body``, low at ``body + 1``).
+        sent_bytes = Signal(range(self.body + CRC_BYTES))
+        crc = Signal(16, init=CRC_INIT)
         pending_esc = Signal(8)         # the second byte of an escape
         escaping = Signal()             # pending_esc is to go out next
         sent = self.o.valid & self.o.ready
@@ -381,10 +400,11 @@ class AnswerFramer(wiring.Component):
         # once the next byte and its flags have settled, 3 to 4 cycles after a byte is sent
         # (a byte takes 10 bit times on the line).
         byte, stale, stale2, sent_q = Signal(8), Signal(), Signal(), Signal()
-        special, is_end, last = Signal(), Signal(), Signal()
-        m.d.sync += [byte.eq(Mux(sent_bytes == self.body, crc, Array(body)[sent_bytes])),
+        special, is_end, last, in_body = Signal(), Signal(), Signal(), Signal()
+        m.d.sync += [byte.eq(Array([*body, crc[8:], crc[:8]])[sent_bytes]),
                      special.eq((byte == END) | (byte == ESC)), is_end.eq(byte == END),
-                     last.eq(sent_bytes == self.body),
+                     last.eq(sent_bytes == self.body + CRC_BYTES - 1),
+                     in_body.eq(sent_bytes < self.body),
                      stale2.eq(0), stale.eq(stale2), sent_q.eq(sent)]
         with m.If(sent):
             m.d.sync += [stale2.eq(1), stale.eq(1)]
@@ -394,7 +414,7 @@ class AnswerFramer(wiring.Component):
         with m.FSM():
             with m.State("IDLE"):
                 # Cleared while idle, not on the handshake: off the answer's valid path.
-                m.d.sync += [sent_bytes.eq(0), crc.eq(0), escaping.eq(0)]
+                m.d.sync += [sent_bytes.eq(0), crc.eq(CRC_INIT), escaping.eq(0)]
                 with m.If(self.i.valid & self.seq.valid):
                     m.next = "START"
             with m.State("START"):
@@ -415,8 +435,8 @@ class AnswerFramer(wiring.Component):
                 with m.Else():
                     m.d.comb += self.o.payload.eq(Mux(special, ESC, byte))
                     with m.If(sent_q):
-                        with m.If(~last):
-                            m.d.sync += crc.eq(crc8_next(crc, byte))
+                        with m.If(in_body):
+                            m.d.sync += crc.eq(crc16_next(crc, byte))
                         with m.If(special):
                             m.d.sync += [escaping.eq(1),
                                          pending_esc.eq(Mux(is_end, ESC_END, ESC_ESC))]

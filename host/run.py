@@ -14,19 +14,20 @@ shipped default model) and ``--baud`` its rate. A board that answers nothing get
 naming the likely causes. Needs pyserial (the ``bench`` extra)."""
 
 import json
+import os
 import time
 from pathlib import Path
 
 import numpy as np
 
-from golden.cli import ArgumentParser, console, run_cli
+from golden.cli import ArgumentParser, console, out_path, run_cli
 from golden.datasets import load_mnist
 from golden.errors import ModelError
 from golden.evaluate import model_inputs, read_npy_file
 from golden.formats import load_model
 from golden.network import run as golden_run
 from golden.packing import score_width
-from golden.serial import END, crc8, frames, frames_in_flight, request_frame
+from golden.serial import CRC_BYTES, END, crc_ok, frames, frames_in_flight, request_frame
 from hdl.flow.build import DEFAULT_BAUD, DEFAULT_MODEL
 
 __all__ = ["SerialClient", "cli", "main"]
@@ -43,18 +44,27 @@ class SerialClient:
         self.window = frames_in_flight(network) if window is None else window
         self.classes = len(network.classes)
         self.score_bytes = -(-score_width(network) // 8)
-        self.body_bytes = 2 + self.classes * self.score_bytes + 1
-        self.lost = []          # seqs of frames that got no answer, in order
+        self.body_bytes = 2 + self.classes * self.score_bytes + CRC_BYTES
+        self.lost = []          # image indices that got no answer in a pass, in order
+        self.malformed = 0      # answer frames dropped: bad length, CRC, label or seq
+        self.failure = None     # the port's error, when it failed during classify()
         self._rx = bytearray()
+        self._seq = 0
 
     def decode_answers(self, data):
-        """``{seq: (label, scores)}`` of the well-formed answer frames in ``data``."""
+        """``{seq: (label, scores)}`` of the well-formed answer frames in ``data``: the right
+        length and CRC, and a label that is the first largest score, as the board's is;
+        every other frame counts in :attr:`malformed`."""
         out = {}
         for body in frames(data):
-            if body is None or len(body) != self.body_bytes or crc8(body[:-1]) != body[-1]:
+            if body is None or len(body) != self.body_bytes or not crc_ok(body):
+                self.malformed += 1
                 continue
             scores = [int.from_bytes(body[2 + k * self.score_bytes:2 + (k + 1) * self.score_bytes],
                                      "little", signed=True) for k in range(self.classes)]
+            if body[1] != int(np.argmax(scores)):
+                self.malformed += 1
+                continue
             out[body[0]] = (body[1], scores)
         return out
 
@@ -81,11 +91,16 @@ class SerialClient:
         labels = np.full(n, -1, np.int64)
         scores = np.zeros((n, self.classes), np.int64)
         todo = list(range(n))
-        for _ in range(retries + 1):
-            todo = self._pass(images, todo, labels, scores)
-            if not todo:
-                break
-            self.lost += todo
+        try:
+            for _ in range(retries + 1):
+                todo = self._pass(images, todo, labels, scores)
+                if not todo:
+                    break
+                self.lost += todo
+        except OSError as error:
+            # The port went away (a pyserial SerialException is an OSError): what was
+            # answered stays; the caller reports it and saves it.
+            self.failure = error
         return labels, scores
 
     def _pass(self, images, todo, labels, scores):
@@ -96,15 +111,16 @@ class SerialClient:
         inflight = {}       # seq -> image index, in send order
         queue = list(todo)
         missing = []
-        seq = 0
         while queue or inflight:
             while queue and len(inflight) < self.window:
-                # With at most `window` in flight, a seq (0..255) is never in use twice.
-                while seq in inflight:
-                    seq = (seq + 1) & 0xFF
-                inflight[seq] = k = queue.pop(0)
-                self.port.write(request_frame(self.network, seq, images[k]))
-                seq = (seq + 1) & 0xFF
+                # With at most `window` in flight, a seq (0..255) is never in use twice;
+                # seqs run on across passes, so a late answer to a frame given up on is
+                # not taken for a resent one's.
+                while self._seq in inflight:
+                    self._seq = (self._seq + 1) & 0xFF
+                inflight[self._seq] = k = queue.pop(0)
+                self.port.write(request_frame(self.network, self._seq, images[k]))
+                self._seq = (self._seq + 1) & 0xFF
             answers, alive = self._read_answers()
             order = list(inflight)
             hits = [order.index(s) for s in answers if s in inflight]
@@ -165,6 +181,25 @@ def read_inputs(network, data, inputs, labels_path, limit):
     return images.astype(np.uint8), labels
 
 
+DEFAULT_SAVE = Path("build") / "run" / "answers.npz"
+
+
+def save_answers(path, labels, scores):
+    """``labels`` (-1: no answer), ``scores`` and ``answered`` in an .npz at ``path``,
+    written under a temporary name and renamed."""
+    path = Path(path)
+    if path.is_dir():
+        raise ModelError(f"--save {path}: is a folder; give a file name ending in .npz")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temp = path.with_name(f".partial-{path.name}")
+        with open(temp, "wb") as f:
+            np.savez(f, labels=labels, scores=scores, answered=labels >= 0)
+        os.replace(temp, path)
+    except OSError as error:
+        raise ModelError(f"--save {path}: cannot write there ({error.strerror or error})") from None
+
+
 def silence_causes(args, baud):
     """The line printed when the board answered nothing at all."""
     return (f"the board answered none of the frames: check that it is programmed with this "
@@ -211,6 +246,9 @@ def main(argv=None, prog="python -m host.run"):
                         help=f"UART rate (default: the --build's, else {DEFAULT_BAUD})")
     parser.add_argument("--limit", type=int, default=None, metavar="N",
                         help="only the first N images (default: all)")
+    parser.add_argument("--save", type=out_path, default=str(DEFAULT_SAVE),
+                        help="write the answers (label, scores, answered) to this .npz, also "
+                             f"those of a run cut short (default: {DEFAULT_SAVE})")
     args = parser.parse_args(argv)
     for name in ("baud", "limit"):
         value = getattr(args, name)
@@ -234,13 +272,19 @@ def main(argv=None, prog="python -m host.run"):
         start = time.perf_counter()
         got, scores = client.classify(images)
         elapsed = time.perf_counter() - start
+    save_answers(args.save, got, scores)
+    if client.failure is not None:
+        raise ModelError(f"{args.port} failed after {int((got >= 0).sum())} of {len(images)} "
+                         f"answers ({client.failure.strerror or client.failure}); the answers "
+                         f"so far are in {args.save}")
     trace = golden_run(network, images)
     exact = int(((got == trace.labels) & (scores == trace.scores).all(axis=1)).sum())
     n = len(images)
     print(f"images: {n}, {n / elapsed:.1f} images/s over the UART ({elapsed:.1f} s at "
           f"{baud} baud)")
     print(f"frames lost on the line and sent again: {len(client.lost)}; "
-          f"unanswered: {int((got < 0).sum())}")
+          f"unanswered: {int((got < 0).sum())}; malformed answer frames dropped: "
+          f"{client.malformed}")
     print(f"answers equal to golden (label and every score): {exact} of {n}")
     if labels is not None:
         print(f"accuracy: {float((got == labels).mean()):.4f}")

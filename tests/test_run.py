@@ -7,7 +7,7 @@ import pytest
 
 from golden.formats import load_model
 from golden.network import run
-from golden.serial import board_reply, frames_in_flight
+from golden.serial import END, board_reply, crc16, frames_in_flight
 from hdl.flow.build import DEFAULT_MODEL
 from host.run import SerialClient
 
@@ -148,7 +148,7 @@ def test_run_takes_model_baud_and_frames_in_flight_from_the_build(monkeypatch, t
 
     monkeypatch.setattr(host_run, "open_port", open_port)
     argv = ["--port", "/dev/ttyFAKE", "--build", str(out), "--inputs", str(tmp_path / "x.npy"),
-            "--labels", str(tmp_path / "y.npy")]
+            "--labels", str(tmp_path / "y.npy"), "--save", str(tmp_path / "answers.npz")]
     assert host_run.main(argv) == 0
     text = capsys.readouterr().out
     assert opened == [("/dev/ttyFAKE", report["uart"]["baud"])]
@@ -173,3 +173,66 @@ def test_run_refuses_a_folder_that_is_not_a_build(tmp_path, capsys):
     assert info.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no report.json there" in err[0]
+
+
+class VanishingBoard(StandInBoard):
+    """A stand-in board whose port raises (as pyserial does when the USB cable is pulled)
+    once ``after`` frames have been written."""
+
+    def __init__(self, network, after):
+        super().__init__(network)
+        self.after = after
+
+    def write(self, frame):
+        if self.written >= self.after:
+            raise OSError(5, "Input/output error")
+        super().write(frame)
+
+
+class GarbageBoard(StandInBoard):
+    """Before every answer, garbage: random bytes, a frame of the right length with a bad
+    CRC, and a well-formed frame whose label is not its largest score."""
+
+    def __init__(self, network):
+        super().__init__(network)
+        self.rng = np.random.default_rng(4)
+
+    def write(self, frame):
+        from golden.serial import answer_frame, escape
+        self.out += bytes(self.rng.integers(0, 256, 9).tolist())
+        body = bytearray(self.rng.integers(0, 256, 2 + 10 * 2 + 2).tolist())
+        body[-2:] = ((crc16(bytes(body[:-2])) + 1) & 0xFFFF).to_bytes(2, "big")
+        self.out += bytes((END,)) + escape(bytes(body)) + bytes((END,))
+        self.out += answer_frame(self.network, 200, 3, [5, 1, 0, 0, 0, 0, 0, 0, 0, 0])
+        super().write(frame)
+
+
+def test_a_board_that_disappears_mid_run_ends_in_one_line_with_the_answers_saved(
+        monkeypatch, tmp_path, capsys):
+    import host.run as host_run
+    from golden.cli import run_cli
+    network, images, trace = _setup(40)
+    np.save(tmp_path / "x.npy", images)
+    monkeypatch.setattr(host_run, "open_port", lambda name, baud: VanishingBoard(network, 25))
+    save = tmp_path / "answers.npz"
+    with pytest.raises(SystemExit) as info:
+        run_cli(host_run.main, ["--port", "/dev/ttyFAKE", "--model", str(DEFAULT_MODEL),
+                                "--inputs", str(tmp_path / "x.npy"), "--save", str(save)])
+    assert info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "/dev/ttyFAKE failed after" in err[0] and str(save) in err[0], err
+    saved = np.load(save)
+    answered = saved["answered"]
+    assert 0 < answered.sum() <= 25 and not answered[25:].any()
+    assert (saved["labels"][answered] == trace.labels[answered]).all()
+    assert (saved["scores"][answered] == trace.scores[answered]).all()
+    assert (saved["labels"][~answered] == -1).all()
+
+
+def test_garbage_from_the_board_is_counted_not_fatal():
+    network, images, trace = _setup(12)
+    board = GarbageBoard(network)
+    client = SerialClient(board, network)
+    labels, scores = client.classify(images)
+    assert (labels == trace.labels).all() and (scores == trace.scores).all()
+    assert not client.lost and client.malformed >= 2 * len(images)
