@@ -11,6 +11,7 @@ The same bytes then go through the host's decoder (:mod:`host.run`).
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from golden.datasets import load_mnist
 from golden.formats import load_model
@@ -143,3 +144,55 @@ def test_serial_input_table(verilator, shared):
     network = load_model(shared / "models/qonnx/TFC_1W2A.onnx")
     assert network.input.table is not None
     check_serial(network, "serial_tfc_1w2a", 4, faults=False)
+
+
+def soak_network():
+    """A binary MLP whose answers (2 classes) are shorter than its requests (256 input bits),
+    so the board keeps pace with a line of back-to-back frames both ways."""
+    from golden.model import Bias, Dense, InputQuant, Network, Thresholds
+    rng = np.random.default_rng(12)
+    hidden = Dense(rng.choice([-1, 1], (32, 256)), Thresholds(rng.integers(120, 137, (32, 1))))
+    out = Dense(rng.choice([-1, 1], (2, 32)), Bias(rng.integers(-4, 5, 2)))
+    return Network("soak", InputQuant((16, 16), 128), [hidden, out], ["a", "b"])
+
+
+@pytest.mark.slow
+def test_serial_soak_of_two_thousand_frames(verilator):
+    """2,000 request frames back to back through the RTL, with drops, bit flips and
+    garbage at 2e-3 per byte (:class:`benchmarks.link_soak.FaultyLine`) and a break every
+    97 frames: the answer bytes equal the reference board's, byte for byte, and the host's
+    decoder reads golden's answers from them."""
+    from benchmarks.link_soak import FaultyLine
+    from golden.network import run
+    network = soak_network()
+    count = 2000
+    rng = np.random.default_rng(21)
+    images = rng.integers(0, 256, (count, 16, 16), dtype=np.uint8)
+    line = FaultyLine(2e-3, rng)
+    line.rates["break"] = 0.0
+    entries, bad = [], []
+    for k, image in enumerate(images):
+        data, _ = line.send(request_frame(network, k & 0xFF, image))
+        if k % 97 == 50:                       # a break inside the frame
+            half = len(data) // 2
+            entries += list(data[:half]) + [-25]
+            bad.append(len([v for v in entries if v >= 0]) - 1)
+            entries += list(data[half:])
+        else:
+            entries += list(data)
+    stream = bytes(v for v in entries if v >= 0)
+    expected = board_reply(network, stream, bad)
+    answers = frames(expected)
+    assert 0.75 * count < len(answers) < count
+    folding = choose_folding(network, cycles=256)
+    sim = Simulation(SerialAccelerator(network, folding, DIVISOR), "serial_soak")
+    data = sim.run_module("sim_tests.cocotb_uart", {
+        "inputs": entries, "divisor": DIVISOR, "n_out": len(expected),
+        "limit_bits": 20 * len(entries) + 2000})
+    assert bytes(data["outputs"]) == expected
+    client = SerialClient(None, network)
+    trace = run(network, images)
+    got = client.decode_answers(bytes(data["outputs"]))
+    assert client.malformed == 0 and len(got) > 200
+    labels = {int(trace.labels[k]) for k in range(count)}
+    assert {label for label, _ in got.values()} <= labels

@@ -751,3 +751,76 @@ def test_a_folder_where_a_file_goes_leaves_nothing_behind(tmp_path, capsys):
                      contains="is a folder")
     assert sorted(p.name for p in out.iterdir()) == ["report.json"]
     assert not any((out / "report.json").iterdir())
+
+
+# --- hypothesis: mutated QONNX graphs ------------------------------------------------------
+
+_NUMBERS = (st.integers(-2 ** 40, 2 ** 40) | st.floats(allow_nan=True, allow_infinity=True)
+            | st.sampled_from([0, 1, -1, 0.5, 1e-30, 1e30]))
+
+
+def _mutated_graph(data, path):
+    """The shipped QONNX graph with hypothesis's edits: attribute values, initializer
+    values and dims, node order."""
+    import onnx
+    from onnx import helper, numpy_helper
+    model = onnx.load(str(ONNX_MODEL))
+    graph = model.graph
+    for _ in range(data.draw(st.integers(1, 3))):
+        kind = data.draw(st.sampled_from(["attribute", "values", "dims", "order"]))
+        if kind == "attribute":
+            nodes = [n for n in graph.node if n.attribute]
+            node = nodes[data.draw(st.integers(0, len(nodes) - 1))]
+            attr = node.attribute[data.draw(st.integers(0, len(node.attribute) - 1))]
+            value = data.draw(_NUMBERS | st.text(max_size=4)
+                              | st.lists(st.integers(-3, 40), min_size=1, max_size=4))
+            attr.CopyFrom(helper.make_attribute(attr.name, value))
+        elif kind == "values":
+            init = graph.initializer[data.draw(st.integers(0, len(graph.initializer) - 1))]
+            try:
+                array = numpy_helper.to_array(init).copy()
+            except ValueError:          # dims edited before: leave it so
+                continue
+            if array.size:
+                index = data.draw(st.integers(0, array.size - 1))
+                value = data.draw(_NUMBERS)
+                try:
+                    with np.errstate(all="ignore"):
+                        array.reshape(-1)[index] = value
+                except (OverflowError, ValueError):
+                    array.reshape(-1)[index] = 0
+            init.CopyFrom(numpy_helper.from_array(array, init.name))
+        elif kind == "dims":
+            init = graph.initializer[data.draw(st.integers(0, len(graph.initializer) - 1))]
+            if init.dims:
+                init.dims[data.draw(st.integers(0, len(init.dims) - 1))] = data.draw(
+                    st.integers(-1, 100))
+        else:
+            nodes = list(graph.node)
+            i, j = (data.draw(st.integers(0, len(nodes) - 1)) for _ in range(2))
+            nodes[i], nodes[j] = nodes[j], nodes[i]
+            del graph.node[:]
+            graph.node.extend(nodes)
+    onnx.save(model, str(path))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=st.data())
+def test_mutated_qonnx_graphs_load_or_give_a_model_error(tmp_path_factory, data):
+    """Edited attributes, initializer values and dims, and swapped nodes of a real QONNX
+    graph: each loads (then runs golden) or gives one ModelError line, never a numpy
+    warning or another exception."""
+    import warnings
+    pytest.importorskip("onnx")
+    path = tmp_path_factory.mktemp("onnx") / "m.onnx"
+    _mutated_graph(data, path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        try:
+            network = load_model(path)
+        except ModelError as error:
+            assert "\n" not in str(error)
+            return
+        from golden.network import run
+        run(network, np.random.default_rng(0).integers(0, 256, (3, *network.input.shape),
+                                                       dtype=np.uint8))
