@@ -30,11 +30,7 @@ from hdl.flow.build import DEFAULT_MODEL, choose_folding
 from hdl.serial import SerialAccelerator
 from hdl.stages import initiation_interval
 
-CELLS = {"lut4": "SB_LUT4", "carry": "SB_CARRY", "ebr": "SB_RAM40_4K"}
-
-
-def _ff(counts):
-    return sum(v for k, v in counts.items() if k.startswith("SB_DFF"))
+KEYS = ("lut4", "carry", "ff", "ebr")
 
 
 def stage_modules(il_text, top):
@@ -76,13 +72,13 @@ def breakdown(network, folding, out, clock_hz=45e6):
             row["mapping"] = "yosys (-noabc)"
         else:
             raise SystemExit(f"synthesis of {module} failed: {result.stderr[-300:]}")
-        counts = cell_counts((out / f"stage{k}.stat").read_text())
-        row.update({key: counts.get(cell, 0) for key, cell in CELLS.items()}, ff=_ff(counts))
+        used = board.summary(cell_counts((out / f"stage{k}.stat").read_text()))
+        row.update({key: used[key] for key in KEYS})
         rows.append(row)
     whole = rows.pop()
     whole["stage"] = "whole design"
     rest = {"stage": "rest (glue, pins, across stages)",
-            **{k: whole[k] - sum(r[k] for r in rows) for k in ("lut4", "carry", "ebr", "ff")}}
+            **{k: whole[k] - sum(r[k] for r in rows) for k in KEYS}}
     lanes = sum(r["lut4"] for r in rows if r["stage"].startswith("mvau"))
     return {"model": network.name, "folding": [str(f) for f in folding], "stages": rows,
             "rest": rest, "whole": whole, "mvau_lut4": lanes,

@@ -29,7 +29,7 @@ import numpy as np
 from .errors import ModelError
 
 __all__ = ["VALUE_LIMIT", "OFFSET_LIMIT", "WEIGHT_LIMIT", "MAX_DIM", "check_int", "check_bool",
-           "check_float", "int_array", "check_shape", "reading"]
+           "int_array", "check_shape", "reading"]
 
 VALUE_LIMIT = 1 << 56
 OFFSET_LIMIT = 1 << 16
@@ -62,24 +62,6 @@ def check_bool(value, what):
     if not isinstance(value, (bool, np.bool_)):
         raise ModelError(f"{what} must be true or false, not {value!r}")
     return bool(value)
-
-
-def check_float(value, what, positive=False):
-    """A finite float (an array of them: every element); ``positive`` also refuses zero
-    and negatives, as a quantizer's scale must be. Returns ``value`` as float64."""
-    try:
-        array = np.asarray(value, np.float64)
-    except (TypeError, ValueError):
-        raise ModelError(f"{what} must be a number, not {value!r}") from None
-    if not np.isfinite(array).all():
-        raise ModelError(f"{what} must be finite, not {_first(array[~np.isfinite(array)])}")
-    if positive and (array <= 0).any():
-        raise ModelError(f"{what} must be positive, not {_first(array[array <= 0])}")
-    return array if array.ndim else float(array)
-
-
-def _first(array):
-    return float(np.ravel(array)[0])
 
 
 def int_array(value, dtype, what, limit=VALUE_LIMIT):

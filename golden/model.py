@@ -64,13 +64,11 @@ class IntCodes:
         return self.offset, self.offset + self.top
 
     def __post_init__(self):
-        for name in ("bits", "offset", "top"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
-                raise ModelError(f"integer codes need an integer {name}, not {value!r}")
-            object.__setattr__(self, name, int(value))
-        check_int(self.offset, "an integer code offset (the value of code 0)", -OFFSET_LIMIT,
-                  OFFSET_LIMIT)
+        object.__setattr__(self, "bits", check_int(self.bits, "integer codes' bits"))
+        object.__setattr__(self, "top", check_int(self.top, "integer codes' top code"))
+        object.__setattr__(self, "offset", check_int(
+            self.offset, "an integer code offset (the value of code 0)", -OFFSET_LIMIT,
+            OFFSET_LIMIT))
         if not 1 <= self.bits <= 16 or not 1 <= self.top < 1 << self.bits:
             raise ModelError(f"integer codes need 1..16 bits and a top code in [1, 2**bits - 1], "
                              f"not bits={self.bits}, top={self.top}")
@@ -81,9 +79,6 @@ class IntCodes:
 
 PIXELS = IntCodes(8, 0, 255)
 """Raw 8-bit input pixels, values 0..255: the encoding of an un-binarised first layer."""
-
-
-_int_array = int_array
 
 
 @dataclass(frozen=True, eq=False)
@@ -127,7 +122,7 @@ class InputQuant:
             if not isinstance(self.table_encoding, IntCodes):
                 raise ModelError(f"the input table's encoding must be IntCodes, "
                                  f"not {self.table_encoding!r}")
-            table = _int_array(self.table, np.int64, "input table codes")
+            table = int_array(self.table, np.int64, "input table codes")
             if table.shape != (256,) or table.min() < 0 or table.max() > self.table_encoding.top:
                 raise ModelError(f"the input table must hold 256 codes in "
                                  f"[0, {self.table_encoding.top}]")
@@ -190,12 +185,12 @@ class Thresholds:
     bipolar: bool = True
 
     def __post_init__(self):
-        thresholds = _int_array(self.thresholds, np.int64, "thresholds")
+        thresholds = int_array(self.thresholds, np.int64, "thresholds")
         if thresholds.ndim != 2 or thresholds.shape[1] < 1:
             raise ModelError(f"thresholds must have shape (channels, count>=1), "
                              f"not {thresholds.shape}")
         direction = (np.ones(len(thresholds), np.int8) if self.direction is None
-                     else _int_array(self.direction, np.int8, "threshold directions"))
+                     else int_array(self.direction, np.int8, "threshold directions"))
         if direction.shape != (len(thresholds),):
             raise ModelError(f"threshold directions have shape {direction.shape}, "
                              f"expected ({len(thresholds)},)")
@@ -242,7 +237,7 @@ class Bias:
     bias: np.ndarray
 
     def __post_init__(self):
-        bias = _int_array(self.bias, np.int64, "biases")
+        bias = int_array(self.bias, np.int64, "biases")
         if bias.ndim != 1:
             raise ModelError(f"biases must be a vector, not shape {bias.shape}")
         object.__setattr__(self, "bias", bias)
@@ -284,14 +279,14 @@ class Dense:
         if self.input_encoding != BINARY and not isinstance(self.input_encoding, IntCodes):
             raise ModelError(f"input encoding {self.input_encoding!r} is not supported; "
                              f"use {BINARY!r} or IntCodes")
-        weights = _int_array(self.weights, np.int64, "weights")
+        weights = int_array(self.weights, np.int64, "weights")
         if weights.ndim != 2 or 0 in weights.shape:
             raise ModelError(f"weights must be a non-empty matrix (out, in), not shape {weights.shape}")
         self.weight_encoding.check(weights)
         object.__setattr__(self, "weights", weights.astype(
             np.int8 if np.abs(weights).max() < 128 else np.int64))
         scale = (np.zeros(len(weights), np.int64) if self.scale_exp is None
-                 else _int_array(self.scale_exp, np.int64, "scale exponents"))
+                 else int_array(self.scale_exp, np.int64, "scale exponents"))
         if scale.shape != (len(weights),) or (scale < 0).any() or (scale > 30).any():
             raise ModelError(f"scale exponents must be {len(weights)} integers in [0, 30]")
         object.__setattr__(self, "scale_exp", scale)

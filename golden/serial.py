@@ -10,10 +10,9 @@ is sent as ``0xDB 0xDC`` and ``0xDB`` as ``0xDB 0xDD``, so ``END`` never occurs 
 frame and a receiver finds the next frame boundary whatever was lost or added before it.
 The last two bytes of every body are its CRC-16 (CRC-16/CCITT-FALSE: polynomial
 ``x^16 + x^12 + x^5 + 1``, 0x1021, initial value 0xFFFF, no reflection, no final XOR),
-high byte first, over the bytes before them; so the CRC of a whole good body is 0. It
-misses a damaged body once in 65,536 where a CRC-8 missed once in 256, which a line that
-drops and adds bytes reaches within a few thousand faults (the link soak,
-:mod:`benchmarks.link_soak`).
+high byte first, over the bytes before them; so the CRC of a whole good body is 0. Two
+bytes, not one: a dropped and an added byte in one frame keep its length, and a CRC-8
+would pass one such body in 256.
 
 Request body (host -> board): ``seq`` (one byte, any value), then the image's input: the
 first layer's input *bits* packed 8 per byte when the model binarizes its input
@@ -72,7 +71,7 @@ def crc16(data, crc=CRC_INIT):
 
 def crc_bytes(body):
     """The two CRC bytes that end a body (high byte first)."""
-    return crc16(body).to_bytes(2, "big")
+    return crc16(body).to_bytes(CRC_BYTES, "big")
 
 
 def crc_ok(body):

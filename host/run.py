@@ -13,8 +13,8 @@ report; without it ``--model`` must be the model the bitstream was built from (d
 shipped default model) and ``--baud`` its rate. A board that answers nothing gets one line
 naming the likely causes. Needs pyserial (the ``bench`` extra)."""
 
+import io
 import json
-import os
 import time
 from pathlib import Path
 
@@ -28,7 +28,7 @@ from golden.formats import load_model
 from golden.network import run as golden_run
 from golden.packing import score_width
 from golden.serial import CRC_BYTES, END, crc_ok, frames, frames_in_flight, request_frame
-from hdl.flow.build import DEFAULT_BAUD, DEFAULT_MODEL
+from hdl.flow.build import DEFAULT_BAUD, DEFAULT_MODEL, write_atomically
 
 __all__ = ["SerialClient", "cli", "main"]
 
@@ -46,7 +46,7 @@ class SerialClient:
         self.score_bytes = -(-score_width(network) // 8)
         self.body_bytes = 2 + self.classes * self.score_bytes + CRC_BYTES
         self.lost = []          # image indices that got no answer in a pass, in order
-        self.malformed = 0      # answer frames dropped: bad length, CRC, label or seq
+        self.malformed = 0      # answer frames dropped: bad length, CRC or label
         self.failure = None     # the port's error, when it failed during classify()
         self._rx = bytearray()
         self._seq = 0
@@ -185,17 +185,16 @@ DEFAULT_SAVE = Path("build") / "run" / "answers.npz"
 
 
 def save_answers(path, labels, scores):
-    """``labels`` (-1: no answer), ``scores`` and ``answered`` in an .npz at ``path``,
-    written under a temporary name and renamed."""
+    """``labels`` (-1: no answer), ``scores`` and ``answered`` in an .npz at ``path``
+    (:func:`hdl.flow.build.write_atomically`: nothing half-written)."""
     path = Path(path)
     if path.is_dir():
         raise ModelError(f"--save {path}: is a folder; give a file name ending in .npz")
+    buffer = io.BytesIO()
+    np.savez(buffer, labels=labels, scores=scores, answered=labels >= 0)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        temp = path.with_name(f".partial-{path.name}")
-        with open(temp, "wb") as f:
-            np.savez(f, labels=labels, scores=scores, answered=labels >= 0)
-        os.replace(temp, path)
+        write_atomically({path: buffer.getvalue()})
     except OSError as error:
         raise ModelError(f"--save {path}: cannot write there ({error.strerror or error})") from None
 

@@ -350,12 +350,9 @@ class _Quantizer:
 
 
 def _check_numbers(node, attrs, consts):
-    """A quantizer's constant inputs and numeric attributes are finite, and its flags
-    (``signed``, ``narrow``) are 0 or 1: anything else is refused naming the node."""
-    for index, value in enumerate(consts[1:], 1):
-        if value is not None and value.dtype.kind == "f" and not np.isfinite(value).all():
-            _refuse(node, f"input {index} ({node.input[index]!r}) holds an infinite or NaN "
-                          f"value; re-export the model")
+    """A quantizer's scale is positive, its numeric attributes are finite and its flags
+    (``signed``, ``narrow``) are 0 or 1: anything else is refused naming the node. (Its
+    constant inputs are finite: :meth:`_Importer.run` checks every node's.)"""
     scale = consts[1] if len(consts) > 1 else None
     if node.op_type in ("Quant", "BipolarQuant", "Trunc") and scale is not None \
             and np.any(np.asarray(scale) <= 0):
@@ -615,9 +612,8 @@ class _Importer:
             for n, v in zip(node.input, ins):
                 if n and v is None:
                     _refuse(node, f"input {n!r} is not produced by any earlier node")
-                # A MultiThreshold may mark a step that never fires with an infinity.
-                if (isinstance(v, _Const) and node.op_type != "MultiThreshold"
-                        and v.value.dtype.kind == "f" and not np.isfinite(v.value).all()):
+                if (isinstance(v, _Const) and v.value.dtype.kind == "f"
+                        and not np.isfinite(v.value).all()):
                     _refuse(node, f"input {n!r} holds an infinite or NaN value; re-export "
                                   f"the model")
             out = self._node(node, ins, _attrs(node))

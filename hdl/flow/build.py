@@ -337,8 +337,8 @@ def check_out(out):
 
 
 def write_atomically(files):
-    """Write ``{path: text}`` under temporary names, then rename them all: a run that fails
-    before the end leaves no half-written result."""
+    """Write ``{path: text or bytes}`` under temporary names, then rename them all: a run
+    that fails before the end leaves no half-written result."""
     for path in files:
         if path.is_dir():
             raise ModelError(f"{path}: is a folder, where this run writes a file; move it "
@@ -347,7 +347,10 @@ def write_atomically(files):
     try:
         for path, text in files.items():
             temp = path.with_name(f".{path.name}.partial")
-            temp.write_text(text)
+            if isinstance(text, bytes):
+                temp.write_bytes(text)
+            else:
+                temp.write_text(text)
             temps.append((temp, path))
         for temp, path in temps:
             os.replace(temp, path)
