@@ -11,6 +11,7 @@ format        recognised by                               module
 project file  any other file (``.npz``)                   :mod:`.npz`
 BNN-PYNQ      a folder with ``config.h`` and ``*-weights.bin``  :mod:`.bnnpynq`
 QONNX         the suffix ``.onnx``                        :mod:`.qonnx` (:mod:`.qonnx_export` writes)
+Larq (Keras)  the suffixes ``.h5``, ``.hdf5``, ``.keras``  :mod:`.larq` (to QONNX, then :mod:`.qonnx`)
 ============  ==========================================  ======================
 """
 
@@ -19,23 +20,29 @@ from pathlib import Path
 
 from ..checks import reading
 from ..errors import ModelError
-from . import bnnpynq, npz, qonnx, qonnx_export
+from . import bnnpynq, larq, npz, qonnx, qonnx_export
 
-__all__ = ["load_model", "save_model"]
+__all__ = ["load_model", "save_model", "import_larq", "LARQ_INPUT"]
+
+#: The input of a Keras model whose first layer has no input quantizer: the pixel values
+#: 0..255 (preprocessing is a layer of the model).
+LARQ_INPUT = "uint8"
 
 
 def load_model(path, input_type=None):
     """The :class:`~golden.model.Network` stored at ``path``, in any readable format.
 
     ``input_type`` (text, :func:`golden.formats.qonnx.parse_input_type`): the values of a
-    QONNX graph's input that no quantizer quantizes; other formats fix their input.
+    QONNX graph's or Keras model's input that no quantizer quantizes (a Keras model's
+    default: :data:`LARQ_INPUT`); other formats fix their input.
 
     Every failure is a :class:`~golden.errors.ModelError` with one line: the readers check
     what they expect, and anything a damaged file raises beyond that is reported as
     damage, never as a traceback."""
-    if input_type is not None and Path(path).suffix.lower() != ".onnx":
-        raise ModelError(f"{path}: an input type is declared for .onnx graphs only; this "
-                         f"model file fixes its input already")
+    if (input_type is not None and Path(path).suffix.lower() != ".onnx"
+            and not larq.is_keras_file(path)):
+        raise ModelError(f"{path}: an input type is declared for .onnx graphs and Keras models "
+                         f"only; this model file fixes its input already")
     with reading(path):
         return _load(Path(path), input_type)
 
@@ -50,7 +57,19 @@ def _load(path, input_type=None):
         raise ModelError(f"{path}: no such model file or folder")
     if path.suffix.lower() == ".onnx":
         return qonnx.load_qonnx(path, input_type)
+    if larq.is_keras_file(path):
+        return import_larq(path, input_type).network
     return npz.load(path)
+
+
+def import_larq(path, input_type=None):
+    """The :class:`~golden.formats.qonnx.QonnxImport` of the Larq (Keras) model at ``path``:
+    its QONNX translation (:func:`golden.formats.larq.to_qonnx`) imported exactly."""
+    with reading(path, "Keras model"):
+        model = larq.to_qonnx(path)
+    if input_type is None and not larq.quantizes_input(model):
+        input_type = LARQ_INPUT
+    return qonnx.import_qonnx_model(model, path, None, input_type)
 
 
 WRITERS = {".npz": npz.save, ".onnx": qonnx_export.export_qonnx}

@@ -74,17 +74,18 @@ from ..recode import ZERO_CODE, ZERO_PADDABLE, Recode
 from ..residual import MAX_SHIFT, Residual
 from ..weights import LutWeights, ShiftWeights, TernaryWeights, weight_encoding
 
-__all__ = ["QonnxImport", "InputType", "import_qonnx", "load_qonnx", "parse_input_type",
-           "DIVISOR"]
+__all__ = ["QonnxImport", "InputType", "import_qonnx", "import_qonnx_model", "load_qonnx",
+           "parse_input_type", "DIVISOR", "fma32"]
 
 DIVISOR = 255.0
 # Graph metadata naming the input's divisor (the project's own export: the pixels, 1).
 INPUT_DIVISOR_KEY = "bnn_rtl.input_divisor"
 CLASSES_KEY = "bnn_rtl.classes"       # the class names, a JSON list
-CUSTOM_DOMAINS = ("onnx.brevitas", "finn.custom_op.general", "qonnx.custom_op.general")
+CUSTOM_DOMAINS = ("onnx.brevitas", "finn.custom_op.general", "qonnx.custom_op.general",
+                  "bnn_rtl")
 STANDARD_DOMAINS = ("", "ai.onnx")
 QUANTIZERS = ("Quant", "BipolarQuant", "MultiThreshold", "Trunc")
-ELEMENTWISE = ("Mul", "Div", "Add", "Sub", "BatchNormalization", "Relu")
+ELEMENTWISE = ("Mul", "Div", "Add", "Sub", "BatchNormalization", "Relu", "MulAdd")
 FINAL = ("Softmax", "LogSoftmax", "ArgMax", "TopK")
 F32 = np.float32
 
@@ -221,6 +222,7 @@ class _Acc:
     channel_axis: int
     ops: list = field(default_factory=list)
     pools: list = field(default_factory=list)
+    pool_ops: int = None  # how many of ``ops`` come before the first max-pool
     source: str = None   # the ONNX tensor of the bare MatMul/Conv output, if there is one
     trail: tuple = ()    # the trail of the codes it takes (see _Codes)
 
@@ -304,7 +306,26 @@ def _apply(op, x, args):
         return x * args[0] + args[1]
     if op == "Relu":
         return np.maximum(x, F32(0))
+    if op == "MulAdd":
+        return fma32(x, args[0], args[1])
     raise AssertionError(op)
+
+
+def fma32(a, b, c):
+    """``a * b + c`` in float32 with one rounding, as C's ``fmaf`` (float32 operands)."""
+    a, b, c = (np.asarray(v, F32).astype(np.float64) for v in (a, b, c))
+    p = a * b                   # exact: two 24-bit significands
+    s = p + c
+    bb = s - p
+    e = (p - (s - bb)) + (c - bb)   # the exact sum is s + e (TwoSum)
+    r = s.astype(F32)
+    r64 = r.astype(np.float64)
+    # Rounding s to float32 goes wrong only when s is a float32 midpoint and e says which
+    # side the exact sum is on.
+    other = np.nextafter(r, np.where(s > r64, np.inf, -np.inf).astype(F32))
+    tie = (s != r64) & (2 * s == r64 + other.astype(np.float64))
+    fix = tie & (e != 0) & ((e > 0) == (s > r64))
+    return np.where(fix, other, r).astype(F32)
 
 
 def _run_ops(x, ops, channel=None):
@@ -893,9 +914,12 @@ class _Importer:
         start = len(self.layers)
         self._emit(node, acc, act)
         if acc.pools:
-            if (direction < 0).any():
+            # max and the level commute when the ops after the pool keep the order: none
+            # (a batch norm before the pool) or a rising level.
+            if (direction < 0).any() and acc.pool_ops != len(acc.ops):
                 _refuse(node, "a max-pool before a quantizer whose level falls with the "
-                              "accumulator (negative batch-norm gain) is not supported")
+                              "accumulator (negative batch-norm gain) is not supported; put "
+                              "the batch norm before the pool")
             for pool in acc.pools:
                 self.layers.append(pool)
         enc = q.encoding()
@@ -1130,6 +1154,10 @@ class _Importer:
             args = []
         elif op in ("Pow", "Sqrt"):
             _refuse(node, "Pow and Sqrt are supported on constants only")
+        elif op == "MulAdd":
+            if len(consts) != 3 or consts[2] is None:
+                _refuse(node, "needs a constant factor and a constant addend")
+            args = [np.asarray(consts[1], F32), np.asarray(consts[2], F32)]
         else:
             args = [np.asarray(consts[1], F32)]
         if isinstance(x, _Raw):
@@ -1386,7 +1414,8 @@ class _Importer:
                            exps=None if x.exps is None else x.exps[:, :oh, :ow].copy())
         if isinstance(x, _Acc):
             return replace(x, shape=(c, oh, ow), index=index, pools=x.pools + [pool],
-                           source=None)
+                           source=None,
+                           pool_ops=len(x.ops) if x.pool_ops is None else x.pool_ops)
         _refuse(node, "max-pools take quantized maps or a convolution's output")
 
     def _avgpool(self, node, ins, consts, attrs):
@@ -1464,7 +1493,7 @@ class _Importer:
                 off = off - a[0]
             elif op == "RSub":
                 gain, off = -gain, a[0] - off
-            elif op == "BN":
+            elif op in ("BN", "MulAdd"):
                 gain, off = gain * a[0], off * a[0] + a[1]
             else:
                 raise ModelError(f"{op} on the class scores is not supported (they must be an "
@@ -1587,8 +1616,6 @@ def import_qonnx(path, divisor=None, input_type=None):
     :func:`parse_input_type`) for a graph whose input no quantizer quantizes. The class
     names come from the metadata ``bnn_rtl.classes`` when the graph has it.
     """
-    if isinstance(input_type, str):
-        input_type = parse_input_type(input_type)
     path = Path(path)
     if not path.is_file():
         raise ModelError(f"{path}: no such ONNX file")
@@ -1596,6 +1623,15 @@ def import_qonnx(path, divisor=None, input_type=None):
         model = onnx.load(str(path))
     except Exception as error:  # onnx raises DecodeError and others for damaged files
         raise ModelError(f"{path}: not a readable ONNX file ({type(error).__name__})") from None
+    return import_qonnx_model(model, path, divisor, input_type)
+
+
+def import_qonnx_model(model, path, divisor=None, input_type=None):
+    """:func:`import_qonnx` of an ``onnx.ModelProto`` read (or made) from ``path``, which
+    names the network and starts every error line."""
+    if isinstance(input_type, str):
+        input_type = parse_input_type(input_type)
+    path = Path(path)
     if not model.graph.node:
         raise ModelError(f"{path}: the ONNX graph has no nodes")
     if divisor is None:
