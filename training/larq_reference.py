@@ -11,8 +11,8 @@ project. For each model it writes ``<name>.reference.npz`` with:
     (``model.predict`` of the sub-model), on the 10,000 MNIST test images given as raw
     pixels 0..255.
 ``bn_names``
-    The batch-norm layers that follow a ``QuantDense`` or ``QuantConv2D`` directly, in
-    model order.
+    The batch-norm layers that follow a ``QuantDense`` or ``QuantConv2D`` (directly or
+    after max-pools), in model order.
 ``bn<i>_lo``, ``bn<i>_first``, ``bn<i>_rising``
     For batch norm ``i``: TensorFlow's own layer (``BiasAdd`` and the batch norm, called
     as the model calls it: rank 4 after a convolution) evaluated on every integer the
@@ -54,9 +54,13 @@ def sign_table(model, chunk=8192):
     tables = []
     layers = model.layers
     for i, layer in enumerate(layers[:-1]):
-        after = layers[i + 1]
         if not isinstance(layer, (lq.layers.QuantDense, lq.layers.QuantConv2D)):
             continue
+        # A max-pool between them keeps the set of values the batch norm sees.
+        j = i + 1
+        while j < len(layers) - 1 and isinstance(layers[j], tf.keras.layers.MaxPool2D):
+            j += 1
+        after = layers[j]
         if not isinstance(after, tf.keras.layers.BatchNormalization):
             continue
         raw = i == 0 or all(isinstance(l, (tf.keras.layers.Flatten, tf.keras.layers.InputLayer))

@@ -19,12 +19,14 @@ layer                     becomes
                           "same" (symmetric), ``pad_values`` 0 or 1 (a ``Pad``)
 ``BatchNormalization``    Keras's float32 arithmetic (below)
 ``MaxPool2D``             ``MaxPool`` ("valid", or "same" where it is ``ceil_mode``)
-``AveragePooling2D``,     ``AveragePool``, ``GlobalAveragePool``: before a quantizer
-``GlobalAveragePooling2D``
+``AveragePooling2D``,     ``AveragePool``, ``GlobalAveragePool`` of quantized maps (a
+``GlobalAveragePooling2D``  quantizer before it, e.g. ``Activation("ste_sign")``), before a
+                          quantizer
 ``Flatten``               Keras's (H, W, C) order
 ``Rescaling``             ``Mul`` and ``Add``
 ``Activation``            ``linear`` (nothing), ``relu``, ``softmax`` at the end (dropped),
                           or a sign quantizer by name
+``SteSign``, ``DoReFa``...  a quantizer used as a layer: as an input quantizer
 ``Dropout``, ``InputLayer``  nothing (inference)
 ========================  ==============================================================
 
@@ -344,6 +346,10 @@ class _Translator:
                 raise ModelError(f"{self.path}: {where} follows the softmax; the softmax must "
                                  f"be the last layer")
             if cls in PASS_THROUGH:
+                continue
+            if cls in SIGN_QUANTIZERS or cls == "DoReFa":
+                # A quantizer used as a layer of its own.
+                self._activation_quantizer((cls, cfg), where)
                 continue
             handler = getattr(self, f"_{cls}", None)
             if handler is None or cls not in SUPPORTED_LAYERS:

@@ -68,7 +68,17 @@ from onnx import helper, numpy_helper
 from ..checks import reading
 from ..conv import Conv2D
 from ..errors import ModelError
-from ..model import BINARY, Bias, Dense, InputQuant, IntCodes, Network, Thresholds, code_values
+from ..model import (
+    BINARY,
+    PIXELS,
+    Bias,
+    Dense,
+    InputQuant,
+    IntCodes,
+    Network,
+    Thresholds,
+    code_values,
+)
 from ..pool import MaxPool, SumPool
 from ..recode import ZERO_CODE, ZERO_PADDABLE, Recode
 from ..residual import MAX_SHIFT, Residual
@@ -326,6 +336,17 @@ def fma32(a, b, c):
     tie = (s != r64) & (2 * s == r64 + other.astype(np.float64))
     fix = tie & (e != 0) & ((e > 0) == (s > r64))
     return np.where(fix, other, r).astype(F32)
+
+
+def _rising(ops):
+    """Whether elementwise ``ops`` keep the order of their input in every channel."""
+    for op, args in ops:
+        if op in ("Mul", "Div", "BN", "MulAdd"):
+            if not (np.asarray(args[0]) > 0).all():
+                return False
+        elif op not in ("Add", "Sub", "Relu"):
+            return False
+    return True
 
 
 def _run_ops(x, ops, channel=None):
@@ -720,6 +741,8 @@ class _Importer:
         table = np.minimum(np.arange(256), t.codes - 1)
         if enc == BINARY:
             self.input_quant = InputQuant(golden_shape, 1)
+        elif enc == PIXELS:
+            self.input_quant = InputQuant(golden_shape, None)    # the bytes themselves
         else:
             self.input_quant = InputQuant(golden_shape, None, table, enc)
         self.frontend = _frontend(orig, index, t.code)
@@ -916,7 +939,7 @@ class _Importer:
         if acc.pools:
             # max and the level commute when the ops after the pool keep the order: none
             # (a batch norm before the pool) or a rising level.
-            if (direction < 0).any() and acc.pool_ops != len(acc.ops):
+            if (direction < 0).any() and not _rising(acc.ops[acc.pool_ops:]):
                 _refuse(node, "a max-pool before a quantizer whose level falls with the "
                               "accumulator (negative batch-norm gain) is not supported; put "
                               "the batch norm before the pool")
