@@ -30,7 +30,8 @@ def main(argv=None, prog="python -m golden.convert"):
                                       f"{prog} --model models/mnist_bnn.npz --out mnist_bnn.onnx"])
     parser.add_argument("source", nargs="?", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--model", default=None,
-                        help="model to read: .onnx, .npz or a BNN-PYNQ folder (required)")
+                        help="model to read: .onnx, .h5/.keras (Larq), .npz or a BNN-PYNQ folder "
+                             "(required)")
     parser.add_argument("--out", type=out_path, required=True,
                         help="model file to write, .npz or .onnx by its suffix (required)")
     args = parser.parse_args(argv)

@@ -81,7 +81,8 @@ def main(argv=None, prog="python -m golden.evaluate"):
                                       f"{prog} --model net.onnx --inputs X.npy --labels Y.npy "
                                       f"--save pred.npz"])
     parser.add_argument("--model", required=True,
-                        help="model: .onnx (QONNX, Brevitas), .npz or a BNN-PYNQ folder (required)")
+                        help="model: .onnx (QONNX, Brevitas), .h5/.keras (Larq), .npz or a BNN-PYNQ "
+                             "folder (required)")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--data", help="folder with the MNIST test set (IDX, .gz or not); "
                                        "this or --inputs is required")
@@ -94,9 +95,10 @@ def main(argv=None, prog="python -m golden.evaluate"):
     parser.add_argument("--save", type=out_path,
                         help="write pred and scores to this .npz (default: not saved)")
     parser.add_argument("--input-type", default=None,
-                        help="values of an .onnx graph's input that the graph does not "
+                        help="values of an .onnx graph's or Keras model's input that it does not "
                              "quantize: bipolar, uintK or intK[:SCALE], e.g. int8:0.0625 "
-                             "(default: the graph quantizes its input)")
+                             "(default: the graph quantizes its input; a Keras model's is "
+                             "uint8)")
     args = parser.parse_args(argv)
     if args.limit is not None and args.limit < 1:
         raise ModelError(f"--limit must be a positive integer, not {args.limit}")

@@ -41,13 +41,14 @@ def main(argv=None, prog="python -m golden.qonnx"):
     imp.add_argument("--input-type", default=None,
                      help="values of a graph input that no quantizer quantizes: bipolar, uintK "
                           "or intK[:SCALE], e.g. uint4 (default: the graph quantizes it)")
-    exp = sub.add_parser("export", help="a model (.npz, BNN-PYNQ folder, .onnx) to QONNX",
+    exp = sub.add_parser("export", help="a model (.npz, BNN-PYNQ folder, .onnx, .h5/.keras) to QONNX",
                          formatter_class=parser.formatter_class,
                          epilog=f"example:\n  {prog} export --model models/mnist_bnn.npz "
                                 f"--out mnist_bnn.onnx")
     exp.add_argument("source", nargs="?", default=None, help=argparse.SUPPRESS)
     exp.add_argument("--model", default=None,
-                     help="model to read: .npz, .onnx or a BNN-PYNQ folder (required)")
+                     help="model to read: .npz, .onnx, .h5/.keras (Larq) or a BNN-PYNQ folder "
+                          "(required)")
     exp.add_argument("--out", type=out_path, required=True, help="QONNX graph to write, .onnx (required)")
     args = parser.parse_args(argv)
     args.model = _one_model(imp if args.command == "import" else exp, args.model, args.source)

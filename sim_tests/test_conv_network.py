@@ -341,6 +341,27 @@ def test_default_board_model(verilator):
     check_network(network, folding, "net_mnist_bcnn", pixels, stall_runs=())
 
 
+def test_larq_cnn(verilator):
+    """The Larq-trained binary CNN (models/larq_mnist_cnn.h5: 8-bit pixels by sign
+    kernels, a convolution padded with +1 (Larq's pad_values=1), max-pools after the batch
+    norms), imported from its Keras H5 file, at a folding that needs no padding: every score
+    equals golden, exact II."""
+    from pathlib import Path
+
+    from golden.datasets import load_mnist
+    from golden.formats import load_model
+    from hdl.flow.build import choose_folding
+    root = Path(__file__).resolve().parent.parent
+    network = load_model(root / "models" / "larq_mnist_cnn.h5")
+    mnist = root.parent / "shared" / "data" / "mnist"
+    if mnist.is_dir():
+        pixels, _ = load_mnist(mnist, limit=3)
+    else:
+        pixels = images(np.random.default_rng(63), (28, 28), 3)
+    folding = choose_folding(network, "1x32,32x8,1x10")
+    check_network(network, folding, "net_larq_mnist_cnn", pixels, stall_runs=((0.7, 0.7),))
+
+
 def average_pool_network(seed, kind):
     """7x7 bits -> 3x3 conv (pad 1) 4 ch -> an average pool and its quantizer (a sum pool:
     ``global`` over the map to 2-bit codes, or ``window``, 2x2 stride 2 in floor mode over

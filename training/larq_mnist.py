@@ -71,7 +71,8 @@ def build(kind):
         ]
     else:
         stack = [
-            lq.layers.QuantConv2D(32, 3, input_shape=(28, 28, 1), **binary),
+            layers.Rescaling(1 / 127.5, offset=-1, input_shape=(28, 28, 1)),
+            lq.layers.QuantConv2D(32, 3, **both),
             layers.MaxPool2D(2),
             layers.BatchNormalization(scale=False),
             lq.layers.QuantConv2D(64, 3, padding="same", pad_values=1.0, **both),

@@ -189,13 +189,13 @@ def main(argv=None, prog="python -m hdl.build"):
                              "fits the board, found by synthesis (default with --board and no "
                              "folding option)")
     parser.add_argument("--model", default=None,
-                        help="model: .onnx (QONNX, Brevitas), .npz or a BNN-PYNQ folder "
+                        help="model: .onnx (QONNX, Brevitas), .h5/.keras (Larq), .npz or a BNN-PYNQ folder "
                              "(default with --board: the shipped models/mnist_bcnn.npz; "
                              "required without)")
     parser.add_argument("--input-type", default=None,
-                        help="values of an .onnx graph's input that the graph does not "
+                        help="values of an .onnx graph's or Keras model's input that it does not "
                              "quantize: bipolar, uintK or intK[:SCALE] (default: the graph "
-                             "quantizes its input)")
+                             "quantizes its input; a Keras model's is uint8)")
     parser.add_argument("--data", default=None,
                         help="MNIST test set folder for the report's golden accuracy "
                              "(default: ../shared/data/mnist beside the checkout, if there)")
@@ -254,8 +254,8 @@ def main(argv=None, prog="python -m hdl.build"):
 def verilog_main(args):
     """A Verilog build (no ``--board``): the network's Verilog and its report in ``--out``."""
     if args.model is None:
-        raise ModelError("--model is required without --board: an .onnx, .npz file or a "
-                         "BNN-PYNQ folder (or give --board icebreaker for the shipped model)")
+        raise ModelError("--model is required without --board: an .onnx, .h5, .keras, .npz file "
+                         "or a BNN-PYNQ folder (or give --board icebreaker for the shipped model)")
     start = time.perf_counter()
     network = load_model(args.model, args.input_type)
     clock_mhz = NOMINAL_HZ / 1e6 if args.clock_mhz is None else args.clock_mhz
