@@ -21,7 +21,7 @@ from .archive import read_npy
 from .cli import ArgumentParser, console, out_path, run_cli
 from .datasets import load_mnist
 from .errors import ModelError
-from .formats import load_model
+from .formats import import_larq, larq, load_model
 from .formats.qonnx import import_qonnx
 from .network import run
 
@@ -108,6 +108,9 @@ def main(argv=None, prog="python -m golden.evaluate"):
     if Path(args.model).suffix.lower() == ".onnx":
         # One import serves both the network and the float front end of its graph.
         imported = import_qonnx(args.model, input_type=args.input_type)
+        network = imported.network
+    elif larq.is_keras_file(args.model):
+        imported = import_larq(args.model, args.input_type)
         network = imported.network
     else:
         network = load_model(args.model, args.input_type)

@@ -18,7 +18,7 @@ import time
 from .cli import ArgumentParser, console, out_path, run_cli
 from .convert import _one_model
 from .errors import ModelError
-from .formats import load_model, save_model
+from .formats import import_larq, larq, load_model, save_model
 from .formats.qonnx import import_qonnx
 
 __all__ = ["cli", "main"]
@@ -33,7 +33,8 @@ def main(argv=None, prog="python -m golden.qonnx"):
                          formatter_class=parser.formatter_class,
                          epilog=f"example:\n  {prog} import --model my_net.onnx --out my_net.npz")
     imp.add_argument("source", nargs="?", default=None, help=argparse.SUPPRESS)
-    imp.add_argument("--model", default=None, help="QONNX graph to read, .onnx (required)")
+    imp.add_argument("--model", default=None,
+                     help="QONNX graph (.onnx) or Larq model (.h5, .keras) to read (required)")
     imp.add_argument("--out", type=out_path, required=True, help="model file to write, .npz (required)")
     imp.add_argument("--divisor", type=float, default=None,
                      help="the graph's input is pixel / DIVISOR for 8-bit pixels (default: "
@@ -56,7 +57,13 @@ def main(argv=None, prog="python -m golden.qonnx"):
         if not args.out.lower().endswith(".npz"):
             raise ModelError(f"{args.out}: name the imported model file .npz")
         start = time.perf_counter()
-        result = import_qonnx(args.model, args.divisor, args.input_type)
+        if larq.is_keras_file(args.model):
+            if args.divisor is not None:
+                raise ModelError(f"{args.model}: --divisor is for .onnx graphs; a Keras model "
+                                 f"takes the pixels (put a Rescaling layer in the model)")
+            result = import_larq(args.model, args.input_type)
+        else:
+            result = import_qonnx(args.model, args.divisor, args.input_type)
         elapsed = time.perf_counter() - start
         save_model(result.network, args.out)
         net = result.network

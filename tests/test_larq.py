@@ -320,3 +320,21 @@ def test_branching_functional_model_is_refused(tmp_path):
     kf.write_h5(tmp_path / "f.h5", config, {})
     with pytest.raises(ModelError, match="'b' does not take just the layer before it"):
         load_model(tmp_path / "f.h5")
+
+
+def test_command_lines_take_keras_files(tmp_path, capsys):
+    """bnn-qonnx import prints the exactness flags of a Keras model; bnn-eval --inputs takes
+    the Keras model's own (N, H, W, C) floats and saves golden's classes, which equal the
+    float model's."""
+    from golden import evaluate, qonnx
+    config, weights, shape, _ = _model("tern", 8)
+    kf.write_keras(tmp_path / "net.keras", config, weights)
+    assert qonnx.main(["import", "--model", str(tmp_path / "net.keras"),
+                       "--out", str(tmp_path / "net.npz")]) == 0
+    assert "float32 MatMul exact: yes" in capsys.readouterr().out
+    x = np.random.default_rng(9).integers(0, 256, (50, *shape)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    assert evaluate.main(["--model", str(tmp_path / "net.keras"), "--inputs",
+                          str(tmp_path / "x.npy"), "--save", str(tmp_path / "p.npz")]) == 0
+    assert np.array_equal(np.load(tmp_path / "p.npz")["pred"],
+                          kf.forward(config, weights, x).argmax(axis=1))

@@ -659,7 +659,7 @@ def test_input_type_refusals(tmp_path):
     onnx.save(graphs.mlp(1), path)          # quantizes its own input
     with pytest.raises(ModelError, match="drop the declared input type"):
         import_qonnx(path, input_type="uint4")
-    with pytest.raises(ModelError, match="for .onnx graphs only"):
+    with pytest.raises(ModelError, match="for .onnx graphs and Keras models only"):
         load_model(ROOT / "models/mnist_bnn.npz", "bipolar")
     for op, const, fragment in (("Add", 0.5, "whole-number offset"),
                                 ("Max", 2.0, "evenly spaced")):

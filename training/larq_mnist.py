@@ -19,10 +19,12 @@ import; any preprocessing is a layer of the model):
     quantizer), batch norm, ``QuantDense(256)`` with ``ste_sign`` inputs and weights, batch
     norm, ``QuantDense(10)``, ``Rescaling(1/16)``, softmax. Saved as a ``.keras`` file.
 ``larq_mnist_cnn.h5``
-    ``Rescaling(1/127.5, -1)``, then ``QuantConv2D`` 3x3 to 32 channels (``ste_sign``
-    inputs and weights, ``padding="same"``, ``pad_values=1``), batch norm, 2x2 max-pool,
-    the same to 64 channels, batch norm, 2x2 max-pool, flatten, ``QuantDense(10)``,
-    ``Rescaling(1/64)``, softmax. Saved as Keras H5.
+    A small binary CNN: ``Rescaling(1/127.5, -1)``, ``QuantConv2D`` 3x3 to 16 channels
+    ("valid", ``ste_sign`` inputs and weights), 2x2 max-pool, batch norm (``scale=False``),
+    ``QuantConv2D`` 3x3 to 32 channels with ``padding="same"`` and ``pad_values=1``, 2x2
+    max-pool, batch norm, flatten, ``QuantDense(10)``, ``Rescaling(1/64)``, softmax; the
+    batch norms with momentum 0.9 (the default 0.99 let the validation accuracy swing by
+    tens of points between epochs). Saved as Keras H5; sized for the iCEBreaker.
 
 Binary kernels keep latent weights clipped to [-1, 1] (``weight_clip``). The last layers
 have no bias and a power-of-two rescaling, so the class scores are an exact integer
@@ -52,6 +54,10 @@ def load_mnist(folder, split):
     return images, labels
 
 
+CNN_CHANNELS = (32, 64)
+CNN_FIRST_KERNEL = 5
+
+
 def build(kind):
     """The Keras model ``kind`` ("mlp" or "cnn"), uncompiled."""
     import larq as lq
@@ -72,12 +78,12 @@ def build(kind):
     else:
         stack = [
             layers.Rescaling(1 / 127.5, offset=-1, input_shape=(28, 28, 1)),
-            lq.layers.QuantConv2D(32, 3, **both),
+            lq.layers.QuantConv2D(CNN_CHANNELS[0], CNN_FIRST_KERNEL, **both),
             layers.MaxPool2D(2),
-            layers.BatchNormalization(scale=False),
-            lq.layers.QuantConv2D(64, 3, padding="same", pad_values=1.0, **both),
+            layers.BatchNormalization(scale=False, momentum=0.9),
+            lq.layers.QuantConv2D(CNN_CHANNELS[1], 3, padding="same", pad_values=1.0, **both),
             layers.MaxPool2D(2),
-            layers.BatchNormalization(scale=False),
+            layers.BatchNormalization(scale=False, momentum=0.9),
             layers.Flatten(),
             lq.layers.QuantDense(10, **both),
         ]
@@ -87,7 +93,7 @@ def build(kind):
     return tf.keras.Sequential(stack, name=f"larq_mnist_{kind}")
 
 
-def train(kind, data, epochs, seed, out):
+def train(kind, data, epochs, seed, out, lr=1e-3):
     import numpy as np
     import tensorflow as tf
 
@@ -100,7 +106,7 @@ def train(kind, data, epochs, seed, out):
     x_train, y_train, x_val, y_val = x[:-5000], labels[:-5000], x[-5000:], labels[-5000:]
     model = build(kind)
     steps = int(np.ceil(len(x_train) / 128))
-    schedule = tf.keras.optimizers.schedules.ExponentialDecay(1e-3, steps, 0.9)
+    schedule = tf.keras.optimizers.schedules.ExponentialDecay(lr, steps, 0.9)
     model.compile(tf.keras.optimizers.Adam(schedule), "sparse_categorical_crossentropy",
                   metrics=["accuracy"])
     suffix = ".keras" if kind == "mlp" else ".h5"
@@ -133,16 +139,18 @@ def main(argv=None):
     parser.add_argument("--data", required=True, help="folder with the MNIST IDX files")
     parser.add_argument("--model", choices=("mlp", "cnn", "both"), default="both")
     parser.add_argument("--epochs", type=int, default=None,
-                        help="epochs (default 12 for the MLP, 20 for the CNN)")
+                        help="epochs (default 12 for the MLP, 15 for the CNN)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--lr", type=float, default=None,
+                        help="initial learning rate (default 1e-3)")
     parser.add_argument("--out", default="build/training", help="folder for the model files")
     args = parser.parse_args(argv)
     if os.environ.get("TF_USE_LEGACY_KERAS") != "1":
         parser.error("Larq needs tf.keras to be Keras 2: set TF_USE_LEGACY_KERAS=1")
     Path(args.out).mkdir(parents=True, exist_ok=True)
     for kind in ("mlp", "cnn") if args.model == "both" else (args.model,):
-        train(kind, args.data, args.epochs or {"mlp": 12, "cnn": 20}[kind], args.seed,
-              args.out)
+        train(kind, args.data, args.epochs or {"mlp": 12, "cnn": 15}[kind], args.seed,
+              args.out, args.lr or 1e-3)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,10 @@ Larq (Keras)  the suffixes ``.h5``, ``.hdf5``, ``.keras``  :mod:`.larq` (to QONN
 """
 
 import os
+from dataclasses import replace
 from pathlib import Path
+
+import numpy as np
 
 from ..checks import reading
 from ..errors import ModelError
@@ -64,12 +67,20 @@ def _load(path, input_type=None):
 
 def import_larq(path, input_type=None):
     """The :class:`~golden.formats.qonnx.QonnxImport` of the Larq (Keras) model at ``path``:
-    its QONNX translation (:func:`golden.formats.larq.to_qonnx`) imported exactly."""
+    its QONNX translation (:func:`golden.formats.larq.to_qonnx`) imported exactly; its
+    ``frontend`` and ``input_shape`` are the Keras model's (channels last)."""
     with reading(path, "Keras model"):
         model = larq.to_qonnx(path)
     if input_type is None and not larq.quantizes_input(model):
         input_type = LARQ_INPUT
-    return qonnx.import_qonnx_model(model, path, None, input_type)
+    result = qonnx.import_qonnx_model(model, path, None, input_type)
+    if len(result.input_shape) == 3:
+        # The graph takes NCHW; the Keras model's own inputs are (N, H, W, C).
+        graph_frontend = result.frontend
+        c, h, w = result.input_shape
+        result = replace(result, input_shape=(h, w, c),
+                         frontend=lambda x: graph_frontend(np.moveaxis(np.asarray(x), -1, 1)))
+    return result
 
 
 WRITERS = {".npz": npz.save, ".onnx": qonnx_export.export_qonnx}
