@@ -194,6 +194,55 @@ def test_fit_search_finds_the_fastest_fitting_folding(monkeypatch, tmp_path):
         fit.fit_folding("icebreaker", network, tmp_path, log=lambda *_: None)
 
 
+def test_a_folding_that_does_not_place_gives_way_to_the_next_slower(monkeypatch, tmp_path,
+                                                                      capsys):
+    """The fit search hands over its slower candidates that were not ruled out; when
+    nextpnr cannot place the answer, the build takes them in turn (a fallback that fails in
+    any way gives way to the next), and says so. Tools are stand-ins."""
+    import hdl.flow.bitstream as bitstream
+    import hdl.flow.build as build
+    import hdl.flow.fit as fit
+    from hdl.stages import initiation_interval
+    network = load_model(MLP)
+    monkeypatch.setattr(bitstream, "synthesize", lambda board, net, folding, out, **k: (
+        {"lut4": 40 * sum(f.simd * f.pe for f in folding), "carry": 0, "ff": 0, "ebr": 0,
+         "spram": 0, "dsp": 0}, 0.0))
+    fallbacks = []
+    folding, _, _ = fit.fit_folding("icebreaker", network, tmp_path, log=lambda *_: None,
+                                    fallbacks=fallbacks)
+    ii = initiation_interval(network, folding)
+    assert len(fallbacks) >= 2 and all(c > ii for c, _ in fallbacks)
+    assert [c for c, _ in fallbacks] == sorted(c for c, _ in fallbacks)
+    built = []
+
+    def fake_build_board(board_name, net, candidate, out, **kwargs):
+        built.append(candidate)
+        if len(built) == 1:
+            raise bitstream.PlacementError("the design does not fit iCE40UP5K in placement")
+        if len(built) == 2:
+            raise BoardBuildError("the design does not fit the iCE40UP5K: LUT4 6000 of 5280")
+        return {"placed": True}
+
+    monkeypatch.setattr(build, "build_board", fake_build_board)
+    chosen, report, unplaced = build.build_placing("icebreaker", network, folding, fallbacks,
+                                                   tmp_path)
+    assert chosen is fallbacks[1][1] and report == {"placed": True}
+    assert [u["cycles"] for u in unplaced] == [ii, fallbacks[0][0]]
+    assert "in placement; trying the next slower folding" in capsys.readouterr().out
+
+    # The answer's own failure other than placement stands; no fallback placing is one line.
+    built.clear()
+    monkeypatch.setattr(build, "build_board", lambda *a, **k: (_ for _ in ()).throw(
+        BoardBuildError("timing did not close")))
+    with pytest.raises(BoardBuildError, match="timing did not close"):
+        build.build_placing("icebreaker", network, folding, fallbacks, tmp_path)
+    monkeypatch.setattr(build, "build_board", lambda *a, **k: (_ for _ in ()).throw(
+        bitstream.PlacementError("does not fit in placement")))
+    with pytest.raises(bitstream.PlacementError,
+                       match=f"in placement \\(nor did {len(fallbacks)} slower foldings\\)"):
+        build.build_placing("icebreaker", network, folding, fallbacks, tmp_path)
+
+
 def test_fit_on_the_ecp5_stays_under_the_fill_limit_and_skips_tool_failures(monkeypatch,
                                                                            tmp_path):
     """On the ULX3S the automatic folding keeps TRELLIS_COMB under 40 % (routing time), and a

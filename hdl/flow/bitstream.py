@@ -26,12 +26,16 @@ from ..stages import initiation_interval
 from ..uart import choose_baud, uart_divisor
 from .resources import model_estimates
 
-__all__ = ["BoardBuildError", "build_board", "cell_counts", "check_fit", "nextpnr_fmax",
+__all__ = ["BoardBuildError", "PlacementError", "build_board", "cell_counts", "check_fit", "nextpnr_fmax",
            "over_capacity", "synthesize"]
 
 
 class BoardBuildError(ModelError):
     pass
+
+
+class PlacementError(BoardBuildError):
+    """The synthesised design fitted the chip, but nextpnr could not place it."""
 
 
 def cell_counts(report):
@@ -351,7 +355,7 @@ def _place(pnr, attempts, run_dir, board, times, log):
 def _place_and_route_failed(text, used, board):
     """Raise the one-line error of a place and route that gave no timing report."""
     if "no BELs remaining" in text or _UNPLACED in text:
-        raise BoardBuildError(
+        raise PlacementError(
             f"the design does not fit {board.device} in placement: its {used.get('lut4')} "
             f"LUT4 and flip-flops need more logic cells than the {board.capacity.get('lut4')} "
             f"it has; choose a slower folding (a larger --cycles) or --fit {board.name}")

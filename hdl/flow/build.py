@@ -49,7 +49,7 @@ from ..axi import AxiStreamTop
 from ..folding import LayerFolding
 from ..network import NetworkTop
 from ..stages import StageGraph, initiation_interval
-from .bitstream import build_board
+from .bitstream import BoardBuildError, PlacementError, build_board
 from .fit import fit_folding, replay_for_board
 from .folding import (
     DEFAULT_CYCLES,
@@ -449,6 +449,33 @@ def output_lock(out):
         os.close(fd)
 
 
+def build_placing(board_name, network, folding, fallbacks, out, **options):
+    """:func:`~hdl.flow.bitstream.build_board` of ``folding``; when nextpnr cannot place it,
+    of each of ``fallbacks`` (``(cycles, folding)``, slower, fastest first) in turn.
+    Returns ``(folding built, report, the foldings that did not place or fit)``."""
+    unplaced = []
+    first_error = None
+    for index, candidate in enumerate([folding] + [f for _, f in fallbacks]):
+        text = ",".join(str(f) for f in candidate)
+        cycles = initiation_interval(network, candidate)
+        print(f"model {network.name}: folding {text}, {cycles} cycles per inference; "
+              f"building for {board_name} in {out}")
+        try:
+            return candidate, build_board(board_name, network, candidate, out, **options), \
+                unplaced
+        except BoardBuildError as error:
+            # The first folding's own failures stand unless it did not place; a fallback
+            # that fails in any way gives way to the next.
+            if index == 0 and not isinstance(error, PlacementError):
+                raise
+            first_error = first_error or error
+            unplaced.append({"folding": text.split(","), "cycles": cycles, "error": str(error)})
+            if index + 1 < len(fallbacks) + 1:
+                print(f"{error}; trying the next slower folding")
+    raise PlacementError(f"{first_error}" + (f" (nor did {len(unplaced) - 1} slower foldings)"
+                                             if len(unplaced) > 1 else ""))
+
+
 def _board_main(args, out, results):
     start = time.perf_counter()
     clock_mhz = BOARD_START_MHZ if args.clock_mhz is None else args.clock_mhz
@@ -465,12 +492,14 @@ def _board_main(args, out, results):
     for name in results:
         (out / name).unlink(missing_ok=True)
     fit_tried = None
+    fallbacks = []
     # With no folding, budget or frame rate given, a board build takes the fastest
     # automatic folding that fits (as --fit does).
     fit = args.fit or not (args.folding or args.cycles or args.target_fps)
     if fit:
         folding, _, fit_tried = fit_folding(args.board, network, out, baud=args.baud,
-                                            start_cycles=BOARD_CYCLES, elements=args.elements)
+                                            start_cycles=BOARD_CYCLES, elements=args.elements,
+                                            fallbacks=fallbacks)
     else:
         requested = budget(args, clock_mhz * 1e6) or BOARD_CYCLES
         folding = choose_folding(network, args.folding, requested, args.elements)
@@ -478,11 +507,10 @@ def _board_main(args, out, results):
         if note:
             print(note)
         folding = replay_for_board(get_board(args.board), network, folding)
-    print(f"model {network.name}: folding {','.join(str(f) for f in folding)}, "
-          f"{initiation_interval(network, folding)} cycles per inference; building for "
-          f"{args.board} in {out}")
-    report = build_board(args.board, network, folding, out, baud=args.baud,
-                         target_hz=clock_mhz * 1e6)
+    folding, report, unplaced = build_placing(args.board, network, folding, fallbacks, out,
+                                              baud=args.baud, target_hz=clock_mhz * 1e6)
+    if unplaced:
+        report["placement_fallbacks"] = unplaced
     report.update({"model": network.name, "folding": [str(f) for f in folding],
                    "total_seconds": round(time.perf_counter() - start, 1)})
     if not fit:

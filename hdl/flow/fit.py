@@ -44,7 +44,7 @@ def replay_for_board(board, network, folding, log=print):
 
 
 def fit_folding(board_name, network, out, *, baud=None, start_cycles=1024, log=print,
-                elements="auto"):
+                elements="auto", fallbacks=None):
     """The fastest automatic folding whose synthesised design fits the board.
 
     Candidates are the automatic foldings (:func:`hdl.flow.folding.auto_folding`) for cycle
@@ -56,10 +56,17 @@ def fit_folding(board_name, network, out, *, baud=None, start_cycles=1024, log=p
     100,352 lanes). Then up to :data:`REFINE_STEPS` faster foldings between the answer
     and the next candidate are tried: the automatic folding for one cycle under the
     answer's interval speeds up only its slowest layers. Returns ``(folding, used, tried)``.
+
+    ``fallbacks``: a list that receives the slower candidates not ruled out, fastest
+    first, as ``(cycles, folding)``: what to build when the answer does not place.
     """
     search = _FitSearch(get_board(board_name), network, Path(out), baud, elements, log)
     index = search.walk(start_cycles)
     index = search.refine(index)
+    if fallbacks is not None:
+        answer = search.candidates[index][0]
+        fallbacks.extend(c for k, c in enumerate(search.candidates)
+                         if c[0] > answer and search.results.get(k, (True,))[0])
     return search.candidates[index][1], search.results[index][1], search.tried
 
 
