@@ -338,3 +338,15 @@ def test_command_lines_take_keras_files(tmp_path, capsys):
                           str(tmp_path / "x.npy"), "--save", str(tmp_path / "p.npz")]) == 0
     assert np.array_equal(np.load(tmp_path / "p.npz")["pred"],
                           kf.forward(config, weights, x).argmax(axis=1))
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_models_export_verilog(tmp_path, name):
+    """``bnn-build --model x.h5 --out DIR``: Verilog and a report for both Larq models."""
+    import json
+
+    from hdl.flow.build import main
+    assert main(["--model", str(ROOT / "models" / name), "--out", str(tmp_path)]) == 0
+    assert "module" in (tmp_path / "bnn_top.v").read_text()
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["cycles_per_inference"] > 0
