@@ -286,21 +286,26 @@ def test_cnv_w1a1_many(verilator, shared):
 
 
 @pytest.mark.slow
-def test_trained_residual_conv_net(verilator):
-    """The project's own trained conv net with a residual block (models/, trained by
-    training/mnist_conv.py) end to end in RTL: every score equals golden, exact II."""
+def shipped_model(name, count, seed):
+    """``(network, pixels)``: the model ``models/NAME`` and ``count`` MNIST test digits
+    (random 28x28 images from ``seed`` when ../shared is not there)."""
     from pathlib import Path
 
     from golden.datasets import load_mnist
     from golden.formats import load_model
-    from hdl.flow.build import choose_folding
     root = Path(__file__).resolve().parent.parent
-    network = load_model(root / "models" / "mnist_conv_residual.npz")
+    network = load_model(root / "models" / name)
     mnist = root.parent / "shared" / "data" / "mnist"
     if mnist.is_dir():
-        pixels, _ = load_mnist(mnist, limit=6)
-    else:
-        pixels = images(np.random.default_rng(61), (28, 28), 6)
+        return network, load_mnist(mnist, limit=count)[0]
+    return network, images(np.random.default_rng(seed), (28, 28), count)
+
+
+def test_trained_residual_conv_net(verilator):
+    """The project's own trained conv net with a residual block (models/, trained by
+    training/mnist_conv.py) end to end in RTL: every score equals golden, exact II."""
+    from hdl.flow.build import choose_folding
+    network, pixels = shipped_model("mnist_conv_residual.npz", 6, 61)
     folding = choose_folding(network, cycles=8192)
     check_network(network, folding, "net_mnist_conv_residual", pixels, stall_runs=((0.7, 0.7),))
 
@@ -342,22 +347,12 @@ def test_default_board_model(verilator):
 
 
 def test_larq_cnn(verilator):
-    """The Larq-trained binary CNN (models/larq_mnist_cnn.h5: 8-bit pixels by sign
-    kernels, a convolution padded with +1 (Larq's pad_values=1), max-pools after the batch
-    norms), imported from its Keras H5 file, at a folding that needs no padding: every score
-    equals golden, exact II."""
-    from pathlib import Path
-
-    from golden.datasets import load_mnist
-    from golden.formats import load_model
+    """The Larq-trained binary CNN (models/larq_mnist_cnn.h5: the sign of the pixels, a 5x5
+    and a 3x3 convolution of sign kernels, the second padded with +1 (Larq's
+    pad_values=1), max-pools before the batch norms), imported from its Keras H5 file:
+    every score equals golden, exact II."""
     from hdl.flow.build import choose_folding
-    root = Path(__file__).resolve().parent.parent
-    network = load_model(root / "models" / "larq_mnist_cnn.h5")
-    mnist = root.parent / "shared" / "data" / "mnist"
-    if mnist.is_dir():
-        pixels, _ = load_mnist(mnist, limit=3)
-    else:
-        pixels = images(np.random.default_rng(63), (28, 28), 3)
+    network, pixels = shipped_model("larq_mnist_cnn.h5", 3, 63)
     folding = choose_folding(network, "1x32,32x8,1x10")
     check_network(network, folding, "net_larq_mnist_cnn", pixels, stall_runs=((0.7, 0.7),))
 
