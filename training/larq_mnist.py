@@ -19,12 +19,13 @@ import; any preprocessing is a layer of the model):
     quantizer), batch norm, ``QuantDense(256)`` with ``ste_sign`` inputs and weights, batch
     norm, ``QuantDense(10)``, ``Rescaling(1/16)``, softmax. Saved as a ``.keras`` file.
 ``larq_mnist_cnn.h5``
-    A small binary CNN: ``Rescaling(1/127.5, -1)``, ``QuantConv2D`` 3x3 to 16 channels
+    A small binary CNN: ``Rescaling(1/127.5, -1)``, ``QuantConv2D`` 5x5 to 32 channels
     ("valid", ``ste_sign`` inputs and weights), 2x2 max-pool, batch norm (``scale=False``),
-    ``QuantConv2D`` 3x3 to 32 channels with ``padding="same"`` and ``pad_values=1``, 2x2
+    ``QuantConv2D`` 3x3 to 64 channels with ``padding="same"`` and ``pad_values=1``, 2x2
     max-pool, batch norm, flatten, ``QuantDense(10)``, ``Rescaling(1/64)``, softmax; the
-    batch norms with momentum 0.9 (the default 0.99 let the validation accuracy swing by
-    tens of points between epochs). Saved as Keras H5; sized for the iCEBreaker.
+    batch norms with momentum 0.9 (with the default 0.99 the validation accuracy swung by
+    ten points and more between epochs). Saved as Keras H5; it fits the iCEBreaker
+    (docs/larq.md has the variants tried).
 
 Binary kernels keep latent weights clipped to [-1, 1] (``weight_clip``). The last layers
 have no bias and a power-of-two rescaling, so the class scores are an exact integer
