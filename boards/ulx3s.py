@@ -86,6 +86,7 @@ class ULX3S(Board):
 
     name = "ulx3s"
     device = "LFE5U-85F"
+    family = "ecp5"
     # LFE5U-85F (Lattice DS1044): LUT4s, flip-flops, 18-kbit EBRs, 16x4 LUT RAMs, multipliers.
     capacity = {"lut4": 83640, "carry": 41820, "ff": 83640, "ebr": 208, "lutram": 10455,
                 "dsp": 156, "comb": 83640}

