@@ -427,18 +427,47 @@ def _fastest_link_clock(board, target_hz, network, ii, baud):
     return best
 
 
+#: Per Yosys family, the LUT mapping by classic ABC that stands in for ABC9 (between
+#: ``synth_<family> -run :map_luts`` and ``-run map_cells:``): ABC9's reintegration fails
+#: an assertion (``rtlil.cc:3091``) on some large flattened designs (CNV-W1A1 at 32,400
+#: cycles) and on any kept hierarchy, where classic ABC maps the same netlist.
+CLASSIC_ABC = {
+    "ice40": ["techmap -map +/ice40/latches_map.v", "abc -lut 4 -dress",
+              "ice40_wrapcarry -unwrap", "techmap -map +/ice40/ff_map.v", "clean",
+              "opt_lut -tech ice40"],
+    "ecp5": ["techmap -map +/lattice/latches_map.v", "abc -lut 4 -dress", "clean"],
+}
+CLASSIC_ABC_NAME = "classic ABC (abc -lut 4)"
+
+
+def _synth_attempts(board, name):
+    """``(label, platform overrides, reason)`` of each synthesis to try in turn: the
+    family's own, then its LUTs by classic ABC, then the board's fallback options."""
+    attempts = [("", {}, None),
+                (CLASSIC_ABC_NAME,
+                 {"synth_opts": "-run :map_luts",
+                  "script_after_synth": "\n".join(CLASSIC_ABC[board.family] + [
+                      f"synth_{board.family} -top {name} -run map_cells:"])},
+                 "LUTs mapped by classic ABC instead of ABC9")]
+    if board.synth_fallback:
+        opts, reason = board.synth_fallback
+        attempts.append((opts, {"synth_opts": opts}, reason))
+    return attempts
+
+
 def _synthesize(board, network, folding, out, baud, clock, log=print):
     """Elaborate the board design into ``out`` and synthesise it.
 
-    If synthesis fails and the board names a fallback (``synth_fallback``: options for
-    ``synth_<family>``), it is tried once more with them. Returns ``(cells used, seconds,
-    the plan's three tool commands, the synthesis options that worked)``.
+    If synthesis fails, it is tried again with the LUTs mapped by classic ABC
+    (:data:`CLASSIC_ABC`), then with the board's fallback options (``synth_fallback``).
+    Returns ``(cells used, seconds, the plan's three tool commands, the label of the
+    synthesis that worked: "" for the family's own)``.
     """
     name = _top_name(board)
     out = Path(out)
     seconds = 0.0
-    fallback = board.synth_fallback
-    for opts in ("", *([fallback[0]] if fallback else [])):
+    attempts = _synth_attempts(board, name)
+    for index, (label, overrides, _) in enumerate(attempts):
         try:
             top = board.top(lambda hz: SerialAccelerator(
                 network, folding, uart_divisor(hz, choose_baud(hz, baud))), clock)
@@ -446,7 +475,6 @@ def _synthesize(board, network, folding, out, baud, clock, log=print):
             raise BoardBuildError(str(error)) from None
         if out.exists():
             shutil.rmtree(out)
-        overrides = {"synth_opts": opts} if opts else {}
         board.platform().prepare(top, name=name, **overrides).extract(str(out))
         commands = json.loads((out / f"build_{name}.json").read_text())["commands"]
         result, spent = _run(commands[0], out, board.tools, log=log)
@@ -454,9 +482,11 @@ def _synthesize(board, network, folding, out, baud, clock, log=print):
         if not result.returncode:
             break
         error = f"synthesis failed: {_last_error(result, out / f'{name}.rpt')}"
-        if not fallback or opts:
-            raise BoardBuildError(error + (f" (also with {opts})" if opts else ""))
-        log(f"{error}; retrying with synth options {fallback[0]} ({fallback[1]})")
+        if index + 1 == len(attempts):
+            tried = ", ".join(label for label, _, _ in attempts[1:])
+            raise BoardBuildError(error + f" (also with {tried})")
+        following, _, reason = attempts[index + 1]
+        log(f"{error}; retrying with {following} ({reason})")
     used = board.summary(cell_counts((out / f"{name}.rpt").read_text()))
     if board.packed_cell:
         # LUT4 and flip-flop counts alone do not say whether the design fits: a flip-flop
@@ -464,7 +494,7 @@ def _synthesize(board, network, folding, out, baud, clock, log=print):
         # packer (a few seconds) gives the real count.
         used[board.packed_cell[1]], pack_seconds = _pack(commands[1], out, board)
         seconds += pack_seconds
-    return used, seconds, commands, opts
+    return used, seconds, commands, label
 
 
 def _pack(pnr, out, board):

@@ -13,38 +13,22 @@ stage boundaries left out; the build's ``resources`` stay the figures of the bit
 import re
 from pathlib import Path
 
-from .bitstream import _run, cell_counts
+from .bitstream import CLASSIC_ABC, _run, cell_counts
 
-__all__ = ["SCRIPTS", "stage_breakdown", "stages_of", "stat_by_module"]
+__all__ = ["breakdown_script", "stage_breakdown", "stages_of", "stat_by_module"]
 
-# Per FPGA family: the Yosys script (``{top}``: the design's top module), LUTs mapped by
-# classic ABC between the family's synthesis steps.
-SCRIPTS = {
-    "ice40": [
-        "read_rtlil {top}.il",
-        "synth_ice40 -noflatten -top {top} -run :map_luts",
-        "techmap -map +/ice40/latches_map.v",
-        "abc -lut 4 -dress",
-        "ice40_wrapcarry -unwrap",
-        "techmap -map +/ice40/ff_map.v",
-        "clean",
-        "opt_lut -tech ice40",
-        "synth_ice40 -noflatten -top {top} -run map_cells:check",
-        "tee -q -o breakdown.stat stat",
-    ],
-    "ecp5": [
-        "read_rtlil {top}.il",
-        "synth_ecp5 -noflatten -top {top} -run :map_luts",
-        "techmap -map +/lattice/latches_map.v",
-        "abc -lut 4 -dress",
-        "clean",
-        "synth_ecp5 -noflatten -top {top} -run map_cells:check",
-        "tee -q -o breakdown.stat stat",
-    ],
-}
 #: Stages whose logic is the network's arithmetic: the matrix-vector units.
 ARITHMETIC = re.compile(r"mvau\d+$")
 GLUE = "glue (top, clock, pins)"
+
+
+def breakdown_script(family, top):
+    """The Yosys script: ``synth_<family>`` with the hierarchy kept, LUTs by classic ABC
+    (:data:`~hdl.flow.bitstream.CLASSIC_ABC`), then ``stat`` per module."""
+    return [f"read_rtlil {top}.il", f"synth_{family} -noflatten -top {top} -run :map_luts",
+            *CLASSIC_ABC[family],
+            f"synth_{family} -noflatten -top {top} -run map_cells:check",
+            "tee -q -o breakdown.stat stat"]
 
 
 def stat_by_module(text):
@@ -89,8 +73,7 @@ def stage_breakdown(board, run_dir, log=None):
     synthesis fails (the build goes on without it)."""
     run_dir = Path(run_dir)
     top = f"bnn_{board.name}"
-    script = [line.format(top=top) for line in SCRIPTS[board.family]]
-    (run_dir / "breakdown.ys").write_text("\n".join(script) + "\n")
+    (run_dir / "breakdown.ys").write_text("\n".join(breakdown_script(board.family, top)) + "\n")
     result, seconds = _run(["yosys", "-q", "-l", "breakdown.log", "breakdown.ys"], run_dir,
                            board.tools, log=log)
     stat = run_dir / "breakdown.stat"
