@@ -32,7 +32,7 @@ def random_layer(rng, w_enc, x_enc, mh, mw, kind):
     return Dense(w, act, weight_encoding=w_enc, input_encoding=x_enc, scale_exp=scale), x
 
 
-@pytest.mark.parametrize("w_name,x_name", itertools.product(W_ENCODINGS, X_ENCODINGS))
+@pytest.mark.parametrize("w_name,x_name", list(itertools.product(W_ENCODINGS, X_ENCODINGS)))
 def test_padded_layer_outputs_equal_the_layer(w_name, x_name):
     rng = np.random.default_rng(abs(hash((w_name, x_name))) % 2**32)
     for kind in ("sign", "multi", "bias"):
