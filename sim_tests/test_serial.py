@@ -196,3 +196,18 @@ def test_serial_soak_of_two_thousand_frames(verilator):
     assert client.malformed == 0 and len(got) > 200
     labels = {int(trace.labels[k]) for k in range(count)}
     assert {label for label, _ in got.values()} <= labels
+
+
+@pytest.mark.parametrize("divisor", [4, 5])
+def test_serial_at_four_and_five_cycles_per_bit(verilator, divisor):
+    """The receiver at the fewest cycles per bit it takes (12 Mbaud at 48 and 60 MHz): the
+    host's bit time 2 % shorter, then 2 % longer than the board's, back-to-back frames with
+    every fault kind; the answers are the reference board's, byte for byte. (The first
+    sample falls 1.5 bit times after the start edge, the two-flop synchroniser's delay
+    included, within one clock: at 4 cycles per bit the stop bit is sampled 38 to 39
+    cycles after the edge, inside [35.3, 39.2) at 2 % fast and [36.7, 40.8) at 2 % slow.)"""
+    network = load_model(MLP)
+    for host_ratio in (0.98, 1.02):
+        host_bit_ps = round(divisor * host_ratio * 10_000)      # the harness clock is 10 ns
+        check_serial(network, f"serial_div{divisor}", 12, faults=True, divisor=divisor,
+                     host_bit_ps=host_bit_ps)
