@@ -31,7 +31,7 @@ def breakdown(network, folding, out, clock_hz=45e6):
     clock = _fastest_link_clock(board, clock_hz, network, initiation_interval(network, folding),
                                 None)
     top = board.top(lambda hz: SerialAccelerator(
-        network, folding, uart_divisor(hz, choose_baud(hz, None))), clock)
+        network, folding, uart_divisor(hz, choose_baud(hz, None, board.max_baud))), clock)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     board.platform().prepare(top, name=_top_name(board)).extract(str(out / "stages"))

@@ -40,6 +40,8 @@ class Board:
         Synthesis options to retry with after a synthesis failure, and why.
     block_ram_model : bool
         The flow's block-RAM model (:mod:`hdl.flow.resources`, 4-kbit iCE40 EBR) applies.
+    max_baud : int
+        The fastest rate the board's USB UART bridge carries.
     programmer : str
         The command that loads the bitstream.
     serial_port : str
@@ -59,6 +61,7 @@ class Board:
     slow_route = None
     synth_fallback = None
     block_ram_model = False
+    max_baud = 3_000_000
     programmer = ""
     serial_port = ""
 

@@ -109,6 +109,7 @@ class ICEBreaker(Board):
     # A place and route takes tens of seconds: a higher clock is worth a run from 3 % up.
     retry_gain = 1.03
     block_ram_model = True
+    max_baud = 12_000_000      # the FT2232H
     programmer = "iceprog"
     serial_port = "the FT2232H's second interface (/dev/ttyUSB1 on Linux)"
 

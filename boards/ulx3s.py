@@ -104,6 +104,7 @@ class ULX3S(Board):
     # (rtlil.cc:3091); without LUT RAM the same design synthesises.
     synth_fallback = ("-nolutram", "after a Yosys failure: no LUT RAM, small memories in "
                                    "block RAM")
+    max_baud = 3_000_000       # the FT231X
     programmer = "openFPGALoader --board ulx3s"
     serial_port = "the FT231X (/dev/ttyUSB0 on Linux)"
 

@@ -631,3 +631,21 @@ def test_breakdown_of_a_real_design(tmp_path):
     used, _ = synthesize("icebreaker", network, folding, tmp_path / "flat", baud=1_000_000,
                          clock_hz=clock["freq_hz"])
     assert result["total"]["ebr"] == used["ebr"]
+
+
+def test_the_board_bridge_limits_the_baud_rate():
+    """The iCEBreaker's FT2232H takes the faster rates down to the receiver's proven 4
+    cycles per bit; the ULX3S's FT231X stops at 3 Mbaud; a --baud over the bridge's limit
+    is refused in one line."""
+    from boards import board
+    from hdl.uart import MIN_DIVISOR, choose_baud, uart_divisor
+    ice, ulx = board("icebreaker"), board("ulx3s")
+    assert choose_baud(48e6, None, ice.max_baud) == 12_000_000       # divisor 4
+    assert choose_baud(44e6, None, ice.max_baud) == 4_000_000        # divisor 11, exact
+    assert choose_baud(42e6, None, ice.max_baud) == 6_000_000        # divisor 7, exact
+    assert choose_baud(48e6, None, ulx.max_baud) == 3_000_000
+    assert uart_divisor(48e6, 12_000_000) == MIN_DIVISOR
+    with pytest.raises(ValueError, match="too fast"):
+        uart_divisor(36e6, 12_000_000)                               # 3 cycles per bit
+    with pytest.raises(ValueError, match="faster than the board's USB UART"):
+        choose_baud(48e6, 6_000_000, ulx.max_baud)

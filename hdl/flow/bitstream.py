@@ -23,7 +23,7 @@ from golden.serial import link_figures
 
 from ..serial import SerialAccelerator
 from ..stages import initiation_interval
-from ..uart import choose_baud, uart_divisor
+from ..uart import MIN_DIVISOR, choose_baud, uart_divisor
 from .resources import model_estimates
 
 __all__ = ["BoardBuildError", "PlacementError", "build_board", "cell_counts", "check_fit", "nextpnr_fmax",
@@ -375,7 +375,7 @@ def _report(board, network, folding, best, runs, times, baud, ii):
                      # The network alone (no UART, PLL or image FIFO logic).
                      "network_logic_estimate": logic}
     clk_hz = best["clock"]["freq_hz"]
-    baud = choose_baud(clk_hz, baud)
+    baud = choose_baud(clk_hz, baud, board.max_baud)
     divisor = uart_divisor(clk_hz, baud)
     link = link_figures(network, baud, round(clk_hz / divisor))
     link["accelerator_inferences_per_second"] = round(clk_hz / ii)
@@ -388,7 +388,11 @@ def _report(board, network, folding, best, runs, times, baud, ii):
         "critical_path": best["path"],
         "synth_options": best["synth_opts"] or None,
         "clock": {k: v for k, v in best["clock"].items() if k != "freq_hz"},
-        "uart": {"baud": baud, "divisor": divisor, "actual_baud": round(clk_hz / divisor)},
+        "uart": {"baud": baud, "divisor": divisor, "actual_baud": round(clk_hz / divisor),
+                 # The fastest rate the bridge carries, and why this one is trusted.
+                 "max_baud": board.max_baud,
+                 "proven": f"receiver simulated at {MIN_DIVISOR} and more cycles per bit with "
+                           f"the host 2 % off (sim_tests/test_serial.py)"},
         "link": link,
         "resources": {k: {"used": v, "available": board.capacity[k]}
                       for k, v in best["used"].items()},
@@ -409,7 +413,7 @@ def _fastest_link_clock(board, target_hz, network, ii, baud):
     requests at the host's rate, answers at the divisor's). Ties go to the higher clock."""
     def end_to_end(clock):
         hz = clock["freq_hz"]
-        rate = choose_baud(hz, baud)
+        rate = choose_baud(hz, baud, board.max_baud)
         line = link_figures(network, rate, round(hz / uart_divisor(hz, rate)))
         return min(hz / ii, line["images_per_second"]), hz
 
@@ -470,7 +474,7 @@ def _synthesize(board, network, folding, out, baud, clock, log=print):
     for index, (label, overrides, _) in enumerate(attempts):
         try:
             top = board.top(lambda hz: SerialAccelerator(
-                network, folding, uart_divisor(hz, choose_baud(hz, baud))), clock)
+                network, folding, uart_divisor(hz, choose_baud(hz, baud, board.max_baud))), clock)
         except ValueError as error:
             raise BoardBuildError(str(error)) from None
         if out.exists():
