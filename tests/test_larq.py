@@ -209,6 +209,23 @@ def test_written_models_against_numpy_forward(tmp_path, kind, suffix):
         assert (trace.labels == expect.argmax(axis=1)).mean() >= 0.97
 
 
+def test_rescaling_before_the_flatten_of_an_image_input(tmp_path):
+    """An (H, W) input rescaled, then flattened: the flatten applies to the rescaled
+    tensor, not only to the raw input."""
+    rng = np.random.default_rng(6)
+    layers = [kf.layer("Rescaling", "pre", scale=1 / 127.5, offset=-1.0),
+              kf.layer("Flatten", "f"),
+              kf.layer("QuantDense", "d", units=3, input_quantizer="ste_sign",
+                       kernel_quantizer="ste_sign", use_bias=False)]
+    weights = {"d": {"kernel": rng.normal(0, 1, (16, 3))}}
+    config = kf.sequential(layers, (4, 4))
+    kf.write_h5(tmp_path / "r.h5", config, weights)
+    result = import_larq(tmp_path / "r.h5")
+    pixels = rng.integers(0, 256, (200, 4, 4)).astype(np.uint8)
+    expect = kf.forward(config, weights, pixels.astype(np.float32))
+    assert np.array_equal(run(result.network, pixels).labels, expect.argmax(axis=1))
+
+
 def test_negative_gain_batch_norm_before_a_max_pool(tmp_path):
     """A batch norm with negative gains before the pool: thresholds of direction -1, then
     the max-pool of their bits, as the float model computes."""

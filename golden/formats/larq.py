@@ -324,9 +324,13 @@ class _Translator:
         self.g = _Graph(path)
         self.x = "pixels"
         self.shape = None        # Keras per-sample shape of the current tensor
-        self.onnx_map = False    # the ONNX tensor is (N, C, H, W)
+        self.onnx_rank = 2       # of the ONNX tensor: 4 for an (N, C, H, W) map
         self.flat_pending = False
         self.ended = False
+
+    @property
+    def onnx_map(self):
+        return self.onnx_rank == 4
 
     # Per-channel constants broadcast against the current ONNX tensor.
     def channel(self, values, stem):
@@ -377,9 +381,9 @@ class _Translator:
         if len(shape) == 3:
             h, w, c = shape
             self.graph_shape = [1, c, h, w]
-            self.onnx_map = True
         else:
             self.graph_shape = [1, *shape]
+        self.onnx_rank = len(self.graph_shape)
 
     def _model(self, layers):
         if self.shape is None or len(self.shape) != 1:
@@ -402,13 +406,13 @@ class _Translator:
     # -- layout ---------------------------------------------------------------------------
 
     def _flatten_now(self, name):
-        """Flatten a map in Keras's (H, W, C) order."""
+        """Flatten a map in Keras's (H, W, C) order, an (H, W) input in its own."""
+        x = self.x
         if self.onnx_map:
-            x = self.g.op("Transpose", [self.x], name, perm=[0, 2, 3, 1])
+            x = self.g.op("Transpose", [x], name, perm=[0, 2, 3, 1])
+        if self.onnx_rank > 2:
             self.x = self.g.op("Flatten", [x], name, axis=1)
-            self.onnx_map = False
-        elif len(self.graph_shape) > 2 and self.x == "pixels":
-            self.x = self.g.op("Flatten", [self.x], name, axis=1)
+        self.onnx_rank = 2
         self.flat_pending = False
 
     def _Flatten(self, name, cfg, weights, where):
