@@ -21,8 +21,7 @@ from .archive import read_npy
 from .cli import ArgumentParser, console, out_path, run_cli
 from .datasets import load_mnist
 from .errors import ModelError
-from .formats import import_larq, larq, load_model
-from .formats.qonnx import import_qonnx
+from .formats import import_graph, imports_graph, load_model
 from .network import run
 
 
@@ -105,12 +104,9 @@ def main(argv=None, prog="python -m golden.evaluate"):
     if args.labels and not args.inputs:
         raise ModelError("--labels goes with --inputs (the MNIST folder has its own labels)")
     imported = None
-    if Path(args.model).suffix.lower() == ".onnx":
+    if imports_graph(args.model):
         # One import serves both the network and the float front end of its graph.
-        imported = import_qonnx(args.model, input_type=args.input_type)
-        network = imported.network
-    elif larq.is_keras_file(args.model):
-        imported = import_larq(args.model, args.input_type)
+        imported = import_graph(args.model, args.input_type)
         network = imported.network
     else:
         network = load_model(args.model, args.input_type)

@@ -18,8 +18,7 @@ import time
 from .cli import ArgumentParser, console, out_path, run_cli
 from .convert import _one_model
 from .errors import ModelError
-from .formats import import_larq, larq, load_model, save_model
-from .formats.qonnx import import_qonnx
+from .formats import import_graph, load_model, save_model
 
 __all__ = ["cli", "main"]
 
@@ -57,13 +56,7 @@ def main(argv=None, prog="python -m golden.qonnx"):
         if not args.out.lower().endswith(".npz"):
             raise ModelError(f"{args.out}: name the imported model file .npz")
         start = time.perf_counter()
-        if larq.is_keras_file(args.model):
-            if args.divisor is not None:
-                raise ModelError(f"{args.model}: --divisor is for .onnx graphs; a Keras model "
-                                 f"takes the pixels (put a Rescaling layer in the model)")
-            result = import_larq(args.model, args.input_type)
-        else:
-            result = import_qonnx(args.model, args.divisor, args.input_type)
+        result = import_graph(args.model, args.input_type, args.divisor)
         elapsed = time.perf_counter() - start
         save_model(result.network, args.out)
         net = result.network

@@ -25,7 +25,8 @@ from ..checks import reading
 from ..errors import ModelError
 from . import bnnpynq, larq, npz, qonnx, qonnx_export
 
-__all__ = ["load_model", "save_model", "import_larq", "LARQ_INPUT"]
+__all__ = ["load_model", "save_model", "import_larq", "imports_graph", "import_graph",
+           "LARQ_INPUT"]
 
 #: The input of a Keras model whose first layer has no input quantizer: the pixel values
 #: 0..255 (preprocessing is a layer of the model).
@@ -42,8 +43,7 @@ def load_model(path, input_type=None):
     Every failure is a :class:`~golden.errors.ModelError` with one line: the readers check
     what they expect, and anything a damaged file raises beyond that is reported as
     damage, never as a traceback."""
-    if (input_type is not None and Path(path).suffix.lower() != ".onnx"
-            and not larq.is_keras_file(path)):
+    if input_type is not None and not imports_graph(path):
         raise ModelError(f"{path}: an input type is declared for .onnx graphs and Keras models "
                          f"only; this model file fixes its input already")
     with reading(path):
@@ -73,7 +73,7 @@ def import_larq(path, input_type=None):
         model = larq.to_qonnx(path)
     if input_type is None and not larq.quantizes_input(model):
         input_type = LARQ_INPUT
-    result = qonnx.import_qonnx_model(model, path, None, input_type)
+    result = qonnx.import_qonnx_model(model, path, 1, input_type)
     if len(result.input_shape) == 3:
         # The graph takes NCHW; the Keras model's own inputs are (N, H, W, C).
         graph_frontend = result.frontend
@@ -81,6 +81,23 @@ def import_larq(path, input_type=None):
         result = replace(result, input_shape=(h, w, c),
                          frontend=lambda x: graph_frontend(np.moveaxis(np.asarray(x), -1, 1)))
     return result
+
+
+def imports_graph(path):
+    """Whether ``path`` is a float model, a QONNX graph or a Keras model, whose import
+    (:func:`import_graph`) has a float front end and exactness flags."""
+    return Path(path).suffix.lower() == ".onnx" or larq.is_keras_file(path)
+
+
+def import_graph(path, input_type=None, divisor=None):
+    """The :class:`~golden.formats.qonnx.QonnxImport` of a QONNX graph or a Keras model;
+    ``divisor`` (see :func:`~golden.formats.qonnx.import_qonnx`) is for graphs only."""
+    if larq.is_keras_file(path):
+        if divisor is not None:
+            raise ModelError(f"{path}: --divisor is for .onnx graphs; a Keras model takes the "
+                             f"pixels (put a Rescaling layer in the model)")
+        return import_larq(path, input_type)
+    return qonnx.import_qonnx(path, divisor, input_type)
 
 
 WRITERS = {".npz": npz.save, ".onnx": qonnx_export.export_qonnx}

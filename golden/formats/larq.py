@@ -63,7 +63,6 @@ KERAS_SUFFIXES = (".h5", ".hdf5", ".keras")
 F32 = np.float32
 QONNX_DOMAIN = "qonnx.custom_op.general"
 OWN_DOMAIN = "bnn_rtl"
-INPUT_DIVISOR_KEY = "bnn_rtl.input_divisor"
 
 #: Quantizers whose forward pass is ``sign`` (+1 at 0), by Keras class and alias.
 SIGN_QUANTIZERS = {"SteSign": "ste_sign", "ApproxSign": "approx_sign",
@@ -291,11 +290,9 @@ def _kernel_values(kernel, quantizer, where, out_axis):
 
 
 class _Graph:
-    """The ONNX graph being written: maps are NCHW; ``shape`` is the Keras per-sample
-    shape of the current tensor, ``rank4`` whether the ONNX tensor is still a map."""
+    """The ONNX graph being written: its nodes and constants, named uniquely."""
 
-    def __init__(self, path):
-        self.path = path
+    def __init__(self):
         self.nodes, self.inits, self.names = [], [], set()
 
     def const(self, value, stem, dtype=F32):
@@ -321,7 +318,7 @@ class _Graph:
 class _Translator:
     def __init__(self, path, config, weights):
         self.path, self.config, self.weights = path, config, weights
-        self.g = _Graph(path)
+        self.g = _Graph()
         self.x = "pixels"
         self.shape = None        # Keras per-sample shape of the current tensor
         self.onnx_rank = 2       # of the ONNX tensor: 4 for an (N, C, H, W) map
@@ -400,7 +397,6 @@ class _Translator:
                                                  helper.make_opsetid(QONNX_DOMAIN, 1),
                                                  helper.make_opsetid(OWN_DOMAIN, 1)])
         model.ir_version = 8
-        helper.set_model_props(model, {INPUT_DIVISOR_KEY: "1"})
         return model
 
     # -- layout ---------------------------------------------------------------------------
@@ -702,7 +698,7 @@ def quantizes_input(model):
 
 def to_qonnx(path):
     """The QONNX ``onnx.ModelProto`` of the Larq model file at ``path``; its input is the
-    pixels (metadata ``bnn_rtl.input_divisor`` 1)."""
+    pixels themselves (import it with divisor 1)."""
     path = Path(path)
     if not path.is_file():
         raise ModelError(f"{path}: no such Keras model file")

@@ -455,7 +455,6 @@ def build_placing(board_name, network, folding, fallbacks, out, **options):
     of each of ``fallbacks`` (``(cycles, folding)``, slower, fastest first) in turn.
     Returns ``(folding built, report, the foldings that did not place or fit)``."""
     unplaced = []
-    first_error = None
     for index, candidate in enumerate([folding] + [f for _, f in fallbacks]):
         text = ",".join(str(f) for f in candidate)
         cycles = initiation_interval(network, candidate)
@@ -469,12 +468,11 @@ def build_placing(board_name, network, folding, fallbacks, out, **options):
             # that fails in any way gives way to the next.
             if index == 0 and not isinstance(error, PlacementError):
                 raise
-            first_error = first_error or error
             unplaced.append({"folding": text.split(","), "cycles": cycles, "error": str(error)})
-            if index + 1 < len(fallbacks) + 1:
+            if index < len(fallbacks):
                 print(f"{error}; trying the next slower folding")
-    raise PlacementError(f"{first_error}" + (f" (nor did {len(unplaced) - 1} slower foldings)"
-                                             if len(unplaced) > 1 else ""))
+    raise PlacementError(unplaced[0]["error"] + (f" (nor did {len(unplaced) - 1} slower "
+                                                 f"foldings)" if len(unplaced) > 1 else ""))
 
 
 def _board_main(args, out, results):
