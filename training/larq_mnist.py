@@ -23,9 +23,9 @@ import; any preprocessing is a layer of the model):
     ("valid", ``ste_sign`` inputs and weights), 2x2 max-pool, batch norm (``scale=False``),
     ``QuantConv2D`` 3x3 to 64 channels with ``padding="same"`` and ``pad_values=1``, 2x2
     max-pool, batch norm, flatten, ``QuantDense(10)``, ``Rescaling(1/64)``, softmax; the
-    batch norms with momentum 0.9 (with the default 0.99 the validation accuracy swung by
-    ten points and more between epochs). Saved as Keras H5; it fits the iCEBreaker
-    (docs/larq.md has the variants tried).
+    batch norms with momentum 0.9, whose moving statistics keep up with the flipping binary
+    weights. Saved as Keras H5; it fits the iCEBreaker (docs/larq.md has the variants tried
+    and their figures).
 
 Binary kernels keep latent weights clipped to [-1, 1] (``weight_clip``). The last layers
 have no bias and a power-of-two rescaling, so the class scores are an exact integer

@@ -433,8 +433,8 @@ def _fastest_link_clock(board, target_hz, network, ii, baud):
 
 #: Per Yosys family, the LUT mapping by classic ABC that stands in for ABC9 (between
 #: ``synth_<family> -run :map_luts`` and ``-run map_cells:``): ABC9's reintegration fails
-#: an assertion (``rtlil.cc:3091``) on some large flattened designs (CNV-W1A1 at 32,400
-#: cycles) and on any kept hierarchy, where classic ABC maps the same netlist.
+#: an assertion (``rtlil.cc:3091``) on some large flattened designs and on any kept
+#: hierarchy, where classic ABC maps the same netlist.
 CLASSIC_ABC = {
     "ice40": ["techmap -map +/ice40/latches_map.v", "abc -lut 4 -dress",
               "ice40_wrapcarry -unwrap", "techmap -map +/ice40/ff_map.v", "clean",
