@@ -36,7 +36,8 @@ from .elements import acc_map, lane_range
 __all__ = ["unsigned_width", "signed_width", "pack_lanes", "unpack_lanes", "stream_beats", "AccMap",
            "weight_words", "layer_weight_codes", "hw_accumulator", "threshold_hw",
            "threshold_words", "bias_hw",
-           "score_range", "score_width", "bias_words"]
+           "score_range", "score_width", "bias_words", "SPRAM_WIDTH", "SPRAM_DEPTH",
+           "spram_words", "spram_image"]
 
 
 def unsigned_width(hi):
@@ -239,3 +240,32 @@ def bias_words(activation, pe, acc, width, exp_width=0):
     if exp_width:
         lanes = [v | int(x) << width for v, x in zip(lanes, pack_lanes(e[:, None], exp_width))]
     return pack_lanes(np.array(lanes, dtype=object).reshape(-1, pe), width + exp_width)
+
+
+#: A single-port RAM of the iCE40 UP (``SB_SPRAM256KA``): 16,384 words of 16 bits.
+SPRAM_WIDTH, SPRAM_DEPTH = 16, 16384
+
+
+def spram_words(words, width):
+    """The 16-bit load words of a memory of ``width``-bit ``words`` kept in SPRAMs, in the
+    order the hardware writes them (:class:`hdl.spram.SpramRom`): word by word, each as
+    ``ceil(width / 16)`` slices, bits ``[16*l, 16*(l+1))`` first for ``l = 0``, the last
+    slice zero-padded. Raises ``ValueError`` on a word that does not fit ``width`` bits."""
+    lanes = -(-width // SPRAM_WIDTH)
+    out = []
+    for word in words:
+        if not 0 <= word < 1 << width:
+            raise ValueError(f"memory word {word:#x} does not fit {width} bits")
+        out += [(word >> (SPRAM_WIDTH * k)) & 0xFFFF for k in range(lanes)]
+    return out
+
+
+def spram_image(memories):
+    """The bytes that fill the SPRAM memories ``[(words, width), ...]``, in that order: the
+    :func:`spram_words` of each, every 16-bit word little-endian (the order a flash
+    reader brings them, :class:`hdl.flash.FlashReader`)."""
+    image = bytearray()
+    for words, width in memories:
+        for w in spram_words(words, width):
+            image += w.to_bytes(2, "little")
+    return bytes(image)

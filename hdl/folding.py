@@ -39,11 +39,17 @@ class LayerFolding:
     ``replay``: where the unit keeps its input vector for replay when ``NF > 1``:
     ``"auto"`` (flip-flops up to :data:`hdl.mvau.REPLAY_REGISTER_BITS`,
     else RAM) or ``"registers"`` (always flip-flops: a board build chooses it when the
-    RAM would overflow the block RAMs)."""
+    RAM would overflow the block RAMs).
+
+    ``weights``: ``"rom"`` (block RAM or logic, the tools' choice) or ``"spram"`` (the
+    iCE40 UP's SPRAMs, filled from the board's flash after reset; written
+    ``SIMDxPE:spram``)."""
     simd: int
     pe: int
     element: str = "tree"
     replay: str = "auto"
+    weights: str = "rom"
 
     def __str__(self):
-        return f"{self.simd}x{self.pe}" + ("" if self.element == "tree" else f":{self.element}")
+        return (f"{self.simd}x{self.pe}" + ("" if self.element == "tree" else f":{self.element}")
+                + ("" if self.weights == "rom" else f":{self.weights}"))

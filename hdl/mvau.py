@@ -6,19 +6,26 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from golden.model import BINARY
+from golden.packing import spram_words
 from golden.weights import BINARY_WEIGHTS
 from golden.weights import weight_encoding as as_weight_encoding
 
 from .elements import make_element
 from .params import check_positive_int, counter, memory_depth, wrap_counter
 from .popcount import range_shape, tree_sum
+from .spram import SpramRom
 
-__all__ = ["MatrixVectorUnit", "GROUP", "REPLAY_REGISTER_BITS", "replay_in_registers"]
+__all__ = ["MatrixVectorUnit", "GROUP", "REPLAY_REGISTER_BITS", "WEIGHT_STORES",
+           "replay_in_registers"]
 
 # Lanes summed in one cycle before a pipeline register: an adder tree over more lanes is
 # split, its group sums registered, so that the popcount does not limit the clock.
 GROUP = 4
 
+
+#: Where a unit keeps its weights: a ROM (block RAM or logic, the tools' choice) or
+#: the iCE40 UP's SPRAMs, filled after reset (:class:`hdl.spram.SpramRom`).
+WEIGHT_STORES = ("rom", "spram")
 
 #: A replay buffer (one input vector) is asked to be flip-flops up to this many bits.
 REPLAY_REGISTER_BITS = 256
@@ -64,7 +71,8 @@ class MatrixVectorUnit(wiring.Component):
     backpressure, N vectors take ``N*SF*NF`` issue cycles.
 
     Memories: the weight ROM (``NF*SF`` words of ``PE*SIMD*w_bits`` bits, block RAM where
-    the tools find it worthwhile) and, when ``NF > 1``, the replay buffer of one input
+    the tools find it worthwhile; with ``weights="spram"`` a :class:`~hdl.spram.SpramRom`
+    of iCE40 UP SPRAM cells, same read timing, filled through ``load`` after reset) and, when ``NF > 1``, the replay buffer of one input
     vector (``SF`` words of ``SIMD*x_bits``), asked to be flip-flops up to
     :data:`REPLAY_REGISTER_BITS` bits (:attr:`replay_in_registers`), else left to the
     tools' RAM.
@@ -85,6 +93,8 @@ class MatrixVectorUnit(wiring.Component):
         sum is built (:mod:`hdl.elements`); same sum, same latency, different LUT4 cost.
     replay : optional
         ``"auto"`` (default) or ``"registers"``: see :attr:`replay_in_registers`.
+    weights : optional
+        ``"rom"`` (default) or ``"spram"`` (:data:`WEIGHT_STORES`).
 
     Members
     -------
@@ -92,10 +102,15 @@ class MatrixVectorUnit(wiring.Component):
         Input bits or codes.
     o : ``Out(stream.Signature(data.ArrayLayout(acc_shape, PE)))``
         Accumulators ``acc_hw``.
+    load : ``In(stream.Signature(16))``, loaded : ``Out(1)``
+        With ``weights="spram"`` only: the weight memory's load words
+        (:func:`golden.packing.spram_words` of the weight words) and its end. The unit
+        must not be given input before ``loaded``.
     """
 
     def __init__(self, *, mw, mh, simd, pe, weight_words, weight_encoding=BINARY_WEIGHTS,
-                 input_encoding=BINARY, group=GROUP, element_style="tree", replay="auto"):
+                 input_encoding=BINARY, group=GROUP, element_style="tree", replay="auto",
+                 weights="rom"):
         for name, value in (("mw", mw), ("mh", mh), ("simd", simd), ("pe", pe)):
             check_positive_int(name, value)
         if mw % simd:
@@ -106,6 +121,10 @@ class MatrixVectorUnit(wiring.Component):
         if replay not in ("auto", "registers"):
             raise ValueError(f"replay must be 'auto' or 'registers', not {replay!r}")
         self.replay = replay
+        if weights not in WEIGHT_STORES:
+            raise ValueError(f"weights must be one of {', '.join(WEIGHT_STORES)}, "
+                             f"not {weights!r}")
+        self.weights = weights
         self.sf, self.nf = mw // simd, mh // pe
         check_positive_int("group", group)
         self.group = group
@@ -124,10 +143,16 @@ class MatrixVectorUnit(wiring.Component):
         acc_shape = self.element.sum_shape(mw)
         self.acc_width = acc_shape.width
         self.row_shape = self.element.sum_shape(simd)
-        super().__init__({
+        members = {
             "i": In(stream.Signature(simd * self.in_bits)),
             "o": Out(stream.Signature(data.ArrayLayout(acc_shape, pe))),
-        })
+        }
+        self.spram = None
+        if weights == "spram":
+            self.spram = SpramRom(word_bits, self.sf * self.nf)
+            members["load"] = In(stream.Signature(16))
+            members["loaded"] = Out(1)
+        super().__init__(members)
 
     def reduction_levels(self):
         """The ranges ``(lo, hi)`` of one PE row's registered partial sums, level by level:
@@ -146,6 +171,11 @@ class MatrixVectorUnit(wiring.Component):
             levels.append(ranges)
         return levels
 
+    def load_words(self):
+        """The 16-bit words ``load`` takes (``weights="spram"``):
+        :func:`golden.packing.spram_words` of the weight words."""
+        return spram_words(self.weight_words, self.pe * self.simd * self.w_bits)
+
     @property
     def replay_bits(self):
         """Bits of the replay buffer (0 when NF = 1: no replay)."""
@@ -160,10 +190,16 @@ class MatrixVectorUnit(wiring.Component):
         sf_n, nf_n, simd, pe = self.sf, self.nf, self.simd, self.pe
 
         wb = self.w_bits
-        # At least two words: a one-word memory would have a zero-width address.
-        m.submodules.weights = weights = Memory(
-            shape=unsigned(pe * simd * wb), depth=memory_depth(sf_n * nf_n), init=self.weight_words)
-        w_rd = weights.read_port()
+        if self.spram is None:
+            # At least two words: a one-word memory would have a zero-width address.
+            m.submodules.weights = weights = Memory(
+                shape=unsigned(pe * simd * wb), depth=memory_depth(sf_n * nf_n),
+                init=self.weight_words)
+            w_rd = weights.read_port()
+        else:
+            m.submodules.weights = w_rd = self.spram
+            wiring.connect(m, wiring.flipped(self.load), w_rd.load)
+            m.d.comb += self.loaded.eq(w_rd.loaded)
         w_data = w_rd.data
 
         # The whole pipeline advances together unless a finished result waits at the output.

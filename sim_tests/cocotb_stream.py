@@ -12,6 +12,10 @@ output is valid, it sleeps until ``i__ready`` or ``o__valid`` rises (both change
 clock edges), and counts cycles from the simulation time. Deep pipelines (a convolutional
 network's first answer comes after hundreds of thousands of cycles) simulate many times
 faster; the handshakes and their cycles are the same.
+
+A case with ``"load"`` (bytes, for a design with SPRAM weights) also feeds them to the
+``load__*`` stream from reset on, beside the input stream and at the same idle rate, and
+records the cycle ``loaded`` rose.
 """
 
 import json
@@ -47,6 +51,10 @@ async def drive_streams(dut):
     next_in, holding = 0, False
     cycle = 0
     start = get_sim_time("ns")
+    loaded = []
+    if "load" in case:
+        cocotb.start_soon(_load(dut, bytes.fromhex(case["load"]), case["valid_prob"],
+                                random.Random(case["seed"] + 1), start, loaded))
     fast = case["valid_prob"] >= 1 and case["ready_prob"] >= 1
     while len(outputs) < n_out and cycle < limit:
         # Drive for the coming rising edge.
@@ -78,6 +86,31 @@ async def drive_streams(dut):
 
     with open(case["result"], "w") as f:
         json.dump({"outputs": outputs, "in_cycles": in_cycles, "out_cycles": out_cycles,
-                   "cycles": cycle, "inputs_taken": next_in}, f)
+                   "cycles": cycle, "inputs_taken": next_in,
+                   "loaded_cycle": loaded[0] if loaded else None}, f)
     assert len(outputs) == n_out, (f"timeout after {cycle} cycles: {len(outputs)} of {n_out} "
                                    f"output beats, {next_in} of {len(inputs)} inputs taken")
+
+
+async def _load(dut, image, valid_prob, rng, start, loaded):
+    """Drive ``image`` into ``load__*`` a byte per handshake; append the cycle ``loaded``
+    rose to ``loaded``."""
+    dut.load__valid.value = 0
+    next_byte, holding = 0, False
+    while True:
+        if not holding and next_byte < len(image) and rng.random() < valid_prob:
+            dut.load__payload.value = image[next_byte]
+            holding = True
+        dut.load__valid.value = int(holding)
+        await ReadOnly()
+        if holding and int(dut.load__ready.value):
+            next_byte += 1
+            holding = False
+        if int(dut.loaded.value):
+            loaded.append(round((get_sim_time("ns") - start) / PERIOD_NS))
+            break
+        await RisingEdge(dut.clk)
+        await FallingEdge(dut.clk)
+    await RisingEdge(dut.clk)
+    await FallingEdge(dut.clk)
+    dut.load__valid.value = 0

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from cocotb_tools.runner import Verilator, get_runner
 
+from hdl.flow.netlist import primitive_models
 from hdl.flow.verilog import to_verilog
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,6 +50,7 @@ class StreamResult:
     outputs: list       # output payloads (int), in order
     in_cycles: list     # clock cycle of each input handshake
     out_cycles: list    # clock cycle of each output handshake
+    loaded_cycle: int = None    # with a load: the cycle ``loaded`` rose
 
 
 def pack_beats(rows, width):
@@ -85,6 +87,14 @@ class Simulation:
         if netlist is None:
             if not source.exists() or source.read_text() != text:
                 source.write_text(text)
+            cells = primitive_models(text)
+            if cells:
+                # Vendor cells the design instantiates (an SPRAM): Yosys's models of them.
+                models = self.dir / "cells.v"
+                if not models.exists() or models.read_text() != cells:
+                    models.write_text(cells)
+                sources.append(models)
+                args += ["-Wno-SPECIFYIGN"]
         else:
             from hdl.flow.netlist import cell_models, synthesize
             rtl, record = self.dir / "rtl.v", self.dir / "synthesis.json"
@@ -113,16 +123,21 @@ class Simulation:
         self.runs = 0
 
     def run(self, in_beats, n_out, *, valid_prob=1.0, ready_prob=1.0, seed=0,
-            max_cycles=None) -> StreamResult:
+            max_cycles=None, load=None) -> StreamResult:
+        """Drive ``in_beats`` and take ``n_out`` output beats; ``load``: the bytes of a
+        design with SPRAM weights (:meth:`hdl.network.NetworkTop.spram_image`), fed to
+        its ``load`` stream from reset on."""
         if max_cycles is None:
-            max_cycles = 1000 + 20 * (len(in_beats) + n_out) / min(valid_prob, ready_prob)
-        data = self.run_module("sim_tests.cocotb_stream", {
-            "inputs": [hex(int(b)) for b in in_beats], "n_out": int(n_out),
-            "valid_prob": valid_prob, "ready_prob": ready_prob, "seed": seed,
-            "max_cycles": int(max_cycles),
-        })
+            max_cycles = 1000 + 20 * (len(in_beats) + n_out + len(load or b"")) / min(
+                valid_prob, ready_prob)
+        case = {"inputs": [hex(int(b)) for b in in_beats], "n_out": int(n_out),
+                "valid_prob": valid_prob, "ready_prob": ready_prob, "seed": seed,
+                "max_cycles": int(max_cycles)}
+        if load is not None:
+            case["load"] = bytes(load).hex()
+        data = self.run_module("sim_tests.cocotb_stream", case)
         return StreamResult([int(v, 16) for v in data["outputs"]],
-                            data["in_cycles"], data["out_cycles"])
+                            data["in_cycles"], data["out_cycles"], data.get("loaded_cycle"))
 
     def run_module(self, test_module, case):
         """Run cocotb test module ``test_module`` with ``case`` (a JSON object, to which the

@@ -64,16 +64,22 @@ def check_network(network, folding, name, pixels, *, stall_runs=((0.5, 0.5),), n
     expected = expected_outputs(top, trace)
 
     ii = initiation_interval(network, folding)
-    budget = (len(pixels) + 2 * len(folding) + 4) * ii * 2 + 5000
-    res = sim.run(in_beats, len(expected), max_cycles=budget)
+    # SPRAM weights: the load bytes first, one per cycle at most.
+    load = top.spram_image() if top.spram_units else None
+    budget = (len(pixels) + 2 * len(folding) + 4) * ii * 2 + 5000 + 2 * len(load or b"")
+    res = sim.run(in_beats, len(expected), max_cycles=budget, load=load)
     assert res.outputs == expected, "labels/scores differ from golden at full throughput"
     intervals = np.diff(res.out_cycles)
     # After the pipeline has filled, one inference per II cycles exactly.
     assert intervals[2:].tolist() == [ii] * (len(intervals) - 2), (ii, intervals.tolist())
+    if load is not None:
+        # Every load byte is a cycle; no input is taken before the weights are in.
+        assert len(load) <= res.loaded_cycle <= res.in_cycles[0], (res.loaded_cycle,
+                                                                  res.in_cycles[:1])
 
     for seed, (pv, pr) in enumerate(stall_runs):
         res = sim.run(in_beats, len(expected), valid_prob=pv, ready_prob=pr, seed=seed,
-                      max_cycles=budget / min(pv, pr))
+                      max_cycles=budget / min(pv, pr), load=load)
         assert res.outputs == expected, f"differs from golden with valid={pv} ready={pr}"
     return sim
 

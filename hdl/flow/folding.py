@@ -5,6 +5,8 @@ at one, and the graph's initiation interval. The folding value is
 :class:`hdl.folding.LayerFolding`.
 """
 
+from dataclasses import replace
+
 from golden.errors import ModelError
 
 from ..argmax import argmax_cycles
@@ -26,8 +28,9 @@ ELEMENT_MODES = ("auto", *ELEMENT_STYLES)
 def parse_folding(text, n_layers):
     """Parse ``"SIMDxPE,SIMDxPE,..."`` (one entry per layer) into a list of LayerFolding;
     an entry ``auto`` gives None (chosen by :func:`auto_folding`). An entry may name its
-    element style, ``SIMDxPE:tree`` or ``SIMDxPE:bitplane``; without one its style is
-    ``"auto"`` (chosen by :func:`choose_elements`)."""
+    element style, ``SIMDxPE:tree`` or ``SIMDxPE:bitplane`` (without one its style is
+    ``"auto"``, chosen by :func:`choose_elements`), and ``:spram`` to keep its weights in
+    the iCE40 UP's SPRAMs (``SIMDxPE:spram``, ``SIMDxPE:bitplane:spram``)."""
     parts = [p.strip() for p in text.split(",")]
     if len(parts) != n_layers:
         raise ModelError(f"--folding gives {len(parts)} entries for {n_layers} layers; "
@@ -38,16 +41,19 @@ def parse_folding(text, n_layers):
         if part.lower() == "auto":
             out.append(None)
             continue
-        size, _, style = part.lower().partition(":")
+        size, *suffixes = part.lower().split(":")
         try:
             simd, pe = (int(v) for v in size.split("x"))
         except ValueError:
             raise ModelError(f"--folding entry {i} is {part!r}; write SIMDxPE (e.g. 32x16), "
-                             f"SIMDxPE:tree, SIMDxPE:bitplane or auto") from None
-        if style and style not in ELEMENT_STYLES:
-            raise ModelError(f"--folding entry {i} is {part!r}: element style {style!r} is "
-                             f"not one of {', '.join(ELEMENT_STYLES)}")
-        out.append(LayerFolding(simd, pe, style or "auto"))
+                             f"SIMDxPE:tree, SIMDxPE:bitplane, SIMDxPE:spram or auto") from None
+        styles = [x for x in suffixes if x != "spram"]
+        if len(styles) > 1 or suffixes.count("spram") > 1 or (styles and styles[0] not in
+                                                                ELEMENT_STYLES):
+            raise ModelError(f"--folding entry {i} is {part!r}: after SIMDxPE write at most "
+                             f"one element style ({', '.join(ELEMENT_STYLES)}) and ':spram'")
+        out.append(LayerFolding(simd, pe, styles[0] if styles else "auto",
+                                weights="spram" if "spram" in suffixes else "rom"))
     return out
 
 
@@ -72,7 +78,7 @@ def choose_elements(network, folding, mode="auto"):
         else:
             cost = {s: element_lut4(layer, f.simd, f.pe, s) for s in ELEMENT_STYLES}
             style = "bitplane" if cost["bitplane"] < cost["tree"] else "tree"
-        out.append(LayerFolding(f.simd, f.pe, style, f.replay))
+        out.append(replace(f, element=style))
     return out
 
 

@@ -21,7 +21,11 @@ from pathlib import Path
 
 from .bitstream import cell_counts
 
-__all__ = ["FAMILIES", "SUSPICIOUS", "synthesize", "cell_models", "NetlistError"]
+__all__ = ["FAMILIES", "SUSPICIOUS", "synthesize", "cell_models", "primitive_models",
+           "NetlistError"]
+
+#: Vendor cells generated Verilog may instantiate, and the family whose models hold them.
+PRIMITIVES = {"SB_SPRAM256KA": "ice40"}
 
 FAMILIES = {"ice40": "synth_ice40", "ecp5": "synth_ecp5"}
 
@@ -89,3 +93,19 @@ def cell_models(family):
     if not models.exists():
         raise NetlistError(f"no cell models for {family} in {share}")
     return models, share
+
+
+def primitive_models(verilog):
+    """The Verilog of Yosys's behavioural models of the vendor cells (:data:`PRIMITIVES`)
+    that ``verilog`` instantiates, for a simulator that reads the generated Verilog; an
+    empty string when it instantiates none."""
+    out = []
+    for cell, family in PRIMITIVES.items():
+        if not re.search(rf"^\s*{cell}\b", verilog, re.M):
+            continue
+        text = cell_models(family)[0].read_text()
+        match = re.search(rf"^module {cell}\b.*?^endmodule\b", text, re.M | re.S)
+        if match is None:
+            raise NetlistError(f"no model of {cell} in {cell_models(family)[0]}")
+        out.append(match.group(0) + "\n")
+    return "".join(out)

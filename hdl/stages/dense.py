@@ -27,7 +27,8 @@ def build_layer(layer, f, group=GROUP):
                             weight_words=weight_words(layer_weight_codes(layer, f.simd), f.simd,
                                                       f.pe, w_enc.code_bits),
                             weight_encoding=w_enc, input_encoding=layer.input_encoding,
-                            group=group, element_style=f.element, replay=f.replay)
+                            group=group, element_style=f.element, replay=f.replay,
+                            weights=f.weights)
     acc = hw_accumulator(layer)
     # The unit's own range (from its element) and golden's must be the same proof.
     assert (acc.lo, acc.hi, acc.width) == (mvau.acc_lo, mvau.acc_hi, mvau.acc_width)
