@@ -18,10 +18,9 @@ from pathlib import Path
 from boards import board as get_board
 from golden.cli import ArgumentParser, out_path, run_cli
 from golden.formats import load_model
-from hdl.flow.bitstream import _fastest_link_clock, _top_name, choose_baud, synthesize, uart_divisor
+from hdl.flow.bitstream import _fastest_link_clock, _top_name, board_core, synthesize
 from hdl.flow.breakdown import breakdown_table, stage_breakdown
 from hdl.flow.build import DEFAULT_MODEL, choose_folding
-from hdl.serial import SerialAccelerator
 from hdl.stages import initiation_interval
 
 
@@ -30,8 +29,7 @@ def breakdown(network, folding, out, clock_hz=45e6):
     board = get_board("icebreaker")
     clock = _fastest_link_clock(board, clock_hz, network, initiation_interval(network, folding),
                                 None)
-    top = board.top(lambda hz: SerialAccelerator(
-        network, folding, uart_divisor(hz, choose_baud(hz, None, board.max_baud))), clock)
+    top = board.top(board_core(board, network, folding, None), clock)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     board.platform().prepare(top, name=_top_name(board)).extract(str(out / "stages"))

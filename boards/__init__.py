@@ -11,7 +11,7 @@ from amaranth.lib import io
 
 from .base import Board
 
-__all__ = ["BOARDS", "Board", "board", "wire_serial_core"]
+__all__ = ["BOARDS", "Board", "board", "wire_serial_core", "wire_flash"]
 
 BOARDS = ("icebreaker", "ulx3s")
 
@@ -37,3 +37,20 @@ def wire_serial_core(m, platform, core, uart_dir, led):
     with m.If(core.done):
         m.d.sync += toggle.eq(~toggle)
     m.d.comb += led_buf.o.eq(toggle)
+
+
+def wire_flash(m, platform, core):
+    """Connect ``core``'s flash pins, when it has them (weights in SPRAM), to the board's
+    SPI flash 0; write protect and hold are held inactive."""
+    if getattr(core, "flash", None) is None:
+        return
+    pins = platform.request("spi_flash_1x", 0, dir={"cs": "-", "clk": "-", "copi": "-",
+                                                     "cipo": "-", "wp": "-", "hold": "-"})
+    buffers = {name: io.Buffer("i" if name == "cipo" else "o", getattr(pins, name))
+               for name in ("cs", "clk", "copi", "cipo", "wp", "hold")}
+    for name, buffer in buffers.items():
+        m.submodules[f"flash_{name}"] = buffer
+    # cs, wp and hold are active-low pins (PinsN): the buffers take the asserted level.
+    m.d.comb += [buffers["cs"].o.eq(~core.flash_cs_n), buffers["clk"].o.eq(core.flash_sck),
+                 buffers["copi"].o.eq(core.flash_copi), core.flash_cipo.eq(buffers["cipo"].i),
+                 buffers["wp"].o.eq(0), buffers["hold"].o.eq(0)]

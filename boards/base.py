@@ -27,6 +27,9 @@ class Board:
     fit_fill : dict of str to float
         The automatic folding keeps each of these resources at or below this fraction of
         its capacity, where place and route stays quick.
+    flash_offset : int or None
+        Byte address in the configuration flash where SPRAM weights are kept (after the
+        bitstream, in the same programming file); None: the board keeps none.
     placement : tuple of (list of str, float or None) or None
         nextpnr attempts while placement fails: extra options and a time limit in seconds
         (None: the flow's default seeds).
@@ -61,6 +64,7 @@ class Board:
     slow_route = None
     synth_fallback = None
     block_ram_model = False
+    flash_offset = None
     max_baud = 3_000_000
     programmer = ""
     serial_port = ""

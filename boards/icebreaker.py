@@ -2,13 +2,15 @@
 
 Only I/O and clocks live here: the 12 MHz oscillator pin drives an ``SB_PLL40_PAD`` whose
 output is the ``sync`` domain (reset held until the PLL locks); the UART pins go to
-:class:`hdl.serial.SerialAccelerator`; the green LED toggles on every answer.
+:class:`hdl.serial.SerialAccelerator`; the green LED toggles on every answer; a design with
+SPRAM weights reads them from the configuration flash (the W25Q128), at
+:attr:`ICEBreaker.flash_offset`.
 """
 
 from amaranth.hdl import ClockDomain, ClockSignal, Elaboratable, Instance, Module, Signal
 from amaranth.lib.cdc import ResetSynchronizer
 
-from . import wire_serial_core
+from . import wire_flash, wire_serial_core
 from .base import Board
 
 __all__ = ["BOARD", "CAPACITY", "DEVICE", "ICEBreaker", "ICEBreakerTop", "pll_config"]
@@ -82,6 +84,7 @@ class ICEBreakerTop(Elaboratable):
         platform.add_clock_constraint(cd_sync.clk, self.pll["freq_hz"])
 
         wire_serial_core(m, platform, self.core, {"rx": "-", "tx": "-"}, "led_g")
+        wire_flash(m, platform, self.core)
         return m
 
 
@@ -110,6 +113,8 @@ class ICEBreaker(Board):
     retry_gain = 1.03
     block_ram_model = True
     max_baud = 12_000_000      # the FT2232H
+    # After the UP5K's bitstream (104,090 bytes), on a 64 KiB erase-block boundary.
+    flash_offset = 0x20000
     programmer = "iceprog"
     serial_port = "the FT2232H's second interface (/dev/ttyUSB1 on Linux)"
 

@@ -72,7 +72,8 @@ class MatrixVectorUnit(wiring.Component):
 
     Memories: the weight ROM (``NF*SF`` words of ``PE*SIMD*w_bits`` bits, block RAM where
     the tools find it worthwhile; with ``weights="spram"`` a :class:`~hdl.spram.SpramRom`
-    of iCE40 UP SPRAM cells, same read timing, filled through ``load`` after reset) and, when ``NF > 1``, the replay buffer of one input
+    of iCE40 UP SPRAM cells, same read timing, filled through ``load`` after reset) and,
+    when ``NF > 1``, the replay buffer of one input
     vector (``SF`` words of ``SIMD*x_bits``), asked to be flip-flops up to
     :data:`REPLAY_REGISTER_BITS` bits (:attr:`replay_in_registers`), else left to the
     tools' RAM.

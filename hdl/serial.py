@@ -38,6 +38,7 @@ from golden.serial import (
 )
 
 from .dwc import WidthConverter
+from .flash import WAKE_SECONDS, FlashReader
 from .network import NetworkTop, connect_streams
 from .params import check_positive_int, counter
 from .uart import UartRx, UartTx
@@ -48,6 +49,10 @@ __all__ = ["crc16_next", "Deframer", "FrameBuffer", "RegisterFifo", "Unpacker", 
 # Sequence numbers of frames committed but not yet answered; a frame that finds the queue
 # full is dropped like a damaged one (the host sends it again), never misnumbered.
 SEQ_DEPTH = 8
+
+#: The fastest SCK the flash reader uses: within every common SPI NOR part's read-data
+#: (0x03) limit, with margin for the board's traces and the FPGA's I/O delays.
+MAX_SCK_HZ = 25_000_000
 
 
 def _crc16_step(crc, byte):
@@ -469,24 +474,46 @@ class SerialAccelerator(wiring.Component):
     that many payloads, so nothing is lost whether the line or the network is slower
     (:func:`golden.serial.link_figures`, the cycle model).
 
+    flash_offset : int, optional
+        Where the board's flash holds :meth:`hdl.network.NetworkTop.spram_image`; needed
+        when a layer keeps its weights in SPRAM (a :class:`~hdl.flash.FlashReader` fills
+        them after reset, and the network takes no request before).
+    clock_hz : float, optional
+        The clock, for the flash's SCK (at most :data:`MAX_SCK_HZ`) and wake-up wait.
+
     Members
     -------
     rx : ``In(1)``, tx : ``Out(1)``
         The UART pins (idle high).
     done : ``Out(1)``
         Pulses when an answer has been sent (e.g. for an LED).
+    flash_sck, flash_cs_n, flash_copi : ``Out(1)``; flash_cipo : ``In(1)``
+        With SPRAM weights only: the SPI flash pins.
     """
 
-    def __init__(self, network, folding, divisor):
+    def __init__(self, network, folding, divisor, *, flash_offset=None, clock_hz=None):
         self.network = network
         self.top = NetworkTop(network, folding)
         self.divisor = divisor
+        self.flash = None
+        members = {"rx": In(1, init=1), "tx": Out(1, init=1), "done": Out(1)}
+        if self.top.spram_units:
+            if flash_offset is None or not clock_hz:
+                raise ModelError("weights in SPRAM are read from the board's flash after "
+                                 "reset: give the flash offset and the clock (a board build "
+                                 "does), or drop ':spram' from the folding")
+            image = self.top.spram_image()
+            self.flash = FlashReader(flash_offset, len(image),
+                                     half_period=max(1, -(-int(clock_hz) // (2 * MAX_SCK_HZ))),
+                                     wake_cycles=int(WAKE_SECONDS * clock_hz) + 2)
+            members.update({"flash_sck": Out(1), "flash_cs_n": Out(1, init=1),
+                            "flash_copi": Out(1), "flash_cipo": In(1)})
         self.payload = payload_bytes(network)
         self.in_bits = self.top.layers[0][0].in_bits
         argmax = self.top.argmax
         self.framer = AnswerFramer(argmax.label_width, argmax.classes, argmax.width)
         self.buffer_depth = frames_in_flight(network) * self.payload
-        super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1), "done": Out(1)})
+        super().__init__(members)
 
     def elaborate(self, platform):
         m = Module()
@@ -515,4 +542,9 @@ class SerialAccelerator(wiring.Component):
         connect_streams(m, seqs.r, framer.seq)
         wiring.connect(m, framer.o, tx.i)
         m.d.comb += self.done.eq(top.o.valid & top.o.ready)
+        if self.flash is not None:
+            m.submodules.flash = flash = self.flash
+            wiring.connect(m, flash.o, top.load)
+            m.d.comb += [self.flash_sck.eq(flash.sck), self.flash_cs_n.eq(flash.cs_n),
+                         self.flash_copi.eq(flash.copi), flash.cipo.eq(self.flash_cipo)]
         return m

@@ -4,8 +4,11 @@ and decodes what comes back on ``tx``.
 Reads the case file named by ``BNN_CASE``: the bytes to send (a negative entry ``-N`` is a
 break: the line held low for ``N`` bit times, then idle high for 12), the clock cycles per
 bit, the number of bytes to expect, an idle gap (in bits) between input chunks and a time
-limit in bit times. Writes the received bytes and the clock time of each byte's start bit to the
-result file. The driver wakes only at bit boundaries (timers), not every clock cycle.
+limit in bit times; for a design with SPRAM weights (``"flash"``), the image, its offset and
+the wake-up time of a flash model (:mod:`sim_tests.cocotb_flash`) on the ``flash_*`` pins,
+and the line starts once the design has read it. Writes the received bytes and the clock
+time of each byte's start bit to the result file. The driver wakes only at bit boundaries
+(timers), not every clock cycle.
 """
 
 import json
@@ -14,6 +17,8 @@ import os
 import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, RisingEdge, Timer, with_timeout
+
+from sim_tests.cocotb_flash import FlashModel
 
 CLK_NS = 10
 
@@ -52,12 +57,20 @@ async def uart_session(dut):
         case = json.load(f)
     bit_ns = case["divisor"] * CLK_NS
     cocotb.start_soon(Clock(dut.clk, CLK_NS, unit="ns").start())
+    flash = None
+    if "flash" in case:
+        flash = FlashModel(dut, bytes.fromhex(case["flash"]["image"]), case["flash"]["wake_ns"],
+                           prefix="flash_", offset=case["flash"]["offset"])
+        cocotb.start_soon(flash.run())
     dut.rx.value = 1
     dut.rst.value = 1
     for _ in range(3):
         await RisingEdge(dut.clk)
     dut.rst.value = 0
     await Timer(2 * bit_ns, unit="ns")
+    if flash is not None:
+        # SPRAM weights: the flash is read after reset; the host starts once it is done.
+        await flash.read_done.wait()
 
     out, starts = [], []
     receiver = cocotb.start_soon(receive(dut, case["n_out"], bit_ns, out, starts))
@@ -69,4 +82,5 @@ async def uart_session(dut):
     finally:
         with open(case["result"], "w") as f:
             json.dump({"outputs": out, "start_cycles": starts, "sent_cycle": sent_cycle,
-                       "end_cycle": cocotb.utils.get_sim_time(unit="ns") // CLK_NS}, f)
+                       "end_cycle": cocotb.utils.get_sim_time(unit="ns") // CLK_NS,
+                       "flash_log": flash.log if flash else None}, f)

@@ -16,6 +16,7 @@ import pytest
 from golden.datasets import load_mnist
 from golden.formats import load_model
 from golden.serial import board_reply, frames, link_figures, request_frame
+from hdl.flash import WAKE_SECONDS
 from hdl.flow.build import choose_folding
 from hdl.serial import SerialAccelerator
 from host.run import SerialClient
@@ -71,7 +72,11 @@ def faulty_stream(network, images):
 def check_serial(network, name, count, faults, folding=None, netlist=None, divisor=DIVISOR,
                  host_bit_ps=None):
     folding = folding or choose_folding(network, cycles=4096)
-    dut = SerialAccelerator(network, folding, divisor)
+    flash = {}
+    if any(f.weights == "spram" for f in folding):
+        # SPRAM weights from a flash model at the iCEBreaker's offset, the clock 3 Mbaud's.
+        flash = {"flash_offset": 0x20000, "clock_hz": 3e6 * divisor}
+    dut = SerialAccelerator(network, folding, divisor, **flash)
     sim = Simulation(dut, name, netlist=netlist)
     images = images_for(network, count)
     images[0] = 255   # all pixels on, then all off
@@ -88,7 +93,12 @@ def check_serial(network, name, count, faults, folding=None, netlist=None, divis
     data = sim.run_module("sim_tests.cocotb_uart", {
         "inputs": line, "divisor": divisor, "n_out": len(expected),
         "limit_bits": 20 * len(line) + 2000,
-        **({"host_bit_ps": host_bit_ps} if host_bit_ps else {})})
+        **({"host_bit_ps": host_bit_ps} if host_bit_ps else {}),
+        **({"flash": {"image": dut.top.spram_image().hex(), "offset": flash["flash_offset"],
+                      # The flash's 3 us at the design's clock, in the model's 10 ns cycles.
+                      "wake_ns": round(WAKE_SECONDS * flash["clock_hz"]) * 10}}
+           if flash else {})})
+    assert data["flash_log"] in (None, [["release", None, True], ["read", 0x20000, True]]), data["flash_log"]
     assert bytes(data["outputs"]) == expected
     # The host's decoder reads golden's labels and scores back from the hardware's bytes.
     client = SerialClient(None, network)
@@ -105,6 +115,18 @@ def test_serial_through_line_faults(verilator):
     without ../shared), every fault kind twice."""
     network = load_model(MLP)
     check_serial(network, "serial_default", 12, faults=True)
+
+
+def test_serial_with_spram_weights_from_flash(verilator):
+    """The MLP's first layer in SPRAM: after reset the flash reader (at SCK = clock/2,
+    after the flash's 3 us wake-up) fills it from a flash model holding the image at the
+    iCEBreaker's offset; then the line with every fault kind, answered as the reference
+    board answers."""
+    from dataclasses import replace
+    network = load_model(MLP)
+    folding = choose_folding(network, cycles=4096)
+    folding = [replace(folding[0], weights="spram"), *folding[1:]]
+    check_serial(network, "serial_spram", 8, faults=True, folding=folding)
 
 
 def test_serial_throughput_at_full_line_rate(verilator):
@@ -189,6 +211,7 @@ def test_serial_soak_of_two_thousand_frames(verilator):
     data = sim.run_module("sim_tests.cocotb_uart", {
         "inputs": entries, "divisor": DIVISOR, "n_out": len(expected),
         "limit_bits": 20 * len(entries) + 2000})
+    assert data["flash_log"] in (None, [["release", None, True], ["read", 0x20000, True]]), data["flash_log"]
     assert bytes(data["outputs"]) == expected
     client = SerialClient(None, network)
     trace = run(network, images)

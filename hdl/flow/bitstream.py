@@ -21,10 +21,11 @@ from boards import board as get_board
 from golden.errors import ModelError
 from golden.serial import link_figures
 
+from ..network import NetworkTop
 from ..serial import SerialAccelerator
 from ..stages import initiation_interval
 from ..uart import MIN_DIVISOR, choose_baud, uart_divisor
-from .resources import model_estimates
+from .resources import model_estimates, silence
 
 __all__ = ["BoardBuildError", "PlacementError", "build_board", "cell_counts", "check_fit", "nextpnr_fmax",
            "over_capacity", "synthesize"]
@@ -331,6 +332,20 @@ def build_board(board_name, network, folding, out, *, baud=None, target_hz=30e6,
 
     shutil.copyfile(best["dir"] / f"{name}.{ext}", out / f"{name}.{ext}")
     report = _report(board, network, folding, best, runs, times, baud, ii)
+    top = NetworkTop(network, folding)
+    silence(top)
+    if top.spram_units:
+        # The SPRAM weights go to the flash with the bitstream: one file to program.
+        image = top.spram_image()
+        path = out / f"{name}.{ext}"
+        path.write_bytes(flash_file(path.read_bytes(), image, board.flash_offset))
+        report["spram_weights"] = {
+            "layers": [i for i, f in enumerate(folding) if f.weights == "spram"],
+            "cells": top.spram_cells, "flash_offset": board.flash_offset,
+            "bytes": len(image),
+            "note": f"the bitstream file carries the weights at {board.flash_offset:#x}: "
+                    f"program the flash ({board.programmer} {name}.{ext}), not the "
+                    f"FPGA's SRAM alone"}
     report["run_dir"] = str(best["dir"])
     return report
 
@@ -459,6 +474,32 @@ def _synth_attempts(board, name):
     return attempts
 
 
+def board_core(board, network, folding, baud):
+    """``make_core(clock_hz)``: the board's :class:`~hdl.serial.SerialAccelerator` at that
+    clock (UART divisor; the flash offset of SPRAM weights). A board without SPRAM or
+    flash offset refuses a folding that asks for SPRAM, in one line."""
+    spram = [str(f) for f in folding if f.weights == "spram"]
+    if spram and (not board.capacity.get("spram") or board.flash_offset is None):
+        raise BoardBuildError(f"the {board.device} has no SPRAM to keep weights in "
+                              f"({', '.join(spram)}); drop ':spram' from the folding")
+
+    def make_core(hz):
+        return SerialAccelerator(network, folding,
+                                 uart_divisor(hz, choose_baud(hz, baud, board.max_baud)),
+                                 flash_offset=board.flash_offset, clock_hz=hz)
+    return make_core
+
+
+def flash_file(bitstream, image, offset):
+    """The programming file of a design with SPRAM weights: the ``bitstream``, erased
+    flash (``0xFF``) up to ``offset``, then the weights' ``image``. Raises
+    :class:`BoardBuildError` when the bitstream reaches the offset."""
+    if len(bitstream) > offset:
+        raise BoardBuildError(f"the bitstream ({len(bitstream)} bytes) runs past the flash "
+                              f"offset of the SPRAM weights ({offset:#x})")
+    return bitstream + b"\xff" * (offset - len(bitstream)) + image
+
+
 def _synthesize(board, network, folding, out, baud, clock, log=print):
     """Elaborate the board design into ``out`` and synthesise it.
 
@@ -473,8 +514,7 @@ def _synthesize(board, network, folding, out, baud, clock, log=print):
     attempts = _synth_attempts(board, name)
     for index, (label, overrides, _) in enumerate(attempts):
         try:
-            top = board.top(lambda hz: SerialAccelerator(
-                network, folding, uart_divisor(hz, choose_baud(hz, baud, board.max_baud))), clock)
+            top = board.top(board_core(board, network, folding, baud), clock)
         except ValueError as error:
             raise BoardBuildError(str(error)) from None
         if out.exists():
