@@ -51,7 +51,7 @@ from ..network import NetworkTop
 from ..stages import StageGraph, initiation_interval
 from .bitstream import BoardBuildError, PlacementError, build_board
 from .breakdown import breakdown_table, stage_breakdown
-from .fit import fit_folding, replay_for_board
+from .fit import fit_folding, memories_for_board
 from .folding import (
     DEFAULT_CYCLES,
     ELEMENT_MODES,
@@ -505,7 +505,7 @@ def _board_main(args, out, results):
         cycle_budget, note = budget_note(network, requested)
         if note:
             print(note)
-        folding = replay_for_board(get_board(args.board), network, folding)
+        folding = memories_for_board(get_board(args.board), network, folding)
     folding, report, unplaced = build_placing(args.board, network, folding, fallbacks, out,
                                               baud=args.baud, target_hz=clock_mhz * 1e6)
     if unplaced:

@@ -11,13 +11,16 @@ from pathlib import Path
 from boards import board as get_board
 
 from ..folding import LayerFolding
+from ..network import NetworkTop
+from ..spram import spram_count
 from ..stages import StageGraph, initiation_interval
 from . import bitstream
 from .bitstream import BoardBuildError, over_capacity
 from .folding import auto_folding
-from .resources import model_estimates
+from .resources import Memory, model_estimates, silence
 
-__all__ = ["fit_folding", "replay_for_board", "REFINE_STEPS", "LUT4_MODEL_MARGIN"]
+__all__ = ["fit_folding", "replay_for_board", "weights_for_board", "memories_for_board",
+           "REFINE_STEPS", "LUT4_MODEL_MARGIN"]
 
 # The LUT4 model's worst error on whole networks (benchmarks/ice40_resources.py) is under
 # 10 %: the search synthesises every candidate the model puts below this margin over capacity.
@@ -41,6 +44,51 @@ def replay_for_board(board, network, folding, log=print):
     log(f"replay buffers in flip-flops: in block RAM the model needs {ebr} of {cap} EBR, "
         f"in flip-flops {ebr_regs}")
     return regs
+
+
+def weights_for_board(board, network, folding, log=print):
+    """``folding`` as built on ``board``: where the board has SPRAM (and a flash to fill
+    it from) and the block RAM the model expects exceeds the chip's, the weight memories
+    that take the most EBR move to SPRAM (``weights="spram"``), one at a time while SPRAM
+    cells remain, until the EBR fit; unchanged when that cannot make them fit."""
+    if (not board.block_ram_model or not board.capacity.get("spram")
+            or board.flash_offset is None):
+        return folding
+    cap, cells_cap = board.capacity["ebr"], board.capacity["spram"]
+    ebr, logic = model_estimates(network, folding)
+    if ebr <= cap:
+        return folding
+    top = NetworkTop(network, folding)
+    silence(top)
+    units = [mvau for mvau, _ in top.layers]
+    moves = []
+    for index, (f, unit) in enumerate(zip(folding, units)):
+        width, depth = unit.pe * unit.simd * unit.w_bits, unit.sf * unit.nf
+        saved = Memory("", width, depth, "rom").ebr
+        if f.weights == "rom" and saved:
+            moves.append((-saved, spram_count(width, depth), index))
+    out, cells, moved = list(folding), logic["spram"], []
+    for saved, need, index in sorted(moves):
+        if ebr <= cap:
+            break
+        if cells + need <= cells_cap:
+            out[index] = replace(out[index], weights="spram")
+            ebr, cells = ebr + saved, cells + need
+            moved.append(str(index))
+    if ebr > cap:
+        return folding
+    log(f"weights of layer{'s' if len(moved) > 1 else ''} {', '.join(moved)} in SPRAM "
+        f"({cells} of {cells_cap} cells, filled from the flash after reset): in block RAM "
+        f"the model needs {model_estimates(network, folding)[0]} of {cap} EBR, now {ebr}")
+    return out
+
+
+def memories_for_board(board, network, folding, log=print):
+    """Where ``folding``'s memories go on ``board``: weights to SPRAM when the block RAM
+    runs short (:func:`weights_for_board`), then replay buffers to flip-flops when it
+    still does (:func:`replay_for_board`)."""
+    folding = weights_for_board(board, network, folding, log)
+    return replay_for_board(board, network, folding, log)
 
 
 def fit_folding(board_name, network, out, *, baud=None, start_cycles=1024, log=print,
@@ -102,9 +150,9 @@ class _FitSearch:
 
     def candidate(self, budget):
         """``(cycles, folding)``: the automatic folding for ``budget`` as the board builds it."""
-        folding = replay_for_board(self.board, self.network,
-                                   auto_folding(self.network, budget, self.elements),
-                                   log=lambda *_: None)
+        folding = memories_for_board(self.board, self.network,
+                                     auto_folding(self.network, budget, self.elements),
+                                     log=lambda *_: None)
         return initiation_interval(self.network, folding), folding
 
     def fits(self, index):
@@ -122,13 +170,18 @@ class _FitSearch:
         lut4 = logic["lut4"]
         if not board.block_ram_model:
             ebr = 0
-        if ebr <= cap["ebr"] and lut4 <= LUT4_MODEL_MARGIN * cap["lut4"]:
+        if (ebr <= cap["ebr"] and lut4 <= LUT4_MODEL_MARGIN * cap["lut4"]
+                and logic["spram"] <= cap.get("spram", 0)):
             return None
         ebr_text = f"EBR {ebr} of {cap['ebr']}, " if board.block_ram_model else ""
+        if logic["spram"]:
+            ebr_text += f"SPRAM {logic['spram']} of {cap.get('spram', 0)}, "
         self.log(f"fit: {ii} cycles ({_text(folding)}): does not fit (model: {ebr_text}LUT4 "
                  f"{lut4} of {cap['lut4']}; not synthesised)")
         used = {k: 0 for k in cap}
         used["ebr"], used["lut4"] = ebr, lut4
+        if "spram" in used:
+            used["spram"] = logic["spram"]
         self.tried.append({"cycles": ii, "folding": [str(f) for f in folding], "fits": False,
                            "used": used, "synthesis_s": 0.0, "from_model": True})
         return False, used

@@ -11,7 +11,9 @@ designs:
   as ``bits / 16`` (a LUT4 holds 16 bits), exceeds the cost of the EBRs they need (64
   each, from Yosys's ``brams.txt``), and to logic otherwise;
 * an EBR (SB_RAM40_4K) is 256x16, 512x8, 1024x4 or 2048x2; a W x D memory takes the
-  cheapest tiling ``ceil(W / width) * ceil(D / depth)`` over those shapes.
+  cheapest tiling ``ceil(W / width) * ceil(D / depth)`` over those shapes;
+* weights a folding puts in SPRAM (``SIMDxPE:spram``) take no EBR but
+  :func:`hdl.spram.spram_count` ``SB_SPRAM256KA`` cells.
 
 Amaranth's ``SyncFIFOBuffered(width, depth)`` holds ``depth - 1`` words in its memory
 (the last one in a register).
@@ -35,11 +37,13 @@ from ..popcount import range_shape
 from ..recode import BitsToCodes
 from ..residual import AddStreams, Broadcast, ResidualBlock
 from ..skid import SkidBuffer
+from ..spram import spram_count
 from ..streams import Chain, StreamFifo
 from ..thresholding import Thresholding
 from ..window import PadEdge, SkipUnread, SlidingWindow
 
-__all__ = ["Memory", "ebr_count", "memories", "ebr_estimate", "logic_estimate", "model_estimates",
+__all__ = ["Memory", "ebr_count", "memories", "ebr_estimate", "spram_estimate", "logic_estimate",
+           "model_estimates",
            "silence", "walk_units"]
 
 EBR_SHAPES = ((16, 256), (8, 512), (4, 1024), (2, 2048))
@@ -51,7 +55,7 @@ class Memory:
     name: str
     width: int
     depth: int
-    kind: str        # "rom", "ram" or "registers"
+    kind: str        # "rom", "ram", "registers" or "spram"
 
     @property
     def bits(self):
@@ -60,7 +64,7 @@ class Memory:
     @property
     def ebr(self):
         """EBRs this memory is expected to take (0: logic or flip-flops)."""
-        if self.kind == "registers" or self.depth < 2:
+        if self.kind in ("registers", "spram") or self.depth < 2:
             return 0
         blocks = ebr_count(self.width, self.depth)
         # Yosys's memory_libmap puts a memory in logic when that costs less than its
@@ -70,6 +74,12 @@ class Memory:
         if self.kind == "ram" and self.bits <= EBR_COST * blocks:
             return 0
         return blocks
+
+
+    @property
+    def spram(self):
+        """SPRAM cells this memory takes."""
+        return spram_count(self.width, self.depth) if self.kind == "spram" else 0
 
 
 def ebr_count(width, depth):
@@ -118,6 +128,8 @@ def silence(top):
     never elaborated."""
     for obj in _components(top):
         obj._MustUse__silence = True
+        if getattr(obj, "spram", None) is not None:
+            obj.spram._MustUse__silence = True
 
 
 def memories(top, image_buffer=None):
@@ -143,7 +155,7 @@ def memories(top, image_buffer=None):
             out.append(Memory(f"linepool{index}.line", width, depth, "ram"))
         elif isinstance(unit, MatrixVectorUnit):
             out.append(Memory(f"mvau{index}.weights", unit.pe * unit.simd * unit.w_bits,
-                              unit.sf * unit.nf, "rom"))
+                              unit.sf * unit.nf, "rom" if unit.spram is None else "spram"))
             if unit.nf > 1:
                 out.append(Memory(f"mvau{index}.inputs", unit.simd * unit.in_bits, unit.sf,
                                   "registers" if unit.replay_in_registers else "ram"))
@@ -155,6 +167,11 @@ def memories(top, image_buffer=None):
 def ebr_estimate(top, image_buffer=None):
     """Total EBRs expected for the design (see the module docstring)."""
     return sum(m.ebr for m in memories(top, image_buffer))
+
+
+def spram_estimate(top):
+    """SPRAM cells of the design: exact, from its SPRAM units' shapes."""
+    return sum(m.spram for m in memories(top))
 
 
 # --- Logic (LUT4 and flip-flop) model -------------------------------------------------
@@ -240,7 +257,7 @@ def mvau_features(mvau):
     groups = [min(mvau.group, simd - g) for g in range(0, simd, mvau.group)]
     row_w = mvau.row_shape.width
     w_bits, w_depth = pe * simd * mvau.w_bits, mvau.sf * mvau.nf
-    rom = _rom_in_logic(w_bits, w_depth)
+    rom = mvau.spram is None and _rom_in_logic(w_bits, w_depth)
     # Only a replay buffer in flip-flops costs logic (a larger one is block RAM).
     in_ffs = mvau.nf > 1 and mvau.replay_in_registers
     replay = mvau.replay_bits if in_ffs else 0
@@ -260,8 +277,10 @@ def mvau_features(mvau):
         "replay_mux": simd * mvau.in_bits if in_ffs else 0,
         "rom": _rom_luts(w_bits, w_depth) if rom else 0,
         "control": control,
+        "spram": 1 if mvau.spram is not None else 0,
         "const": 1,
-    }, {"registers": registers}
+    }, {"registers": registers + (_bits(w_depth) + _bits(mvau.spram.lanes) + 1
+                                  if mvau.spram is not None else 0)}
 
 
 def act_features(act):
@@ -498,7 +517,10 @@ LUT4_MODEL = {
     "fifo": {"control": 6.163, "width": 1.256, "const": 5.17},
     "linepool": {"compare": 0.254, "width": 2.384, "control": 1.598, "const": 19.535},
     "mvau": {"rows": 1.151, "acc": 1.757, "replay": 0.554, "replay_words": 1.163,
-             "replay_mux": 1.27, "rom": 1.044, "control": 4.877},
+             "replay_mux": 1.27, "rom": 1.044, "control": 4.877,
+             # The SPRAM load's counters and address multiplexer (one synthesis: the
+             # default network's last layer in SPRAM, flash reader included).
+             "spram": 100.0},
     "pool": {"compare": 0.737, "ring": 0.01, "control": 0.677, "const": 12.697},
     "slice": {"width": 0.997, "const": 12.304},
     "window": {"control": 2.617, "const": 98.285},
@@ -519,10 +541,10 @@ FF_MODEL = {
 
 
 def model_estimates(network, folding):
-    """``(EBR, {"lut4", "ff"})`` the model expects for ``network`` at ``folding``, the
-    serial accelerator's frame buffer included in the EBR."""
+    """``(EBR, {"lut4", "ff", "spram"})`` the model expects for ``network`` at
+    ``folding``, the serial accelerator's frame buffer included in the EBR."""
     top = NetworkTop(network, folding)
     # Built only to read its parameters: tell Amaranth it is not a forgotten design.
     silence(top)
     ebr = ebr_estimate(top, (8, frames_in_flight(network) * payload_bytes(network)))
-    return ebr, logic_estimate(top)
+    return ebr, {**logic_estimate(top), "spram": spram_estimate(top)}
