@@ -56,6 +56,7 @@ def record(report_path, name, command):
         "lut4": res["lut4"]["used"], "carry": res["carry"]["used"], "ff": res["ff"]["used"],
         "block_ram": {"kind": BLOCK_RAM_NAMES.get(report["device"], "block RAM"),
                       "used": res["ebr"]["used"], "available": res["ebr"]["available"]},
+        "spram": res["spram"]["used"] if "spram" in res else None,
         "cells": {"kind": cells.upper(), "used": res[cells]["used"],
                   "available": res[cells]["available"]},
         "clock_mhz": report["clock_mhz"], "fmax_mhz": report["fmax_mhz"],
@@ -84,11 +85,13 @@ def results_table(results):
     for r in results:
         accuracy = "–" if r["accuracy"] is None else f"{100 * r['accuracy']:.2f} %"
         ram, cells = r["block_ram"], r["cells"]
+        spram = f", {r['spram']} SPRAM" if r.get("spram") else ""
         minutes, seconds = divmod(round(r["build_seconds"]), 60)
         lines.append(
             f"| {r['model']} | {accuracy} | {r['board']} | `{r['folding']}` | "
             f"{_num(r['cycles_per_inference'])} | {_num(r['lut4'])} | {_num(r['ff'])} | "
-            f"{ram['used']} of {ram['available']} {ram['kind']} | "
+            f"{ram['used']} of {ram['available']} {ram['kind']}"
+            f"{spram} | "
             f"{_num(cells['used'])} of {_num(cells['available'])} | {r['clock_mhz']:g} | "
             f"{_num(r['inferences_per_second'])} | "
             f"{_num(r['images_per_second_end_to_end'])} at {r['baud'] / 1e6:g} Mbaud | "

@@ -1,7 +1,7 @@
 """Train the default iCEBreaker network with Brevitas, export it as QONNX, import it.
 
     python -m training.mnist_qat --data ../shared/data/mnist [--epochs 25] [--channels 32 64]
-                                 [--seed 0] [--out build/training/mnist_bcnn.npz]
+                                 [--hidden N] [--seed 0] [--out build/training/mnist_bcnn.npz]
 
 The path a user takes: quantization-aware training in PyTorch with Brevitas (the ``train``
 extra: ``python -m pip install -e '.[train]'``), ``brevitas.export.export_qonnx`` to a QONNX
@@ -11,8 +11,9 @@ graph (written beside ``--out`` as ``.onnx``), and this project's QONNX importer
 The network (binary weights and activations, BinaryNet-style):
 ``2x - 1`` and a bipolar input quantizer (pixel >= 128), 5x5 convolution to C1 channels,
 batch-norm, sign, 2x2 max-pool (12x12), 3x3 convolution to C2 channels, batch-norm, sign,
-2x2 max-pool (5x5), dense 25*C2 -> 10 (``--channels C1 C2``, default 32 64, the shipped
-model) and one learnt scalar scale (a per-tensor scale keeps the
+2x2 max-pool (5x5), with ``--hidden N`` a dense 25*C2 -> N, batch-norm and sign, then dense
+-> 10 (``--channels C1 C2``, default 32 64 and no hidden layer, the shipped model) and one
+learnt scalar scale (a per-tensor scale keeps the
 integer scores an exact affine map of the float logits).
 
 Data: the MNIST training set (60,000 images, standard IDX files) in ``--data``; the last
@@ -70,7 +71,9 @@ def _torch():
     return torch
 
 
-def build_model(c1=16, c2=32):
+def build_model(c1=16, c2=32, hidden=0):
+    """The binary CNN (see the module docstring); ``hidden`` > 0 adds a binary dense layer
+    of that many neurons (batch norm and sign) before the class layer."""
     torch = _torch()
     import brevitas.nn as qnn
     from brevitas.quant import SignedBinaryActPerTensorConst, SignedBinaryWeightPerTensorConst
@@ -98,7 +101,9 @@ def build_model(c1=16, c2=32):
         nn.MaxPool2d(2),
         qnn.QuantConv2d(c1, c2, 3, **w), nn.BatchNorm2d(c2), qnn.QuantIdentity(**a),
         nn.MaxPool2d(2), nn.Flatten(),
-        qnn.QuantLinear(c2 * 25, 10, **w), Scale())
+        *([qnn.QuantLinear(c2 * 25, hidden, **w), nn.BatchNorm1d(hidden),
+           qnn.QuantIdentity(**a)] if hidden else []),
+        qnn.QuantLinear(hidden or c2 * 25, 10, **w), Scale())
 
 
 def _float(images):
@@ -123,7 +128,8 @@ def _recalibrate_batch_norm(model, images, batch=500):
     model.eval()
 
 
-def train(images, labels, epochs=12, seed=0, batch=100, lr=2e-3, channels=(16, 32), log=print):
+def train(images, labels, epochs=12, seed=0, batch=100, lr=2e-3, channels=(16, 32), hidden=0,
+          log=print):
     """Train on all but the last :data:`VALIDATION` images; returns the model whose
     validation accuracy was best (ties: the earlier epoch)."""
     torch = _torch()
@@ -134,7 +140,7 @@ def train(images, labels, epochs=12, seed=0, batch=100, lr=2e-3, channels=(16, 3
     train_x, train_y = images[:-VALIDATION], labels[:-VALIDATION]
     val_x = torch.tensor(_float(images[-VALIDATION:]))
     val_y = labels[-VALIDATION:]
-    model = build_model(*channels)
+    model = build_model(*channels, hidden)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     steps = epochs * (len(train_x) // batch)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=steps)
@@ -191,12 +197,17 @@ def main(argv=None, prog="python -m training.mnist_qat"):
                         help="peak learning rate of the one-cycle schedule (default 2e-3)")
     parser.add_argument("--channels", type=int, nargs=2, default=(32, 64),
                         help="channels of the two convolutions (default 32 64)")
+    parser.add_argument("--hidden", type=int, default=0,
+                        help="neurons of a binary dense layer before the class layer "
+                             "(default 0: none)")
     parser.add_argument("--out", type=out_path, default=str(TRAINING_OUT / "mnist_bcnn.npz"),
                         help="model file (.npz; the QONNX graph goes beside it as .onnx; "
                              "default build/training/mnist_bcnn.npz)")
     args = parser.parse_args(argv)
     if args.epochs < 1:
         raise ModelError(f"--epochs must be a positive integer, not {args.epochs}")
+    if args.hidden < 0:
+        raise ModelError(f"--hidden must be 0 or a positive integer, not {args.hidden}")
     out = Path(args.out)
     if out.suffix != ".npz" or out.is_dir():
         raise ModelError(f"{out}: --out must be a .npz file")
@@ -206,7 +217,8 @@ def main(argv=None, prog="python -m training.mnist_qat"):
         raise ModelError(f"{out}: the folder {out.parent} does not exist; create it first")
     start = time.perf_counter()
     images, labels = load_training_set(args.data)
-    model = train(images, labels, args.epochs, args.seed, lr=args.lr, channels=args.channels)
+    model = train(images, labels, args.epochs, args.seed, lr=args.lr, channels=args.channels,
+                  hidden=args.hidden)
     onnx_path = out.with_suffix(".onnx")
     export_onnx(model, onnx_path)
     result = import_qonnx(onnx_path)

@@ -215,7 +215,10 @@ def main(argv=None, prog="python -m hdl.build"):
                              f"{DEFAULT_CYCLES} for Verilog; with --board the fastest that fits)")
     parser.add_argument("--folding", default=None,
                         help="explicit folding, one SIMDxPE per layer, e.g. 49x32,32x32,32x32,8x10; "
-                             "an entry 'auto' is chosen for the cycle budget (default: automatic)")
+                             "an entry 'auto' is chosen for the cycle budget; SIMDxPE:spram keeps "
+                             "a layer's weights in the iCE40 UP's SPRAM, filled from the flash "
+                             "(default: automatic; a board build moves weights to SPRAM when "
+                             "block RAM runs short)")
     parser.add_argument("--fps", dest="target_fps", type=float, default=None, metavar="FPS",
                         help="inferences per second to reach: the cycle budget becomes "
                              "clock / fps and each layer gets the fewest lanes that meet it "
