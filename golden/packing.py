@@ -37,7 +37,7 @@ __all__ = ["unsigned_width", "signed_width", "pack_lanes", "unpack_lanes", "stre
            "weight_words", "layer_weight_codes", "hw_accumulator", "threshold_hw",
            "threshold_words", "bias_hw",
            "score_range", "score_width", "bias_words", "SPRAM_WIDTH", "SPRAM_DEPTH",
-           "spram_words", "spram_image"]
+           "spram_per_word", "spram_words", "spram_image"]
 
 
 def unsigned_width(hi):
@@ -246,18 +246,33 @@ def bias_words(activation, pe, acc, width, exp_width=0):
 SPRAM_WIDTH, SPRAM_DEPTH = 16, 16384
 
 
+def spram_per_word(width):
+    """Memory words of ``width`` bits packed into one 16-bit SPRAM word: the largest power
+    of two ``p`` with ``p * width <= 16`` (1 for words wider than 8 bits)."""
+    per = 1
+    while 2 * per * width <= SPRAM_WIDTH:
+        per *= 2
+    return per
+
+
 def spram_words(words, width):
     """The 16-bit load words of a memory of ``width``-bit ``words`` kept in SPRAMs, in the
-    order the hardware writes them (:class:`hdl.spram.SpramRom`): word by word, each as
-    ``ceil(width / 16)`` slices, bits ``[16*l, 16*(l+1))`` first for ``l = 0``, the last
-    slice zero-padded. Raises ``ValueError`` on a word that does not fit ``width`` bits."""
-    lanes = -(-width // SPRAM_WIDTH)
-    out = []
+    order the hardware writes them (:class:`hdl.spram.SpramRom`).
+
+    Words of at most 8 bits are packed :func:`spram_per_word` ``= p`` to a load word (word
+    ``p*j + i`` in bits ``[i*width, (i+1)*width)`` of load word ``j``, the last one
+    zero-filled); wider words take ``ceil(width / 16)`` load words each, bits
+    ``[16*l, 16*(l+1))`` first for ``l = 0``, the last slice zero-padded. Raises
+    ``ValueError`` on a word that does not fit ``width`` bits."""
     for word in words:
         if not 0 <= word < 1 << width:
             raise ValueError(f"memory word {word:#x} does not fit {width} bits")
-        out += [(word >> (SPRAM_WIDTH * k)) & 0xFFFF for k in range(lanes)]
-    return out
+    per = spram_per_word(width)
+    if per > 1:
+        return [sum(w << (width * i) for i, w in enumerate(words[j:j + per]))
+                for j in range(0, len(words), per)]
+    lanes = -(-width // SPRAM_WIDTH)
+    return [(word >> (SPRAM_WIDTH * k)) & 0xFFFF for word in words for k in range(lanes)]
 
 
 def spram_image(memories):

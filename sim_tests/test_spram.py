@@ -32,14 +32,28 @@ def test_spram_layers_beside_rom_layers(verilator):
 
 
 def test_spram_deeper_than_one_cell(verilator):
-    """A weight memory of 20,480 words (SIMD 1, PE 1): two cells deep, the read's bank chosen by the
-    address's top bits (registered with the read)."""
-    network = random_network(5, sizes=(64, 512, 40, 10))
-    folding = [LayerFolding(64, 32), LayerFolding(1, 1, weights="spram"), LayerFolding(40, 10)]
+    """A weight memory of 18,432 16-bit words (SIMD 16, PE 1 over 2,048 x 144): two cells
+    deep, the read's cell chosen by the address's top bits (registered with the read)."""
+    network = random_network(5, sizes=(64, 2048, 144, 10))
+    folding = [LayerFolding(64, 64), LayerFolding(16, 1, weights="spram"), LayerFolding(48, 10)]
     top = NetworkTop(network, folding)
     (unit,) = top.spram_units
-    assert unit.sf * unit.nf > SPRAM_DEPTH and unit.spram.banks == 2
+    assert unit.sf * unit.nf > SPRAM_DEPTH and (unit.spram.banks, unit.spram.lanes) == (2, 1)
     check_network(network, folding, "spram_deep", _pixels(4, 4), stall_runs=((0.7, 0.6),))
+
+
+def test_spram_narrow_words_packed(verilator):
+    """4-bit, 1-bit and 5-bit weight words packed 4, 16 and 2 to an SPRAM word (the 1-bit
+    layer's 1,152 words in 72): the read picks its word by the address's low bits,
+    registered with the read."""
+    network = random_network(7)
+    folding = [LayerFolding(2, 2, weights="spram"), LayerFolding(1, 1, weights="spram"),
+               LayerFolding(1, 5, weights="spram")]
+    top = NetworkTop(network, folding)
+    assert [u.spram.per for u in top.spram_units] == [4, 16, 2]
+    assert [u.spram.cells for u in top.spram_units] == [1, 1, 1]
+    check_network(network, folding, "spram_packed", _pixels(8, 4),
+                  stall_runs=((0.5, 0.5),))
 
 
 def test_spram_netlist(verilator):

@@ -31,7 +31,7 @@ LARQ_CNN = ROOT / "models" / "larq_mnist_cnn.h5"
 
 def test_load_words_slice_each_word_lowest_bits_first():
     """Each 40-bit word as three 16-bit slices (the last zero-padded), from a bit-string
-    slicing of the word; the image is their little-endian bytes."""
+    slicing of the word; the image is their little-endian bytes, memory after memory."""
     rng = np.random.default_rng(1)
     words = [int(v) for v in rng.integers(0, 1 << 40, 50, dtype=np.int64)] + [0, (1 << 40) - 1]
     slices = []
@@ -40,15 +40,35 @@ def test_load_words_slice_each_word_lowest_bits_first():
         slices += [int(bits[16 * k:16 * (k + 1)][::-1], 2) for k in range(3)]
     assert spram_words(words, 40) == slices
     image = spram_image([(words, 40), ([1, 2], 3)])
-    assert image == b"".join(s.to_bytes(2, "little") for s in slices + [1, 2])
+    assert image == b"".join(s.to_bytes(2, "little") for s in slices + [1 | 2 << 3])
     with pytest.raises(ValueError, match="does not fit 40 bits"):
         spram_words([1 << 40], 40)
 
 
 @pytest.mark.parametrize("width, depth, cells", [(1, 2, 1), (16, 16384, 1), (17, 16384, 2),
-                                                 (64, 16385, 8), (2, 40000, 3)])
+                                                 (64, 16385, 8), (9, 16385, 2), (2, 40000, 1),
+                                                 (1, 16 * 16384 + 1, 2), (3, 4 * 16384, 1),
+                                                 (5, 2 * 16384 + 1, 2)])
 def test_cell_count(width, depth, cells):
     assert spram_count(width, depth) == cells == SpramRom(width, depth).cells
+
+
+@pytest.mark.parametrize("width, per", [(1, 16), (2, 8), (3, 4), (4, 4), (5, 2), (8, 2),
+                                        (9, 1), (16, 1)])
+def test_narrow_words_share_a_load_word(width, per):
+    """Words of at most 8 bits go ``per`` to a 16-bit load word, the first in the low bits;
+    an odd tail is zero-filled. Checked against a bit-string packing."""
+    from golden.packing import spram_per_word
+    assert spram_per_word(width) == per
+    if per == 1:
+        return
+    rng = np.random.default_rng(width)
+    words = [int(v) for v in rng.integers(0, 1 << width, 3 * per + 1)]
+    expected = []
+    for j in range(0, len(words), per):
+        bits = "".join(format(w, f"0{width}b")[::-1] for w in words[j:j + per])
+        expected.append(int(bits[::-1], 2))
+    assert spram_words(words, width) == expected
 
 
 def test_network_image_is_its_units_words():
@@ -60,7 +80,7 @@ def test_network_image_is_its_units_words():
     assert top.spram_units == [units[0], units[2]]
     assert top.spram_image() == spram_image([(units[0].weight_words, 128),
                                              (units[2].weight_words, 40)])
-    assert top.spram_cells == 8 * -(-(49 * 16) // SPRAM_DEPTH) + 3
+    assert top.spram_cells == 8 * -(-(49 * 16) // SPRAM_DEPTH) + 3 == 11
 
 
 @pytest.mark.parametrize("text, expected", [
