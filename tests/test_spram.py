@@ -185,3 +185,17 @@ def test_accelerator_without_flash_offset_is_refused():
     network = load_model(MLP)
     with pytest.raises(ModelError, match="read from the board's flash"):
         SerialAccelerator(network, choose_folding(network, "16x8:spram,8x8,4x10"), 10)
+
+
+def test_verilog_with_spram(tmp_path, capsys):
+    """A Verilog build: the AXI4-Stream top refuses ':spram' in one line; with
+    ``--interface stream`` the top has the load stream and the SPRAM cells."""
+    from hdl.flow.build import main
+    args = ["--model", str(MLP), "--folding", "16x8,8x8,4x10:spram"]
+    with pytest.raises(SystemExit) as info:
+        run_cli(main, args + ["--out", str(tmp_path / "axi")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert info.value.code == 2 and len(err) == 1 and "--interface stream" in err[0], err
+    assert run_cli(main, args + ["--out", str(tmp_path / "s"), "--interface", "stream"]) == 0
+    text = (tmp_path / "s" / "bnn_top.v").read_text()
+    assert "load__payload" in text and "SB_SPRAM256KA" in text

@@ -155,6 +155,12 @@ def generate_verilog(network, folding, name="bnn_top", interface="axis"):
         check_identifier(name)
     except ValueError as error:
         raise ModelError(str(error)) from None
+    spram = [str(f) for f in folding if f.weights == "spram"]
+    if spram and interface == "axis":
+        raise ModelError(f"weights in SPRAM ({', '.join(spram)}) are filled through the "
+                         f"network's load stream, which the AXI4-Stream top does not have: "
+                         f"give --interface stream (an iCE40 UP design that feeds it), or "
+                         f"drop ':spram'")
     if interface == "axis":
         wrapper = AxiStreamTop(network, folding)
         top = wrapper.top
