@@ -308,7 +308,9 @@ def test_synthesis_falls_back_to_classic_abc_then_no_lut_ram(monkeypatch, tmp_pa
     b = board("ulx3s")
     lines = []
     passes_at = 2
-    used, _, _, label = bitstream._synthesize(b, network, folding, tmp_path / "s", None,
+    # Each build in a folder of its own: the stand-in's answers follow its call count,
+    # which the tool cache beside the working folder would skip.
+    used, _, _, label = bitstream._synthesize(b, network, folding, tmp_path / "s" / "run", None,
                                               b.clock(25e6), log=lines.append)
     assert label == bitstream.CLASSIC_ABC_NAME and used["lut4"] == 900 and used["comb"] == 950
     assert "abc9" not in scripts[0] and "-run :map_luts" not in scripts[0]
@@ -318,15 +320,15 @@ def test_synthesis_falls_back_to_classic_abc_then_no_lut_ram(monkeypatch, tmp_pa
     assert "retrying with classic ABC" in lines[0]
     scripts.clear()
     passes_at = 3
-    _, _, _, label = bitstream._synthesize(b, network, folding, tmp_path / "t", None,
+    _, _, _, label = bitstream._synthesize(b, network, folding, tmp_path / "t" / "run", None,
                                            b.clock(25e6), log=lines.append)
     assert label == "-nolutram" and "synth_ecp5 -nolutram" in scripts[2]
     scripts.clear()
     passes_at = 9
     with pytest.raises(BoardBuildError, match=r"synthesis failed: ERROR: Assert .* \(also with "
                                               r"classic ABC \(abc -lut 4\), -nolutram\)"):
-        bitstream._synthesize(b, network, folding, tmp_path / "u", None, b.clock(25e6),
-                              log=lines.append)
+        bitstream._synthesize(b, network, folding, tmp_path / "u" / "run", None,
+                              b.clock(25e6), log=lines.append)
 
 
 def test_default_baud_is_the_fastest_standard_rate_within_2_percent():

@@ -140,6 +140,51 @@ def test_an_unchanged_build_reuses_its_results(monkeypatch, tmp_path, capsys):
     assert len(commands) == 2 * first
     assert _build(out, "--cycles", "4096", "--baud", "1000000") == 0
     assert len(commands) == 3 * first
+    # An altered bitstream: the build runs again, every tool run restored from the cache.
+    bitstream_bytes = (out / "bnn_icebreaker.bin").read_bytes()
     (out / "bnn_icebreaker.bin").write_bytes(b"altered")
     assert _build(out, "--cycles", "4096", "--baud", "1000000") == 0
-    assert len(commands) == 4 * first
+    assert len(commands) == 3 * first
+    assert (out / "bnn_icebreaker.bin").read_bytes() == bitstream_bytes
+
+
+def test_a_changed_build_reruns_only_the_tool_runs_that_changed(monkeypatch, tmp_path,
+                                                                 capsys):
+    """Another data set for the accuracy changes no design: the build runs again but every
+    tool run is restored from ``tool-cache/`` (and says so); another folding runs the
+    tools on its new design; --rebuild clears the cache and runs everything. An
+    interrupted place and route is not kept: the next build runs it."""
+    import hdl.flow.bitstream as bitstream
+    from hdl.flow.toolcache import CACHE_NAME
+    commands = []
+    monkeypatch.setattr(bitstream, "_run", icebreaker_tools(_passing, commands))
+    out = tmp_path / "build"
+    assert _build(out, "--cycles", "4096") == 0
+    first = len(commands)
+    capsys.readouterr()
+    assert run_cli(__import__("hdl.flow.build", fromlist=["main"]).main, [
+        "--board", "icebreaker", "--model", str(MLP), "--out", str(out), "--cycles", "4096",
+        "--data", str(tmp_path / "other-data")]) == 0
+    text = capsys.readouterr().out
+    assert len(commands) == first
+    assert "reused the run" in text and "unchanged since" not in text
+    assert _build(out, "--cycles", "2048") == 0
+    assert len(commands) > first
+    changed = len(commands)
+    assert _build(out, "--cycles", "2048", "--rebuild") == 0
+    assert len(commands) == changed + (changed - first)
+    assert (out / CACHE_NAME).is_dir()
+
+    def interrupted(cmd, cwd, timeout):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(bitstream, "_run", icebreaker_tools(interrupted, commands))
+    with pytest.raises(SystemExit):
+        _build(out, "--cycles", "1024")
+    monkeypatch.setattr(bitstream, "_run", icebreaker_tools(_passing, commands))
+    before = len(commands)
+    assert _build(out, "--cycles", "1024") == 0
+    ran = commands[before:]
+    # Synthesis and packing were kept from the interrupted build; place and route, the
+    # bitstream and the breakdown (not reached before) run.
+    assert [c[0] for c in ran] == ["nextpnr-ice40", "icepack", "yosys"], ran
+    assert "--pack-only" not in ran[0] and "breakdown.ys" in ran[2]

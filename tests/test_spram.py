@@ -93,10 +93,13 @@ def test_folding_syntax(text, expected):
     assert parse_folding(text, 3)[0].weights == "spram"
 
 
-@pytest.mark.parametrize("text", ["16x8:spram:spram,8x8,4x10", "16x8:flash,8x8,4x10",
-                                  "16x8:tree:bitplane,8x8,4x10"])
-def test_bad_folding_suffix_is_one_line(text):
-    with pytest.raises(ModelError, match="at most one element style"):
+@pytest.mark.parametrize("text, message", [
+    ("16x8:spram:spram,8x8,4x10", "at most one element style"),
+    ("16x8:tree:bitplane,8x8,4x10", "at most one element style"),
+    ("16x8:flash,8x8,4x10", "element style 'flash' is not one of tree, bitplane .or ':spram'"),
+])
+def test_bad_folding_suffix_is_one_line(text, message):
+    with pytest.raises(ModelError, match=message):
         parse_folding(text, 3)
 
 

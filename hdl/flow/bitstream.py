@@ -26,6 +26,7 @@ from ..serial import SerialAccelerator
 from ..stages import initiation_interval
 from ..uart import MIN_DIVISOR, choose_baud, uart_divisor
 from .resources import model_estimates, silence
+from .toolcache import cached_run
 
 __all__ = ["BoardBuildError", "PlacementError", "build_board", "cell_counts", "check_fit", "nextpnr_fmax",
            "over_capacity", "synthesize"]
@@ -166,6 +167,13 @@ def _run(cmd, cwd, tools, timeout=None, log=None):
             time.perf_counter() - start)
 
 
+def run_tool(cmd, cwd, tools, timeout=None, log=None):
+    """:func:`_run` through the tool cache (:mod:`hdl.flow.toolcache`): a command already
+    run on the same files in a working folder of the same build restores that run."""
+    return cached_run(lambda *args: _run(*args), cmd, cwd, tools, timeout, log,
+                      timed_out=TIMED_OUT)
+
+
 TIMED_OUT = "stopped at its time limit"
 #: Seconds between a running tool's progress lines.
 HEARTBEAT_S = 60
@@ -291,7 +299,7 @@ def build_board(board_name, network, folding, out, *, baud=None, target_hz=30e6,
             f"({seconds:.0f} s)")
         retry = None
         if passed:
-            result, seconds = _run(pack, run_dir, board.tools, log=log)
+            result, seconds = run_tool(pack, run_dir, board.tools, log=log)
             times["pack_s"] += seconds
             if result.returncode:
                 raise BoardBuildError(f"bitstream packing failed: {result.stderr.strip()[-300:]}")
@@ -355,7 +363,7 @@ def _place(pnr, attempts, run_dir, board, times, log):
     places: ``(result, seconds, timing report, tool text, options)`` of the last."""
     name = _top_name(board)
     for options, limit in attempts:
-        result, seconds = _run(pnr + options, run_dir, board.tools, limit, log=log)
+        result, seconds = run_tool(pnr + options, run_dir, board.tools, limit, log=log)
         times["place_route_s"] += seconds
         tim = ((run_dir / f"{name}.tim").read_text()
                if (run_dir / f"{name}.tim").exists() else "")
@@ -521,7 +529,7 @@ def _synthesize(board, network, folding, out, baud, clock, log=print):
             shutil.rmtree(out)
         board.platform().prepare(top, name=name, **overrides).extract(str(out))
         commands = json.loads((out / f"build_{name}.json").read_text())["commands"]
-        result, spent = _run(commands[0], out, board.tools, log=log)
+        result, spent = run_tool(commands[0], out, board.tools, log=log)
         seconds += spent
         if not result.returncode:
             break
@@ -550,7 +558,7 @@ def _pack(pnr, out, board):
             del cmd[i:i + 2]
     i = cmd.index("--log")
     cmd[i + 1] = "pack.log"
-    result, seconds = _run(cmd + ["--pack-only"], out, board.tools)
+    result, seconds = run_tool(cmd + ["--pack-only"], out, board.tools)
     log = (out / "pack.log").read_text() if (out / "pack.log").exists() else ""
     cell = board.packed_cell[0]
     match = re.search(rf"{cell}:\s*(\d+)\s*/", log)

@@ -13,7 +13,7 @@ stage boundaries left out; the build's ``resources`` stay the figures of the bit
 import re
 from pathlib import Path
 
-from .bitstream import CLASSIC_ABC, _run, _top_name, cell_counts
+from .bitstream import CLASSIC_ABC, _top_name, cell_counts, run_tool
 
 __all__ = ["breakdown_script", "stage_breakdown", "stages_of", "stat_by_module"]
 
@@ -74,7 +74,7 @@ def stage_breakdown(board, run_dir, log=None):
     run_dir = Path(run_dir)
     top = _top_name(board)
     (run_dir / "breakdown.ys").write_text("\n".join(breakdown_script(board.family, top)) + "\n")
-    result, seconds = _run(["yosys", "-q", "-l", "breakdown.log", "breakdown.ys"], run_dir,
+    result, seconds = run_tool(["yosys", "-q", "-l", "breakdown.log", "breakdown.ys"], run_dir,
                            board.tools, log=log)
     stat = run_dir / "breakdown.stat"
     if result.returncode or not stat.exists():

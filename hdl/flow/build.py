@@ -61,6 +61,7 @@ from .folding import (
     fastest_cycles,
     parse_folding,
 )
+from .toolcache import CACHE_NAME
 from .verilog import YosysFailed, check_identifier, to_verilog
 
 __all__ = ["BUILT_MODEL", "DEFAULT_MODEL", "choose_folding", "cli", "design_report", "generate_verilog",
@@ -239,7 +240,9 @@ def main(argv=None, prog="python -m hdl.build"):
                         help="top-level module name of the Verilog (default bnn_top)")
     parser.add_argument("--rebuild", action="store_true",
                         help="with --board: build again even when the folder holds the results "
-                             "of the same model, options, code and tools (default: reuse them)")
+                             "of the same model, options, code and tools, and run every tool "
+                             "again (default: reuse the results, and each tool run on the same "
+                             "files)")
     parser.add_argument("--interface", choices=["axis", "stream"], default="axis",
                         help="ports of the Verilog top: AXI4-Stream (default) or Amaranth "
                              "streams (i__*/o__*)")
@@ -496,6 +499,9 @@ def _board_main(args, out, results):
               f"again)")
         print_board_summary(previous, out)
         return 0
+    if args.rebuild:
+        # Again from scratch: no tool run is reused either.
+        shutil.rmtree(out / CACHE_NAME, ignore_errors=True)
     # A previous run's results would look like this one's if this one fails.
     for name in results:
         (out / name).unlink(missing_ok=True)

@@ -48,8 +48,12 @@ def parse_folding(text, n_layers):
             raise ModelError(f"--folding entry {i} is {part!r}; write SIMDxPE (e.g. 32x16), "
                              f"SIMDxPE:tree, SIMDxPE:bitplane, SIMDxPE:spram or auto") from None
         styles = [x for x in suffixes if x != "spram"]
-        if len(styles) > 1 or suffixes.count("spram") > 1 or (styles and styles[0] not in
-                                                                ELEMENT_STYLES):
+        for style in styles:
+            if style not in ELEMENT_STYLES:
+                raise ModelError(f"--folding entry {i} is {part!r}: element style {style!r} "
+                                 f"is not one of {', '.join(ELEMENT_STYLES)} (or ':spram' "
+                                 f"for the weights)")
+        if len(styles) > 1 or suffixes.count("spram") > 1:
             raise ModelError(f"--folding entry {i} is {part!r}: after SIMDxPE write at most "
                              f"one element style ({', '.join(ELEMENT_STYLES)}) and ':spram'")
         out.append(LayerFolding(simd, pe, styles[0] if styles else "auto",
