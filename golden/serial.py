@@ -39,7 +39,8 @@ from .model import BINARY
 from .network import run
 from .packing import score_width
 
-__all__ = ["END", "ESC", "CRC_BYTES", "crc16", "crc_bytes", "crc_ok", "escape", "frames",
+__all__ = ["END", "ESC", "CRC_BYTES", "crc16", "crc_bytes", "crc_ok", "flash_payload", "escape",
+           "frames",
            "payload_bytes", "frames_in_flight", "request_payload", "request_frame",
            "answer_body", "answer_frame", "board_reply", "link_figures"]
 
@@ -72,6 +73,13 @@ def crc16(data, crc=CRC_INIT):
 def crc_bytes(body):
     """The two CRC bytes that end a body (high byte first)."""
     return crc16(body).to_bytes(CRC_BYTES, "big")
+
+
+def flash_payload(image):
+    """What the board's flash holds for SPRAM weights: the load ``image``
+    (:func:`golden.packing.spram_image`) and its CRC-16 (:func:`crc_bytes`), which the
+    board checks before it answers any request."""
+    return bytes(image) + crc_bytes(image)
 
 
 def crc_ok(body):

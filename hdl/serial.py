@@ -33,6 +33,7 @@ from golden.serial import (
     ESC_END,
     ESC_ESC,
     crc16,
+    flash_payload,
     frames_in_flight,
     payload_bytes,
 )
@@ -502,8 +503,8 @@ class SerialAccelerator(wiring.Component):
                 raise ModelError("weights in SPRAM are read from the board's flash after "
                                  "reset: give the flash offset and the clock (a board build "
                                  "does), or drop ':spram' from the folding")
-            image = self.top.spram_image()
-            self.flash = FlashReader(flash_offset, len(image),
+            self.image_bytes = len(self.top.spram_image())
+            self.flash = FlashReader(flash_offset, len(self.flash_payload()),
                                      half_period=max(1, -(-int(clock_hz) // (2 * MAX_SCK_HZ))),
                                      wake_cycles=int(WAKE_SECONDS * clock_hz) + 2)
             members.update({"flash_sck": Out(1), "flash_cs_n": Out(1, init=1),
@@ -514,6 +515,10 @@ class SerialAccelerator(wiring.Component):
         self.framer = AnswerFramer(argmax.label_width, argmax.classes, argmax.width)
         self.buffer_depth = frames_in_flight(network) * self.payload
         super().__init__(members)
+
+    def flash_payload(self):
+        """The flash's bytes for the SPRAM weights: :func:`golden.serial.flash_payload`."""
+        return flash_payload(self.top.spram_image())
 
     def elaborate(self, platform):
         m = Module()
@@ -537,14 +542,42 @@ class SerialAccelerator(wiring.Component):
         connect_streams(m, deframer.seq, seqs.w)
         connect_streams(m, buffer.o, unpacker.i)
         connect_streams(m, unpacker.o, dwc.i)
-        connect_streams(m, dwc.o, top.i)
+        if self.flash is None:
+            connect_streams(m, dwc.o, top.i)
+        else:
+            weights_ok = self._load_weights(m, top)
+            m.d.comb += [top.i.payload.eq(dwc.o.payload),
+                         top.i.valid.eq(dwc.o.valid & weights_ok),
+                         dwc.o.ready.eq(top.i.ready & weights_ok)]
         connect_streams(m, top.o, framer.i)
         connect_streams(m, seqs.r, framer.seq)
         wiring.connect(m, framer.o, tx.i)
         m.d.comb += self.done.eq(top.o.valid & top.o.ready)
-        if self.flash is not None:
-            m.submodules.flash = flash = self.flash
-            wiring.connect(m, flash.o, top.load)
-            m.d.comb += [self.flash_sck.eq(flash.sck), self.flash_cs_n.eq(flash.cs_n),
-                         self.flash_copi.eq(flash.copi), flash.cipo.eq(self.flash_cipo)]
         return m
+
+    def _load_weights(self, m, top):
+        """The flash's image into the network's ``load``, its CRC-16 checked on the way;
+        returns a flag that rises once the CRC bytes match. Until then the network takes
+        no request: a flash that does not hold this design's weights (the bitstream loaded
+        into SRAM alone, another build's flash) gets no answer rather than wrong ones."""
+        m.submodules.flash = flash = self.flash
+        m.d.comb += [self.flash_sck.eq(flash.sck), self.flash_cs_n.eq(flash.cs_n),
+                     self.flash_copi.eq(flash.copi), flash.cipo.eq(self.flash_cipo)]
+        n = self.image_bytes
+        count = counter(n + CRC_BYTES)
+        in_image = Signal(init=1)
+        crc, crc_high, ok = Signal(16, init=CRC_INIT), Signal(8), Signal()
+        byte = flash.o.payload
+        m.d.comb += [top.load.payload.eq(byte), top.load.valid.eq(flash.o.valid & in_image),
+                     flash.o.ready.eq(Mux(in_image, top.load.ready, 1))]
+        with m.If(flash.o.valid & flash.o.ready):
+            m.d.sync += count.eq(count + 1)
+            with m.If(in_image):
+                m.d.sync += crc.eq(crc16_next(crc, byte))
+                with m.If(count == n - 1):
+                    m.d.sync += in_image.eq(0)
+            with m.Elif(count == n):
+                m.d.sync += crc_high.eq(byte)
+            with m.Else():
+                m.d.sync += ok.eq(Cat(byte, crc_high) == crc)
+        return ok

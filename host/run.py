@@ -204,8 +204,10 @@ def silence_causes(args, baud):
     return (f"the board answered none of the frames: check that it is programmed with this "
             f"build's bitstream (iceprog / openFPGALoader), that {args.port} is its UART (the "
             f"iCEBreaker's and ULX3S's is the FTDI's second port, often /dev/ttyUSB1), that "
-            f"{baud} baud is the build's (--build DIR reads it from the report), and that the "
-            f"bitstream was built from this model")
+            f"{baud} baud is the build's (--build DIR reads it from the report), that the "
+            f"bitstream was built from this model, and, when the report has spram_weights, "
+            f"that it went into the flash (iceprog without -S): the board answers only once "
+            f"the weights it reads from there check out")
 
 
 def open_port(name, baud):

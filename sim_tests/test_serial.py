@@ -70,7 +70,7 @@ def faulty_stream(network, images):
 
 
 def check_serial(network, name, count, faults, folding=None, netlist=None, divisor=DIVISOR,
-                 host_bit_ps=None):
+                 host_bit_ps=None, flash_image=None):
     folding = folding or choose_folding(network, cycles=4096)
     flash = {}
     if any(f.weights == "spram" for f in folding):
@@ -94,7 +94,8 @@ def check_serial(network, name, count, faults, folding=None, netlist=None, divis
         "inputs": line, "divisor": divisor, "n_out": len(expected),
         "limit_bits": 20 * len(line) + 2000,
         **({"host_bit_ps": host_bit_ps} if host_bit_ps else {}),
-        **({"flash": {"image": dut.top.spram_image().hex(), "offset": flash["flash_offset"],
+        **({"flash": {"image": (flash_image or dut.flash_payload()).hex(),
+                      "offset": flash["flash_offset"],
                       # The flash's 3 us at the design's clock, in the model's 10 ns cycles.
                       "wake_ns": round(WAKE_SECONDS * flash["clock_hz"]) * 10}}
            if flash else {})})
@@ -117,16 +118,44 @@ def test_serial_through_line_faults(verilator):
     check_serial(network, "serial_default", 12, faults=True)
 
 
-def test_serial_with_spram_weights_from_flash(verilator):
-    """The MLP's first layer in SPRAM: after reset the flash reader (at SCK = clock/2,
-    after the flash's 3 us wake-up) fills it from a flash model holding the image at the
-    iCEBreaker's offset; then the line with every fault kind, answered as the reference
-    board answers."""
+def _spram_mlp():
     from dataclasses import replace
     network = load_model(MLP)
     folding = choose_folding(network, cycles=4096)
-    folding = [replace(folding[0], weights="spram"), *folding[1:]]
+    return network, [replace(folding[0], weights="spram"), *folding[1:]]
+
+
+def test_serial_with_spram_weights_from_flash(verilator):
+    """The MLP's first layer in SPRAM: after reset the flash reader (at SCK = clock/2,
+    after the flash's 3 us wake-up) fills it from a flash model holding the image and its
+    CRC at the iCEBreaker's offset; then the line with every fault kind, answered as the
+    reference board answers."""
+    network, folding = _spram_mlp()
     check_serial(network, "serial_spram", 8, faults=True, folding=folding)
+
+
+@pytest.mark.parametrize("damage", ["flipped_bit", "erased"])
+def test_serial_with_a_bad_weight_image_answers_nothing(verilator, damage):
+    """A flash whose image does not match its CRC (a flipped bit; an erased flash, as after
+    loading the bitstream into SRAM alone): the weights may be wrong, so the board
+    answers no request at all."""
+    network, folding = _spram_mlp()
+    dut = SerialAccelerator(network, folding, DIVISOR, flash_offset=0x20000,
+                            clock_hz=3e6 * DIVISOR)
+    image = bytearray(dut.flash_payload())
+    if damage == "flipped_bit":
+        image[len(image) // 3] ^= 0x08
+    else:
+        image = bytearray(b"\xff" * len(image))
+    sim = Simulation(dut, "serial_spram_bad")
+    line = [b for seq, pixels in enumerate(images_for(network, 2))
+            for b in request_frame(network, seq, pixels)]
+    data = sim.run_module("sim_tests.cocotb_uart", {
+        "inputs": line, "divisor": DIVISOR, "n_out": 1, "limit_bits": 20 * len(line) + 2000,
+        "flash": {"image": bytes(image).hex(), "offset": 0x20000,
+                  "wake_ns": round(WAKE_SECONDS * 3e6 * DIVISOR) * 10}})
+    assert data["flash_log"][-1] == ["read", 0x20000, True]
+    assert data["outputs"] == []
 
 
 def test_serial_throughput_at_full_line_rate(verilator):

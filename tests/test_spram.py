@@ -16,6 +16,7 @@ from golden.cli import run_cli
 from golden.errors import ModelError
 from golden.formats import load_model
 from golden.packing import SPRAM_DEPTH, spram_image, spram_words
+from golden.serial import crc16
 from hdl.flow.bitstream import BoardBuildError, board_core, flash_file
 from hdl.flow.build import choose_folding
 from hdl.flow.folding import parse_folding
@@ -151,7 +152,8 @@ def test_more_cells_than_the_chip_is_refused(monkeypatch, tmp_path, capsys):
 
 def test_the_programming_file_carries_the_weights(monkeypatch, tmp_path):
     """A board build with an SPRAM layer: the .bin is the bitstream, 0xFF up to the
-    iCEBreaker's offset, then the network's image; the report says where and how much."""
+    iCEBreaker's offset, then the network's image and its CRC-16 (high byte first); the
+    report says where and how much."""
     import hdl.flow.bitstream as bitstream
     from hdl.flow.build import main
 
@@ -168,6 +170,7 @@ def test_the_programming_file_carries_the_weights(monkeypatch, tmp_path):
     report = json.loads((out / "report.json").read_text())
     network = load_model(MLP)
     image = NetworkTop(network, choose_folding(network, "16x8:spram,8x8,4x10")).spram_image()
+    image += crc16(image).to_bytes(2, "big")
     data = (out / "bnn_icebreaker.bin").read_bytes()
     offset = board("icebreaker").flash_offset
     assert data == b"\0" * 16 + b"\xff" * (offset - 16) + image

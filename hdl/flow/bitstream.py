@@ -19,7 +19,7 @@ from pathlib import Path
 
 from boards import board as get_board
 from golden.errors import ModelError
-from golden.serial import link_figures
+from golden.serial import flash_payload, link_figures
 
 from ..network import NetworkTop
 from ..serial import SerialAccelerator
@@ -344,7 +344,7 @@ def build_board(board_name, network, folding, out, *, baud=None, target_hz=30e6,
     silence(top)
     if top.spram_units:
         # The SPRAM weights go to the flash with the bitstream: one file to program.
-        image = top.spram_image()
+        image = flash_payload(top.spram_image())
         path = out / f"{name}.{ext}"
         path.write_bytes(flash_file(path.read_bytes(), image, board.flash_offset))
         report["spram_weights"] = {
@@ -500,7 +500,8 @@ def board_core(board, network, folding, baud):
 
 def flash_file(bitstream, image, offset):
     """The programming file of a design with SPRAM weights: the ``bitstream``, erased
-    flash (``0xFF``) up to ``offset``, then the weights' ``image``. Raises
+    flash (``0xFF``) up to ``offset``, then ``image`` (the weights and their CRC,
+    :func:`golden.serial.flash_payload`). Raises
     :class:`BoardBuildError` when the bitstream reaches the offset."""
     if len(bitstream) > offset:
         raise BoardBuildError(f"the bitstream ({len(bitstream)} bytes) runs past the flash "
