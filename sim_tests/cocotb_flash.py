@@ -14,11 +14,10 @@ import os
 import random
 
 import cocotb
-from cocotb.clock import Clock
 from cocotb.triggers import Edge, Event, FallingEdge, First, ReadOnly, RisingEdge
 from cocotb.utils import get_sim_time
 
-PERIOD_NS = 10
+from sim_tests.cocotb_stream import clock_and_reset
 
 
 class FlashModel:
@@ -75,14 +74,8 @@ async def read_flash(dut):
         case = json.load(f)
     rng = random.Random(case["seed"])
     flash = FlashModel(dut, bytes.fromhex(case["data"]), case["wake_ns"], offset=case["offset"])
-    cocotb.start_soon(Clock(dut.clk, PERIOD_NS, unit="ns").start())
     cocotb.start_soon(flash.run())
-    dut.rst.value = 1
-    dut.o__ready.value = 0
-    for _ in range(3):
-        await RisingEdge(dut.clk)
-    await FallingEdge(dut.clk)
-    dut.rst.value = 0
+    await clock_and_reset(dut, ("o__ready",))
     out, cycle, done_cycle = [], 0, None
     while cycle < case["max_cycles"]:
         dut.o__ready.value = int(rng.random() < case["ready_prob"])

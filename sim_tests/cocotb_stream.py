@@ -30,6 +30,19 @@ from cocotb.utils import get_sim_time
 PERIOD_NS = 10
 
 
+async def clock_and_reset(dut, low=()):
+    """Start the clock and hold ``rst`` for 3 cycles with the ports named in ``low`` at 0;
+    returns at the falling edge where ``rst`` goes low."""
+    cocotb.start_soon(Clock(dut.clk, PERIOD_NS, unit="ns").start())
+    dut.rst.value = 1
+    for name in low:
+        getattr(dut, name).value = 0
+    for _ in range(3):
+        await RisingEdge(dut.clk)
+    await FallingEdge(dut.clk)
+    dut.rst.value = 0
+
+
 @cocotb.test()
 async def drive_streams(dut):
     with open(os.environ["BNN_CASE"]) as f:
@@ -38,14 +51,7 @@ async def drive_streams(dut):
     inputs = [int(v, 16) for v in case["inputs"]]
     n_out, limit = case["n_out"], case["max_cycles"]
 
-    cocotb.start_soon(Clock(dut.clk, PERIOD_NS, unit="ns").start())
-    dut.rst.value = 1
-    dut.i__valid.value = 0
-    dut.o__ready.value = 0
-    for _ in range(3):
-        await RisingEdge(dut.clk)
-    await FallingEdge(dut.clk)
-    dut.rst.value = 0
+    await clock_and_reset(dut, ("i__valid", "o__ready"))
 
     outputs, in_cycles, out_cycles = [], [], []
     next_in, holding = 0, False

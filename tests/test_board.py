@@ -378,6 +378,14 @@ def test_a_tool_failure_names_the_logs_last_error(tmp_path):
     assert _last_error(result, tmp_path / "none.rpt").startswith("no output")
 
 
+def passing_place_and_route(cmd, cwd, timeout):
+    """A stand-in nextpnr run that meets timing at 30 MHz (Fmax 31 MHz)."""
+    import subprocess
+    (Path(cwd) / "bnn_icebreaker.tim").write_text(
+        "Info: Max frequency for clock 'clk': 31.00 MHz (PASS at 30.00 MHz)\n")
+    return subprocess.CompletedProcess(cmd, 0, "", ""), 1.0
+
+
 def icebreaker_tools(place_and_route, commands):
     """A stand-in for ``hdl.flow.bitstream._run`` on the iCEBreaker: Yosys, nextpnr's
     packing and icepack write the files the build reads, and place and route is

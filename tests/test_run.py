@@ -103,18 +103,12 @@ def test_a_silent_board_times_out_instead_of_hanging():
 def _board_build(monkeypatch, tmp_path):
     """A real ``hdl.build --board icebreaker`` run of the MLP (design, report, model copy)
     with the tools replaced by stand-ins; returns the build folder."""
-    import subprocess
 
     import hdl.flow.bitstream as bitstream
     from hdl.flow.build import main as build_main
-    from tests.test_board import MLP, icebreaker_tools
+    from tests.test_board import MLP, icebreaker_tools, passing_place_and_route
 
-    def place_and_route(cmd, cwd, timeout):
-        (cwd / "bnn_icebreaker.tim").write_text(
-            "Info: Max frequency for clock 'clk': 31.00 MHz (PASS at 30.00 MHz)\n")
-        return subprocess.CompletedProcess(cmd, 0, "", ""), 1.0
-
-    monkeypatch.setattr(bitstream, "_run", icebreaker_tools(place_and_route, []))
+    monkeypatch.setattr(bitstream, "_run", icebreaker_tools(passing_place_and_route, []))
     out = tmp_path / "build"
     assert build_main(["--board", "icebreaker", "--model", str(MLP), "--cycles", "4096",
                        "--out", str(out), "--data", str(tmp_path / "no-data")]) == 0

@@ -5,7 +5,6 @@ the one-line refusals (a board without SPRAM, a design that would need more cell
 The Verilator tests against golden are in ``sim_tests/test_spram.py``,
 ``sim_tests/test_flash.py`` and ``sim_tests/test_serial.py``."""
 
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +23,7 @@ from hdl.flow.resources import model_estimates
 from hdl.folding import LayerFolding
 from hdl.network import NetworkTop
 from hdl.spram import SpramRom, spram_count
-from tests.test_board import MLP, icebreaker_tools
+from tests.test_board import MLP, icebreaker_tools, passing_place_and_route
 
 ROOT = Path(__file__).resolve().parent.parent
 LARQ_CNN = ROOT / "models" / "larq_mnist_cnn.h5"
@@ -157,11 +156,7 @@ def test_the_programming_file_carries_the_weights(monkeypatch, tmp_path):
     import hdl.flow.bitstream as bitstream
     from hdl.flow.build import main
 
-    def passing(cmd, cwd, timeout):
-        (cwd / "bnn_icebreaker.tim").write_text(
-            "Info: Max frequency for clock 'clk': 31.00 MHz (PASS at 30.00 MHz)\n")
-        return subprocess.CompletedProcess(cmd, 0, "", ""), 1.0
-    monkeypatch.setattr(bitstream, "_run", icebreaker_tools(passing, []))
+    monkeypatch.setattr(bitstream, "_run", icebreaker_tools(passing_place_and_route, []))
     out = tmp_path / "b"
     assert run_cli(main, ["--board", "icebreaker", "--model", str(MLP), "--out", str(out),
                           "--folding", "16x8:spram,8x8,4x10", "--data",
