@@ -26,7 +26,6 @@ from pathlib import Path
 import numpy as np
 from amaranth.hdl import Module, Value
 from amaranth.lib import wiring
-from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
 from golden.model import BINARY, Bias, Dense, IntCodes, Thresholds
@@ -39,6 +38,7 @@ from hdl.folding import LayerFolding
 from hdl.pool import LineMaxPool, WindowMax
 from hdl.skid import SkidBuffer
 from hdl.stages import build_layer
+from hdl.streams import BlockFifo
 from hdl.window import SlidingWindow
 
 from .ice40_elements import synth_counts
@@ -137,7 +137,7 @@ def build_unit(kind, args):
     if kind == "act":
         return _layer(**args)[1]
     if kind == "fifo":
-        return SyncFIFOBuffered(**args)
+        return BlockFifo(**args)
     if kind == "slice":
         return SkidBuffer(**args)
     if kind == "dwc":

@@ -11,7 +11,7 @@ from golden.weights import BINARY_WEIGHTS
 from golden.weights import weight_encoding as as_weight_encoding
 
 from .elements import make_element
-from .params import check_positive_int, counter, memory_depth, wrap_counter
+from .params import NO_COLLISION, check_positive_int, counter, memory_depth, wrap_counter
 from .popcount import range_shape, tree_sum
 from .spram import SpramRom
 
@@ -236,7 +236,10 @@ class MatrixVectorUnit(wiring.Component):
             # cell of its own, plus an SF-to-1 multiplexer. The read is registered either
             # way, and stage 1b registers it again before the PE rows.
             # At least 2 words: a 1-word memory has a 0-bit address ("[-1:0]" in Verilog).
-            attrs = {"ram_style": "registers"} if self.replay_in_registers else None
+            # In block RAM: the write (stage 1's word, one issue behind) and an enabled read
+            # share an address only when SF is 1 and the issue takes its word from the
+            # stream, which then does not use the read.
+            attrs = {"ram_style": "registers"} if self.replay_in_registers else NO_COLLISION
             m.submodules.inputs = inputs = Memory(shape=unsigned(simd * self.in_bits),
                                                   depth=memory_depth(sf_n), init=[], attrs=attrs)
             in_wr, in_rd = inputs.write_port(), inputs.read_port()

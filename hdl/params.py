@@ -2,7 +2,14 @@
 
 from amaranth.hdl import Mux, Signal
 
-__all__ = ["check_positive_int", "check_code", "counter", "wrap_counter", "memory_depth"]
+__all__ = ["check_positive_int", "check_code", "counter", "wrap_counter", "memory_depth",
+           "NO_COLLISION"]
+
+#: Memory attributes for a memory whose read port never reads, for use, a word written in
+#: the same cycle: Yosys then maps it to block RAM as it is, without the bypass logic (a
+#: register of the write data, an address compare and a multiplexer per bit) that keeps
+#: the read-old-data meaning of a collision the block RAM does not define.
+NO_COLLISION = {"no_rw_check": 1}
 
 
 def check_positive_int(name, value):

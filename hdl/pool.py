@@ -9,7 +9,7 @@ from amaranth.lib.wiring import In, Out
 
 from golden.packing import unsigned_width
 
-from .params import check_positive_int, counter, memory_depth, wrap_counter
+from .params import NO_COLLISION, check_positive_int, counter, memory_depth, wrap_counter
 
 __all__ = ["LineMaxPool", "WindowMax", "WindowSum", "lane_max"]
 
@@ -204,7 +204,10 @@ class LineMaxPool(wiring.Component):
             return lane_max(a, b, self.simd, self.bits)
 
         (_, depth), = self.memories
-        m.submodules.line = line = Memory(shape=unsigned(width), depth=depth, init=[])
+        # With two words or more the read (the next combination's word) and the write
+        # (this one's) never share an address.
+        m.submodules.line = line = Memory(shape=unsigned(width), depth=depth, init=[],
+                                          attrs=NO_COLLISION if words > 1 else None)
         wr = line.write_port()
         # One word: it is read back by the combination that writes it (transparent read).
         rd = line.read_port(transparent_for=(wr,) if words == 1 else ())

@@ -18,7 +18,7 @@ if it checks out (else the write pointer rolls back), so a bad frame never reach
 network, and several images are in flight.
 """
 
-from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal
+from amaranth.hdl import Array, Cat, Const, Module, Mux, ResetSignal, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -32,6 +32,7 @@ from golden.serial import (
     ESC,
     ESC_END,
     ESC_ESC,
+    POLY,
     crc16,
     flash_payload,
     frames_in_flight,
@@ -41,10 +42,11 @@ from golden.serial import (
 from .dwc import WidthConverter
 from .flash import WAKE_SECONDS, FlashReader
 from .network import NetworkTop, connect_streams
-from .params import check_positive_int, counter
+from .params import NO_COLLISION, check_positive_int, counter
+from .streams import BlockFifo
 from .uart import UartRx, UartTx
 
-__all__ = ["crc16_next", "Deframer", "FrameBuffer", "RegisterFifo", "Unpacker", "AnswerFramer",
+__all__ = ["crc16_next", "SerialCrc", "Deframer", "FrameBuffer", "Unpacker", "AnswerFramer",
            "SerialAccelerator", "request_frame_bytes", "answer_frame_bytes"]
 
 # Sequence numbers of frames committed but not yet answered; a frame that finds the queue
@@ -76,6 +78,49 @@ def crc16_next(crc, byte):
     return Cat(*bits)
 
 
+class SerialCrc(wiring.Component):
+    """The CRC-16 of :func:`golden.serial.crc16` (polynomial ``x^16 + x^12 + x^5 + 1``),
+    one bit per cycle, most significant first.
+
+    ``start`` takes ``byte``; ``busy`` is high for the 8 cycles that follow, and then
+    ``crc`` includes the byte. ``clear`` (or the domain's reset) sets ``crc`` to
+    ``CRC_INIT``; it is not to be raised while busy.
+    A shift and three XORs per step, where :func:`crc16_next` takes a byte in one cycle
+    with an XOR tree of up to 12 inputs per bit: this is for bytes that come a UART
+    byte's ten bit times apart.
+
+    Members
+    -------
+    start : ``In(1)``, byte : ``In(8)``, clear : ``In(1)``
+    crc : ``Out(16)``, busy : ``Out(1)``
+    """
+
+    def __init__(self):
+        super().__init__({"start": In(1), "byte": In(8), "clear": In(1),
+                          "crc": Out(16, init=CRC_INIT), "busy": Out(1)})
+
+    def elaborate(self, platform):
+        m = Module()
+        # The data bits, most significant at 8, above a marker bit that shifts up with
+        # them: the byte is done when the marker reaches bit 8.
+        bits = Signal(9)
+        m.d.comb += self.busy.eq(bits[:8].any())
+        with m.If(self.start):
+            m.d.sync += bits.eq(Cat(Const(1, 1), self.byte))
+        with m.Elif(self.busy):
+            m.d.sync += bits.eq(bits << 1)
+        # Not reset with the domain, so that ``clear`` is its only synchronous set: the
+        # domain's reset joins it.
+        crc = Signal(16, init=CRC_INIT, reset_less=True)
+        feedback = crc[15] ^ bits[8]
+        with m.If(self.clear | ResetSignal()):
+            m.d.sync += crc.eq(CRC_INIT)
+        with m.Elif(self.busy):
+            m.d.sync += crc.eq(Cat(Const(0, 1), crc[:15]) ^ Mux(feedback, POLY, 0))
+        m.d.comb += self.crc.eq(crc)
+        return m
+
+
 def request_frame_bytes(network):
     """Bytes on the line per request with no escapes and one shared ``END``."""
     return 1 + payload_bytes(network) + CRC_BYTES + 1
@@ -93,8 +138,9 @@ class Deframer(wiring.Component):
     A body is ``seq``, ``payload`` (``payload`` bytes) and a CRC; at the closing ``END`` a
     body of that length whose CRC checks (the CRC over the whole body is 0) is committed
     and its ``seq`` pushed out; any other body is aborted. ``error`` (a UART framing error)
-    marks the current body bad. Always ready; bytes come at least 2 cycles apart (a UART
-    byte takes ten bit times of at least 4 cycles each).
+    marks the current body bad. Always ready; bytes come at least 10 cycles apart (the
+    :class:`SerialCrc` takes 8 per byte, and a UART byte takes ten bit times of at least
+    4 cycles each).
 
     Members
     -------
@@ -133,7 +179,9 @@ class Deframer(wiring.Component):
                      is_esc_esc.eq(self.i.payload == ESC_ESC)]
         full = n + 1 + CRC_BYTES
         count = Signal(range(full + 1))     # body bytes so far (saturates at the full body)
-        crc = Signal(16, init=CRC_INIT)
+        # Bit-serial: the CRC of a byte is ready 8 cycles after it, long before the next.
+        m.submodules.crc = crc_unit = SerialCrc()
+        crc = crc_unit.crc
         first, in_payload, room = Signal(init=1), Signal(init=1), Signal(init=1)
         complete, crc_ok = Signal(), Signal()
         m.d.sync += [first.eq(count == 0), in_payload.eq(count <= n), room.eq(count < full),
@@ -163,15 +211,16 @@ class Deframer(wiring.Component):
                     m.d.sync += [self.commit.eq(1), self.seq.valid.eq(1)]
                 with m.Elif(~first | bad | esc):
                     m.d.sync += self.abort.eq(1)
-                m.d.sync += [count.eq(0), crc.eq(CRC_INIT), bad.eq(0), esc.eq(0)]
+                m.d.sync += [count.eq(0), bad.eq(0), esc.eq(0)]
+                m.d.comb += crc_unit.clear.eq(1)
             with m.Elif(~esc & is_esc):
                 m.d.sync += esc.eq(1)
             with m.Else():
                 with m.If(esc & ~is_esc_end & ~is_esc_esc):
                     m.d.sync += bad.eq(1)
                 m.d.sync += esc.eq(0)
+        m.d.comb += [crc_unit.byte.eq(data), crc_unit.start.eq(is_data)]
         with m.If(is_data):
-            m.d.sync += crc.eq(crc16_next(crc, data))
             with m.If(room):
                 m.d.sync += count.eq(count + 1)
             with m.Else():
@@ -194,20 +243,26 @@ class FrameBuffer(wiring.Component):
     """A byte FIFO with transactions: writes are speculative until ``commit``; ``abort``
     drops every byte written since the last commit. Only committed bytes are read.
 
-    One block RAM (``depth`` bytes); ``full`` when a write would overwrite unread bytes.
+    One block RAM of :attr:`size` bytes: ``depth`` rounded up to a power of two when that
+    is at most 512 (one iCE40 block RAM), so that the pointers wrap by themselves; ``full``
+    when a write would overwrite unread bytes.
     Latency: a committed byte is valid on ``o`` 2 cycles after the commit.
     """
 
     def __init__(self, depth):
         check_positive_int("depth", depth)
         self.depth = depth
+        power = 1 << (depth - 1).bit_length()
+        self.size = power if power <= 512 else depth
         super().__init__({"wr_data": In(8), "wr_en": In(1), "full": Out(1),
                           "commit": In(1), "abort": In(1), "o": Out(stream.Signature(8))})
 
     def elaborate(self, platform):
         m = Module()
-        d = self.depth
-        m.submodules.mem = mem = Memory(shape=8, depth=d, init=[])
+        d = self.size
+        # A write meets the read's address only when no committed byte is unread (the
+        # buffer is never written full), and that read is discarded.
+        m.submodules.mem = mem = Memory(shape=8, depth=d, init=[], attrs=NO_COLLISION)
         wr, rd = mem.write_port(), mem.read_port()
 
         # Three pointers, each with a wrap bit (toggled when it wraps): write, commit and
@@ -220,6 +275,9 @@ class FrameBuffer(wiring.Component):
 
         def advance(ptr):
             p, wrap = ptr
+            if d & (d - 1) == 0:
+                # A power of two: the pointer and its wrap bit are one counter.
+                return [Cat(p, wrap).eq(Cat(p, wrap) + 1)]
             return [p.eq(Mux(p == d - 1, 0, p + 1)), wrap.eq(wrap ^ (p == d - 1))]
 
         wp, cp, rp = pointer("wp"), pointer("cp"), pointer("rp")
@@ -276,34 +334,6 @@ class FrameBuffer(wiring.Component):
             m.d.sync += [cp[0].eq(wp[0]), cp[1].eq(wp[1])]
         with m.Elif(self.abort):
             m.d.sync += [wp[0].eq(cp[0]), wp[1].eq(cp[1])]
-        return m
-
-
-class RegisterFifo(wiring.Component):
-    """A small FIFO in flip-flops (``depth`` words of ``width`` bits): no block RAM.
-    Latency: a word is valid on ``r`` the cycle after it is written."""
-
-    def __init__(self, width, depth):
-        check_positive_int("width", width)
-        check_positive_int("depth", depth)
-        self.width, self.depth = width, depth
-        super().__init__({"w": In(stream.Signature(width)), "r": Out(stream.Signature(width))})
-
-    def elaborate(self, platform):
-        m = Module()
-        d = self.depth
-        words = Array(Signal(self.width, name=f"word{k}") for k in range(d))
-        wp, rp = Signal(range(d)), Signal(range(d))
-        level = Signal(range(d + 1))
-        put = self.w.valid & self.w.ready
-        get = self.r.valid & self.r.ready
-        m.d.comb += [self.w.ready.eq(level != d), self.r.valid.eq(level != 0),
-                     self.r.payload.eq(words[rp])]
-        with m.If(put):
-            m.d.sync += [words[wp].eq(self.w.payload), wp.eq(Mux(wp == d - 1, 0, wp + 1))]
-        with m.If(get):
-            m.d.sync += rp.eq(Mux(rp == d - 1, 0, rp + 1))
-        m.d.sync += level.eq(level + put - get)
         return m
 
 
@@ -394,7 +424,8 @@ class AnswerFramer(wiring.Component):
             body += [wide[8 * j:8 * (j + 1)] for j in range(nb)]
         # Bytes sent: the body's, then the CRC's (high byte at ``body``, low at ``body + 1``).
         sent_bytes = Signal(range(self.body + CRC_BYTES))
-        crc = Signal(16, init=CRC_INIT)
+        m.submodules.crc = crc_unit = SerialCrc()
+        crc = crc_unit.crc
         pending_esc = Signal(8)         # the second byte of an escape
         escaping = Signal()             # pending_esc is to go out next
         sent = self.o.valid & self.o.ready
@@ -402,17 +433,33 @@ class AnswerFramer(wiring.Component):
         # are not one cycle's logic), and its flags registered a cycle later. A sent byte
         # only lowers ``o.valid`` (``stale``) and is acted on the next cycle (``sent_q``, a
         # register): the handshake ends at flip-flops, and the count, CRC and state
-        # updates start at them. ``o.valid`` rises again
-        # once the next byte and its flags have settled, 3 to 4 cycles after a byte is sent
-        # (a byte takes 10 bit times on the line).
+        # updates start at them. ``o.valid`` rises again once the next byte and its flags
+        # have settled, 3 to 4 cycles after a byte is sent, 11 after a body byte (its
+        # CRC); a byte takes 10 bit times of at least 4 cycles on the line.
         byte, stale, stale2, sent_q = Signal(8), Signal(), Signal(), Signal()
         special, is_end, last, in_body = Signal(), Signal(), Signal(), Signal()
-        m.d.sync += [byte.eq(Array([*body, crc[8:], crc[:8]])[sent_bytes]),
+        every = [*body, crc[8:], crc[:8]]
+        if nb == 2:
+            # Bytes in pairs (seq and label, each score, the CRC): pair ``k`` of the
+            # scores is a multiplexer of the ``w``-bit scores, sign-extended after it,
+            # then a byte of the pair.
+            k = sent_bytes[1:]
+            scores = [self.i.payload[lw + c * w:lw + (c + 1) * w] for c in range(self.classes)]
+            # Entries 0 and classes + 1 are never used: repeats cost no multiplexer inputs.
+            score = Array([scores[0], *scores, scores[-1]])[k].as_signed()
+            pair = Mux(k == 0, Cat(every[0], every[1]),
+                       Mux(k == self.classes + 1, Cat(crc[8:], crc[:8]), score))
+            chosen = pair.word_select(sent_bytes[0], 8)
+        else:
+            chosen = Array(every)[sent_bytes]
+        m.d.sync += [byte.eq(chosen),
                      special.eq((byte == END) | (byte == ESC)), is_end.eq(byte == END),
                      last.eq(sent_bytes == self.body + CRC_BYTES - 1),
                      in_body.eq(sent_bytes < self.body),
                      stale2.eq(0), stale.eq(stale2), sent_q.eq(sent)]
-        with m.If(sent):
+        # A byte is also stale while the CRC takes in a body byte (8 cycles), so the CRC
+        # bytes are read once it is final.
+        with m.If(sent | crc_unit.busy):
             m.d.sync += [stale2.eq(1), stale.eq(1)]
         ready = ~stale & ~stale2
         # On to the next body byte: two cycles for it and its flags to settle.
@@ -420,7 +467,8 @@ class AnswerFramer(wiring.Component):
         with m.FSM():
             with m.State("IDLE"):
                 # Cleared while idle, not on the handshake: off the answer's valid path.
-                m.d.sync += [sent_bytes.eq(0), crc.eq(CRC_INIT), escaping.eq(0)]
+                m.d.sync += [sent_bytes.eq(0), escaping.eq(0)]
+                m.d.comb += crc_unit.clear.eq(1)
                 with m.If(self.i.valid & self.seq.valid):
                     m.next = "START"
             with m.State("START"):
@@ -441,8 +489,7 @@ class AnswerFramer(wiring.Component):
                 with m.Else():
                     m.d.comb += self.o.payload.eq(Mux(special, ESC, byte))
                     with m.If(sent_q):
-                        with m.If(in_body):
-                            m.d.sync += crc.eq(crc16_next(crc, byte))
+                        m.d.comb += [crc_unit.byte.eq(byte), crc_unit.start.eq(in_body)]
                         with m.If(special):
                             m.d.sync += [escaping.eq(1),
                                          pending_esc.eq(Mux(is_end, ESC_END, ESC_ESC))]
@@ -526,7 +573,7 @@ class SerialAccelerator(wiring.Component):
         m.submodules.uart_tx = tx = UartTx(self.divisor)
         m.submodules.deframer = deframer = Deframer(self.payload)
         m.submodules.buffer = buffer = FrameBuffer(self.buffer_depth)
-        m.submodules.seqs = seqs = RegisterFifo(8, SEQ_DEPTH)
+        m.submodules.seqs = seqs = BlockFifo(8, SEQ_DEPTH)
         m.submodules.unpacker = unpacker = Unpacker(self.network.input)
         simd_bits = self.top.in_simd * self.in_bits
         m.submodules.dwc = dwc = WidthConverter(self.in_bits, simd_bits)
@@ -539,7 +586,7 @@ class SerialAccelerator(wiring.Component):
                      buffer.wr_data.eq(deframer.wr_data), buffer.wr_en.eq(deframer.wr_en),
                      deframer.wr_full.eq(buffer.full), buffer.commit.eq(deframer.commit),
                      buffer.abort.eq(deframer.abort)]
-        connect_streams(m, deframer.seq, seqs.w)
+        connect_streams(m, deframer.seq, seqs.i)
         connect_streams(m, buffer.o, unpacker.i)
         connect_streams(m, unpacker.o, dwc.i)
         if self.flash is None:
@@ -550,7 +597,7 @@ class SerialAccelerator(wiring.Component):
                          top.i.valid.eq(dwc.o.valid & weights_ok),
                          dwc.o.ready.eq(top.i.ready & weights_ok)]
         connect_streams(m, top.o, framer.i)
-        connect_streams(m, seqs.r, framer.seq)
+        connect_streams(m, seqs.o, framer.seq)
         wiring.connect(m, framer.o, tx.i)
         m.d.comb += self.done.eq(top.o.valid & top.o.ready)
         return m

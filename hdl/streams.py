@@ -1,14 +1,14 @@
 """Stream plumbing shared by the stages: connecting streams, FIFOs, chains of units."""
 
-from amaranth.hdl import Module, Signal, Value
+from amaranth.hdl import Module, Signal, Value, unsigned
 from amaranth.lib import stream, wiring
-from amaranth.lib.fifo import SyncFIFOBuffered
+from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from .params import check_positive_int
+from .params import NO_COLLISION, check_positive_int
 from .skid import SkidBuffer
 
-__all__ = ["connect_streams", "StreamFifo", "Chain", "payload_width"]
+__all__ = ["connect_streams", "BlockFifo", "StreamFifo", "Chain", "payload_width"]
 
 
 def payload_width(port):
@@ -25,27 +25,70 @@ def connect_streams(m, src, dst):
     ]
 
 
+class BlockFifo(wiring.Component):
+    """A FIFO of at least ``depth`` words of ``width`` bits in one memory (block RAM) of
+    :attr:`memory_depth` words, the power of two above ``depth``.
+
+    Pointers count modulo ``2 * memory_depth`` (one wrap bit): no wrap compares, and the
+    level is their difference. ``i.ready`` is a flip-flop, set while the level was at
+    most ``memory_depth - 2`` the cycle before, so at most one word arrives unannounced
+    and the memory never overfills; the capacity is ``memory_depth - 1 >= depth`` words.
+    ``o.payload`` is the memory's read register, ``o.valid`` a flip-flop.
+
+    Latency: a word is valid on ``o`` 2 cycles after it is taken; one word per cycle.
+    """
+
+    def __init__(self, width, depth):
+        check_positive_int("width", width)
+        check_positive_int("depth", depth)
+        self.width, self.depth = width, depth
+        self.memory_depth = 1 << depth.bit_length()
+        super().__init__({"i": In(stream.Signature(width)), "o": Out(stream.Signature(width))})
+
+    def elaborate(self, platform):
+        m = Module()
+        size = self.memory_depth
+        bits = size.bit_length() - 1
+        m.submodules.mem = mem = Memory(shape=unsigned(self.width), depth=size, init=[],
+                                             attrs=NO_COLLISION)
+        wr, rd = mem.write_port(), mem.read_port()
+        wp, rp = Signal(bits + 1), Signal(bits + 1)
+        room = Signal()
+        put = self.i.valid & room
+        m.d.comb += [self.i.ready.eq(room), wr.addr.eq(wp[:bits]), wr.data.eq(self.i.payload),
+                     wr.en.eq(put)]
+        m.d.sync += room.eq((wp - rp)[:bits + 1] <= size - 2)
+        with m.If(put):
+            m.d.sync += wp.eq(wp + 1)
+        # A word written last cycle is in the memory now: the read may take it. The read
+        # address equals the write address only when the FIFO is empty, and that read is
+        # discarded (``o.valid`` falls).
+        move = ~self.o.valid | self.o.ready
+        nonempty = wp != rp
+        m.d.comb += [rd.addr.eq(rp[:bits]), rd.en.eq(move), self.o.payload.eq(rd.data)]
+        with m.If(move):
+            m.d.sync += self.o.valid.eq(nonempty)
+            with m.If(nonempty):
+                m.d.sync += rp.eq(rp + 1)
+        return m
+
+
 class StreamFifo(wiring.Component):
     """A FIFO of ``depth`` words with ``i``/``o`` stream ports whose valid and ready are
     flip-flops.
 
-    ``depth <= 2``: a :class:`~hdl.skid.SkidBuffer` (two registers; a buffered FIFO of 2
-    would keep 1 word in a memory with a 0-bit address, which Verilog writes as
-    ``[-1:0]``). Deeper: a ``SyncFIFOBuffered`` of ``depth + 1`` words (block RAM when
-    large) that takes a word only while it held at most ``depth - 1`` at the start of the
-    previous cycle, so ``i.ready`` is a registered compare rather than a LUT chain on the
-    FIFO's level; the word of reserve keeps the capacity at ``depth``. Its output goes
-    through a :class:`~hdl.skid.SkidBuffer` (``out_slice``), so the FIFO's output
-    register reloads on a flip-flop's ready, not on the downstream unit's ready chain.
+    ``depth <= 2``: a :class:`~hdl.skid.SkidBuffer` (two registers). Deeper: a
+    :class:`BlockFifo` (block RAM) whose output goes through a
+    :class:`~hdl.skid.SkidBuffer` (``out_slice``), so the memory's read register reloads
+    on a flip-flop's ready, not on the downstream unit's ready chain.
 
-    Latency: 1 cycle (skid buffer), else the FIFO's plus 1; one word per cycle.
+    Latency: 1 cycle (skid buffer), else 3; one word per cycle.
     """
 
     def __init__(self, width, depth):
         check_positive_int("depth", depth)
         self.width, self.depth = width, depth
-        self.fifo = (SkidBuffer(width) if depth <= 2
-                     else SyncFIFOBuffered(width=width, depth=depth + 1))
+        self.fifo = SkidBuffer(width) if depth <= 2 else BlockFifo(width, depth)
         self.out_slice = None if depth <= 2 else SkidBuffer(width)
         super().__init__({"i": In(stream.Signature(width)), "o": Out(stream.Signature(width))})
 
@@ -56,18 +99,12 @@ class StreamFifo(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         m.submodules.fifo = fifo = self.fifo
-        if isinstance(fifo, SkidBuffer):
-            wiring.connect(m, wiring.flipped(self.i), fifo.i)
+        wiring.connect(m, wiring.flipped(self.i), fifo.i)
+        if self.out_slice is None:
             wiring.connect(m, fifo.o, wiring.flipped(self.o))
         else:
-            # At most one word is written per cycle, so a FIFO that held <= depth - 1
-            # words last cycle holds <= depth now: the (depth+1)-word FIFO has room.
-            ready = Signal()
-            m.d.sync += ready.eq(fifo.level <= self.depth - 1)
-            m.d.comb += [fifo.w_data.eq(self.i.payload), fifo.w_en.eq(self.i.valid & ready),
-                         self.i.ready.eq(ready)]
             m.submodules.out_slice = self.out_slice
-            wiring.connect(m, fifo.r_stream, self.out_slice.i)
+            wiring.connect(m, fifo.o, self.out_slice.i)
             wiring.connect(m, self.out_slice.o, wiring.flipped(self.o))
         return m
 

@@ -1,13 +1,20 @@
 """Sliding-window generator: a map stream in, its im2col windows out, from row buffers."""
 
-from amaranth.hdl import Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from golden.conv import window_simd_choices
 
-from .params import check_code, check_positive_int, counter, memory_depth, wrap_counter
+from .params import (
+    NO_COLLISION,
+    check_code,
+    check_positive_int,
+    counter,
+    memory_depth,
+    wrap_counter,
+)
 
 __all__ = ["SlidingWindow", "SkipUnread", "PadEdge", "window_rows"]
 
@@ -39,11 +46,12 @@ class SlidingWindow(wiring.Component):
       ``j*C + c`` the channel ``c`` of tap ``(ky + j, kx)``. A first layer with few
       channels (RGB: 3) then reads ``T`` times as many codes per cycle.
 
-    The rows live in a ring of ``R`` rows (:func:`window_rows`): one memory of
-    ``R*W*CF`` words of ``SIMD*bits`` bits, or in taps mode ``R`` memories (one per ring
-    row) of ``W`` pixels, all read at the same column, lane ``j`` taking the row its tap
-    needs (in flip-flops when a row holds at most :attr:`REGISTER_ROW_BITS` bits). The
-    writer takes a row when the ring has a free row; the reader emits output
+    The rows live in a ring of ``R`` rows (:func:`window_rows`): one memory of ``R`` rows
+    of ``W*CF`` words (:attr:`row_stride` apart) of ``SIMD*bits`` bits, or in taps mode
+    ``R`` memories (one per ring row) of ``W`` pixels, all read at the same column, lane
+    ``j`` taking the row its tap needs (in flip-flops when a row holds at most
+    :attr:`REGISTER_ROW_BITS` bits). The writer takes a row when the ring has a free row;
+    the reader emits output
     row ``oy`` once the map's rows up to ``oy*S - P + K - 1`` (all ``H`` rows for the last
     output row, so that every row is released) are in, and releases the rows no later
     window needs. A map can start streaming in while the previous one's last windows are
@@ -111,24 +119,54 @@ class SlidingWindow(wiring.Component):
         return self.taps > 1 and self.width * self.in_simd * self.bits <= self.REGISTER_ROW_BITS
 
     @property
+    def row_stride(self):
+        """Words from one ring row to the next in the single ring memory (``taps == 1``):
+        ``W*CF`` rounded up to a power of two when that leaves the memory's depth rounded up
+        to a power of two (and so its block RAMs) unchanged, else ``W*CF``. A power-of-two
+        stride makes a ring address the concatenation of a row slot and a column word: the
+        row steps count slots modulo ``R`` and the read and write addresses need no adder."""
+        row_words = self.width * self.cf
+        stride = 1 << (row_words - 1).bit_length()
+        packed = self.rows * row_words
+        return stride if self.rows * stride <= 1 << (packed - 1).bit_length() else row_words
+
+    @property
     def memories(self):
         """``[(width, depth)]`` of the ring's memories."""
         word = self.in_simd * self.bits
         if self.taps == 1:
-            return [(word, self.rows * self.width * self.cf)]
+            return [(word, self.rows * self.row_stride)]
         return [(word, self.width)] * self.rows
 
-    def _memories(self, m, ring, word):
-        """The ring's memories: ``(write port, read port)`` of one memory of ``ring``
-        words, or in taps mode one pair per row memory."""
+    @property
+    def slotted(self):
+        """Ring addresses count rows (slots), not words: taps mode, or a power-of-two
+        row stride."""
+        return self.taps > 1 or self.row_stride & (self.row_stride - 1) == 0
+
+    def _address(self, slot_or_word, col):
+        """The ring memory's address of column word ``col`` of the ring row at
+        ``slot_or_word`` (a slot, or a word address when not slotted)."""
+        if self.slotted:
+            return Cat(col[:(self.row_stride - 1).bit_length()], slot_or_word)
+        return slot_or_word + col
+
+    def _memories(self, m, word):
+        """The ring's memories: ``(write port, read port)`` of the one ring memory, or in
+        taps mode one pair per row memory."""
+        # The writer fills only rows the reader has released (a cycle after their last
+        # read) and the reader uses only rows that are in: a read that meets a write to its
+        # address is one whose word is not used.
         if self.taps == 1:
-            m.submodules.buffer = buffer = Memory(shape=unsigned(word), depth=ring, init=[])
+            (_, depth), = self.memories
+            m.submodules.buffer = buffer = Memory(shape=unsigned(word), depth=depth, init=[],
+                                                  attrs=NO_COLLISION)
             wr, rd = buffer.write_port(), buffer.read_port()   # named after these
             return [(wr, rd)]
         banks = []
         # A small row (a first layer's few channels) in flip-flops: a block RAM per
         # row would hold a few hundred bits in 4 kbit (iCE40) or 18 kbit (ECP5).
-        attrs = {"ram_style": "registers"} if self.row_in_registers else None
+        attrs = {"ram_style": "registers"} if self.row_in_registers else NO_COLLISION
         for index in range(self.rows):
             bank = Memory(shape=unsigned(word), depth=memory_depth(self.width), init=[], attrs=attrs)
             m.submodules[f"row{index}"] = bank
@@ -161,13 +199,13 @@ class SlidingWindow(wiring.Component):
         """Input rows into the ring, one word per accepted beat; ``row_done`` marks a
         row's last word."""
         row_words = self.width * self.cf
-        unit = row_words if self.taps == 1 else 1
+        unit = 1 if self.slotted else row_words
         w_row_addr = counter(self.rows * unit)
         w_en = self.i.valid & self.i.ready
         w_pos, _, w_last = wrap_counter(m, row_words, w_en, "w_pos")
         if self.taps == 1:
             (wr, _), = ports
-            m.d.comb += [wr.addr.eq(w_row_addr + w_pos), wr.data.eq(self.i.payload),
+            m.d.comb += [wr.addr.eq(self._address(w_row_addr, w_pos)), wr.data.eq(self.i.payload),
                          wr.en.eq(w_en)]
         else:
             for index, (bank_wr, _) in enumerate(ports):
@@ -198,7 +236,7 @@ class SlidingWindow(wiring.Component):
         if t == 1:
             (_, rd), = ports
             pad_here = pad_at(iy)
-            m.d.comb += [rd.addr.eq(Mux(pad_here, 0, row_addr + col)), rd.en.eq(move)]
+            m.d.comb += [rd.addr.eq(Mux(pad_here, 0, self._address(row_addr, col))), rd.en.eq(move)]
             s1_pad = Signal()
             with m.If(move):
                 m.d.sync += [self.o.valid.eq(issue), s1_pad.eq(pad_here)]
@@ -227,11 +265,12 @@ class SlidingWindow(wiring.Component):
         t = self.taps
         oh, ow, rows = self.out_height, self.out_width, self.rows
         row_words = w * cf
-        # Ring addresses count words (one memory) or rows (taps mode: a memory per row).
-        unit = row_words if t == 1 else 1
+        # Ring addresses count rows (slots) or, in one memory whose row stride is not a
+        # power of two, words.
+        unit = 1 if self.slotted else row_words
         ring = rows * unit
         word = self.in_simd * self.bits
-        ports = self._memories(m, ring, word)
+        ports = self._memories(m, word)
 
         def wrap_add(value, const):
             """``(value + const) mod ring`` for ``value`` in ``[0, ring)``, a constant."""

@@ -15,14 +15,13 @@ designs:
 * weights a folding puts in SPRAM (``SIMDxPE:spram``) take no EBR but
   :func:`hdl.spram.spram_count` ``SB_SPRAM256KA`` cells.
 
-Amaranth's ``SyncFIFOBuffered(width, depth)`` holds ``depth - 1`` words in its memory
-(the last one in a register).
+A deep FIFO (:class:`hdl.streams.BlockFifo`) keeps its words in a memory of
+``memory_depth`` words, the power of two above its depth.
 """
 
 from dataclasses import dataclass
 
 from amaranth.hdl import Value
-from amaranth.lib.fifo import SyncFIFOBuffered
 
 from golden.serial import frames_in_flight, payload_bytes
 
@@ -38,7 +37,7 @@ from ..recode import BitsToCodes
 from ..residual import AddStreams, Broadcast, ResidualBlock
 from ..skid import SkidBuffer
 from ..spram import spram_count
-from ..streams import Chain, StreamFifo
+from ..streams import BlockFifo, Chain, StreamFifo
 from ..thresholding import Thresholding
 from ..window import PadEdge, SkipUnread, SlidingWindow
 
@@ -90,7 +89,7 @@ def ebr_count(width, depth):
 def _components(top):
     """Every component object of a network (or of a chain or residual block): the
     containers first, then their parts, in stream order; a FIFO wrapper and then its
-    ``SyncFIFOBuffered`` (and its output slice)."""
+    :class:`~hdl.streams.BlockFifo` (and its output slice)."""
     yield top
     for unit in getattr(top, "units", []):
         if isinstance(unit, StreamFifo):
@@ -116,7 +115,7 @@ def _components(top):
 
 def walk_units(top):
     """Every leaf unit of a :class:`hdl.network.NetworkTop` (or of a chain or residual
-    block), in stream order; FIFOs as their ``SyncFIFOBuffered``."""
+    block), in stream order; FIFOs as their :class:`~hdl.streams.BlockFifo`."""
     containers = (Chain, NetworkTop, ResidualBlock, StreamFifo)
     for obj in _components(top):
         if not isinstance(obj, containers):
@@ -143,8 +142,8 @@ def memories(top, image_buffer=None):
     for unit in walk_units(top):
         kind = type(unit).__name__
         index = count[kind] = count.get(kind, -1) + 1
-        if isinstance(unit, SyncFIFOBuffered):
-            out.append(Memory(f"fifo{index}", unit.width, unit.depth - 1, "ram"))
+        if isinstance(unit, BlockFifo):
+            out.append(Memory(f"fifo{index}", unit.width, unit.memory_depth, "ram"))
         elif isinstance(unit, SlidingWindow):
             kind = "registers" if unit.row_in_registers else "ram"
             out += [Memory(f"window{index}" + (f".row{row}" if len(unit.memories) > 1 else ""),
@@ -305,8 +304,8 @@ def act_features(act):
 
 
 def fifo_features(fifo):
-    """Features of an ``amaranth.lib.fifo.SyncFIFOBuffered`` (memory in EBR)."""
-    features = {"control": _bits(fifo.depth + 1), "width": fifo.width, "const": 1}
+    """Features of a :class:`hdl.streams.BlockFifo` (memory in EBR)."""
+    features = {"control": _bits(fifo.memory_depth), "width": fifo.width, "const": 1}
     return features, dict(features)
 
 
@@ -342,7 +341,8 @@ def window_features(window):
     """Features of a :class:`hdl.window.SlidingWindow` (its ring in EBR)."""
     counters = sum(_bits(n) for n in (window.out_height, window.out_width, window.kernel,
                                       window.kernel, window.cf, window.height + 1))
-    address = 5 * _bits(window.rows * window.width * window.cf)
+    # Ring addresses count slots (rows) when rows sit a power of two apart, else words.
+    address = 5 * _bits(window.rows if window.slotted else window.rows * window.width * window.cf)
     # Taps mode: each of the T lanes picks its row from the R row memories.
     width = window.simd * window.bits * (1 if window.taps == 1 else window.rows)
     features = {"width": width, "control": counters + address, "const": 1}
@@ -450,7 +450,7 @@ def _dot(coefficients, features):
 UNIT_MODELS = {
     MatrixVectorUnit: ("mvau", mvau_features),
     ChannelwiseUnit: ("act", act_features),
-    SyncFIFOBuffered: ("fifo", fifo_features),
+    BlockFifo: ("fifo", fifo_features),
     SkidBuffer: ("slice", slice_features),
     WidthConverter: ("dwc", dwc_features),
     PadGather: ("dwc", dwc_features),
