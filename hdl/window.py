@@ -1,5 +1,7 @@
 """Sliding-window generator: a map stream in, its im2col windows out, from row buffers."""
 
+from types import SimpleNamespace
+
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
@@ -49,10 +51,10 @@ class SlidingWindow(wiring.Component):
     The rows live in a ring of ``R`` rows (:func:`window_rows`): one memory of ``R`` rows
     of ``W*CF`` words (:attr:`row_stride` apart) of ``SIMD*bits`` bits, or in taps mode
     ``R`` memories (one per ring row) of ``W`` pixels, all read at the same column, lane
-    ``j`` taking the row its tap needs (in flip-flops when a row holds at most
-    :attr:`REGISTER_ROW_BITS` bits). The writer takes a row when the ring has a free row;
-    the reader emits output
-    row ``oy`` once the map's rows up to ``oy*S - P + K - 1`` (all ``H`` rows for the last
+    ``j`` taking the row its tap needs (one memory of ``W`` column words holding all ``R``
+    rows when a row holds at most :attr:`TRANSPOSE_ROW_BITS` bits: :attr:`transposed`).
+    The writer takes a row when the ring has a free row; the reader emits output row
+    ``oy`` once the map's rows up to ``oy*S - P + K - 1`` (all ``H`` rows for the last
     output row, so that every row is released) are in, and releases the rows no later
     window needs. A map can start streaming in while the previous one's last windows are
     read.
@@ -111,12 +113,20 @@ class SlidingWindow(wiring.Component):
             "o": Out(stream.Signature(simd * bits)),
         })
 
-    #: Taps mode keeps a row memory of at most this many bits in flip-flops.
-    REGISTER_ROW_BITS = 512
+    #: Taps mode keeps rows of at most this many bits transposed: one memory word per
+    #: column holding that column of every ring row (see :attr:`transposed`).
+    TRANSPOSE_ROW_BITS = 512
 
     @property
-    def row_in_registers(self):
-        return self.taps > 1 and self.width * self.in_simd * self.bits <= self.REGISTER_ROW_BITS
+    def transposed(self):
+        """Taps mode with small rows (a first layer's few channels): the ring is one memory
+        of ``W`` words of ``R*C*bits`` bits, word ``x`` holding column ``x`` of all ``R``
+        ring rows, each row written through its own write enable (a byte-enable-like
+        granularity of ``C*bits``). One read gives every lane its row; separate memories
+        would take a block RAM per row of a few hundred bits (4 kbit on the iCE40, 18 kbit
+        on the ECP5), and rows in flip-flops a write decoder and a column multiplexer per
+        row."""
+        return self.taps > 1 and self.width * self.in_simd * self.bits <= self.TRANSPOSE_ROW_BITS
 
     @property
     def row_stride(self):
@@ -136,6 +146,8 @@ class SlidingWindow(wiring.Component):
         word = self.in_simd * self.bits
         if self.taps == 1:
             return [(word, self.rows * self.row_stride)]
+        if self.transposed:
+            return [(self.rows * word, self.width)]
         return [(word, self.width)] * self.rows
 
     @property
@@ -163,15 +175,29 @@ class SlidingWindow(wiring.Component):
                                                   attrs=NO_COLLISION)
             wr, rd = buffer.write_port(), buffer.read_port()   # named after these
             return [(wr, rd)]
+        if self.transposed:
+            return self._transposed_ring(m, word)
         banks = []
-        # A small row (a first layer's few channels) in flip-flops: a block RAM per
-        # row would hold a few hundred bits in 4 kbit (iCE40) or 18 kbit (ECP5).
-        attrs = {"ram_style": "registers"} if self.row_in_registers else NO_COLLISION
         for index in range(self.rows):
-            bank = Memory(shape=unsigned(word), depth=memory_depth(self.width), init=[], attrs=attrs)
+            bank = Memory(shape=unsigned(word), depth=memory_depth(self.width), init=[],
+                          attrs=NO_COLLISION)
             m.submodules[f"row{index}"] = bank
             banks.append((bank.write_port(), bank.read_port()))
         return banks
+
+    def _transposed_ring(self, m, word):
+        """The :attr:`transposed` ring: ``(write port, read port)`` views of row ``r`` in
+        the one memory (the shared address, enable, and row ``r``'s slice of the data and
+        of the write enable). A write to one row and a read of the same column meet in a
+        cycle (the reader uses other rows): the read keeps its old data, as Yosys
+        guarantees unless told it need not."""
+        rows = self.rows
+        m.submodules.ring = ring = Memory(shape=unsigned(rows * word),
+                                          depth=memory_depth(self.width), init=[])
+        wr, rd = ring.write_port(granularity=word), ring.read_port()
+        return [(SimpleNamespace(addr=wr.addr, data=wr.data.word_select(r, word), en=wr.en[r]),
+                 SimpleNamespace(addr=rd.addr, en=rd.en, data=rd.data.word_select(r, word)))
+                for r in range(rows)]
 
     def _occupancy(self, m, row_done, release):
         """The count of complete rows held and not yet released, and ``i.ready``: whether
@@ -277,8 +303,9 @@ class SlidingWindow(wiring.Component):
             const %= ring
             if not const:
                 return value
-            total = value + const
-            return Mux(total >= ring, total - ring, total)[:len(value)]
+            # The wrap decided by a compare with a constant, beside the two sums: one carry
+            # chain deep, not an add, a compare and a subtract in a row.
+            return Mux(value >= ring - const, value - (ring - const), value + const)[:len(value)]
 
         row_done = Signal()
         release = Signal(range(h + 1))

@@ -15,6 +15,7 @@ CASES = [
     (4, 5, 1, 1, 3, 3, 1, 2, 5),     # padding K-1 on every side, 3-bit codes, pad code 5
     (6, 7, 3, 9, 8, 3, 1, 1, 7),     # taps mode: a whole kernel column of RGB pixels per beat
     (5, 4, 2, 4, 2, 2, 2, 1, 1),     # taps mode, 2x2 stride 2, the ring shorter than 2K
+    (12, 9, 1, 5, 1, 5, 1, 2, 1),    # taps mode, a binary 5x5 first layer, padding 2
     # The networks' windows (sim_tests/test_conv_network.py) cover 2x2 stride 2 and 1x1;
     # these run under -m slow.
     pytest.param((5, 6, 4, 4, 1, 3, 1, 1, 1), marks=pytest.mark.slow),   # pad bit 1 (+1)

@@ -105,6 +105,11 @@ def budget_note(network, requested):
     return {"requested": requested, "fastest": fastest}, note
 
 
+def _budget_used(folding):
+    """A cycle budget picks some layer's folding: none given, or an ``auto`` entry."""
+    return folding is None or "auto" in folding.lower()
+
+
 def design_report(network, folding, top):
     """Parameters and analytical performance of a generated :class:`~hdl.network.NetworkTop`."""
     layers = []
@@ -275,7 +280,7 @@ def verilog_main(args):
     requested = budget(args, clock_mhz * 1e6)
     folding = choose_folding(network, args.folding, requested, args.elements)
     cycle_budget, note = budget_note(network, requested or DEFAULT_CYCLES)
-    if note:
+    if note and _budget_used(args.folding):
         print(note)
     out = Path(args.out) if args.out else Path("build") / re.sub(r"\W", "_", network.name)
     try:
@@ -518,7 +523,7 @@ def _board_main(args, out, results):
         requested = budget(args, clock_mhz * 1e6) or BOARD_CYCLES
         folding = choose_folding(network, args.folding, requested, args.elements)
         cycle_budget, note = budget_note(network, requested)
-        if note:
+        if note and _budget_used(args.folding):
             print(note)
         folding = memories_for_board(get_board(args.board), network, folding)
     folding, report, unplaced = build_placing(args.board, network, folding, fallbacks, out,

@@ -145,9 +145,8 @@ def memories(top, image_buffer=None):
         if isinstance(unit, BlockFifo):
             out.append(Memory(f"fifo{index}", unit.width, unit.memory_depth, "ram"))
         elif isinstance(unit, SlidingWindow):
-            kind = "registers" if unit.row_in_registers else "ram"
             out += [Memory(f"window{index}" + (f".row{row}" if len(unit.memories) > 1 else ""),
-                           width, depth, kind)
+                           width, depth, "ram")
                     for row, (width, depth) in enumerate(unit.memories)]
         elif isinstance(unit, LineMaxPool):
             (width, depth), = unit.memories
