@@ -1,7 +1,7 @@
 """Where the logic of a board design goes: LUT4, carries, flip-flops and block RAMs per stage.
 
     python -m benchmarks.ice40_breakdown [--model models/mnist_bcnn.npz]
-                                         [--folding 1x32,16x8,2x1] [--out build/bench/breakdown]
+                                         [--folding 5x16,16x16,2x2] [--out build/bench/breakdown]
 
 Elaborates the iCEBreaker design (UART, deframer, frame buffer, unpacker, the network's
 stages, answer framer) at a folding, without place and route, and measures it the way
@@ -42,11 +42,11 @@ def breakdown(network, folding, out, clock_hz=45e6):
 
 def main(argv=None, prog="python -m benchmarks.ice40_breakdown"):
     parser = ArgumentParser(prog=prog, description=__doc__.split("\n")[0],
-                            examples=[f"{prog}", f"{prog} --folding 1x32,16x8,2x1"])
+                            examples=[f"{prog}", f"{prog} --folding 5x16,16x16,2x2"])
     parser.add_argument("--model", default=str(DEFAULT_MODEL),
                         help="model (default: the shipped models/mnist_bcnn.npz)")
-    parser.add_argument("--folding", default="1x32,16x8,2x1",
-                        help="folding (default 1x32,16x8,2x1, the default build's)")
+    parser.add_argument("--folding", default="5x16,16x16,2x2",
+                        help="folding (default 5x16,16x16,2x2, the default build's)")
     parser.add_argument("--out", type=out_path, default="build/bench/breakdown",
                         help="working folder; breakdown.json goes there "
                              "(default build/bench/breakdown)")
