@@ -64,6 +64,8 @@ def record(report_path, name, command):
         "baud": report["link"]["baud"],
         "images_per_second_end_to_end": report["link"]["end_to_end_images_per_second"],
         "build_seconds": report["total_seconds"],
+        # The matrix-vector units' share of the per-stage LUT4 (report.json -> breakdown).
+        "arithmetic_share_of_lut4": report.get("breakdown", {}).get("arithmetic_share_of_lut4"),
     }
 
 
