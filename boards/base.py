@@ -36,6 +36,11 @@ class Board:
     retry_gain : float or None
         A run that meets timing is followed by one at its Fmax when that is at least this
         factor faster (None: the flow's default).
+    reach : float or None
+        After a run that meets timing, the next may aim up to this fraction above its
+        Fmax, when a clock there carries more images per second end to end (a faster UART
+        rate): other seeds place the same netlist a few percent faster (None: aim at the
+        Fmax reached).
     slow_route : (str, float, str) or None
         A resource, a fraction of its capacity above which place and route is slow, and
         what to expect: the build says so before place and route starts.
@@ -61,6 +66,7 @@ class Board:
     fit_fill = {}
     placement = None
     retry_gain = None
+    reach = None
     slow_route = None
     synth_fallback = None
     block_ram_model = False

@@ -480,6 +480,33 @@ def test_a_near_miss_places_the_same_netlist_from_the_next_seed(monkeypatch, tmp
     assert (report["clock_mhz"] == 30.0) == (synths == 1)
 
 
+def test_a_faster_uart_rate_is_reached_for_from_other_seeds(monkeypatch, tmp_path):
+    """On the iCEBreaker (``reach``) a run that passes at 30 MHz with Fmax 45.5 is not
+    followed by one at 42 MHz (6 Mbaud) but by one at the 12 Mbaud clock above its Fmax,
+    which carries twice the images/s: seed 1 misses it, seed 2 meets it, and the build
+    stops there (a higher clock carries no more). Tools are stand-ins."""
+    import subprocess
+
+    import hdl.flow.bitstream as bitstream
+    network = load_model(MLP)
+    folding = choose_folding(network, cycles=4096)
+    seeds = []
+
+    def place_and_route(cmd, cwd, timeout):
+        seeds.append(cmd[cmd.index("--seed") + 1])
+        fmax, passed = [(45.5, True), (46.0, False), (49.45, True)][len(seeds) - 1]
+        (cwd / "bnn_icebreaker.tim").write_text(
+            f"Info: Max frequency for clock 'clk': {fmax:.2f} MHz (PASS at 30.00 MHz)\n")
+        return subprocess.CompletedProcess(cmd, int(not passed), "", ""), 1.0
+
+    monkeypatch.setattr(bitstream, "_run", icebreaker_tools(place_and_route, []))
+    report = bitstream.build_board("icebreaker", network, folding, tmp_path / "ib",
+                                   target_hz=30e6, max_runs=6, log=lambda *_: None)
+    clocks = [r["clock_mhz"] for r in report["runs"]]
+    assert seeds == ["1", "1", "2"] and clocks[0] == 30.0 and clocks[1] == clocks[2] >= 47
+    assert report["clock_mhz"] == clocks[2] and report["uart"]["baud"] == 12_000_000
+
+
 def test_a_retry_seed_that_does_not_place_steps_the_clock_down(monkeypatch, tmp_path):
     """A near miss is placed again from the next seed; when that placement fails (it can,
     near the chip's size) the build goes on at a lower clock instead of stopping with an
