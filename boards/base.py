@@ -36,6 +36,11 @@ class Board:
     retry_gain : float or None
         A run that meets timing is followed by one at its Fmax when that is at least this
         factor faster (None: the flow's default).
+    miss_step : float or None
+        After a clock is missed from every seed, the next is this fraction below the best
+        Fmax they reached, placed first with that seed's options (None: the flow's 3 %,
+        from the board's first placement attempt). For a placer whose result does not
+        depend on the target clock, so that a clock just below a reached Fmax passes.
     reach : float or None
         After a run that meets timing, the next may aim up to this fraction above its
         Fmax, when a clock there carries more images per second end to end (a faster UART
@@ -67,6 +72,7 @@ class Board:
     placement = None
     retry_gain = None
     reach = None
+    miss_step = None
     slow_route = None
     synth_fallback = None
     block_ram_model = False

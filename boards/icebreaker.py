@@ -114,6 +114,9 @@ class ICEBreaker(Board):
     # The 12 Mbaud clocks (48 MHz and up) double what the line carries over 6 Mbaud (42
     # MHz): worth three quick runs from seeds that may place 8 % faster.
     reach = 0.08
+    # nextpnr-ice40 places a netlist alike whatever the target clock (docs: design notes):
+    # after a miss, a clock just below the best Fmax a seed reached passes from that seed.
+    miss_step = 0.005
     block_ram_model = True
     max_baud = 12_000_000      # the FT2232H
     # After the UP5K's bitstream (104,090 bytes), on a 64 KiB erase-block boundary.

@@ -507,6 +507,36 @@ def test_a_faster_uart_rate_is_reached_for_from_other_seeds(monkeypatch, tmp_pat
     assert report["clock_mhz"] == clocks[2] and report["uart"]["baud"] == 12_000_000
 
 
+def test_after_a_miss_the_clock_just_below_the_best_fmax_is_placed_from_its_seed(
+        monkeypatch, tmp_path):
+    """On the iCEBreaker (``miss_step``) a 12 Mbaud clock missed from seeds 1-3 (Fmax 48.37,
+    45.28, 47.98 at 48.75 MHz) is followed by the highest clock just below 48.37 that still
+    carries 12 Mbaud (48 MHz), placed first from seed 1, the seed that reached it; it
+    passes there. Tools are stand-ins."""
+    import subprocess
+
+    import hdl.flow.bitstream as bitstream
+    network = load_model(MLP)
+    folding = choose_folding(network, cycles=4096)
+    seeds = []
+
+    def place_and_route(cmd, cwd, timeout):
+        seeds.append(cmd[cmd.index("--seed") + 1])
+        fmax, passed = [(45.5, True), (48.37, False), (45.28, False), (47.98, False),
+                        (48.37, True)][len(seeds) - 1]
+        (cwd / "bnn_icebreaker.tim").write_text(
+            f"Info: Max frequency for clock 'clk': {fmax:.2f} MHz (PASS at 30.00 MHz)\n")
+        return subprocess.CompletedProcess(cmd, int(not passed), "", ""), 1.0
+
+    monkeypatch.setattr(bitstream, "_run", icebreaker_tools(place_and_route, []))
+    report = bitstream.build_board("icebreaker", network, folding, tmp_path / "ib",
+                                   target_hz=30e6, max_runs=6, log=lambda *_: None)
+    clocks = [r["clock_mhz"] for r in report["runs"]]
+    assert seeds == ["1", "1", "2", "3", "1"]
+    assert clocks[1] == clocks[2] == clocks[3] > clocks[4] == report["clock_mhz"] >= 47
+    assert report["clock_mhz"] <= 48.37 and report["uart"]["baud"] == 12_000_000
+
+
 def test_a_retry_seed_that_does_not_place_steps_the_clock_down(monkeypatch, tmp_path):
     """A near miss is placed again from the next seed; when that placement fails (it can,
     near the chip's size) the build goes on at a lower clock instead of stopping with an

@@ -6,10 +6,10 @@ places and routes with the PLL at a target frequency, and raises the clock to th
 PLL frequency that still closes timing: after each run, the next target is the highest PLL
 setting at or below nextpnr's reported Fmax, or on a board with a ``reach`` up to that
 fraction above it when a clock there carries more images per second end to end (after a
-miss, 3 % below the Fmax that run reached; after a miss by less than :data:`SEED_MARGIN`,
-first the same netlist from the next of :data:`RETRY_SEEDS`); the build keeps the fastest
-run that passed and stops when no setting at least 2 % above it is left to try (at most
-``max_runs`` place-and-route runs).
+miss, :data:`MISS_STEP` or the board's ``miss_step`` below the Fmax that run reached; after
+a miss by less than :data:`SEED_MARGIN`, first the same netlist from the next of
+:data:`RETRY_SEEDS`); the build keeps the fastest run that passed and stops when no
+setting at least 2 % above it is left to try (at most ``max_runs`` place-and-route runs).
 """
 
 import json
@@ -123,6 +123,9 @@ RETRY_GAIN = 1.07
 # the chip's size, so one unlucky placement need not cost the clock.
 SEED_MARGIN = 0.08
 RETRY_SEEDS = (2, 3)
+# After a miss from every seed, the next clock is this fraction below the best Fmax they
+# reached (a board whose placer ignores the target may ask for less: ``miss_step``).
+MISS_STEP = 0.03
 # nextpnr-ice40 places the same netlist from the same seed alike whatever the target clock
 # (its timing weights are relative), so the next run aims at the Fmax reached, not above it.
 _UNPLACED = "Unable to find legal placement"
@@ -262,6 +265,8 @@ def build_board(board_name, network, folding, out, *, baud=None, target_hz=30e6,
 
     retry = None        # (options, seeds left) while the same netlist is placed again
     missed = {}         # clock (Hz) that failed from every seed tried -> the best Fmax
+    closest = {}        # clock (Hz) -> (the best Fmax there, its nextpnr options)
+    prefer = None       # nextpnr options to place the next clock's netlist with first
     for attempt in range(max_runs):
         if retry is None:
             try:
@@ -279,6 +284,10 @@ def build_board(board_name, network, folding, out, *, baud=None, target_hz=30e6,
             # A design near the chip's size may fail to place from one seed or placer
             # setting and place from another: try the board's attempts in turn.
             attempts = board.placement or PLACEMENT_ATTEMPTS
+            if prefer is not None:
+                # After a miss: first the placement that came closest to the clock.
+                attempts = [(prefer, None)] + [a for a in attempts if a[0] != prefer]
+                prefer = None
             seeds = list(RETRY_SEEDS)
         else:
             options, seeds = retry
@@ -297,6 +306,8 @@ def build_board(board_name, network, folding, out, *, baud=None, target_hz=30e6,
         fmax, _ = nextpnr_fmax(tim)
         passed = result.returncode == 0 and fmax is not None and fmax * 1e6 >= clock["freq_hz"]
         path = critical_path(tim)
+        if (fmax or 0) > closest.get(clock["freq_hz"], (0, None))[0]:
+            closest[clock["freq_hz"]] = (fmax, list(options))
         runs.append({"clock_mhz": round(clock["freq_hz"] / 1e6, 3), "fmax_mhz": fmax,
                      "passed": passed, "place_route_s": round(seconds, 1),
                      "nextpnr_options": " ".join(options), "critical_path": path})
@@ -336,7 +347,10 @@ def build_board(board_name, network, folding, out, *, baud=None, target_hz=30e6,
             # A miss: try just below the best Fmax the seeds reached at this clock, unless
             # that gains < 2 % over the best run that passed.
             missed[clock["freq_hz"]] = reached
-            target = min(clock["freq_hz"], reached * 1e6) * 0.97
+            step = MISS_STEP if board.miss_step is None else board.miss_step
+            target = min(clock["freq_hz"], reached * 1e6) * (1 - step)
+            if board.miss_step is not None and clock["freq_hz"] in closest:
+                prefer = closest[clock["freq_hz"]][1]
             if best is not None:
                 try:
                     lower = clock_at(target)["freq_hz"]
