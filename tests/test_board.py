@@ -480,11 +480,9 @@ def test_a_near_miss_places_the_same_netlist_from_the_next_seed(monkeypatch, tmp
     assert (report["clock_mhz"] == 30.0) == (synths == 1)
 
 
-def test_a_faster_uart_rate_is_reached_for_from_other_seeds(monkeypatch, tmp_path):
-    """On the iCEBreaker (``reach``) a run that passes at 30 MHz with Fmax 45.5 is not
-    followed by one at 42 MHz (6 Mbaud) but by one at the 12 Mbaud clock above its Fmax,
-    which carries twice the images/s: seed 1 misses it, seed 2 meets it, and the build
-    stops there (a higher clock carries no more). Tools are stand-ins."""
+def _scripted_clock_search(monkeypatch, tmp_path, results):
+    """The MLP built for the iCEBreaker with stand-in tools whose place-and-route runs
+    give ``results`` in turn (``(Fmax, passed)``): ``(report, seeds of the runs)``."""
     import subprocess
 
     import hdl.flow.bitstream as bitstream
@@ -494,7 +492,7 @@ def test_a_faster_uart_rate_is_reached_for_from_other_seeds(monkeypatch, tmp_pat
 
     def place_and_route(cmd, cwd, timeout):
         seeds.append(cmd[cmd.index("--seed") + 1])
-        fmax, passed = [(45.5, True), (46.0, False), (49.45, True)][len(seeds) - 1]
+        fmax, passed = results[len(seeds) - 1]
         (cwd / "bnn_icebreaker.tim").write_text(
             f"Info: Max frequency for clock 'clk': {fmax:.2f} MHz (PASS at 30.00 MHz)\n")
         return subprocess.CompletedProcess(cmd, int(not passed), "", ""), 1.0
@@ -502,6 +500,16 @@ def test_a_faster_uart_rate_is_reached_for_from_other_seeds(monkeypatch, tmp_pat
     monkeypatch.setattr(bitstream, "_run", icebreaker_tools(place_and_route, []))
     report = bitstream.build_board("icebreaker", network, folding, tmp_path / "ib",
                                    target_hz=30e6, max_runs=6, log=lambda *_: None)
+    return report, seeds
+
+
+def test_a_faster_uart_rate_is_reached_for_from_other_seeds(monkeypatch, tmp_path):
+    """On the iCEBreaker (``reach``) a run that passes at 30 MHz with Fmax 45.5 is not
+    followed by one at 42 MHz (6 Mbaud) but by one at the 12 Mbaud clock above its Fmax,
+    which carries twice the images/s: seed 1 misses it, seed 2 meets it, and the build
+    stops there (a higher clock carries no more). Tools are stand-ins."""
+    report, seeds = _scripted_clock_search(monkeypatch, tmp_path,
+                                           [(45.5, True), (46.0, False), (49.45, True)])
     clocks = [r["clock_mhz"] for r in report["runs"]]
     assert seeds == ["1", "1", "2"] and clocks[0] == 30.0 and clocks[1] == clocks[2] >= 47
     assert report["clock_mhz"] == clocks[2] and report["uart"]["baud"] == 12_000_000
@@ -513,24 +521,9 @@ def test_after_a_miss_the_clock_just_below_the_best_fmax_is_placed_from_its_seed
     45.28, 47.98 at 48.75 MHz) is followed by the highest clock just below 48.37 that still
     carries 12 Mbaud (48 MHz), placed first from seed 1, the seed that reached it; it
     passes there. Tools are stand-ins."""
-    import subprocess
-
-    import hdl.flow.bitstream as bitstream
-    network = load_model(MLP)
-    folding = choose_folding(network, cycles=4096)
-    seeds = []
-
-    def place_and_route(cmd, cwd, timeout):
-        seeds.append(cmd[cmd.index("--seed") + 1])
-        fmax, passed = [(45.5, True), (48.37, False), (45.28, False), (47.98, False),
-                        (48.37, True)][len(seeds) - 1]
-        (cwd / "bnn_icebreaker.tim").write_text(
-            f"Info: Max frequency for clock 'clk': {fmax:.2f} MHz (PASS at 30.00 MHz)\n")
-        return subprocess.CompletedProcess(cmd, int(not passed), "", ""), 1.0
-
-    monkeypatch.setattr(bitstream, "_run", icebreaker_tools(place_and_route, []))
-    report = bitstream.build_board("icebreaker", network, folding, tmp_path / "ib",
-                                   target_hz=30e6, max_runs=6, log=lambda *_: None)
+    report, seeds = _scripted_clock_search(
+        monkeypatch, tmp_path,
+        [(45.5, True), (48.37, False), (45.28, False), (47.98, False), (48.37, True)])
     clocks = [r["clock_mhz"] for r in report["runs"]]
     assert seeds == ["1", "1", "2", "3", "1"]
     assert clocks[1] == clocks[2] == clocks[3] > clocks[4] == report["clock_mhz"] >= 47
