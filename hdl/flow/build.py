@@ -72,7 +72,9 @@ DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "mnist_bcnn.npz
 BOARD_CYCLES = 1024   # default cycle budget of board builds: the UART, not the network, limits
 BUILT_MODEL = "model.npz"   # a board build's copy of its network
 BOARD_START_MHZ = 30.0   # the board clock search's first try
-DEFAULT_BAUD = 3_000_000   # the FT2232H's fastest UART rate (iCEBreaker, ULX3S)
+# The host's rate when it has no build to read one from: one both boards' USB UARTs
+# carry (the ULX3S's FT231X stops at 3 Mbaud; the iCEBreaker's FT2232H at 12).
+DEFAULT_BAUD = 3_000_000
 # The MNIST test set, when it lies beside the checkout: board reports then carry the model's
 # golden accuracy (--data gives another folder).
 DEFAULT_DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "mnist"
@@ -213,8 +215,10 @@ def main(argv=None, prog="python -m hdl.build"):
                         help="MNIST test set folder for the report's golden accuracy "
                              "(default: ../shared/data/mnist beside the checkout, if there)")
     parser.add_argument("--baud", type=int, default=None,
-                        help="board UART rate (default: the fastest standard rate up to "
-                             f"{DEFAULT_BAUD} within 2 %% at the board clock)")
+                        help="board UART rate (default: the fastest standard rate the "
+                             "board's USB UART carries that a divisor of the clock meets "
+                             "within 2 %%: up to 12000000 on the iCEBreaker, 3000000 on "
+                             "the ULX3S)")
     parser.add_argument("--clock-mhz", type=float, default=None,
                         help="clock in MHz: on a board the first one tried, raised to the "
                              "highest that closes timing (default 30); for Verilog the clock "
