@@ -417,11 +417,8 @@ class AnswerFramer(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         w, lw, nb = self.score_width, self.label_width, self.score_bytes
-        body = [self.seq.payload, self.i.payload[:lw]]
-        for k in range(self.classes):
-            wide = Signal(8 * nb, name=f"score{k}")     # sign-extended to whole bytes
-            m.d.comb += wide.eq(self.i.payload[lw + k * w:lw + (k + 1) * w].as_signed())
-            body += [wide[8 * j:8 * (j + 1)] for j in range(nb)]
+        header = [self.seq.payload, self.i.payload[:lw]]
+        scores = [self.i.payload[lw + c * w:lw + (c + 1) * w] for c in range(self.classes)]
         # Bytes sent: the body's, then the CRC's (high byte at ``body``, low at ``body + 1``).
         sent_bytes = Signal(range(self.body + CRC_BYTES))
         m.submodules.crc = crc_unit = SerialCrc()
@@ -438,20 +435,23 @@ class AnswerFramer(wiring.Component):
         # CRC); a byte takes 10 bit times of at least 4 cycles on the line.
         byte, stale, stale2, sent_q = Signal(8), Signal(), Signal(), Signal()
         special, is_end, last, in_body = Signal(), Signal(), Signal(), Signal()
-        every = [*body, crc[8:], crc[:8]]
         if nb == 2:
             # Bytes in pairs (seq and label, each score, the CRC): pair ``k`` of the
             # scores is a multiplexer of the ``w``-bit scores, sign-extended after it,
             # then a byte of the pair.
             k = sent_bytes[1:]
-            scores = [self.i.payload[lw + c * w:lw + (c + 1) * w] for c in range(self.classes)]
             # Entries 0 and classes + 1 are never used: repeats cost no multiplexer inputs.
             score = Array([scores[0], *scores, scores[-1]])[k].as_signed()
-            pair = Mux(k == 0, Cat(every[0], every[1]),
+            pair = Mux(k == 0, Cat(*header),
                        Mux(k == self.classes + 1, Cat(crc[8:], crc[:8]), score))
             chosen = pair.word_select(sent_bytes[0], 8)
         else:
-            chosen = Array(every)[sent_bytes]
+            every = list(header)
+            for c, value in enumerate(scores):
+                wide = Signal(8 * nb, name=f"score{c}")     # sign-extended to whole bytes
+                m.d.comb += wide.eq(value.as_signed())
+                every += [wide[8 * j:8 * (j + 1)] for j in range(nb)]
+            chosen = Array([*every, crc[8:], crc[:8]])[sent_bytes]
         m.d.sync += [byte.eq(chosen),
                      special.eq((byte == END) | (byte == ESC)), is_end.eq(byte == END),
                      last.eq(sent_bytes == self.body + CRC_BYTES - 1),

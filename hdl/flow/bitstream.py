@@ -265,7 +265,6 @@ def build_board(board_name, network, folding, out, *, baud=None, target_hz=30e6,
 
     retry = None        # (options, seeds left) while the same netlist is placed again
     missed = {}         # clock (Hz) that failed from every seed tried -> the best Fmax
-    closest = {}        # clock (Hz) -> (the best Fmax there, its nextpnr options)
     prefer = None       # nextpnr options to place the next clock's netlist with first
     for attempt in range(max_runs):
         if retry is None:
@@ -306,8 +305,6 @@ def build_board(board_name, network, folding, out, *, baud=None, target_hz=30e6,
         fmax, _ = nextpnr_fmax(tim)
         passed = result.returncode == 0 and fmax is not None and fmax * 1e6 >= clock["freq_hz"]
         path = critical_path(tim)
-        if (fmax or 0) > closest.get(clock["freq_hz"], (0, None))[0]:
-            closest[clock["freq_hz"]] = (fmax, list(options))
         runs.append({"clock_mhz": round(clock["freq_hz"] / 1e6, 3), "fmax_mhz": fmax,
                      "passed": passed, "place_route_s": round(seconds, 1),
                      "nextpnr_options": " ".join(options), "critical_path": path})
@@ -336,9 +333,10 @@ def build_board(board_name, network, folding, out, *, baud=None, target_hz=30e6,
             if higher < clock["freq_hz"] * gain or higher in missed:
                 break
             continue
-        # The best Fmax the seeds reached at this clock so far.
-        reached = max(r["fmax_mhz"] or 12 for r in runs
-                      if r["clock_mhz"] == runs[-1]["clock_mhz"])
+        # The run that came closest to this clock so far, and the Fmax it reached.
+        closest = max((r for r in runs if r["clock_mhz"] == runs[-1]["clock_mhz"]),
+                      key=lambda r: r["fmax_mhz"] or 12)
+        reached = closest["fmax_mhz"] or 12
         if reached * 1e6 >= clock["freq_hz"] * (1 - SEED_MARGIN) and (
                 seeds := [x for x in seeds if _with_seed(options, x) != options]):
             # A near miss: the same netlist again from another seed.
@@ -349,15 +347,8 @@ def build_board(board_name, network, folding, out, *, baud=None, target_hz=30e6,
             missed[clock["freq_hz"]] = reached
             step = MISS_STEP if board.miss_step is None else board.miss_step
             target = min(clock["freq_hz"], reached * 1e6) * (1 - step)
-            if board.miss_step is not None and clock["freq_hz"] in closest:
-                prefer = closest[clock["freq_hz"]][1]
-            if best is not None:
-                try:
-                    lower = clock_at(target)["freq_hz"]
-                except ValueError:
-                    break
-                if lower <= best["clock"]["freq_hz"]:
-                    break       # nothing faster than the run that passed is left to try
+            if board.miss_step is not None:
+                prefer = closest["nextpnr_options"].split()
             if best is not None:
                 try:
                     lower = clock_at(target)["freq_hz"]

@@ -95,21 +95,18 @@ def choose_folding(network, folding=None, cycles=None, elements="auto"):
     return graph.fold(choose_elements(network, chosen, elements)).folding
 
 
-def budget_note(network, requested):
+def budget_note(network, requested, folding=None):
     """``({"requested", "fastest"}, note)``: the cycle budget asked for and the fewest
-    cycles any folding reaches; ``note`` is a line to print when the request is below."""
+    cycles any folding reaches; ``note`` is a line to print when the request is below and
+    the budget picks some layer's folding (``folding``, the ``--folding`` text, is None or
+    has an ``auto`` entry)."""
     fastest = fastest_cycles(network)
     note = None
-    if requested < fastest:
+    if requested < fastest and (folding is None or "auto" in folding.lower()):
         note = (f"note: {requested} cycles per inference is below what any folding of this "
                 f"model reaches ({fastest}: its slowest stage fully unrolled); every layer "
                 f"is folded for {fastest} instead")
     return {"requested": requested, "fastest": fastest}, note
-
-
-def _budget_used(folding):
-    """A cycle budget picks some layer's folding: none given, or an ``auto`` entry."""
-    return folding is None or "auto" in folding.lower()
 
 
 def design_report(network, folding, top):
@@ -283,8 +280,8 @@ def verilog_main(args):
     clock_mhz = NOMINAL_HZ / 1e6 if args.clock_mhz is None else args.clock_mhz
     requested = budget(args, clock_mhz * 1e6)
     folding = choose_folding(network, args.folding, requested, args.elements)
-    cycle_budget, note = budget_note(network, requested or DEFAULT_CYCLES)
-    if note and _budget_used(args.folding):
+    cycle_budget, note = budget_note(network, requested or DEFAULT_CYCLES, args.folding)
+    if note:
         print(note)
     out = Path(args.out) if args.out else Path("build") / re.sub(r"\W", "_", network.name)
     try:
@@ -526,8 +523,8 @@ def _board_main(args, out, results):
     else:
         requested = budget(args, clock_mhz * 1e6) or BOARD_CYCLES
         folding = choose_folding(network, args.folding, requested, args.elements)
-        cycle_budget, note = budget_note(network, requested)
-        if note and _budget_used(args.folding):
+        cycle_budget, note = budget_note(network, requested, args.folding)
+        if note:
             print(note)
         folding = memories_for_board(get_board(args.board), network, folding)
     folding, report, unplaced = build_placing(args.board, network, folding, fallbacks, out,

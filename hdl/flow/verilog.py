@@ -65,7 +65,7 @@ def check_identifier(name, what="top-level name"):
 #: signals of a ``data`` layout (``payload[0]`` beside ``payload``; debug aliases that
 #: nothing reads). Yosys 0.70's ABC9 names the bits it maps ``payload[0]``, ``payload[1]``,
 #: ... when it puts them back into the design, and asserts (``count_id(wire->name) == 0``
-#: in ``rtlil.cc``) when such a name is taken, which lost whole foldings to synthesis.
+#: in ``rtlil.cc``) when such a name is taken.
 #: Run right after ``read_rtlil``, when a field wire is only driven by its signal.
 DROP_FIELD_WIRES = "delete w:*[[]*"
 
