@@ -337,12 +337,20 @@ class FrameBuffer(wiring.Component):
         return m
 
 
+#: Most steps of an input table built as compares; more become a ROM.
+STAIRCASE_STEPS = 15
+
+
 class Unpacker(wiring.Component):
     """Payload bytes to the first layer's input codes, one per beat.
 
     A binarized input arrives as packed bits: every byte gives 8 bits, least significant
     first, except the last byte of an image, which gives ``features % 8`` (its pad bits are
     dropped). Pixel bytes become codes by the model's input table, or stay themselves.
+
+    A non-decreasing table of at most :data:`STAIRCASE_STEPS` steps is a sum of compares
+    (no latency); any other table is a 256-word ROM with a registered read (one cycle of
+    latency, the read enable holding the output while the stream stalls).
     """
 
     def __init__(self, input_quant):
@@ -375,12 +383,21 @@ class Unpacker(wiring.Component):
         pixel = self.i.payload
         if inp.table is not None:
             table = [int(v) for v in inp.table]
-            if all(a <= b for a, b in zip(table, table[1:])):
-                # A non-decreasing table is a staircase: one 8-bit comparison per step.
-                steps = [p for p in range(1, 256) for _ in range(table[p] - table[p - 1])]
-                code = sum((pixel >= p for p in steps), table[0])
-            else:
-                code = Array(Const(v, self.bits) for v in table)[pixel]
+            steps = [p for p in range(1, 256) for _ in range(table[p] - table[p - 1])]
+            if (not all(a <= b for a, b in zip(table, table[1:]))
+                    or len(steps) > STAIRCASE_STEPS):
+                # A table of many steps is a ROM read through a register: a staircase of
+                # 255 compares sums into a carry chain that limits the whole design's clock.
+                m.submodules.rom = rom = Memory(shape=self.bits, depth=256, init=table)
+                rd = rom.read_port()
+                move = ~self.o.valid | self.o.ready
+                m.d.comb += [rd.addr.eq(pixel), rd.en.eq(move), self.i.ready.eq(move),
+                             self.o.payload.eq(rd.data)]
+                with m.If(move):
+                    m.d.sync += self.o.valid.eq(self.i.valid)
+                return m
+            # A few steps: one 8-bit comparison per step.
+            code = sum((pixel >= p for p in steps), table[0])
         else:
             code = pixel
         m.d.comb += [self.o.valid.eq(self.i.valid), self.i.ready.eq(self.o.ready),

@@ -197,6 +197,30 @@ def test_serial_input_table(verilator, shared):
     check_serial(network, "serial_tfc_1w2a", 4, faults=False)
 
 
+def table_network(table, seed):
+    """A dense 8-bit-input network (6x6 pixels -> 8 binary -> 3 classes) whose pixels
+    become codes by ``table`` (offset -128, as CNV's)."""
+    from golden.model import Bias, Dense, InputQuant, IntCodes, Network, Thresholds
+    rng = np.random.default_rng(seed)
+    codes = IntCodes(8, -128, 255)
+    inp = InputQuant((6, 6), None, np.asarray(table), codes)
+    hidden = Dense(rng.choice([-1, 1], (8, 36)), Thresholds(rng.integers(-300, 300, (8, 1))),
+                   input_encoding=codes)
+    out = Dense(rng.choice([-1, 1], (3, 8)), Bias(rng.integers(-4, 5, 3)))
+    return Network("table", inp, [hidden, out], ["a", "b", "c"])
+
+
+@pytest.mark.parametrize("kind", ["cnv", "scrambled"])
+def test_serial_input_table_rom(verilator, kind):
+    """A table of more than STAIRCASE_STEPS steps (CNV's 255) or not non-decreasing is a
+    ROM with a registered read: the answers stay golden's, with line faults."""
+    from golden.formats.bnnpynq import cnv_input_table
+    table = cnv_input_table()
+    if kind == "scrambled":
+        table = np.random.default_rng(3).permutation(table)
+    check_serial(table_network(table, 4), f"serial_table_{kind}", 12, faults=True)
+
+
 def soak_network():
     """A binary MLP whose answers (2 classes) are shorter than its requests (256 input bits),
     so the board keeps pace with a line of back-to-back frames both ways."""
