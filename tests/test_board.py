@@ -585,6 +585,26 @@ def test_board_clock_is_chosen_for_images_per_second_end_to_end():
     assert _fastest_link_clock(b, 30e6, network, 28800, None)["freq_hz"] == 30e6
 
 
+def test_a_given_baud_steers_the_clock_choice():
+    """With --baud, the clock search's first clock is one whose divisor meets that rate:
+    the UP5K's PLL gives 29.25 MHz for a 29.5 MHz target, 2.5 % off 3 Mbaud (divisor 10),
+    so a lower clock that meets it within 2 % is chosen instead of an error; a rate no
+    clock in the window meets is still one clear error."""
+    from boards import board
+    from hdl.flow.bitstream import _fastest_link_clock
+    from hdl.uart import uart_divisor
+    network = load_model(DEFAULT_MODEL)
+    b = board("icebreaker")
+    assert b.clock(29.5e6)["freq_hz"] == 29.25e6
+    with pytest.raises(ValueError):
+        uart_divisor(29.25e6, 3_000_000)
+    chosen = _fastest_link_clock(b, 29.5e6, network, 28800, 3_000_000)["freq_hz"]
+    assert 29.5e6 * 0.85 <= chosen < 29.25e6
+    uart_divisor(chosen, 3_000_000)
+    with pytest.raises(ValueError, match="faster than the board's USB UART"):
+        _fastest_link_clock(b, 29.5e6, network, 28800, 24_000_000)
+
+
 def test_replay_buffers_move_to_flip_flops_when_block_ram_would_overflow():
     """On the iCE40 a replay buffer over 256 bits is RAM, unless that overflows the EBRs:
     the MLP at 1024 cycles (49x2,4x2,1x1) needs 34 of 30 by the model with its 784-bit

@@ -465,21 +465,30 @@ def _fastest_link_clock(board, target_hz, network, ii, baud):
     runs at the fastest standard rate whose divisor is within 2 % of the clock, so a
     slightly lower clock can carry a faster rate (35.25 MHz gets 1 Mbaud, 33 MHz 3 Mbaud).
     The line's figures are those of the report (:func:`golden.serial.link_figures`:
-    requests at the host's rate, answers at the divisor's). Ties go to the higher clock."""
+    requests at the host's rate, answers at the divisor's). Ties go to the higher clock.
+    With a given ``baud``, clocks whose divisor misses it by more than 2 % are passed
+    over; ``ValueError`` (the first clock's reason) when every clock in the window does."""
     def end_to_end(clock):
         return _end_to_end(board, clock, network, ii, baud)
 
-    best = board.clock(target_hz)
-    best_rate = end_to_end(best)
+    best, best_rate, reason = None, None, None
     step = 0.125e6
-    for k in range(1, int(0.15 * target_hz / step) + 1):
+    for k in range(int(0.15 * target_hz / step) + 1):
         try:
             clock = board.clock(target_hz - k * step)
         except ValueError:
+            if k == 0:
+                raise
             break
-        rate = end_to_end(clock)
-        if rate > best_rate:
+        try:
+            rate = end_to_end(clock)
+        except ValueError as error:
+            reason = reason or error
+            continue
+        if best is None or rate > best_rate:
             best, best_rate = clock, rate
+    if best is None:
+        raise reason
     return best
 
 
