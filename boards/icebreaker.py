@@ -100,8 +100,8 @@ class ICEBreaker(Board):
              "icepack": "yowasp-icepack"}
     # nextpnr's packed logic cells (one LUT4 and one flip-flop each), reported as "lc".
     packed_cell = ("ICESTORM_LC", "lc")
-    # Placement stays quick up to about 90 % of the logic cells (docs: measurements).
-    fit_fill = {"lc": 0.90}
+    # Placement stays within minutes up to about 92 % of the logic cells (docs: design notes).
+    fit_fill = {"lc": 0.92}
     slow_route = ("lc", 0.88, "placement can take several minutes at this fill, and HeAP may "
                               "fail to legalise from a seed (the build then retries)")
     # Near the chip's size HeAP's legaliser can fail from a seed where a lower spreading

@@ -17,8 +17,10 @@ learnt scalar scale (a per-tensor scale keeps the
 integer scores an exact affine map of the float logits).
 
 Data: the MNIST training set (60,000 images, standard IDX files) in ``--data``; the last
-10,000 training images are held out for validation and pick the epoch; the test set is
-only evaluated at the end and reported. Augmentation: random shifts of up to 2 pixels.
+10,000 training images are held out for validation and pick the epoch (with
+``--all-images`` none are: the recipe fixed on validation is trained again on all 60,000
+and the last epoch kept); the test set is only evaluated at the end and reported.
+Augmentation: random shifts of up to 2 pixels.
 Seeded and deterministic (same command, same machine: same model file).
 """
 
@@ -129,17 +131,19 @@ def _recalibrate_batch_norm(model, images, batch=500):
 
 
 def train(images, labels, epochs=12, seed=0, batch=100, lr=2e-3, channels=(16, 32), hidden=0,
-          log=print):
-    """Train on all but the last :data:`VALIDATION` images; returns the model whose
-    validation accuracy was best (ties: the earlier epoch)."""
+          log=print, holdout=VALIDATION):
+    """Train on all but the last ``holdout`` images; returns the model whose validation
+    accuracy on those was best (ties: the earlier epoch). With ``holdout=0`` it trains on
+    every image and returns the model after the last epoch (the recipe chosen beforehand
+    on validation, trained again on all the data)."""
     torch = _torch()
     torch.manual_seed(seed)
     torch.use_deterministic_algorithms(True)
     torch.set_num_threads(2)
     rng = np.random.default_rng(seed)
-    train_x, train_y = images[:-VALIDATION], labels[:-VALIDATION]
-    val_x = torch.tensor(_float(images[-VALIDATION:]))
-    val_y = labels[-VALIDATION:]
+    train_x, train_y = images[:len(images) - holdout], labels[:len(images) - holdout]
+    val_x = torch.tensor(_float(images[len(images) - holdout:]))
+    val_y = labels[len(images) - holdout:]
     model = build_model(*channels, hidden)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     steps = epochs * (len(train_x) // batch)
@@ -159,6 +163,10 @@ def train(images, labels, epochs=12, seed=0, batch=100, lr=2e-3, channels=(16, 3
             opt.step()
             sched.step()
         _recalibrate_batch_norm(model, train_x[:10000])
+        if not holdout:
+            log(f"epoch {epoch + 1}/{epochs}: loss {loss.item():.3f} "
+                f"({time.perf_counter() - start:.0f} s)")
+            continue
         with torch.no_grad():
             pred = torch.cat([model(val_x[k:k + 1000]).argmax(1)
                               for k in range(0, len(val_x), 1000)]).numpy()
@@ -167,9 +175,10 @@ def train(images, labels, epochs=12, seed=0, batch=100, lr=2e-3, channels=(16, 3
             f"({time.perf_counter() - start:.0f} s)")
         if acc > best[0]:
             best = (acc, copy.deepcopy(model.state_dict()), epoch + 1)
-    model.load_state_dict(best[1])
+    if holdout:
+        model.load_state_dict(best[1])
+        log(f"chosen: epoch {best[2]} (validation {best[0]:.4f})")
     model.eval()
-    log(f"chosen: epoch {best[2]} (validation {best[0]:.4f})")
     return model
 
 
@@ -200,6 +209,9 @@ def main(argv=None, prog="python -m training.mnist_qat"):
     parser.add_argument("--hidden", type=int, default=0,
                         help="neurons of a binary dense layer before the class layer "
                              "(default 0: none)")
+    parser.add_argument("--all-images", action="store_true",
+                        help="train on all 60,000 training images and keep the last epoch "
+                             "(no validation: fix the recipe on validation first)")
     parser.add_argument("--out", type=out_path, default=str(TRAINING_OUT / "mnist_bcnn.npz"),
                         help="model file (.npz; the QONNX graph goes beside it as .onnx; "
                              "default build/training/mnist_bcnn.npz)")
@@ -217,15 +229,17 @@ def main(argv=None, prog="python -m training.mnist_qat"):
         raise ModelError(f"{out}: the folder {out.parent} does not exist; create it first")
     start = time.perf_counter()
     images, labels = load_training_set(args.data)
+    holdout = 0 if args.all_images else VALIDATION
     model = train(images, labels, args.epochs, args.seed, lr=args.lr, channels=args.channels,
-                  hidden=args.hidden)
+                  hidden=args.hidden, holdout=holdout)
     onnx_path = out.with_suffix(".onnx")
     export_onnx(model, onnx_path)
     result = import_qonnx(onnx_path)
     network = result.network
     save_model(network, out)
-    val = run(network, images[-VALIDATION:]).labels
-    print(f"golden validation accuracy: {(val == labels[-VALIDATION:]).mean():.4f}")
+    if holdout:
+        val = run(network, images[-holdout:]).labels
+        print(f"golden validation accuracy: {(val == labels[-holdout:]).mean():.4f}")
     test_images, test_labels = load_mnist(args.data)
     acc = (run(network, test_images).labels == test_labels).mean()
     print(f"wrote {onnx_path} and {out} in {time.perf_counter() - start:.0f} s")

@@ -2,7 +2,9 @@
 
 Candidates come from the automatic folding (:mod:`hdl.flow.folding`); the resource model
 (:mod:`hdl.flow.resources`) rules out the clearly too large ones, synthesis
-(:func:`hdl.flow.bitstream.synthesize`) measures the rest. Place and route is not run here.
+(:func:`hdl.flow.bitstream.synthesize`) measures the rest. A candidate that does not fit
+gets a second chance at the same speed: :func:`cheaper_folding`, the folding the model
+expects to be smallest. Place and route is not run here.
 """
 
 from dataclasses import replace
@@ -16,11 +18,11 @@ from ..spram import spram_count
 from ..stages import StageGraph, initiation_interval
 from . import bitstream
 from .bitstream import BoardBuildError, over_capacity
-from .folding import auto_folding
+from .folding import auto_folding, choose_elements
 from .resources import Memory, model_estimates, silence
 
 __all__ = ["fit_folding", "replay_for_board", "weights_for_board", "memories_for_board",
-           "REFINE_STEPS", "LUT4_MODEL_MARGIN"]
+           "cheaper_folding", "REFINE_STEPS", "LUT4_MODEL_MARGIN"]
 
 # The LUT4 model's worst error on whole networks (benchmarks/ice40_resources.py) is under
 # 10 %: the search synthesises every candidate the model puts below this margin over capacity.
@@ -91,6 +93,61 @@ def memories_for_board(board, network, folding, log=print):
     return replay_for_board(board, network, folding, log)
 
 
+def _model_cost(board, network, folding):
+    """``(cost, folding as built)``: the model's LUT4 plus flip-flops of ``folding`` with
+    its memories placed as ``board`` builds them (a logic cell holds one of each, and
+    flip-flops that share no cell with their LUT take a cell alone); None when the model's
+    block RAM or SPRAM exceed the board's."""
+    built = memories_for_board(board, network, folding, log=lambda *_: None)
+    ebr, logic = model_estimates(network, built)
+    cap = board.capacity
+    if ((board.block_ram_model and ebr > cap["ebr"])
+            or logic["spram"] > cap.get("spram", 0)):
+        return None, built
+    return logic["lut4"] + logic["ff"], built
+
+
+def cheaper_folding(board, network, folding):
+    """A folding no slower than ``folding`` that the resource model expects to take fewer
+    logic cells on ``board``, or ``folding`` itself.
+
+    The automatic folding takes the fewest lanes, but a lane is not the only cost: each
+    PE row has its accumulator and threshold compare, and the streams after it (pool,
+    width converter) are PE codes wide, so a layer at 5x8 can be smaller than at 1x32.
+    Per layer in turn, with the others fixed, every folding that is the narrowest for its
+    PE (the fewest SIMD within the interval) is costed by :func:`_model_cost` and the
+    cheapest kept; passes repeat until one changes nothing. The ends of a residual block
+    keep their folding (their PE must agree)."""
+    graph = StageGraph(network)
+    ii = initiation_interval(network, folding)
+    fixed = {e for ends in graph.residual_ends() for e in ends}
+    plain = [LayerFolding(f.simd, f.pe, f.element) for f in folding]
+    best_cost, best = _model_cost(board, network, folding)
+    if best_cost is None:
+        best_cost, best = float("inf"), folding
+    for _ in range(len(plain)):
+        changed = False
+        for index, stage in enumerate(graph.compute):
+            if index in fixed:
+                continue
+            narrowest = {}
+            for f in stage.foldings():
+                if stage.vector_cycles(f) <= ii and f.simd < narrowest.get(f.pe, (1 << 62, None))[0]:
+                    narrowest[f.pe] = (f.simd, f)
+            for _, f in sorted(narrowest.values(), key=lambda x: (x[1].pe, x[0])):
+                trial = list(plain)
+                trial[index] = f
+                trial = choose_elements(network, trial)
+                if trial == plain or initiation_interval(network, trial) > ii:
+                    continue
+                cost, built = _model_cost(board, network, trial)
+                if cost is not None and cost < best_cost:
+                    best_cost, best, plain, changed = cost, built, trial, True
+        if not changed:
+            break
+    return best
+
+
 def fit_folding(board_name, network, out, *, baud=None, start_cycles=1024, log=print,
                 elements="auto", fallbacks=None):
     """The fastest automatic folding whose synthesised design fits the board.
@@ -156,9 +213,19 @@ class _FitSearch:
         return initiation_interval(self.network, folding), folding
 
     def fits(self, index):
-        """Whether candidate ``index`` fits under the board's fill limit (judged once)."""
+        """Whether candidate ``index`` fits under the board's fill limit (judged once).
+        One that does not is replaced by its :func:`cheaper_folding`, when that differs,
+        and the verdict is that one's."""
         if index not in self.results:
             self.results[index] = self.by_model(index) or self.by_synthesis(index)
+            if not self.results[index][0]:
+                ii, folding = self.candidates[index]
+                cheaper = cheaper_folding(self.board, self.network, folding)
+                if all(cheaper != f for _, f in self.candidates):
+                    self.log(f"fit: trying {_text(cheaper)}, the resource model's smallest "
+                             f"folding at {ii} cycles")
+                    self.candidates[index] = (initiation_interval(self.network, cheaper), cheaper)
+                    self.results[index] = self.by_model(index) or self.by_synthesis(index)
         return self.results[index][0]
 
     def by_model(self, index):

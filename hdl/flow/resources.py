@@ -20,6 +20,7 @@ A deep FIFO (:class:`hdl.streams.BlockFifo`) keeps its words in a memory of
 """
 
 from dataclasses import dataclass
+from math import lcm
 
 from amaranth.hdl import Value
 
@@ -322,7 +323,8 @@ def dwc_features(dwc):
         a, b = dwc.in_lanes * dwc.bits, dwc.out_lanes * dwc.bits
     else:
         a, b = dwc.in_width, dwc.out_width
-    wide = max(a, b)
+    # Widths that do not divide each other meet in an lcm(a, b)-bit register.
+    wide = lcm(a, b)
     features = {"wide": wide if a != b else 0, "control": _bits(wide // min(a, b) + 1),
                 "const": int(a != b)}
     return features, dict(features)
