@@ -346,6 +346,19 @@ def test_default_board_model(verilator):
     check_network(network, folding, "net_mnist_bcnn", pixels, stall_runs=())
 
 
+def test_the_512_neuron_network_at_its_board_folding(verilator):
+    """``models/mnist_bcnn_h512.npz`` at the folding its no-option iCEBreaker build takes
+    (``5x8,32x4,16x4:spram,1x1``: the 1600 x 512 dense layer's 819,200 weight bits in four
+    SPRAM cell models, loaded from reset), on MNIST digits: every score equals golden,
+    exact II."""
+    from hdl.flow.build import choose_folding
+    from hdl.network import NetworkTop
+    network, pixels = shipped_model("mnist_bcnn_h512.npz", 4, 64)
+    folding = choose_folding(network, "5x8,32x4,16x4:spram,1x1")
+    assert sum(u.spram.cells for u in NetworkTop(network, folding).spram_units) == 4
+    check_network(network, folding, "net_mnist_bcnn_h512", pixels, stall_runs=())
+
+
 def test_larq_cnn(verilator):
     """The Larq-trained binary CNN (models/larq_mnist_cnn.h5: the sign of the pixels, a 5x5
     and a 3x3 convolution of sign kernels, the second padded with +1 (Larq's
