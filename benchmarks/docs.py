@@ -2,7 +2,7 @@
 
     python -m benchmarks.docs                      # rewrite them
     python -m benchmarks.docs --check              # exit 1 if any is out of date
-    python -m benchmarks.docs --record build/icebreaker/report.json --name icebreaker-mnist_bcnn \\
+    python -m benchmarks.docs --record build/icebreaker/report.json --name icebreaker-mnist_bcnn_h512 \\
         --command "bnn-build --board icebreaker"
 
 ``--record`` keeps a board build's figures (from its ``report.json``) as
@@ -72,7 +72,9 @@ def record(report_path, name, command):
 def load_results():
     """The recorded builds: the shipped default model first, then by board and name."""
     results = [json.loads(path.read_text()) for path in RESULTS.glob("*.json")]
-    return sorted(results, key=lambda r: (r["model"] != "mnist_bcnn", r["board"], r["name"]))
+    from hdl.flow.build import DEFAULT_MODEL
+    default = DEFAULT_MODEL.stem
+    return sorted(results, key=lambda r: (r["model"] != default, r["board"], r["name"]))
 
 
 def _num(value, digits=0):

@@ -23,6 +23,8 @@ from hdl.flow.breakdown import breakdown_table, stage_breakdown
 from hdl.flow.build import DEFAULT_MODEL, choose_folding
 from hdl.stages import initiation_interval
 
+CNN = DEFAULT_MODEL.parent / "mnist_bcnn.npz"
+
 
 def breakdown(network, folding, out, clock_hz=45e6):
     """``{"model", "folding", "breakdown", "flattened"}`` of the iCEBreaker design."""
@@ -43,10 +45,11 @@ def breakdown(network, folding, out, clock_hz=45e6):
 def main(argv=None, prog="python -m benchmarks.ice40_breakdown"):
     parser = ArgumentParser(prog=prog, description=__doc__.split("\n")[0],
                             examples=[f"{prog}", f"{prog} --folding 5x16,16x16,2x2"])
-    parser.add_argument("--model", default=str(DEFAULT_MODEL),
-                        help="model (default: the shipped models/mnist_bcnn.npz)")
+    parser.add_argument("--model", default=str(CNN),
+                        help="model (default: models/mnist_bcnn.npz, the CNN without a hidden "
+                             "layer)")
     parser.add_argument("--folding", default="5x16,16x16,2x2",
-                        help="folding (default 5x16,16x16,2x2, the default build's)")
+                        help="folding (default 5x16,16x16,2x2, that model's no-option build's)")
     parser.add_argument("--out", type=out_path, default="build/bench/breakdown",
                         help="working folder; breakdown.json goes there "
                              "(default build/bench/breakdown)")

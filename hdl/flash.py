@@ -1,10 +1,10 @@
 """Reading a block of the board's SPI flash after reset: the SPRAM weights' source."""
 
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Const, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .params import check_positive_int, counter
+from .params import check_positive_int
 
 __all__ = ["FlashReader", "RELEASE_POWER_DOWN", "READ_DATA", "WAKE_SECONDS", "ADDRESS_BYTES"]
 
@@ -53,6 +53,10 @@ class FlashReader(wiring.Component):
         The bytes, in flash order.
     done : ``Out(1)``
         High once every byte has been taken.
+    after : ``Out(range(-1, length))``
+        While a byte is offered on ``o``: the bytes to come after it, less one (-1 with
+        the last byte), so a consumer can tell where a trailer starts without a count of
+        its own.
     sck, cs_n, copi : ``Out(1)``; cipo : ``In(1)``
         The flash pins (``cs_n`` idle high).
     """
@@ -69,58 +73,69 @@ class FlashReader(wiring.Component):
         self.offset, self.length = offset, length
         self.half_period, self.wake_cycles = half_period, wake_cycles
         super().__init__({"o": Out(stream.Signature(8)), "done": Out(1),
+                          "after": Out(range(-1, length)),
                           "sck": Out(1), "cs_n": Out(1, init=1), "copi": Out(1),
                           "cipo": In(1)})
 
     def elaborate(self, platform):
         m = Module()
         out_bits = 8 * (1 + ADDRESS_BYTES)
-        shift_out = Signal(out_bits)         # MSB first on copi
         shift_in = Signal(8)
         bits_left = Signal(range(out_bits + 1))
-        timer = counter(max(self.half_period, self.wake_cycles))
-        remaining = counter(self.length + 1)
-        m.d.comb += self.copi.eq(shift_out[-1])
+        # Both count down to -1 and end on the sign bit (no compare): ``timer`` the
+        # cycles left to wait less one, ``remaining`` the bytes left to hand out less one.
+        timer = Signal(range(-1, max(self.half_period, self.wake_cycles)))
+        remaining = Signal(range(-1, self.length))
+        m.d.comb += self.after.eq(remaining)
+        # What goes out on copi is constant (the two commands and the offset): bit
+        # ``bits_left - 1`` of the command being sent, a small ROM on the bit counter
+        # rather than a loadable shift register.
+        reading, sending = Signal(), Signal()
+        wake_bits = Const(RELEASE_POWER_DOWN, out_bits)
+        read_bits = Const(READ_DATA << 8 * ADDRESS_BYTES | self.offset, out_bits)
+        index = Signal(range(out_bits))
+        m.d.comb += [index.eq(bits_left - 1),
+                     self.copi.eq(sending & Mux(reading, read_bits.bit_select(index, 1),
+                                                wake_bits.bit_select(index, 1)))]
 
-        def start_shift(bits, value):
-            return [shift_out.eq(value << (out_bits - bits)), bits_left.eq(bits),
-                    timer.eq(self.half_period - 1), self.sck.eq(0)]
+        def start_shift(bits):
+            return [bits_left.eq(bits), sending.eq(1),
+                    timer.eq(self.half_period - 2), self.sck.eq(0)]
 
         def shift(when_done):
             """One bit per SCK period: sample ``cipo`` as SCK rises, the next ``copi`` bit
             as it falls; ``when_done`` after the last falling edge."""
-            with m.If(timer != 0):
+            with m.If(~timer[-1]):
                 m.d.sync += timer.eq(timer - 1)
             with m.Else():
-                m.d.sync += timer.eq(self.half_period - 1)
+                m.d.sync += timer.eq(self.half_period - 2)
                 with m.If(~self.sck):
                     m.d.sync += [self.sck.eq(1), shift_in.eq((shift_in << 1) | self.cipo)]
                 with m.Else():
-                    m.d.sync += [self.sck.eq(0), shift_out.eq(shift_out << 1),
-                                 bits_left.eq(bits_left - 1)]
+                    m.d.sync += [self.sck.eq(0), bits_left.eq(bits_left - 1)]
                     with m.If(bits_left == 1):
                         when_done()
 
         with m.FSM():
             with m.State("WAKE"):
-                m.d.sync += [self.cs_n.eq(0), *start_shift(8, RELEASE_POWER_DOWN)]
+                m.d.sync += [self.cs_n.eq(0), *start_shift(8)]
                 m.next = "WAKE_SHIFT"
             with m.State("WAKE_SHIFT"):
                 def woken():
-                    m.d.sync += [self.cs_n.eq(1), timer.eq(self.wake_cycles - 1)]
+                    m.d.sync += [self.cs_n.eq(1), sending.eq(0), timer.eq(self.wake_cycles - 2)]
                     m.next = "WAIT"
                 shift(woken)
             with m.State("WAIT"):
-                with m.If(timer != 0):
+                with m.If(~timer[-1]):
                     m.d.sync += timer.eq(timer - 1)
                 with m.Else():
-                    m.d.sync += [self.cs_n.eq(0),
-                                 *start_shift(out_bits, READ_DATA << 24 | self.offset),
-                                 remaining.eq(self.length)]
+                    m.d.sync += [self.cs_n.eq(0), reading.eq(1),
+                                 *start_shift(out_bits),
+                                 remaining.eq(self.length - 2)]
                     m.next = "COMMAND"
             with m.State("COMMAND"):
                 def addressed():
-                    m.d.sync += [bits_left.eq(8), timer.eq(self.half_period - 1)]
+                    m.d.sync += [bits_left.eq(8), sending.eq(0), timer.eq(self.half_period - 2)]
                     m.next = "DATA"
                 shift(addressed)
             with m.State("DATA"):
@@ -131,8 +146,8 @@ class FlashReader(wiring.Component):
                 m.d.comb += [self.o.valid.eq(1), self.o.payload.eq(shift_in)]
                 with m.If(self.o.ready):
                     m.d.sync += [remaining.eq(remaining - 1), bits_left.eq(8),
-                                 timer.eq(self.half_period - 1)]
-                    with m.If(remaining == 1):
+                                 timer.eq(self.half_period - 2)]
+                    with m.If(remaining[-1]):
                         m.d.sync += self.cs_n.eq(1)
                         m.next = "DONE"
                     with m.Else():

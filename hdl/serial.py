@@ -627,20 +627,20 @@ class SerialAccelerator(wiring.Component):
         m.submodules.flash = flash = self.flash
         m.d.comb += [self.flash_sck.eq(flash.sck), self.flash_cs_n.eq(flash.cs_n),
                      self.flash_copi.eq(flash.copi), flash.cipo.eq(self.flash_cipo)]
-        n = self.image_bytes
-        count = counter(n + CRC_BYTES)
-        in_image = Signal(init=1)
+        # The flash reads the image and its two CRC bytes: the byte on offer is the CRC's
+        # high one when one byte comes after it, its low one when none does (the reader's
+        # own count, ``after``: no count of the image here).
+        after = flash.after
+        crc_low, crc_high_now = after[-1], after == 0
+        in_image = ~crc_low & ~crc_high_now
         crc, crc_high, ok = Signal(16, init=CRC_INIT), Signal(8), Signal()
         byte = flash.o.payload
         m.d.comb += [top.load.payload.eq(byte), top.load.valid.eq(flash.o.valid & in_image),
                      flash.o.ready.eq(Mux(in_image, top.load.ready, 1))]
         with m.If(flash.o.valid & flash.o.ready):
-            m.d.sync += count.eq(count + 1)
             with m.If(in_image):
                 m.d.sync += crc.eq(crc16_next(crc, byte))
-                with m.If(count == n - 1):
-                    m.d.sync += in_image.eq(0)
-            with m.Elif(count == n):
+            with m.Elif(crc_high_now):
                 m.d.sync += crc_high.eq(byte)
             with m.Else():
                 m.d.sync += ok.eq(Cat(byte, crc_high) == crc)

@@ -36,8 +36,10 @@ class SpramRom(wiring.Component):
     An SPRAM has no initial contents in the bitstream, so after reset the memory takes
     :func:`golden.packing.spram_words` through ``load`` (:attr:`load_words` 16-bit words:
     narrow memory words packed several to one, wide ones sliced, in address order);
-    ``loaded`` rises after the last one and ``load`` stops accepting. A load word is
-    written in the cycle it is accepted (``load.ready`` is ``~loaded``).
+    ``load`` takes exactly that many and ``loaded`` rises after the last is written. A
+    load word is written in the cycle after it is accepted: the load goes through one
+    register, so the source's state (the flash reader's) drives that register rather than
+    the write enables and data of cells at the far corners of the chip.
 
     Read: ``data`` holds word ``addr`` from the cycle after a cycle with ``en`` (and
     ``loaded``), and keeps it while ``en`` is low, as an Amaranth read port with an
@@ -78,8 +80,13 @@ class SpramRom(wiring.Component):
         shift = (per - 1).bit_length()
         # The load position: SPRAM word and slice.
         w_row, w_lane = counter(self.rows), counter(lanes)
-        take = self.load.valid & self.load.ready
-        m.d.comb += self.load.ready.eq(~self.loaded)
+        take, word = Signal(), Signal(SPRAM_WIDTH)
+        pending, full = Signal(range(self.load_words + 1), init=self.load_words), Signal()
+        m.d.comb += self.load.ready.eq(~full)
+        m.d.sync += take.eq(self.load.valid & ~full)
+        with m.If(self.load.valid & ~full):
+            m.d.sync += [word.eq(self.load.payload), pending.eq(pending - 1),
+                         full.eq(pending == 1)]
         with m.If(take):
             with m.If(w_lane == lanes - 1):
                 m.d.sync += w_lane.eq(0)
@@ -108,7 +115,7 @@ class SpramRom(wiring.Component):
                 read = self.loaded & self.en & (r_bank == b)
                 m.submodules[f"cell_{b}_{k}"] = Instance(
                     SPRAM_CELL,
-                    i_ADDRESS=address, i_DATAIN=self.load.payload, i_MASKWREN=0b1111,
+                    i_ADDRESS=address, i_DATAIN=word, i_MASKWREN=0b1111,
                     i_WREN=write, i_CHIPSELECT=write | read,
                     i_CLOCK=ClockSignal("sync"), i_STANDBY=0, i_SLEEP=0, i_POWEROFF=1,
                     o_DATAOUT=outs[b][k])

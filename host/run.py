@@ -227,7 +227,7 @@ def main(argv=None, prog="python -m host.run"):
         prog=prog, description=__doc__.split("\n")[0],
         examples=[f"{prog} --port /dev/ttyUSB1 --build build/icebreaker --data mnist/",
                   f"{prog} --port /dev/ttyUSB1 --build build/my_net --inputs X.npy --labels Y.npy",
-                  f"{prog} --port COM4 --model models/mnist_bcnn.npz --baud 3000000 --data mnist/"])
+                  f"{prog} --port COM4 --model models/mnist_bcnn_h512.npz --baud 3000000 --data mnist/"])
     parser.add_argument("--port", required=True,
                         help="serial port of the board, e.g. /dev/ttyUSB1 or COM4 (required)")
     parser.add_argument("--build", default=None,
@@ -242,7 +242,7 @@ def main(argv=None, prog="python -m host.run"):
                         help=".npy of integer labels for --inputs (default: none, no accuracy)")
     parser.add_argument("--model", default=None,
                         help="model the bitstream was built from (default: the --build's, else "
-                             "the shipped models/mnist_bcnn.npz)")
+                             "the shipped models/mnist_bcnn_h512.npz)")
     parser.add_argument("--baud", type=int, default=None,
                         help=f"UART rate (default: the --build's, else {DEFAULT_BAUD})")
     parser.add_argument("--limit", type=int, default=None, metavar="N",

@@ -327,16 +327,16 @@ def test_brevitas_cnn_from_qonnx(verilator, shared):
     check_network(network, folding, "net_brevitas_cnn_w2a2", images, stall_runs=((0.7, 0.7),))
 
 
-def test_default_board_model(verilator):
-    """The shipped default model (models/mnist_bcnn.npz, the binary CNN the board build
-    uses) at the folding the iCEBreaker build finds, on real digits when ../shared is
-    there: every score equals golden, exact II."""
+def test_binary_cnn_board_model(verilator):
+    """The smaller shipped binary CNN (models/mnist_bcnn.npz, no hidden dense layer) at
+    a board folding (1x16,8x8,1x10), on real digits when ../shared is there: every score
+    equals golden, exact II."""
     from pathlib import Path
 
     from golden.datasets import load_mnist
     from golden.formats import load_model
-    from hdl.flow.build import DEFAULT_MODEL, choose_folding
-    network = load_model(DEFAULT_MODEL)
+    from hdl.flow.build import choose_folding
+    network = load_model(Path(__file__).resolve().parent.parent / "models" / "mnist_bcnn.npz")
     mnist = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "mnist"
     if mnist.is_dir():
         pixels, _ = load_mnist(mnist, limit=4)
@@ -346,8 +346,9 @@ def test_default_board_model(verilator):
     check_network(network, folding, "net_mnist_bcnn", pixels, stall_runs=())
 
 
-def test_the_512_neuron_network_at_its_board_folding(verilator):
-    """``models/mnist_bcnn_h512.npz`` at the folding its no-option iCEBreaker build takes
+def test_default_board_model(verilator):
+    """The default model (``models/mnist_bcnn_h512.npz``, the 512-neuron binary CNN) at
+    the folding its no-option iCEBreaker build takes
     (``5x8,32x4,16x4:spram,1x1``: the 1600 x 512 dense layer's 819,200 weight bits in four
     SPRAM cell models, loaded from reset), on MNIST digits: every score equals golden,
     exact II."""

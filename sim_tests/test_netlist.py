@@ -44,13 +44,14 @@ def test_netlist_small_network(verilator, family):
 
 
 @pytest.mark.slow
-def test_netlist_icebreaker_default_through_the_uart(verilator):
-    """The default iCEBreaker network at its board folding (1x16,8x8,1x10, 28,800 cycles)
-    as synth_ice40 maps it, behind the UART at 3 Mbaud's bit time, on MNIST digits: the
-    answer bytes equal golden's."""
-    from hdl.flow.build import DEFAULT_MODEL
+def test_netlist_icebreaker_cnn_through_the_uart(verilator):
+    """The smaller binary CNN (models/mnist_bcnn.npz) at a board folding (1x16,8x8,1x10,
+    28,800 cycles) as synth_ice40 maps it, behind the UART at 3 Mbaud's bit time, on MNIST
+    digits: the answer bytes equal golden's."""
+    from pathlib import Path
+
     from sim_tests.test_serial import check_serial
-    network = load_model(DEFAULT_MODEL)
+    network = load_model(Path(__file__).resolve().parent.parent / "models" / "mnist_bcnn.npz")
     check_serial(network, "netlist_icebreaker", 3, faults=False,
                  folding=[LayerFolding(1, 16), LayerFolding(8, 8), LayerFolding(1, 10)],
                  netlist="ice40")

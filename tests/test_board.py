@@ -16,6 +16,10 @@ from hdl.flow.build import BOARD_CYCLES, DEFAULT_MODEL, choose_folding
 
 # The MLP the resource model and these tests were measured on (models/mnist_bnn.npz).
 MLP = Path(__file__).resolve().parent.parent / "models" / "mnist_bnn.npz"
+# The smaller binary CNN (no hidden dense layer): quick to elaborate at any folding.
+CNN = MLP.parent / "mnist_bcnn.npz"
+# The folding the no-option iCEBreaker build of the default model takes (docs: measurements).
+DEFAULT_BOARD_FOLDING = "5x8,32x4,16x4:spram,1x1"
 
 
 def test_pll_config_within_datasheet_ranges():
@@ -38,7 +42,7 @@ def test_icebreaker_plan_has_pll_uart_and_memories():
     from boards.icebreaker import ICEBreakerTop, pll_config
     from hdl.serial import SerialAccelerator
     from hdl.uart import uart_divisor
-    network = load_model(DEFAULT_MODEL)
+    network = load_model(CNN)
     folding = choose_folding(network, cycles=BOARD_CYCLES)
     pll = pll_config(24e6)
     top = ICEBreakerTop(lambda hz: SerialAccelerator(network, folding, uart_divisor(hz, 115200)),
@@ -59,7 +63,7 @@ def test_ulx3s_plan():
     from hdl.serial import SerialAccelerator
     from hdl.uart import uart_divisor
     b = board("ulx3s")
-    network = load_model(DEFAULT_MODEL)
+    network = load_model(CNN)
     folding = choose_folding(network, cycles=BOARD_CYCLES)
     top = b.top(lambda hz: SerialAccelerator(network, folding, uart_divisor(hz, 115200)),
                 b.clock(50e6))
@@ -135,7 +139,7 @@ def test_default_model_accuracy(shared):
     network = load_model(DEFAULT_MODEL)
     images, labels = load_mnist(shared / "data/mnist")
     accuracy = float((run(network, images).labels == labels).mean())
-    assert accuracy >= 0.98, accuracy
+    assert accuracy >= 0.99, accuracy
 
 
 @pytest.mark.slow
@@ -144,7 +148,7 @@ def test_icebreaker_bitstream(tmp_path):
     pytest.importorskip("amaranth_boards")
     from hdl.flow.bitstream import build_board
     network = load_model(DEFAULT_MODEL)
-    folding = choose_folding(network, cycles=BOARD_CYCLES)
+    folding = choose_folding(network, DEFAULT_BOARD_FOLDING)
     report = build_board("icebreaker", network, folding, tmp_path / "ib", target_hz=24e6,
                          max_runs=2)
     assert (tmp_path / "ib" / report["bitstream"]).stat().st_size > 100_000
@@ -572,7 +576,7 @@ def test_board_clock_is_chosen_for_images_per_second_end_to_end():
     from golden.serial import link_figures
     from hdl.flow.bitstream import _fastest_link_clock
     from hdl.uart import choose_baud
-    network = load_model(DEFAULT_MODEL)
+    network = load_model(CNN)
     b = board("icebreaker")
 
     def end_to_end(hz):
@@ -595,7 +599,7 @@ def test_a_given_baud_steers_the_clock_choice():
     from boards import board
     from hdl.flow.bitstream import _fastest_link_clock
     from hdl.uart import uart_divisor
-    network = load_model(DEFAULT_MODEL)
+    network = load_model(CNN)
     b = board("icebreaker")
     assert b.clock(29.5e6)["freq_hz"] == 29.25e6
     with pytest.raises(ValueError):
@@ -626,8 +630,8 @@ def test_replay_buffers_move_to_flip_flops_when_block_ram_would_overflow():
     assert model_estimates(network, built)[0] <= 30
     assert len(lines) == 1 and "flip-flops" in lines[0]
     # A folding that fits keeps its RAM; the ULX3S (LUT RAM, 208 EBRs) is left alone.
-    default = choose_folding(load_model(DEFAULT_MODEL), "1x16,8x8,1x1")
-    assert replay_for_board(board("icebreaker"), load_model(DEFAULT_MODEL), default) == default
+    default = choose_folding(load_model(CNN), "1x16,8x8,1x1")
+    assert replay_for_board(board("icebreaker"), load_model(CNN), default) == default
     assert replay_for_board(board("ulx3s"), network, folding) == folding
 
 
@@ -772,25 +776,26 @@ def test_synthesis_drops_amaranth_field_wires(tmp_path):
     assert not field_wire.search(to_verilog(mvau, "top"))
 
 
-def test_the_99_percent_model_at_its_documented_folding():
-    """``models/mnist_bcnn_h512.npz`` at the folding README and the docs give it: 14,400
-    cycles per inference, the 1600 x 512 dense layer's 819,200 weight bits in all four
-    SPRAM cells (64 lanes, 12,800 words of 64 bits) and the rest in the UP5K's 30 EBR by
-    the resource model; the automatic folding at 16,384 cycles takes the dense layer at
-    25x2 instead (documented as not fitting)."""
+def test_the_default_model_at_its_board_folding():
+    """The default model (``models/mnist_bcnn_h512.npz``) at the folding its no-option
+    iCEBreaker build takes: 14,400 cycles per inference, the 1600 x 512 dense layer's
+    819,200 weight bits in all four SPRAM cells (64 lanes, 12,800 words of 64 bits) and
+    the rest in the UP5K's 30 EBR by the resource model; the fewest-lanes folding at
+    16,384 cycles starts with ``1x32`` instead (the fit search's first try there)."""
     from hdl.flow.folding import auto_folding, choose_elements, parse_folding
     from hdl.flow.resources import model_estimates
     from hdl.spram import spram_count
     from hdl.stages import initiation_interval
-    network = load_model(MLP.parent / "mnist_bcnn_h512.npz")
+    network = load_model(DEFAULT_MODEL)
+    assert DEFAULT_MODEL.name == "mnist_bcnn_h512.npz"
     dense = network.layers[[type(x).__name__ for x in network.layers].index("Dense")]
     assert (dense.in_features, dense.out_features) == (1600, 512)
-    folding = choose_elements(network, parse_folding("5x8,16x8,32x2:spram,1x1", 4))
+    folding = choose_elements(network, parse_folding(DEFAULT_BOARD_FOLDING, 4))
     assert initiation_interval(network, folding) == 14400
-    assert spram_count(64, 1600 // 32 * 512 // 2) == 4
+    assert spram_count(64, 1600 // 16 * 512 // 4) == 4
     ebr, logic = model_estimates(network, folding)
     assert logic["spram"] == 4 and ebr <= 30
-    assert [str(f) for f in auto_folding(network, 16384)][2] == "25x2"
+    assert str(auto_folding(network, 16384)[0]) == "1x32"
 
 
 def test_a_candidate_that_does_not_fit_gets_the_models_smallest_folding_at_its_speed(

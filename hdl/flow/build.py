@@ -16,7 +16,8 @@ builds a bitstream for the iCEBreaker (the network behind the board's USB UART, 
 PLL frequency that closes timing: ``DIR/bnn_icebreaker.bin``, ``DIR/model.npz`` (the
 network it holds) and ``DIR/report.json`` (cells used of available, Fmax, clock, cycles and
 inferences per second, the link, tool times). Without ``--model`` it builds the project's
-trained default model, ``models/mnist_bcnn.npz`` (a binary CNN).
+trained default model, ``models/mnist_bcnn_h512.npz`` (a binary CNN with a 512-neuron
+hidden dense layer).
 """
 
 
@@ -68,7 +69,7 @@ __all__ = ["BUILT_MODEL", "DEFAULT_MODEL", "choose_folding", "cli", "design_repo
            "main"]
 
 NOMINAL_HZ = 100_000_000
-DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "mnist_bcnn.npz"
+DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "mnist_bcnn_h512.npz"
 BOARD_CYCLES = 1024   # default cycle budget of board builds: the UART, not the network, limits
 BUILT_MODEL = "model.npz"   # a board build's copy of its network
 BOARD_START_MHZ = 30.0   # the board clock search's first try
@@ -202,7 +203,7 @@ def main(argv=None, prog="python -m hdl.build"):
                              "folding option)")
     parser.add_argument("--model", default=None,
                         help="model: .onnx (QONNX, Brevitas), .h5/.keras (Larq), .npz or a BNN-PYNQ folder "
-                             "(default with --board: the shipped models/mnist_bcnn.npz; "
+                             "(default with --board: the shipped models/mnist_bcnn_h512.npz; "
                              "required without)")
     parser.add_argument("--input-type", default=None,
                         help="values of an .onnx graph's or Keras model's input that it does not "
