@@ -536,6 +536,21 @@ def test_after_a_miss_the_clock_just_below_the_best_fmax_is_placed_from_its_seed
     assert report["clock_mhz"] <= 48.37 and report["uart"]["baud"] == 12_000_000
 
 
+def test_after_a_pass_below_a_missed_clock_a_faster_one_under_it_is_tried(
+        monkeypatch, tmp_path):
+    """A 12 Mbaud clock missed by far (48.75 MHz, Fmax 44) sends the search below the
+    miss; the run there passes with Fmax 47, under every 12 Mbaud clock, so the search
+    reaches above it (``reach``) for the 12 Mbaud clocks: the missed one is not placed
+    again, and the next one under it (48 MHz) is, rather than the search stopping; it
+    passes. Tools are stand-ins."""
+    report, seeds = _scripted_clock_search(
+        monkeypatch, tmp_path, [(45.5, True), (44.0, False), (47.0, True), (48.3, True)])
+    clocks = [r["clock_mhz"] for r in report["runs"]]
+    assert len(clocks) == 4 and clocks[0] == 30.0
+    assert clocks[2] < clocks[3] < clocks[1] and report["clock_mhz"] == clocks[3]
+    assert report["uart"]["baud"] == 12_000_000
+
+
 def test_a_retry_seed_that_does_not_place_steps_the_clock_down(monkeypatch, tmp_path):
     """A near miss is placed again from the next seed; when that placement fails (it can,
     near the chip's size) the build goes on at a lower clock instead of stopping with an
