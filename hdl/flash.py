@@ -1,6 +1,6 @@
 """Reading a block of the board's SPI flash after reset: the SPRAM weights' source."""
 
-from amaranth.hdl import Const, Module, Mux, Signal
+from amaranth.hdl import Const, Module, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -87,20 +87,13 @@ class FlashReader(wiring.Component):
         timer = Signal(range(-1, max(self.half_period, self.wake_cycles)))
         remaining = Signal(range(-1, self.length))
         m.d.comb += self.after.eq(remaining)
-        # What goes out on copi is constant (the two commands and the offset): bit
-        # ``bits_left - 1`` of the command being sent, a small ROM on the bit counter
-        # rather than a loadable shift register.
-        reading, sending = Signal(), Signal()
         wake_bits = Const(RELEASE_POWER_DOWN, out_bits)
         read_bits = Const(READ_DATA << 8 * ADDRESS_BYTES | self.offset, out_bits)
         index = Signal(range(out_bits))
-        m.d.comb += [index.eq(bits_left - 1),
-                     self.copi.eq(sending & Mux(reading, read_bits.bit_select(index, 1),
-                                                wake_bits.bit_select(index, 1)))]
+        m.d.comb += index.eq(bits_left - 1)
 
         def start_shift(bits):
-            return [bits_left.eq(bits), sending.eq(1),
-                    timer.eq(self.half_period - 2), self.sck.eq(0)]
+            return [bits_left.eq(bits), timer.eq(self.half_period - 2), self.sck.eq(0)]
 
         def shift(when_done):
             """One bit per SCK period: sample ``cipo`` as SCK rises, the next ``copi`` bit
@@ -116,26 +109,25 @@ class FlashReader(wiring.Component):
                     with m.If(bits_left == 1):
                         when_done()
 
-        with m.FSM():
+        with m.FSM() as fsm:
             with m.State("WAKE"):
                 m.d.sync += [self.cs_n.eq(0), *start_shift(8)]
                 m.next = "WAKE_SHIFT"
             with m.State("WAKE_SHIFT"):
                 def woken():
-                    m.d.sync += [self.cs_n.eq(1), sending.eq(0), timer.eq(self.wake_cycles - 2)]
+                    m.d.sync += [self.cs_n.eq(1), timer.eq(self.wake_cycles - 2)]
                     m.next = "WAIT"
                 shift(woken)
             with m.State("WAIT"):
                 with m.If(~timer[-1]):
                     m.d.sync += timer.eq(timer - 1)
                 with m.Else():
-                    m.d.sync += [self.cs_n.eq(0), reading.eq(1),
-                                 *start_shift(out_bits),
+                    m.d.sync += [self.cs_n.eq(0), *start_shift(out_bits),
                                  remaining.eq(self.length - 2)]
                     m.next = "COMMAND"
             with m.State("COMMAND"):
                 def addressed():
-                    m.d.sync += [bits_left.eq(8), sending.eq(0), timer.eq(self.half_period - 2)]
+                    m.d.sync += [bits_left.eq(8), timer.eq(self.half_period - 2)]
                     m.next = "DATA"
                 shift(addressed)
             with m.State("DATA"):
@@ -154,4 +146,11 @@ class FlashReader(wiring.Component):
                         m.next = "DATA"
             with m.State("DONE"):
                 m.d.comb += self.done.eq(1)
+        # What goes out on copi is constant (the two commands and the offset): bit
+        # ``bits_left - 1`` of the command being sent, a small ROM on the bit counter
+        # rather than a loadable shift register; low outside the commands.
+        with m.If(fsm.ongoing("WAKE_SHIFT")):
+            m.d.comb += self.copi.eq(wake_bits.bit_select(index, 1))
+        with m.Elif(fsm.ongoing("COMMAND")):
+            m.d.comb += self.copi.eq(read_bits.bit_select(index, 1))
         return m

@@ -331,17 +331,8 @@ def test_binary_cnn_board_model(verilator):
     """The smaller shipped binary CNN (models/mnist_bcnn.npz, no hidden dense layer) at
     a board folding (1x16,8x8,1x10), on real digits when ../shared is there: every score
     equals golden, exact II."""
-    from pathlib import Path
-
-    from golden.datasets import load_mnist
-    from golden.formats import load_model
     from hdl.flow.build import choose_folding
-    network = load_model(Path(__file__).resolve().parent.parent / "models" / "mnist_bcnn.npz")
-    mnist = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "mnist"
-    if mnist.is_dir():
-        pixels, _ = load_mnist(mnist, limit=4)
-    else:
-        pixels = images(np.random.default_rng(62), (28, 28), 4)
+    network, pixels = shipped_model("mnist_bcnn.npz", 4, 62)
     folding = choose_folding(network, "1x16,8x8,1x10")
     check_network(network, folding, "net_mnist_bcnn", pixels, stall_runs=())
 

@@ -132,9 +132,10 @@ def cheaper_folding(board, network, folding):
                 continue
             narrowest = {}
             for f in stage.foldings():
-                if stage.vector_cycles(f) <= ii and f.simd < narrowest.get(f.pe, (1 << 62, None))[0]:
-                    narrowest[f.pe] = (f.simd, f)
-            for _, f in sorted(narrowest.values(), key=lambda x: (x[1].pe, x[0])):
+                if stage.vector_cycles(f) <= ii and (f.pe not in narrowest
+                                                     or f.simd < narrowest[f.pe].simd):
+                    narrowest[f.pe] = f
+            for f in sorted(narrowest.values(), key=lambda f: f.pe):
                 trial = list(plain)
                 trial[index] = f
                 trial = choose_elements(network, trial)
